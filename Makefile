@@ -1,0 +1,76 @@
+# Till: everyday tasks. `make` or `make help` lists them.
+#
+# run and build need only Go: the templ output, the CSS and htmx are committed.
+# generate also needs Node/npm; test installs whatever it is missing.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+TAILWIND := node_modules/.bin/tailwindcss
+# Files that `make generate` writes and CI compares with the committed ones.
+GENERATED := '*_templ.go' static/css/app.css static/js/htmx.min.js
+
+.PHONY: help run run-double build generate lint check-generated test bench clean
+
+help: ## Show this list
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "} {printf "  %-16s %s\n", $$1, $$2}'
+
+run: ## Run the server on SQLite (needs only Go)
+	go run ./cmd/till serve
+
+run-double: ## Run the local Kaspa REST double
+	go run ./cmd/kaspa-double
+
+build: ## Build static binaries bin/till and bin/kaspa-double
+	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o bin/till ./cmd/till
+	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o bin/kaspa-double ./cmd/kaspa-double
+
+generate: node_modules/.package-lock.json ## Regenerate templ code, static/css/app.css and static/js/htmx.min.js
+	go tool templ generate
+	BROWSERSLIST_IGNORE_OLD_DATA=1 $(TAILWIND) -c tailwind.config.js -i static/src/input.css -o static/css/app.css --minify
+	cp node_modules/htmx.org/dist/htmx.min.js static/js/htmx.min.js
+
+# npm writes node_modules/.package-lock.json; (re)install when it is missing
+# or older than the lockfile.
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+lint: ## Check gofmt and run go vet
+	@files=$$(git ls-files --cached --others --exclude-standard -- '*.go' | \
+	  while read -r f; do if [[ -f $$f ]]; then echo "$$f"; fi; done); \
+	bad=$$(if [[ -n $$files ]]; then gofmt -l $$files; fi); \
+	if [[ -n $$bad ]]; then \
+	  echo "gofmt would change these files (fix with: gofmt -w FILE...):"; \
+	  echo "$$bad" | sed 's/^/  /'; \
+	  exit 1; \
+	fi
+	go vet ./...
+
+check-generated: generate ## Regenerate, then fail if the result differs from git
+	@if ! git --no-pager diff --stat --exit-code -- $(GENERATED); then \
+	  echo "Generated files are out of date: run 'make generate' and commit them"; \
+	  echo "(this compares with the git index, so 'git add' is enough locally)."; \
+	  exit 1; \
+	fi
+	@untracked=$$(git status --porcelain --untracked-files=all -- $(GENERATED) | sed -n 's/^?? //p'); \
+	if [[ -n $$untracked ]]; then \
+	  echo "Generated files that git does not track: commit (or 'git add') them:"; \
+	  echo "$$untracked" | sed 's/^/  /'; \
+	  exit 1; \
+	fi
+	@echo "generated files are up to date"
+
+test: ## Everything CI runs: deps, Postgres, generated files, lint, tests on SQLite and Postgres
+	bash .ci/test.sh
+
+bench: ## Benchmarks on SQLite and Postgres (BENCH=regexp BENCHTIME=1s COUNT=1)
+	bash .ci/bench.sh
+
+clean: ## Remove build output
+	rm -rf bin

@@ -1,0 +1,133 @@
+// Command till is the Till payment gateway: `till serve` (the default) applies
+// pending migrations, serves HTTP and runs the background workers; `till
+// migrate` applies migrations and exits; `till version` prints the version.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"till/models"
+	"till/web"
+	"till/workers"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	// SIGINT/SIGTERM cancel ctx: HTTP stops, workers stop, the database closes.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "version", "-version", "--version":
+		fmt.Println("till", version)
+		return nil
+	case "serve", "migrate":
+	case "help", "-h", "--help":
+		fmt.Fprintln(stderr, "usage: till [serve|migrate|version]   (configuration comes from TILL_* environment variables; see README.md)")
+		return nil
+	default:
+		return fmt.Errorf("till: unknown command %q (want serve, migrate or version)", cmd)
+	}
+
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	slog.SetDefault(log)
+
+	db, err := models.Open(ctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	pending, err := db.PendingMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	log.Info("database ready", slog.String("engine", string(db.Dialect)), slog.Int("migrations_applied", len(pending)))
+	if cmd == "migrate" {
+		return nil
+	}
+	return serve(ctx, cfg, db, log)
+}
+
+func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) error {
+	if err := cfg.LoadOrCreateSecret(); err != nil {
+		return err
+	}
+	if cfg.SecretGenerated {
+		log.Warn("TILL_SECRET is not set: generated one and saved it; set TILL_SECRET in production and keep it safe",
+			slog.String("path", cfg.SecretPath))
+	}
+	sealer, err := models.NewSealer(models.DeriveKey(cfg.Secret, "seal"))
+	if err != nil {
+		return err
+	}
+	store := models.NewStore(db, models.StoreOptions{Sealer: sealer, Network: cfg.KaspaNetwork, Log: log})
+
+	srv := web.New(web.Options{
+		Store: store, BaseURL: cfg.BaseURL, Secret: cfg.Secret, TokenTTL: cfg.TokenTTL, Log: log,
+		Version: version, TrustedProxies: cfg.TrustedProxies,
+	})
+	runner := workers.NewRunner(log)
+	runner.Start(ctx)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.App.Listen(cfg.Addr) }()
+	log.Info("till listening", slog.String("addr", cfg.Addr), slog.String("base_url", cfg.BaseURL),
+		slog.String("kaspa_network", string(cfg.KaspaNetwork)), slog.String("version", version))
+
+	select {
+	case err := <-errc:
+		if err != nil {
+			return fmt.Errorf("till: listen on %s: %w", cfg.Addr, err)
+		}
+	case <-ctx.Done():
+	}
+	// Shutdown order: stop taking requests, stop the workers, then the
+	// deferred db.Close.
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.App.ShutdownWithContext(shutdownCtx); err != nil {
+		log.Error("http shutdown", slog.Any("error", err))
+	}
+	if err := runner.Stop(shutdownCtx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("workers did not stop in time", slog.Any("error", err))
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

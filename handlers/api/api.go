@@ -1,0 +1,31 @@
+// Package api serves Till's native JSON API: the KasPay contract, field for
+// field. Handlers parse and validate the request, make one domain call and
+// write the documented response; errors are returned and rendered as
+// {"error": "..."} by the web layer's error handler.
+package api
+
+import (
+	"time"
+
+	"till/handlers/authn"
+	"till/models"
+)
+
+// API holds the dependencies of the JSON handlers.
+type API struct {
+	Store   *models.Store
+	Tokens  *authn.Tokens
+	BaseURL string
+}
+
+// isoTime formats t as the KasPay documents do: UTC with milliseconds and Z.
+func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// isoTimePtr is isoTime for optional times (null when nil).
+func isoTimePtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := isoTime(*t)
+	return &s
+}

@@ -1,0 +1,120 @@
+package handlers
+
+import (
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"till/handlers/authn"
+	"till/handlers/render"
+	"till/models"
+	"till/views/pages"
+)
+
+// Overview renders the dashboard home.
+func (h *Handlers) Overview(c *fiber.Ctx) error {
+	m := authn.Merchant(c)
+	return render.Page(c, fiber.StatusOK, pages.Overview(h.nav(c, "Overview", "overview"), m.KaspaAddress != ""))
+}
+
+// LinksPage renders the payment links section.
+func (h *Handlers) LinksPage(c *fiber.Ctx) error {
+	return render.Page(c, fiber.StatusOK, pages.Section(h.nav(c, "Payment links", "links"),
+		"Payment links", "Shareable checkout pages for a fixed amount in KAS or USD.",
+		"No payment links yet", "A payment link is a checkout page you can share by URL or QR code. Customers pay in KAS straight to your wallet.",
+		"", ""))
+}
+
+// PaymentsPage renders the payments section.
+func (h *Handlers) PaymentsPage(c *fiber.Ctx) error {
+	return render.Page(c, fiber.StatusOK, pages.Section(h.nav(c, "Payments", "payments"),
+		"Payments", "Every checkout session and what the chain says about it.",
+		"No payments yet", "When a customer opens one of your links and pays, the payment shows here with its transaction and confirmations.",
+		"Go to payment links", "/dashboard/links"))
+}
+
+// WebhooksPage renders the webhooks section.
+func (h *Handlers) WebhooksPage(c *fiber.Ctx) error {
+	return render.Page(c, fiber.StatusOK, pages.Section(h.nav(c, "Webhooks", "webhooks"),
+		"Webhooks", "Signed notifications to your server when payments confirm or expire.",
+		"No webhook endpoints yet", "Add an endpoint to have Till POST a signed payment.confirmed event to your server, retried until it answers.",
+		"", ""))
+}
+
+// settingsData fills the settings page from the stored merchant.
+func (h *Handlers) settingsData(m *models.Merchant) pages.SettingsData {
+	return pages.SettingsData{
+		Network:    string(h.Store.Network()),
+		APIKeyHint: "••••••••-••••-••••-••••-••••••••••••",
+		Form: pages.Form{Values: map[string]string{
+			"name":          m.Name,
+			"kaspaAddress":  m.KaspaAddress,
+			"paymentExpiry": strconv.Itoa(m.PaymentExpiry),
+		}},
+	}
+}
+
+// SettingsPage renders the settings form with the current values.
+func (h *Handlers) SettingsPage(c *fiber.Ctx) error {
+	return render.Page(c, fiber.StatusOK, pages.Settings(h.nav(c, "Settings", "settings"), h.settingsData(authn.Merchant(c))))
+}
+
+// UpdateSettings saves the settings form. Invalid input re-renders the form
+// with the errors next to their fields and changes nothing.
+func (h *Handlers) UpdateSettings(c *fiber.Ctx) error {
+	m := authn.Merchant(c)
+	name, addr, expiryText := c.FormValue("name"), c.FormValue("kaspaAddress"), c.FormValue("paymentExpiry")
+	values := map[string]string{"name": name, "kaspaAddress": addr, "paymentExpiry": expiryText}
+	d := h.settingsData(m)
+	d.Form.Values = values
+	expiry, convErr := strconv.Atoi(expiryText)
+	var err error
+	if convErr != nil {
+		err = models.ValidationErrors{{Field: "paymentExpiry", Message: "Payment window must be a whole number of minutes"}}
+	} else {
+		_, err = h.Store.UpdateSettings(c.UserContext(), m.ID, models.SettingsInput{Name: &name, KaspaAddress: &addr, PaymentExpiry: &expiry})
+	}
+	if err != nil {
+		fields, general := formErrors(err)
+		if fields == nil && general == "" {
+			return err
+		}
+		d.Form.Errors, d.Form.Error = fields, general
+		return h.renderSettings(c, render.FormStatus(c), d)
+	}
+	d.Form.Values["saved"] = "1"
+	return h.renderSettings(c, fiber.StatusOK, d)
+}
+
+func (h *Handlers) renderSettings(c *fiber.Ctx, status int, d pages.SettingsData) error {
+	n := h.nav(c, "Settings", "settings")
+	return render.PageOrPartial(c, status, pages.Settings(n, d), pages.SettingsForm(n.CSRF, d))
+}
+
+// RevealAPIKey shows the merchant's API key (an htmx fragment, or the page).
+func (h *Handlers) RevealAPIKey(c *fiber.Ctx) error {
+	m := authn.Merchant(c)
+	key, err := h.Store.APIKey(m)
+	if err != nil {
+		return err
+	}
+	return h.renderAPIKey(c, m, key, false)
+}
+
+// RotateAPIKey replaces the API key and shows the new one.
+func (h *Handlers) RotateAPIKey(c *fiber.Ctx) error {
+	m := authn.Merchant(c)
+	key, err := h.Store.RotateAPIKey(c.UserContext(), m.ID)
+	if err != nil {
+		return err
+	}
+	return h.renderAPIKey(c, m, key, true)
+}
+
+func (h *Handlers) renderAPIKey(c *fiber.Ctx, m *models.Merchant, key string, rotated bool) error {
+	c.Set("Cache-Control", "no-store")
+	n := h.nav(c, "Settings", "settings")
+	d := h.settingsData(m)
+	d.APIKey, d.Rotated = key, rotated
+	return render.PageOrPartial(c, fiber.StatusOK, pages.Settings(n, d), pages.APIKeyRevealed(n.CSRF, key, rotated))
+}

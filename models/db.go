@@ -1,0 +1,217 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialect names the database engine behind a DB.
+type Dialect string
+
+// The two supported engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB holds the GORM handles for one database. On SQLite writes go through a
+// single connection (SQLite allows one writer; queuing in Go beats
+// SQLITE_BUSY) while reads use a small pool; on Postgres both are the same pool.
+type DB struct {
+	Dialect Dialect
+	write   *gorm.DB
+	read    *gorm.DB
+}
+
+// Now returns the current time in UTC, truncated to microseconds (the
+// precision Postgres keeps), so values read back compare equal to values written.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// ParseDatabaseURL checks a TILL_DATABASE_URL value and returns its dialect.
+func ParseDatabaseURL(raw string) (Dialect, error) {
+	switch {
+	case strings.HasPrefix(raw, "sqlite://"):
+		if strings.TrimPrefix(raw, "sqlite://") == "" {
+			return "", errors.New("sqlite:// needs a file path, e.g. sqlite://data/till.db")
+		}
+		return SQLite, nil
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		if _, err := url.Parse(raw); err != nil {
+			return "", fmt.Errorf("not a valid postgres URL: %v", err)
+		}
+		return Postgres, nil
+	default:
+		return "", errors.New("must start with sqlite:// or postgres://")
+	}
+}
+
+// Open connects to the database named by a TILL_DATABASE_URL value. For
+// SQLite the parent folder is created and WAL, a busy timeout and foreign keys
+// are switched on.
+func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
+	dialect, err := ParseDatabaseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		NowFunc:                Now,
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+	}
+	if log != nil {
+		cfg.Logger = newGormLogger(log)
+	}
+	db := &DB{Dialect: dialect}
+	switch dialect {
+	case SQLite:
+		path := strings.TrimPrefix(rawURL, "sqlite://")
+		path, query, _ := strings.Cut(path, "?")
+		if path != ":memory:" {
+			if dir := filepath.Dir(path); dir != "." {
+				if err := os.MkdirAll(dir, 0o750); err != nil {
+					return nil, fmt.Errorf("models: create database folder: %w", err)
+				}
+			}
+		}
+		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
+		if query != "" {
+			dsn += "&" + query
+		}
+		if db.write, err = gorm.Open(sqlite.Open(dsn), cfg); err != nil {
+			return nil, fmt.Errorf("models: open sqlite: %w", err)
+		}
+		if db.read, err = gorm.Open(sqlite.Open(dsn), cfg); err != nil {
+			return nil, fmt.Errorf("models: open sqlite: %w", err)
+		}
+		w, _ := db.write.DB()
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxLifetime(0)
+		r, _ := db.read.DB()
+		r.SetMaxOpenConns(4)
+		r.SetMaxIdleConns(4)
+	case Postgres:
+		if db.write, err = gorm.Open(postgres.Open(rawURL), cfg); err != nil {
+			return nil, fmt.Errorf("models: open postgres: %w", err)
+		}
+		sqlDB, _ := db.write.DB()
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		db.read = db.write
+	}
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Ping checks that the database answers; /readyz uses it.
+func (db *DB) Ping(ctx context.Context) error {
+	sqlDB, err := db.write.DB()
+	if err != nil {
+		return fmt.Errorf("models: ping: %w", err)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("models: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes every pool.
+func (db *DB) Close() error {
+	var errs []error
+	for _, g := range []*gorm.DB{db.write, db.read} {
+		if g == nil {
+			continue
+		}
+		if s, err := g.DB(); err == nil {
+			if err := s.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if db.read == db.write {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// W returns the write handle bound to ctx.
+func (db *DB) W(ctx context.Context) *gorm.DB { return db.write.WithContext(ctx) }
+
+// R returns the read handle bound to ctx.
+func (db *DB) R(ctx context.Context) *gorm.DB { return db.read.WithContext(ctx) }
+
+// Tx runs fn in one write transaction.
+func (db *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return db.write.WithContext(ctx).Transaction(fn)
+}
+
+// gormLogger sends slow queries and unexpected errors to slog; record-not-found
+// is normal control flow and stays quiet.
+type gormLogger struct{ log *slog.Logger }
+
+func newGormLogger(l *slog.Logger) logger.Interface { return &gormLogger{log: l} }
+
+func (g *gormLogger) LogMode(logger.LogLevel) logger.Interface { return g }
+
+// ParamsFilter drops bound values from logged SQL: they can hold password
+// hashes, key hashes and customer data, none of which may reach a log line.
+func (g *gormLogger) ParamsFilter(_ context.Context, sql string, _ ...any) (string, []any) {
+	return sql, nil
+}
+func (g *gormLogger) Info(ctx context.Context, msg string, args ...any) {
+	g.log.DebugContext(ctx, "gorm", slog.String("msg", fmt.Sprintf(msg, args...)))
+}
+func (g *gormLogger) Warn(ctx context.Context, msg string, args ...any) {
+	g.log.WarnContext(ctx, "gorm", slog.String("msg", fmt.Sprintf(msg, args...)))
+}
+func (g *gormLogger) Error(ctx context.Context, msg string, args ...any) {
+	g.log.ErrorContext(ctx, "gorm", slog.String("msg", fmt.Sprintf(msg, args...)))
+}
+func (g *gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	elapsed := time.Since(begin)
+	switch {
+	case err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && !errors.Is(err, context.Canceled) && !isUniqueViolation(err):
+		// The SQL text carries no secrets (values are bound parameters), but
+		// keep only the statement, not the rows.
+		sql, _ := fc()
+		g.log.WarnContext(ctx, "db query failed", slog.String("error", err.Error()), slog.String("sql", truncate(sql, 300)))
+	case elapsed > 500*time.Millisecond:
+		sql, rows := fc()
+		g.log.WarnContext(ctx, "slow query", slog.Duration("elapsed", elapsed), slog.Int64("rows", rows), slog.String("sql", truncate(sql, 300)))
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// isUniqueViolation tells whether err is a unique-constraint violation on
+// either engine (GORM translates both to ErrDuplicatedKey).
+func isUniqueViolation(err error) bool {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "duplicate key value")
+}

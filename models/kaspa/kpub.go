@@ -1,0 +1,201 @@
+package kaspa
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/btcsuite/btcd/btcutil/base58"
+	"github.com/btcsuite/btcd/btcutil/hdkeychain"
+)
+
+// AccountDepth is the BIP32 depth of the account-level key m/44'/111111'/0'
+// that Kaspa wallets (Kaspium, kaspawallet, rusty-kaspa) export as kpub.
+// Only keys at this depth are accepted: receive addresses are then /0/i,
+// exactly where the merchant's wallet looks for them.
+const AccountDepth = 3
+
+// serializedKeyLen is version(4) ‖ depth(1) ‖ parent fingerprint(4) ‖
+// child number(4) ‖ chain code(32) ‖ key(33) plus a 4-byte checksum.
+const serializedKeyLen = 78 + 4
+
+// maxKeyStringLen bounds the input before base58 decoding (which is
+// quadratic); real extended keys are 111 characters.
+const maxKeyStringLen = 200
+
+// keyVersion describes one set of BIP32 version bytes.
+type keyVersion struct {
+	name    string  // human prefix, e.g. "kpub"
+	private bool    // true for …prv keys
+	network Network // "" for networks the gateway does not support
+	netName string  // network name for messages
+}
+
+// Version bytes from kaspad bip32/version.go and rusty-kaspa bip32
+// prefix.rs, plus the Bitcoin xpub/tpub family that rusty-kaspa also
+// accepts (Kaspium converts xpub to kpub; the key data is identical).
+var keyVersions = map[[4]byte]keyVersion{
+	{0x03, 0x8f, 0x33, 0x2e}: {"kpub", false, Mainnet, "mainnet"},
+	{0x04, 0x88, 0xb2, 0x1e}: {"xpub", false, Mainnet, "mainnet"},
+	{0x03, 0x90, 0xa2, 0x41}: {"ktub", false, Testnet10, "testnet"},
+	{0x04, 0x35, 0x87, 0xcf}: {"tpub", false, Testnet10, "testnet"},
+	{0x03, 0x8f, 0x2e, 0xf4}: {"kprv", true, Mainnet, "mainnet"},
+	{0x04, 0x88, 0xad, 0xe4}: {"xprv", true, Mainnet, "mainnet"},
+	{0x03, 0x90, 0x9e, 0x07}: {"ktrv", true, Testnet10, "testnet"},
+	{0x04, 0x35, 0x83, 0x94}: {"tprv", true, Testnet10, "testnet"},
+	{0x03, 0x8b, 0x3d, 0x80}: {"kdrv", true, "", "devnet"},
+	{0x03, 0x90, 0x42, 0x42}: {"ksrv", true, "", "simnet"},
+}
+
+// canonicalVersion is the Kaspa-native public version per network, used
+// when re-serialising a key (so an accepted xpub is stored as kpub).
+var canonicalVersion = map[Network][]byte{
+	Mainnet:   {0x03, 0x8f, 0x33, 0x2e},
+	Testnet10: {0x03, 0x90, 0xa2, 0x41},
+}
+
+// publicName is the public prefix the merchant should export per network.
+func publicName(n Network) string {
+	if n == Testnet10 {
+		return "ktub"
+	}
+	return "kpub"
+}
+
+// ExtendedPublicKey is a validated account-level Kaspa extended public key
+// (kpub on mainnet, ktub on testnet-10). It can derive receive addresses
+// but can never spend. It is immutable and safe for concurrent use.
+type ExtendedPublicKey struct {
+	account *hdkeychain.ExtendedKey // m/44'/111111'/account', canonical version
+	receive *hdkeychain.ExtendedKey // account/0, cached for ReceiveAddress
+	network Network
+}
+
+// privateKeyError explains, without echoing the input, that private key
+// material was pasted.
+func privateKeyError(what string, n Network) error {
+	return keyErrorf([]error{ErrPrivateKey},
+		"this is %s: never paste a private key or seed phrase anywhere, it gives full control of the funds; "+
+			"export the account's extended public key (%s) from your wallet instead", what, publicName(n))
+}
+
+// ParseExtendedPublicKey validates s as the account extended public key for
+// network n: kpub (or xpub) on mainnet, ktub (or tpub) on testnet-10, with a
+// valid checksum, a valid curve point and depth 3 (m/44'/111111'/0').
+// Private keys (kprv, ktrv, xprv, tprv, …) and seed phrases are rejected
+// with ErrPrivateKey, keys of the other network with ErrWrongNetwork; all
+// errors also match ErrInvalidExtendedKey and never contain the input.
+// Surrounding whitespace is ignored.
+func ParseExtendedPublicKey(s string, n Network) (*ExtendedPublicKey, error) {
+	if n.Prefix() == "" {
+		return nil, fmt.Errorf("%w %.40q", ErrUnknownNetwork, string(n))
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, keyErrorf(nil, "empty input")
+	}
+	if len(strings.Fields(s)) >= 12 {
+		return nil, privateKeyError("a seed phrase (mnemonic)", n)
+	}
+	// Catch private keys before anything else, even when mistyped.
+	if len(s) >= 4 {
+		for _, kv := range keyVersions {
+			if kv.private && s[:4] == kv.name {
+				return nil, privateKeyError("an extended private key ("+kv.name+")", n)
+			}
+		}
+	}
+	if len(s) > maxKeyStringLen {
+		return nil, keyErrorf(nil, "too long (%d characters; a %s is 111)", len(s), publicName(n))
+	}
+	raw := base58.Decode(s)
+	if len(raw) != serializedKeyLen {
+		return nil, keyErrorf(nil, "not a %s: wrong length or invalid base58 characters", publicName(n))
+	}
+	payload, sum := raw[:78], raw[78:]
+	kv, known := keyVersions[[4]byte(payload[:4])]
+	if (known && kv.private) || payload[45] == 0x00 {
+		return nil, privateKeyError("an extended private key", n)
+	}
+	first := sha256.Sum256(payload)
+	second := sha256.Sum256(first[:])
+	if !bytes.Equal(second[:4], sum) {
+		return nil, keyErrorf(nil, "checksum mismatch: the key was mistyped or truncated; copy it again from your wallet")
+	}
+	if !known {
+		return nil, keyErrorf(nil, "unknown version bytes %x (expected a %s)", payload[:4], publicName(n))
+	}
+	if kv.network != n {
+		return nil, keyErrorf([]error{ErrWrongNetwork},
+			"this is a %s key (%s) but the gateway runs on %s; export a %s", kv.netName, kv.name, n, publicName(n))
+	}
+	if depth := payload[4]; depth != AccountDepth {
+		hint := ""
+		switch {
+		case depth == 0:
+			hint = " (this is a master/root key)"
+		case depth > AccountDepth:
+			hint = " (this is a key below the account level, e.g. a single address chain)"
+		}
+		return nil, keyErrorf(nil,
+			"expected the account-level key at depth %d (path m/44'/111111'/0'), got depth %d%s",
+			AccountDepth, depth, hint)
+	}
+	key, err := hdkeychain.NewKeyFromString(s)
+	if err != nil {
+		return nil, keyErrorf(nil, "public key is not a valid secp256k1 point")
+	}
+	account, err := key.CloneWithVersion(canonicalVersion[n])
+	if err != nil {
+		return nil, keyErrorf(nil, "internal error: %v", err)
+	}
+	receive, err := account.Derive(0)
+	if err != nil {
+		return nil, keyErrorf(nil, "receive chain /0 cannot be derived from this key")
+	}
+	return &ExtendedPublicKey{account: account, receive: receive, network: n}, nil
+}
+
+// Network returns the network the key was validated for; derived
+// addresses use its prefix.
+func (k *ExtendedPublicKey) Network() Network { return k.network }
+
+// String returns the key in canonical Kaspa form (kpub/ktub, even if an
+// xpub/tpub was parsed), suitable for storage and display.
+func (k *ExtendedPublicKey) String() string { return k.account.String() }
+
+// ReceiveAddress derives the Schnorr (version 0) receive address at
+// <kpub>/0/index — the address a Kaspa wallet restored from the same seed
+// shows as receive address #index. index must be below 2^31
+// (ErrInvalidIndex); ErrUnusableIndex (probability < 2^-127) means skip to
+// the next index.
+func (k *ExtendedPublicKey) ReceiveAddress(index uint32) (Address, error) {
+	return deriveAddress(k.receive, index, k.network.Prefix())
+}
+
+// deriveAddress applies public CKD to chain with index and returns the
+// x-only (32-byte) pubkey address under prefix.
+func deriveAddress(chain *hdkeychain.ExtendedKey, index uint32, prefix string) (Address, error) {
+	if index >= hdkeychain.HardenedKeyStart {
+		return Address{}, fmt.Errorf("%w: %d is not below 2^31 (hardened indexes cannot be derived from a public key)",
+			ErrInvalidIndex, index)
+	}
+	child, err := chain.Derive(index)
+	if err != nil {
+		if errors.Is(err, hdkeychain.ErrInvalidChild) {
+			return Address{}, fmt.Errorf("%w: index %d", ErrUnusableIndex, index)
+		}
+		return Address{}, fmt.Errorf("%w: index %d: %v", ErrUnusableIndex, index, err)
+	}
+	pub, err := child.ECPubKey()
+	if err != nil {
+		return Address{}, fmt.Errorf("%w: index %d: %v", ErrUnusableIndex, index, err)
+	}
+	return Address{
+		Prefix:  prefix,
+		Version: VersionPubKey,
+		Payload: pub.SerializeCompressed()[1:],
+	}, nil
+}

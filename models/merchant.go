@@ -1,0 +1,209 @@
+package models
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+)
+
+// Merchant is an account that owns links, payments and webhook endpoints.
+type Merchant struct {
+	ID            string
+	Email         string
+	Name          string
+	PasswordHash  string
+	KaspaAddress  string
+	APIKeyHash    string
+	APIKeySealed  string
+	PaymentExpiry int
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// TableName pins the table name.
+func (Merchant) TableName() string { return "merchants" }
+
+// RegisterInput is what a new merchant supplies.
+type RegisterInput struct {
+	Email        string
+	Password     string
+	Name         string
+	KaspaAddress string
+}
+
+// Register validates the input, creates the merchant with a fresh API key and
+// returns it. A duplicate email (case-insensitive) is a ConflictError.
+func (s *Store) Register(ctx context.Context, in RegisterInput) (*Merchant, error) {
+	in.Email = NormalizeEmail(in.Email)
+	in.Name = strings.TrimSpace(in.Name)
+	in.KaspaAddress = strings.TrimSpace(in.KaspaAddress)
+	var v ValidationErrors
+	v.add(validateEmail("email", in.Email))
+	v.add(validatePassword("password", in.Password))
+	v.add(validateText("name", "Name", in.Name, true, MaxNameLen))
+	v.add(s.validateKaspaAddress("kaspaAddress", in.KaspaAddress))
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), s.bcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("models: hash password: %w", err)
+	}
+	key := uuid.NewString()
+	now := s.clock()
+	m := &Merchant{
+		ID:            uuid.NewString(),
+		Email:         in.Email,
+		Name:          in.Name,
+		PasswordHash:  string(hash),
+		KaspaAddress:  in.KaspaAddress,
+		APIKeyHash:    hashKey(key),
+		APIKeySealed:  s.sealer.Seal(key),
+		PaymentExpiry: 30,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	}
+	if err := s.db.W(ctx).Create(m).Error; err != nil {
+		if isUniqueViolation(err) {
+			return nil, &ConflictError{Field: "email", Message: "Email already registered"}
+		}
+		return nil, fmt.Errorf("models: create merchant: %w", err)
+	}
+	return m, nil
+}
+
+// dummyHash is compared against when the email is unknown, so a login for a
+// missing account costs the same time as one with a wrong password.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("till-dummy-password"), bcrypt.DefaultCost)
+	return h
+})
+
+// Authenticate checks an email and password. Unknown email and wrong password
+// both give ErrInvalidCredentials.
+func (s *Store) Authenticate(ctx context.Context, email, password string) (*Merchant, error) {
+	email = NormalizeEmail(email)
+	var m Merchant
+	err := s.db.R(ctx).Where("email = ?", email).Take(&m).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+		return nil, ErrInvalidCredentials
+	case err != nil:
+		return nil, fmt.Errorf("models: find merchant: %w", err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(m.PasswordHash), []byte(password)) != nil {
+		return nil, ErrInvalidCredentials
+	}
+	return &m, nil
+}
+
+// Merchant returns the merchant with id.
+func (s *Store) Merchant(ctx context.Context, id string) (*Merchant, error) {
+	var m Merchant
+	if err := s.db.R(ctx).Where("id = ?", id).Take(&m).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, &NotFoundError{What: "Merchant"}
+		}
+		return nil, fmt.Errorf("models: merchant %s: %w", id, err)
+	}
+	return &m, nil
+}
+
+// MerchantByAPIKey finds the merchant owning an API key. The key is looked up
+// by its hash and then compared in constant time.
+func (s *Store) MerchantByAPIKey(ctx context.Context, key string) (*Merchant, error) {
+	if key == "" {
+		return nil, ErrInvalidCredentials
+	}
+	h := hashKey(key)
+	var m Merchant
+	if err := s.db.R(ctx).Where("api_key_hash = ?", h).Take(&m).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, ErrInvalidCredentials
+		}
+		return nil, fmt.Errorf("models: merchant by key: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(m.APIKeyHash), []byte(h)) != 1 {
+		return nil, ErrInvalidCredentials
+	}
+	return &m, nil
+}
+
+// APIKey decrypts the merchant's API key for display to its owner.
+func (s *Store) APIKey(m *Merchant) (string, error) {
+	return s.sealer.Open(m.APIKeySealed)
+}
+
+// RotateAPIKey replaces the merchant's API key; the old one stops working at once.
+func (s *Store) RotateAPIKey(ctx context.Context, merchantID string) (string, error) {
+	key := uuid.NewString()
+	res := s.db.W(ctx).Model(&Merchant{}).Where("id = ?", merchantID).Updates(map[string]any{
+		"api_key_hash":   hashKey(key),
+		"api_key_sealed": s.sealer.Seal(key),
+		"updated_at":     s.clock(),
+	})
+	if res.Error != nil {
+		return "", fmt.Errorf("models: rotate api key: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return "", &NotFoundError{What: "Merchant"}
+	}
+	return key, nil
+}
+
+// SettingsInput holds the settings a merchant may change; nil fields stay as they are.
+type SettingsInput struct {
+	Name          *string
+	KaspaAddress  *string
+	PaymentExpiry *int
+}
+
+// Empty reports whether no field is set.
+func (in SettingsInput) Empty() bool {
+	return in.Name == nil && in.KaspaAddress == nil && in.PaymentExpiry == nil
+}
+
+// UpdateSettings validates every given field and applies them together; when
+// any field is invalid nothing changes.
+func (s *Store) UpdateSettings(ctx context.Context, merchantID string, in SettingsInput) (*Merchant, error) {
+	if in.Empty() {
+		return nil, Invalid("", "No settings to update")
+	}
+	var v ValidationErrors
+	updates := map[string]any{}
+	if in.Name != nil {
+		name := strings.TrimSpace(*in.Name)
+		v.add(validateText("name", "Name", name, true, MaxNameLen))
+		updates["name"] = name
+	}
+	if in.KaspaAddress != nil {
+		addr := strings.TrimSpace(*in.KaspaAddress)
+		v.add(s.validateKaspaAddress("kaspaAddress", addr))
+		updates["kaspa_address"] = addr
+	}
+	if in.PaymentExpiry != nil {
+		v.add(validatePaymentExpiry("paymentExpiry", *in.PaymentExpiry))
+		updates["payment_expiry"] = *in.PaymentExpiry
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	updates["updated_at"] = s.clock()
+	res := s.db.W(ctx).Model(&Merchant{}).Where("id = ?", merchantID).Updates(updates)
+	if res.Error != nil {
+		return nil, fmt.Errorf("models: update settings: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, &NotFoundError{What: "Merchant"}
+	}
+	return s.Merchant(ctx, merchantID)
+}

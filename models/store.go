@@ -1,0 +1,66 @@
+package models
+
+import (
+	"log/slog"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"till/models/kaspa"
+)
+
+// Store is the domain: every read and every state change the HTTP handlers and
+// the workers perform goes through its ctx-first methods, so both paths share
+// one implementation of each rule.
+type Store struct {
+	db         *DB
+	sealer     *Sealer
+	network    kaspa.Network
+	bcryptCost int
+	now        func() time.Time
+	log        *slog.Logger
+}
+
+// StoreOptions configures a Store.
+type StoreOptions struct {
+	// Sealer encrypts secrets at rest; required.
+	Sealer *Sealer
+	// Network is the Kaspa network merchant addresses must belong to.
+	Network kaspa.Network
+	// BcryptCost is the password hashing cost (default 12; tests lower it).
+	BcryptCost int
+	// Now replaces the clock in tests; defaults to Now.
+	Now func() time.Time
+	// Log receives domain warnings; defaults to slog.Default().
+	Log *slog.Logger
+}
+
+// NewStore builds the domain over an open, migrated database.
+func NewStore(db *DB, o StoreOptions) *Store {
+	s := &Store{db: db, sealer: o.Sealer, network: o.Network, bcryptCost: o.BcryptCost, now: o.Now, log: o.Log}
+	if s.bcryptCost == 0 {
+		s.bcryptCost = 12
+	}
+	if s.bcryptCost < bcrypt.MinCost {
+		s.bcryptCost = bcrypt.MinCost
+	}
+	if s.now == nil {
+		s.now = Now
+	}
+	if s.network == "" {
+		s.network = kaspa.Mainnet
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s
+}
+
+// DB exposes the database for health checks and workers' locking.
+func (s *Store) DB() *DB { return s.db }
+
+// Network is the Kaspa network this store validates addresses against.
+func (s *Store) Network() kaspa.Network { return s.network }
+
+// clock returns the store's current time in UTC with microsecond precision.
+func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }

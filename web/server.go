@@ -1,0 +1,105 @@
+// Package web assembles the HTTP server: Fiber configuration, the middleware
+// chain, the route table (routes.go) and the error handler.
+package web
+
+import (
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"till/handlers"
+	"till/handlers/api"
+	"till/handlers/authn"
+	"till/handlers/session"
+	"till/models"
+	"till/static"
+	"till/web/middleware"
+)
+
+// Options configures the HTTP server.
+type Options struct {
+	Store   *models.Store
+	BaseURL string
+	// Secret is TILL_SECRET; subkeys for JWTs and cookies are derived from it.
+	Secret []byte
+	// TokenTTL is the lifetime of API JWTs.
+	TokenTTL time.Duration
+	Log      *slog.Logger
+	Version  string
+	// TrustedProxies lists proxy IPs/CIDRs whose X-Forwarded-For is believed
+	// for client IPs (rate limits, logs). Empty: use the socket address.
+	TrustedProxies []string
+	// AuthRateLimit is how many register/login attempts one IP may make per
+	// AuthRateWindow.
+	AuthRateLimit  int
+	AuthRateWindow time.Duration
+}
+
+// Server is the assembled HTTP application.
+type Server struct {
+	App *fiber.App
+}
+
+// New builds the Fiber app with every route.
+func New(o Options) *Server {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.TokenTTL == 0 {
+		o.TokenTTL = 24 * time.Hour
+	}
+	if o.AuthRateLimit == 0 {
+		o.AuthRateLimit = 20
+	}
+	if o.AuthRateWindow == 0 {
+		o.AuthRateWindow = time.Minute
+	}
+	secure := strings.HasPrefix(o.BaseURL, "https://")
+	sessions := session.NewManager(models.DeriveKey(o.Secret, "session-hash"), models.DeriveKey(o.Secret, "session-block"), secure)
+	tokens := authn.NewTokens(models.DeriveKey(o.Secret, "jwt"), o.TokenTTL)
+	pages := &handlers.Handlers{Store: o.Store, Sessions: sessions, BaseURL: o.BaseURL, Version: o.Version}
+	jsonAPI := &api.API{Store: o.Store, Tokens: tokens, BaseURL: o.BaseURL}
+
+	cfg := fiber.Config{
+		AppName:               "till",
+		ServerHeader:          "",
+		DisableStartupMessage: true,
+		BodyLimit:             1 << 20,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		// Strings from the request alias fasthttp buffers that are reused
+		// after the handler returns; Immutable copies them so values kept by
+		// the domain (ids, emails) stay intact.
+		Immutable:    true,
+		ErrorHandler: errorHandler(o.Log, pages),
+	}
+	if len(o.TrustedProxies) > 0 {
+		cfg.EnableTrustedProxyCheck = true
+		cfg.TrustedProxies = o.TrustedProxies
+		cfg.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	app := fiber.New(cfg)
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		o.Log.Error("panic in handler", slog.String("path", c.Path()), slog.Any("panic", e))
+	}}))
+	app.Use(middleware.RequestID())
+	app.Use(middleware.AccessLog(o.Log))
+	app.Use(middleware.SecurityHeaders(secure))
+	app.Use("/static", filesystem.New(filesystem.Config{Root: static.HTTP(), MaxAge: 3600}))
+
+	routes(app, routeDeps{
+		pages:    pages,
+		api:      jsonAPI,
+		apiAuth:  middleware.APIAuth(o.Store, tokens),
+		sessions: middleware.Sessions(sessions, o.Store),
+		login:    middleware.RequireLogin(),
+		csrf:     middleware.CSRF(),
+		limit:    func() fiber.Handler { return middleware.RateLimit(o.AuthRateLimit, o.AuthRateWindow) },
+	})
+	return &Server{App: app}
+}

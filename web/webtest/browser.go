@@ -1,0 +1,127 @@
+package webtest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/launcher"
+	"github.com/go-rod/rod/lib/proto"
+)
+
+// ChromiumPath returns the Chromium binary for browser tests: TILL_TEST_CHROMIUM,
+// else /usr/bin/chromium. There is no download fallback and no skip: a
+// missing browser fails the test (make test installs Debian's chromium).
+func ChromiumPath(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("TILL_TEST_CHROMIUM")
+	if p == "" {
+		p = "/usr/bin/chromium"
+	}
+	if _, err := exec.LookPath(p); err != nil {
+		t.Fatalf("browser tests need Chromium at %s (apt-get install chromium, or set TILL_TEST_CHROMIUM): %v", p, err)
+	}
+	return p
+}
+
+// Browser starts a headless Chromium for t and closes it when the test ends.
+func Browser(t testing.TB) *rod.Browser {
+	t.Helper()
+	l := launcher.New().Bin(ChromiumPath(t)).Headless(true).NoSandbox(true).
+		UserDataDir(t.TempDir()).
+		Set("disable-gpu").Set("disable-quic").Set("no-first-run").
+		Set("disable-background-networking").Set("disable-component-update").
+		Set("disable-sync").Set("disable-dev-shm-usage").Leakless(false)
+	u, err := l.Launch()
+	if err != nil {
+		t.Fatalf("launch chromium: %v", err)
+	}
+	b := rod.New().ControlURL(u).Timeout(90 * time.Second)
+	if err := b.Connect(); err != nil {
+		l.Kill()
+		t.Fatalf("connect to chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = b.Close()
+		l.Kill()
+		l.Cleanup()
+	})
+	return b
+}
+
+// Screenshot saves a PNG of the page under dir (created) as name.png.
+// Set TILL_SCREENSHOTS to a folder (make screenshots uses docs/screenshots)
+// to keep them; otherwise they go to the test's temp dir.
+func Screenshot(t testing.TB, p *rod.Page, name string) string {
+	t.Helper()
+	dir := os.Getenv("TILL_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	png, err := p.Screenshot(true, nil)
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// ConsoleErrors records script exceptions and console/Log errors (CSP
+// violations among them) of page from now on. Call the returned function to
+// read them.
+func ConsoleErrors(t testing.TB, p *rod.Page) func() []string {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		errs []string
+	)
+	if err := (proto.LogEnable{}).Call(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := (proto.RuntimeEnable{}).Call(p); err != nil {
+		t.Fatal(err)
+	}
+	go p.EachEvent(
+		func(e *proto.RuntimeExceptionThrown) {
+			mu.Lock()
+			errs = append(errs, "exception: "+e.ExceptionDetails.Text+" "+exceptionDescription(e))
+			mu.Unlock()
+		},
+		func(e *proto.LogEntryAdded) {
+			if e.Entry.Level == proto.LogLogEntryLevelError {
+				mu.Lock()
+				errs = append(errs, "log: "+e.Entry.Text+" "+e.Entry.URL)
+				mu.Unlock()
+			}
+		},
+		func(e *proto.RuntimeConsoleAPICalled) {
+			if e.Type == proto.RuntimeConsoleAPICalledTypeError {
+				mu.Lock()
+				errs = append(errs, "console.error")
+				mu.Unlock()
+			}
+		},
+	)()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), errs...)
+	}
+}
+
+func exceptionDescription(e *proto.RuntimeExceptionThrown) string {
+	if e.ExceptionDetails.Exception != nil {
+		return e.ExceptionDetails.Exception.Description
+	}
+	return ""
+}
