@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -46,10 +47,13 @@ func (h *Handlers) settingsData(m *models.Merchant) pages.SettingsData {
 	return pages.SettingsData{
 		Network:    string(h.Store.Network()),
 		APIKeyHint: "••••••••-••••-••••-••••-••••••••••••",
+		NextIndex:  strconv.FormatInt(m.KaspaNextIndex, 10),
 		Form: pages.Form{Values: map[string]string{
-			"name":          m.Name,
-			"kaspaAddress":  m.KaspaAddress,
-			"paymentExpiry": strconv.Itoa(m.PaymentExpiry),
+			"name":                  m.Name,
+			"kaspaAddress":          m.KaspaAddress,
+			"paymentExpiry":         strconv.Itoa(m.PaymentExpiry),
+			"kaspaKpub":             m.KaspaKpub,
+			"requiredConfirmations": strconv.Itoa(m.RequiredConfirmations),
 		}},
 	}
 }
@@ -63,16 +67,30 @@ func (h *Handlers) SettingsPage(c *fiber.Ctx) error {
 // with the errors next to their fields and changes nothing.
 func (h *Handlers) UpdateSettings(c *fiber.Ctx) error {
 	m := authn.Merchant(c)
-	name, addr, expiryText := c.FormValue("name"), c.FormValue("kaspaAddress"), c.FormValue("paymentExpiry")
-	values := map[string]string{"name": name, "kaspaAddress": addr, "paymentExpiry": expiryText}
+	name, addr, kpub := c.FormValue("name"), c.FormValue("kaspaAddress"), c.FormValue("kaspaKpub")
+	expiryText, confText := c.FormValue("paymentExpiry"), c.FormValue("requiredConfirmations")
+	values := map[string]string{"name": name, "kaspaAddress": addr, "paymentExpiry": expiryText, "kaspaKpub": kpub, "requiredConfirmations": confText}
 	d := h.settingsData(m)
 	d.Form.Values = values
-	expiry, convErr := strconv.Atoi(expiryText)
-	var err error
-	if convErr != nil {
-		err = models.ValidationErrors{{Field: "paymentExpiry", Message: "Payment window must be a whole number of minutes"}}
+	var conv models.ValidationErrors
+	expiry, err := strconv.Atoi(strings.TrimSpace(expiryText))
+	if err != nil {
+		conv = append(conv, &models.ValidationError{Field: "paymentExpiry", Message: "Payment window must be a whole number of minutes"})
+	}
+	conf, err := strconv.Atoi(strings.TrimSpace(confText))
+	if err != nil {
+		conv = append(conv, &models.ValidationError{Field: "requiredConfirmations", Message: "Confirmations must be a whole number"})
+	}
+	if len(conv) > 0 {
+		err = conv
 	} else {
-		_, err = h.Store.UpdateSettings(c.UserContext(), m.ID, models.SettingsInput{Name: &name, KaspaAddress: &addr, PaymentExpiry: &expiry})
+		var saved *models.Merchant
+		saved, err = h.Store.UpdateSettings(c.UserContext(), m.ID, models.SettingsInput{
+			Name: &name, KaspaAddress: &addr, PaymentExpiry: &expiry, KaspaKpub: &kpub, RequiredConfirmations: &conf,
+		})
+		if err == nil {
+			d = h.settingsData(saved)
+		}
 	}
 	if err != nil {
 		fields, general := formErrors(err)

@@ -64,6 +64,9 @@ func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 type StateError struct {
 	Message string
 	Gone    bool
+	// Status overrides the HTTP status when set (e.g. 400 for a link that is
+	// not active, as KasPay answers).
+	Status int
 }
 
 func (e *StateError) Error() string { return e.Message }

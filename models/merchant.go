@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
+
+	"till/models/kaspa"
 )
 
 // Merchant is an account that owns links, payments and webhook endpoints.
@@ -24,8 +26,13 @@ type Merchant struct {
 	APIKeyHash    string
 	APIKeySealed  string
 	PaymentExpiry int
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// KaspaKpub, when set, switches the merchant to one address per payment
+	// derived at kpub/0/i; KaspaNextIndex is the next i.
+	KaspaKpub             string
+	KaspaNextIndex        int64
+	RequiredConfirmations int
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 }
 
 // TableName pins the table name.
@@ -60,16 +67,17 @@ func (s *Store) Register(ctx context.Context, in RegisterInput) (*Merchant, erro
 	key := uuid.NewString()
 	now := s.clock()
 	m := &Merchant{
-		ID:            uuid.NewString(),
-		Email:         in.Email,
-		Name:          in.Name,
-		PasswordHash:  string(hash),
-		KaspaAddress:  in.KaspaAddress,
-		APIKeyHash:    hashKey(key),
-		APIKeySealed:  s.sealer.Seal(key),
-		PaymentExpiry: 30,
-		CreatedAt:     now,
-		UpdatedAt:     now,
+		ID:                    uuid.NewString(),
+		Email:                 in.Email,
+		Name:                  in.Name,
+		PasswordHash:          string(hash),
+		KaspaAddress:          in.KaspaAddress,
+		APIKeyHash:            hashKey(key),
+		APIKeySealed:          s.sealer.Seal(key),
+		PaymentExpiry:         30,
+		RequiredConfirmations: defaultRequiredConfirmations,
+		CreatedAt:             now,
+		UpdatedAt:             now,
 	}
 	if err := s.db.W(ctx).Create(m).Error; err != nil {
 		if isUniqueViolation(err) {
@@ -165,12 +173,22 @@ type SettingsInput struct {
 	Name          *string
 	KaspaAddress  *string
 	PaymentExpiry *int
+	// KaspaKpub switches to one address per payment; "" switches back to
+	// the single payout address.
+	KaspaKpub             *string
+	RequiredConfirmations *int
 }
 
 // Empty reports whether no field is set.
 func (in SettingsInput) Empty() bool {
-	return in.Name == nil && in.KaspaAddress == nil && in.PaymentExpiry == nil
+	return in.Name == nil && in.KaspaAddress == nil && in.PaymentExpiry == nil && in.KaspaKpub == nil && in.RequiredConfirmations == nil
 }
+
+// Bounds on confirmation depth.
+const (
+	MinConfirmations = 1
+	MaxConfirmations = 1000
+)
 
 // UpdateSettings validates every given field and applies them together; when
 // any field is invalid nothing changes.
@@ -193,6 +211,31 @@ func (s *Store) UpdateSettings(ctx context.Context, merchantID string, in Settin
 	if in.PaymentExpiry != nil {
 		v.add(validatePaymentExpiry("paymentExpiry", *in.PaymentExpiry))
 		updates["payment_expiry"] = *in.PaymentExpiry
+	}
+	if in.RequiredConfirmations != nil {
+		if n := *in.RequiredConfirmations; n < MinConfirmations || n > MaxConfirmations {
+			v.add(Invalid("requiredConfirmations", "requiredConfirmations must be between %d and %d", MinConfirmations, MaxConfirmations))
+		}
+		updates["required_confirmations"] = *in.RequiredConfirmations
+	}
+	if in.KaspaKpub != nil {
+		kpub := strings.TrimSpace(*in.KaspaKpub)
+		if kpub != "" {
+			key, err := kaspa.ParseExtendedPublicKey(kpub, s.network)
+			if err != nil {
+				v.add(Invalid("kaspaKpub", "Invalid extended public key: %s", err.Error()))
+			} else {
+				kpub = key.String()
+			}
+		}
+		cur, err := s.Merchant(ctx, merchantID)
+		if err != nil {
+			return nil, err
+		}
+		if kpub != cur.KaspaKpub {
+			updates["kaspa_kpub"] = kpub
+			updates["kaspa_next_index"] = 0 // a new wallet starts at its first address
+		}
 	}
 	if err := v.err(); err != nil {
 		return nil, err

@@ -29,6 +29,153 @@ CREATE TABLE merchants (
 CREATE UNIQUE INDEX merchants_email_key ON merchants (email);
 CREATE UNIQUE INDEX merchants_api_key_hash_key ON merchants (api_key_hash);
 `)},
+	{ID: "0002_payments", Migrate: execDDL(`
+ALTER TABLE merchants ADD COLUMN kaspa_kpub TEXT NOT NULL DEFAULT '';
+ALTER TABLE merchants ADD COLUMN kaspa_next_index BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE merchants ADD COLUMN required_confirmations INTEGER NOT NULL DEFAULT 100;
+CREATE TABLE payment_links (
+	id              TEXT PRIMARY KEY,
+	merchant_id     TEXT NOT NULL REFERENCES merchants(id) ON DELETE CASCADE,
+	slug            TEXT NOT NULL,
+	title           TEXT NOT NULL,
+	description     TEXT NOT NULL DEFAULT '',
+	currency        TEXT NOT NULL,
+	amount          BIGINT NOT NULL,
+	chain           TEXT NOT NULL DEFAULT 'kaspa',
+	receiver        TEXT NOT NULL DEFAULT '',
+	expiry_minutes  INTEGER,
+	status          TEXT NOT NULL,
+	success_message TEXT NOT NULL DEFAULT '',
+	redirect_url    TEXT NOT NULL DEFAULT '',
+	expires_at      {{TS}},
+	created_at      {{TS}} NOT NULL,
+	updated_at      {{TS}} NOT NULL
+);
+CREATE UNIQUE INDEX payment_links_slug_key ON payment_links (slug);
+CREATE INDEX payment_links_merchant_idx ON payment_links (merchant_id, created_at);
+CREATE TABLE payments (
+	id                     TEXT PRIMARY KEY,
+	merchant_id            TEXT NOT NULL REFERENCES merchants(id) ON DELETE CASCADE,
+	link_id                TEXT REFERENCES payment_links(id) ON DELETE SET NULL,
+	chain                  TEXT NOT NULL,
+	asset                  TEXT NOT NULL,
+	pay_address            TEXT NOT NULL,
+	derivation_index       BIGINT,
+	amount_expected        BIGINT NOT NULL,
+	amount_received        BIGINT NOT NULL DEFAULT 0,
+	price_currency         TEXT NOT NULL,
+	price_amount           BIGINT NOT NULL,
+	rate                   TEXT NOT NULL DEFAULT '',
+	rate_source            TEXT NOT NULL DEFAULT '',
+	rate_at                {{TS}},
+	status                 TEXT NOT NULL,
+	late                   BOOLEAN NOT NULL DEFAULT FALSE,
+	confirmations          BIGINT NOT NULL DEFAULT 0,
+	required_confirmations INTEGER NOT NULL,
+	start_daa_score        BIGINT NOT NULL DEFAULT 0,
+	tx_id                  TEXT NOT NULL DEFAULT '',
+	sender_address         TEXT NOT NULL DEFAULT '',
+	customer_email         TEXT NOT NULL DEFAULT '',
+	customer_name          TEXT NOT NULL DEFAULT '',
+	metadata               TEXT NOT NULL DEFAULT '{}',
+	visitor                TEXT NOT NULL DEFAULT '',
+	expires_at             {{TS}} NOT NULL,
+	detected_at            {{TS}},
+	confirmed_at           {{TS}},
+	expired_at             {{TS}},
+	created_at             {{TS}} NOT NULL,
+	updated_at             {{TS}} NOT NULL
+);
+CREATE INDEX payments_merchant_created_idx ON payments (merchant_id, created_at, id);
+CREATE INDEX payments_link_idx ON payments (link_id, created_at);
+CREATE INDEX payments_open_idx ON payments (status, expires_at);
+CREATE INDEX payments_address_idx ON payments (chain, pay_address, amount_expected);
+CREATE INDEX payments_tx_idx ON payments (tx_id);
+CREATE UNIQUE INDEX payments_open_amount_key ON payments (chain, pay_address, amount_expected) WHERE status = 'pending' AND derivation_index IS NULL;
+CREATE TABLE transfers (
+	id                   TEXT PRIMARY KEY,
+	chain                TEXT NOT NULL,
+	tx_id                TEXT NOT NULL,
+	output_index         BIGINT NOT NULL,
+	address              TEXT NOT NULL,
+	amount               BIGINT NOT NULL,
+	merchant_id          TEXT REFERENCES merchants(id) ON DELETE CASCADE,
+	payment_id           TEXT REFERENCES payments(id) ON DELETE SET NULL,
+	block_daa_score      BIGINT,
+	accepting_blue_score BIGINT,
+	block_time           {{TS}},
+	sender_address       TEXT NOT NULL DEFAULT '',
+	details_fetched      BOOLEAN NOT NULL DEFAULT FALSE,
+	details_attempts     INTEGER NOT NULL DEFAULT 0,
+	seen_at              {{TS}} NOT NULL,
+	created_at           {{TS}} NOT NULL
+);
+CREATE UNIQUE INDEX transfers_outpoint_key ON transfers (chain, tx_id, output_index);
+CREATE INDEX transfers_payment_idx ON transfers (payment_id);
+CREATE INDEX transfers_merchant_idx ON transfers (merchant_id, seen_at);
+CREATE INDEX transfers_details_idx ON transfers (details_fetched, seen_at);
+CREATE TABLE chain_states (
+	chain          TEXT PRIMARY KEY,
+	network        TEXT NOT NULL DEFAULT '',
+	daa_score      BIGINT NOT NULL DEFAULT 0,
+	blue_score     BIGINT NOT NULL DEFAULT 0,
+	observed_at    {{TS}} NOT NULL
+);
+CREATE TABLE events (
+	id          TEXT PRIMARY KEY,
+	merchant_id TEXT NOT NULL REFERENCES merchants(id) ON DELETE CASCADE,
+	type        TEXT NOT NULL,
+	payment_id  TEXT REFERENCES payments(id) ON DELETE SET NULL,
+	data        TEXT NOT NULL,
+	created_at  {{TS}} NOT NULL
+);
+CREATE INDEX events_merchant_idx ON events (merchant_id, created_at);
+CREATE INDEX events_payment_idx ON events (payment_id);
+`)},
+	{ID: "0003_webhooks", Migrate: execDDL(`
+CREATE TABLE webhook_endpoints (
+	id            TEXT PRIMARY KEY,
+	merchant_id   TEXT NOT NULL REFERENCES merchants(id) ON DELETE CASCADE,
+	url           TEXT NOT NULL,
+	events        TEXT NOT NULL,
+	secret_sealed TEXT NOT NULL,
+	dialect       TEXT NOT NULL DEFAULT 'kaspay',
+	is_active     BOOLEAN NOT NULL DEFAULT TRUE,
+	description   TEXT NOT NULL DEFAULT '',
+	created_at    {{TS}} NOT NULL,
+	updated_at    {{TS}} NOT NULL
+);
+CREATE INDEX webhook_endpoints_merchant_idx ON webhook_endpoints (merchant_id, created_at);
+CREATE TABLE webhook_deliveries (
+	id               TEXT PRIMARY KEY,
+	event_id         TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+	endpoint_id      TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+	merchant_id      TEXT NOT NULL REFERENCES merchants(id) ON DELETE CASCADE,
+	status           TEXT NOT NULL,
+	attempts         INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at  {{TS}} NOT NULL,
+	last_status_code INTEGER,
+	last_error       TEXT NOT NULL DEFAULT '',
+	delivered_at     {{TS}},
+	locked_until     {{TS}},
+	lease_token      TEXT,
+	created_at       {{TS}} NOT NULL,
+	updated_at       {{TS}} NOT NULL
+);
+CREATE UNIQUE INDEX webhook_deliveries_event_endpoint_key ON webhook_deliveries (event_id, endpoint_id);
+CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (status, next_attempt_at);
+CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (endpoint_id, created_at);
+CREATE TABLE webhook_attempts (
+	id               TEXT PRIMARY KEY,
+	delivery_id      TEXT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+	attempted_at     {{TS}} NOT NULL,
+	status_code      INTEGER,
+	latency_ms       BIGINT NOT NULL DEFAULT 0,
+	error            TEXT NOT NULL DEFAULT '',
+	response_snippet TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (delivery_id, attempted_at);
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.

@@ -19,6 +19,9 @@ type Store struct {
 	bcryptCost int
 	now        func() time.Time
 	log        *slog.Logger
+	rates      RateSource
+	lateWindow time.Duration
+	bps        int64
 }
 
 // StoreOptions configures a Store.
@@ -33,11 +36,26 @@ type StoreOptions struct {
 	Now func() time.Time
 	// Log receives domain warnings; defaults to slog.Default().
 	Log *slog.Logger
+	// Rates prices USD links; without it USD sessions are refused.
+	Rates RateSource
+	// LateWindow is how long after expiry a payment is still credited
+	// (default 24h).
+	LateWindow time.Duration
+	// BlocksPerSecond is the Kaspa block rate used to estimate block times
+	// from DAA scores (default 10).
+	BlocksPerSecond int64
 }
 
 // NewStore builds the domain over an open, migrated database.
 func NewStore(db *DB, o StoreOptions) *Store {
-	s := &Store{db: db, sealer: o.Sealer, network: o.Network, bcryptCost: o.BcryptCost, now: o.Now, log: o.Log}
+	s := &Store{db: db, sealer: o.Sealer, network: o.Network, bcryptCost: o.BcryptCost, now: o.Now, log: o.Log,
+		rates: o.Rates, lateWindow: o.LateWindow, bps: o.BlocksPerSecond}
+	if s.lateWindow == 0 {
+		s.lateWindow = 24 * time.Hour
+	}
+	if s.bps == 0 {
+		s.bps = 10
+	}
 	if s.bcryptCost == 0 {
 		s.bcryptCost = 12
 	}
@@ -61,6 +79,12 @@ func (s *Store) DB() *DB { return s.db }
 
 // Network is the Kaspa network this store validates addresses against.
 func (s *Store) Network() kaspa.Network { return s.network }
+
+// LateWindow is how long after expiry a payment is still credited.
+func (s *Store) LateWindow() time.Duration { return s.lateWindow }
+
+// Now is the store's clock (tests replace it).
+func (s *Store) Now() time.Time { return s.clock() }
 
 // clock returns the store's current time in UTC with microsecond precision.
 func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }

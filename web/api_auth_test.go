@@ -284,6 +284,10 @@ func TestSettings(t *testing.T) {
 		{"empty address", map[string]any{"kaspaAddress": ""}, "Kaspa address is required"},
 		{"empty name", map[string]any{"name": "", "paymentExpiry": 90}, "Name is required"},
 		{"nothing to update", map[string]any{}, "No settings to update"},
+		{"confirmations zero", map[string]any{"requiredConfirmations": 0}, "requiredConfirmations must be between 1 and 1000"},
+		{"confirmations too many", map[string]any{"requiredConfirmations": 1001}, "requiredConfirmations must be between 1 and 1000"},
+		{"private key pasted", map[string]any{"kaspaKpub": "kprv5y2qurMHCsXYrNfU3GCihuwG3vMqFji7PZXajMEqyBkNh9UZUJgoHYBLTKu1eM4MvUtomcXPQ3Sw9HZ5ebbM4byoUciHo1zrPJBQfqpLorQ"}, "private"},
+		{"testnet kpub on mainnet", map[string]any{"kaspaKpub": "ktub23mE4p2ztefp518uPxpDVU3yMST8b3sK3Kj7SEL1SzaQMNgvcym37xEzCcUcDrE4TcDAoxysqvU1Ct51xVCVv41UMKS82Me2Ha5FUBwiEbc"}, "Invalid extended public key"},
 		{"malformed", `{"paymentExpiry": }`, "Malformed JSON"},
 	}
 	for _, tc := range cases {
@@ -295,8 +299,14 @@ func TestSettings(t *testing.T) {
 		})
 	}
 	me := env.Do("GET", "/api/auth/me", nil, m.Bearer()...).JSON(t)
-	if me["paymentExpiry"].(json.Number).String() != "60" || me["kaspaAddress"] != webtest.AddrB || me["name"] != "Settings Shop" {
+	if me["paymentExpiry"].(json.Number).String() != "60" || me["kaspaAddress"] != webtest.AddrB || me["name"] != "Settings Shop" ||
+		me["kaspaKpub"] != "" || me["requiredConfirmations"].(json.Number).String() != "100" {
 		t.Fatalf("a rejected update changed something: %v", me)
+	}
+	kpub := "kpub2K5JP5BKvfwttwv3aCdLAiF26nZugo8HA5SNv51hHCRRf5fWx8qPYjNxRBNc8tracpahrC3HpqK5VoaTS9hrT1q7LuzQL4LchptgsHhsThv"
+	r = env.Do("PATCH", "/api/settings", map[string]any{"kaspaKpub": kpub, "requiredConfirmations": 600}, m.Bearer()...)
+	if r.Status != 200 || r.JSON(t)["kaspaKpub"] != kpub || r.JSON(t)["requiredConfirmations"].(json.Number).String() != "600" {
+		t.Fatalf("kpub + confirmations: %d %s", r.Status, r.Body)
 	}
 }
 

@@ -81,4 +81,3 @@ func TestBrowserMerchantJourney(t *testing.T) {
 		t.Fatalf("browser console errors: %v", errs)
 	}
 }
-

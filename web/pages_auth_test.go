@@ -145,7 +145,7 @@ func TestSettingsPage(t *testing.T) {
 		t.Fatalf("paymentExpiry field = %q", v)
 	}
 	// Invalid: inline errors, nothing saved.
-	p = c.Submit("/dashboard/settings", "/dashboard/settings", url.Values{"name": {"New Name"}, "kaspaAddress": {webtest.AddrB}, "paymentExpiry": {"0"}})
+	p = c.Submit("/dashboard/settings", "/dashboard/settings", url.Values{"name": {"New Name"}, "kaspaAddress": {webtest.AddrB}, "paymentExpiry": {"0"}, "requiredConfirmations": {"100"}})
 	if p.Status != 422 || !strings.Contains(p.TestID("error-paymentExpiry"), "between 1 and 10080") {
 		t.Fatalf("invalid settings: %d %q", p.Status, p.TestID("error-paymentExpiry"))
 	}
@@ -153,7 +153,7 @@ func TestSettingsPage(t *testing.T) {
 		t.Fatalf("name changed although the form was invalid: %q", p.TestID("merchant-name"))
 	}
 	// htmx save returns the form partial with a confirmation.
-	p = c.Submit("/dashboard/settings", "/dashboard/settings", url.Values{"name": {"New Name"}, "kaspaAddress": {webtest.AddrB}, "paymentExpiry": {"45"}}, "HX-Request", "true")
+	p = c.Submit("/dashboard/settings", "/dashboard/settings", url.Values{"name": {"New Name"}, "kaspaAddress": {webtest.AddrB}, "paymentExpiry": {"45"}, "requiredConfirmations": {"250"}}, "HX-Request", "true")
 	if p.Status != 200 || p.TestID("settings-saved") == "" || strings.Contains(p.Body, "<html") {
 		t.Fatalf("htmx save: %d %s", p.Status, p.Body)
 	}

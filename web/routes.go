@@ -18,6 +18,8 @@ type routeDeps struct {
 	// limit returns a fresh per-IP rate limiter; each route that takes
 	// passwords gets its own budget.
 	limit func() fiber.Handler
+	// publicLimit bounds anonymous session creation per IP.
+	publicLimit fiber.Handler
 }
 
 // routes is Till's whole route table, one line per route.
@@ -35,6 +37,26 @@ func routes(app *fiber.App, d routeDeps) {
 	v.Get("/auth/me", d.apiAuth, a.Me)
 	v.Patch("/settings", d.apiAuth, a.UpdateSettings)
 	v.Post("/settings/api-key", d.apiAuth, a.RotateAPIKey)
+	v.Post("/links", d.apiAuth, a.CreateLink)
+	v.Get("/links", d.apiAuth, a.ListLinks)
+	v.Get("/links/:id", d.apiAuth, a.GetLink)
+	v.Patch("/links/:id", d.apiAuth, a.UpdateLink)
+	v.Post("/payments", d.publicLimit, a.CreatePayment)
+	v.Get("/payments", d.apiAuth, a.ListPayments)
+	v.Get("/payments/:id/status", a.PaymentStatus)
+	v.Get("/payments/:id", d.apiAuth, a.GetPayment)
+	v.Get("/price", a.Price)
+	v.Get("/network", a.Network)
+	v.Post("/webhooks", d.apiAuth, a.CreateWebhook)
+	v.Get("/webhooks", d.apiAuth, a.ListWebhooks)
+	v.Get("/webhooks/:id", d.apiAuth, a.GetWebhook)
+	v.Patch("/webhooks/:id", d.apiAuth, a.UpdateWebhook)
+	v.Delete("/webhooks/:id", d.apiAuth, a.DeleteWebhook)
+	v.Post("/webhooks/:id/rotate-secret", d.apiAuth, a.RotateWebhookSecret)
+	v.Get("/webhooks/:id/secret", d.apiAuth, a.WebhookSecret)
+	v.Get("/webhooks/:id/deliveries", d.apiAuth, a.ListWebhookDeliveries)
+	v.Post("/webhooks/:id/deliveries/:deliveryId/redeliver", d.apiAuth, a.RedeliverWebhook)
+	v.Post("/webhooks/:id/test", d.apiAuth, a.TestWebhook)
 	v.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound }) // unknown API paths answer in JSON
 
 	// HTML: sign-up, login, dashboard.

@@ -16,6 +16,7 @@ import (
 	"till/handlers/authn"
 	"till/handlers/session"
 	"till/models"
+	"till/models/netguard"
 	"till/static"
 	"till/web/middleware"
 )
@@ -37,6 +38,18 @@ type Options struct {
 	// AuthRateWindow.
 	AuthRateLimit  int
 	AuthRateWindow time.Duration
+	// PublicRateLimit is how many payment sessions one IP may open per
+	// minute through the public API.
+	PublicRateLimit int
+	// Rates and Chain serve /api/price and /api/network.
+	Rates models.RateSource
+	Chain api.NetworkSource
+	// WebhookAllowPrivate accepts webhook URLs on loopback and private
+	// networks (TILL_WEBHOOK_ALLOW_PRIVATE; development and tests only).
+	WebhookAllowPrivate bool
+	// WebhookResolver resolves webhook hostnames at registration (nil: the
+	// system resolver; tests map names to addresses).
+	WebhookResolver netguard.Resolver
 }
 
 // Server is the assembled HTTP application.
@@ -58,11 +71,15 @@ func New(o Options) *Server {
 	if o.AuthRateWindow == 0 {
 		o.AuthRateWindow = time.Minute
 	}
+	if o.PublicRateLimit == 0 {
+		o.PublicRateLimit = 60
+	}
 	secure := strings.HasPrefix(o.BaseURL, "https://")
 	sessions := session.NewManager(models.DeriveKey(o.Secret, "session-hash"), models.DeriveKey(o.Secret, "session-block"), secure)
 	tokens := authn.NewTokens(models.DeriveKey(o.Secret, "jwt"), o.TokenTTL)
 	pages := &handlers.Handlers{Store: o.Store, Sessions: sessions, BaseURL: o.BaseURL, Version: o.Version}
-	jsonAPI := &api.API{Store: o.Store, Tokens: tokens, BaseURL: o.BaseURL}
+	jsonAPI := &api.API{Store: o.Store, Tokens: tokens, BaseURL: o.BaseURL, Rates: o.Rates, Chain: o.Chain,
+		WebhookPolicy: &netguard.Policy{AllowPrivate: o.WebhookAllowPrivate, Resolver: o.WebhookResolver}}
 
 	cfg := fiber.Config{
 		AppName:               "till",
@@ -93,13 +110,14 @@ func New(o Options) *Server {
 	app.Use("/static", filesystem.New(filesystem.Config{Root: static.HTTP(), MaxAge: 3600}))
 
 	routes(app, routeDeps{
-		pages:    pages,
-		api:      jsonAPI,
-		apiAuth:  middleware.APIAuth(o.Store, tokens),
-		sessions: middleware.Sessions(sessions, o.Store),
-		login:    middleware.RequireLogin(),
-		csrf:     middleware.CSRF(),
-		limit:    func() fiber.Handler { return middleware.RateLimit(o.AuthRateLimit, o.AuthRateWindow) },
+		pages:       pages,
+		api:         jsonAPI,
+		apiAuth:     middleware.APIAuth(o.Store, tokens),
+		sessions:    middleware.Sessions(sessions, o.Store),
+		login:       middleware.RequireLogin(),
+		csrf:        middleware.CSRF(),
+		limit:       func() fiber.Handler { return middleware.RateLimit(o.AuthRateLimit, o.AuthRateWindow) },
+		publicLimit: middleware.RateLimit(o.PublicRateLimit, time.Minute),
 	})
 	return &Server{App: app}
 }

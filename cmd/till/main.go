@@ -15,8 +15,12 @@ import (
 	"time"
 
 	"till/models"
+	"till/models/netguard"
 	"till/web"
 	"till/workers"
+	"till/workers/kaspa"
+	"till/workers/price"
+	"till/workers/webhooks"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -88,13 +92,23 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 	if err != nil {
 		return err
 	}
-	store := models.NewStore(db, models.StoreOptions{Sealer: sealer, Network: cfg.KaspaNetwork, Log: log})
+	chain := kaspa.NewClient(cfg.KaspaAPIURL, nil)
+	rates := &price.Feed{CoinGeckoURL: cfg.PriceAPIURL, Fallback: chain}
+	store := models.NewStore(db, models.StoreOptions{
+		Sealer: sealer, Network: cfg.KaspaNetwork, Log: log, Rates: rates, LateWindow: cfg.LatePaymentWindow,
+	})
 
 	srv := web.New(web.Options{
 		Store: store, BaseURL: cfg.BaseURL, Secret: cfg.Secret, TokenTTL: cfg.TokenTTL, Log: log,
 		Version: version, TrustedProxies: cfg.TrustedProxies,
+		Rates: rates, Chain: &kaspa.NetworkStats{Client: chain},
+		WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 	})
-	runner := workers.NewRunner(log)
+	runner := workers.NewRunner(log,
+		&kaspa.Watcher{Client: chain, Store: store, Interval: cfg.PollInterval, Log: log, ReconcileEvery: 15},
+		&workers.Expirer{Store: store, Interval: time.Second, Log: log},
+		&webhooks.Dispatcher{Store: store, Policy: &netguard.Policy{AllowPrivate: cfg.WebhookAllowPrivate}, Log: log},
+	)
 	runner.Start(ctx)
 
 	errc := make(chan error, 1)

@@ -9,6 +9,7 @@ import (
 
 	"till/handlers/authn"
 	"till/models"
+	"till/models/netguard"
 )
 
 // API holds the dependencies of the JSON handlers.
@@ -16,6 +17,12 @@ type API struct {
 	Store   *models.Store
 	Tokens  *authn.Tokens
 	BaseURL string
+	// Rates serves GET /api/price (nil: 503).
+	Rates models.RateSource
+	// Chain serves GET /api/network (nil: 503).
+	Chain NetworkSource
+	// WebhookPolicy is the destination rule for webhook URLs (nil: strict).
+	WebhookPolicy *netguard.Policy
 }
 
 // isoTime formats t as the KasPay documents do: UTC with milliseconds and Z.

@@ -84,7 +84,11 @@ type meResponse struct {
 	KaspaAddress  string `json:"kaspaAddress"`
 	APIKey        string `json:"apiKey"`
 	PaymentExpiry int    `json:"paymentExpiry"`
-	CreatedAt     string `json:"createdAt"`
+	// Extras beyond the KasPay document.
+	KaspaKpub             string `json:"kaspaKpub"`
+	KaspaNextIndex        int64  `json:"kaspaNextIndex"`
+	RequiredConfirmations int    `json:"requiredConfirmations"`
+	CreatedAt             string `json:"createdAt"`
 }
 
 // Me returns the authenticated merchant with its API key: GET /api/auth/me.
@@ -96,6 +100,7 @@ func (a *API) Me(c *fiber.Ctx) error {
 	}
 	return render.JSON(c, fiber.StatusOK, meResponse{
 		ID: m.ID, Email: m.Email, Name: m.Name, KaspaAddress: m.KaspaAddress, APIKey: key,
-		PaymentExpiry: m.PaymentExpiry, CreatedAt: isoTime(m.CreatedAt),
+		PaymentExpiry: m.PaymentExpiry, KaspaKpub: m.KaspaKpub, KaspaNextIndex: m.KaspaNextIndex,
+		RequiredConfirmations: m.RequiredConfirmations, CreatedAt: isoTime(m.CreatedAt),
 	})
 }

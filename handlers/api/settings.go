@@ -9,15 +9,20 @@ import (
 )
 
 type settingsRequest struct {
-	Name          *string `json:"name"`
-	KaspaAddress  *string `json:"kaspaAddress"`
-	PaymentExpiry *int    `json:"paymentExpiry"`
+	Name                  *string `json:"name"`
+	KaspaAddress          *string `json:"kaspaAddress"`
+	PaymentExpiry         *int    `json:"paymentExpiry"`
+	KaspaKpub             *string `json:"kaspaKpub"`
+	RequiredConfirmations *int    `json:"requiredConfirmations"`
 }
 
 type settingsResponse struct {
-	PaymentExpiry int    `json:"paymentExpiry"`
-	KaspaAddress  string `json:"kaspaAddress"`
-	Name          string `json:"name"`
+	PaymentExpiry         int    `json:"paymentExpiry"`
+	KaspaAddress          string `json:"kaspaAddress"`
+	Name                  string `json:"name"`
+	KaspaKpub             string `json:"kaspaKpub"`
+	KaspaNextIndex        int64  `json:"kaspaNextIndex"`
+	RequiredConfirmations int    `json:"requiredConfirmations"`
 }
 
 // UpdateSettings changes the merchant's settings: PATCH /api/settings. Every
@@ -29,6 +34,7 @@ func (a *API) UpdateSettings(c *fiber.Ctx) error {
 	}
 	m, err := a.Store.UpdateSettings(c.UserContext(), authn.Merchant(c).ID, models.SettingsInput{
 		Name: req.Name, KaspaAddress: req.KaspaAddress, PaymentExpiry: req.PaymentExpiry,
+		KaspaKpub: req.KaspaKpub, RequiredConfirmations: req.RequiredConfirmations,
 	})
 	if err != nil {
 		return err
@@ -37,7 +43,8 @@ func (a *API) UpdateSettings(c *fiber.Ctx) error {
 }
 
 func settingsFrom(m *models.Merchant) settingsResponse {
-	return settingsResponse{PaymentExpiry: m.PaymentExpiry, KaspaAddress: m.KaspaAddress, Name: m.Name}
+	return settingsResponse{PaymentExpiry: m.PaymentExpiry, KaspaAddress: m.KaspaAddress, Name: m.Name,
+		KaspaKpub: m.KaspaKpub, KaspaNextIndex: m.KaspaNextIndex, RequiredConfirmations: m.RequiredConfirmations}
 }
 
 type rotateResponse struct {

@@ -59,6 +59,9 @@ func StatusOf(err error) (status int, msg string, internal bool) {
 	case errors.Is(err, models.ErrInvalidCredentials):
 		return http.StatusUnauthorized, "Invalid email or password", false
 	case errors.As(err, &st):
+		if st.Status != 0 {
+			return st.Status, st.Message, false
+		}
 		if st.Gone {
 			return http.StatusGone, st.Message, false
 		}

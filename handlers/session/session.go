@@ -94,9 +94,9 @@ func (m *Manager) Save(c *fiber.Ctx) error {
 // headerWriter captures the Set-Cookie header gorilla writes.
 type headerWriter struct{ h http.Header }
 
-func (w *headerWriter) Header() http.Header       { return w.h }
+func (w *headerWriter) Header() http.Header         { return w.h }
 func (w *headerWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *headerWriter) WriteHeader(int)           {}
+func (w *headerWriter) WriteHeader(int)             {}
 
 // Get returns the session of the current request (Load must have run).
 func Get(c *fiber.Ctx) *Session {

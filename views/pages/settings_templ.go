@@ -23,6 +23,15 @@ type SettingsData struct {
 	APIKey string
 	// Rotated says the key was just replaced.
 	Rotated bool
+	// NextIndex is the next kpub derivation index.
+	NextIndex string
+}
+
+func kpubPlaceholder(network string) string {
+	if network == "testnet-10" {
+		return "ktub…"
+	}
+	return "kpub…"
 }
 
 // Settings is the merchant's settings page: profile and payout, payment
@@ -149,11 +158,38 @@ func SettingsForm(csrf string, d SettingsData) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
+		templ_7745c5c3_Err = components.Input(components.Field{Name: "kaspaKpub", Label: "Extended public key (optional)", Value: d.Form.V("kaspaKpub"), Error: d.Form.E("kaspaKpub"), Placeholder: kpubPlaceholder(d.Network), Help: "With a kpub from your wallet (account m/44'/111111'/0', e.g. Kaspium), every payment gets its own address and any amount sent to it counts. Leave empty to use the single address above with unique amounts. Never paste a private key.", Attrs: templ.Attributes{"spellcheck": "false", "autocapitalize": "off", "autocomplete": "off"}}).Render(ctx, templ_7745c5c3_Buffer)
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		if d.Form.V("kaspaKpub") != "" {
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<p class=\"rounded-lg border border-amber-300 bg-amber-50 px-3 py-2 text-xs text-amber-900 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-100\" data-testid=\"gap-limit-note\">Next address index: <strong>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var4 string
+			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(d.NextIndex)
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/settings.templ`, Line: 67, Col: 45}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "</strong>. Wallets only look about 20 unused addresses ahead; if many checkouts go unpaid, use your wallet's \"scan more addresses\" to see later payments.</p>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+		}
 		templ_7745c5c3_Err = components.Input(components.Field{Name: "paymentExpiry", Label: "Payment window (minutes)", Type: "number", Value: d.Form.V("paymentExpiry"), Error: d.Form.E("paymentExpiry"), Required: true, Help: "How long a customer has to pay once checkout starts, unless the link sets its own (1–10080).", Attrs: templ.Attributes{"min": "1", "max": "10080", "inputmode": "numeric"}}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<div class=\"flex justify-end\"><button type=\"submit\" class=\"btn btn-primary\" data-testid=\"settings-submit\">Save settings</button></div></form>")
+		templ_7745c5c3_Err = components.Input(components.Field{Name: "requiredConfirmations", Label: "Confirmations required", Type: "number", Value: d.Form.V("requiredConfirmations"), Error: d.Form.E("requiredConfirmations"), Required: true, Help: "Depth in DAA score before a payment counts as confirmed (1–1000; 100 ≈ 10 seconds on Kaspa).", Attrs: templ.Attributes{"min": "1", "max": "1000", "inputmode": "numeric"}}).Render(ctx, templ_7745c5c3_Buffer)
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<div class=\"flex justify-end\"><button type=\"submit\" class=\"btn btn-primary\" data-testid=\"settings-submit\">Save settings</button></div></form>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -178,25 +214,25 @@ func APIKeyMasked(csrf, hint string) templ.Component {
 			}()
 		}
 		ctx = templ.InitializeContext(ctx)
-		templ_7745c5c3_Var4 := templ.GetChildren(ctx)
-		if templ_7745c5c3_Var4 == nil {
-			templ_7745c5c3_Var4 = templ.NopComponent
+		templ_7745c5c3_Var5 := templ.GetChildren(ctx)
+		if templ_7745c5c3_Var5 == nil {
+			templ_7745c5c3_Var5 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<div class=\"flex flex-wrap items-center gap-3\"><code class=\"rounded bg-slate-100 px-2 py-1 font-mono text-sm dark:bg-slate-800\" data-testid=\"api-key-masked\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<div class=\"flex flex-wrap items-center gap-3\"><code class=\"rounded bg-slate-100 px-2 py-1 font-mono text-sm dark:bg-slate-800\" data-testid=\"api-key-masked\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		var templ_7745c5c3_Var5 string
-		templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(hint)
+		var templ_7745c5c3_Var6 string
+		templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(hint)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/settings.templ`, Line: 65, Col: 118}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/settings.templ`, Line: 81, Col: 118}
 		}
-		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</code> <a href=\"/dashboard/settings/api-key\" class=\"btn btn-secondary\" hx-get=\"/dashboard/settings/api-key\" hx-target=\"#api-key\" data-testid=\"api-key-reveal\">Reveal</a><form method=\"post\" action=\"/dashboard/settings/api-key\" hx-post=\"/dashboard/settings/api-key\" hx-target=\"#api-key\" hx-confirm=\"Rotate the API key? The current key stops working immediately.\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "</code> <a href=\"/dashboard/settings/api-key\" class=\"btn btn-secondary\" hx-get=\"/dashboard/settings/api-key\" hx-target=\"#api-key\" data-testid=\"api-key-reveal\">Reveal</a><form method=\"post\" action=\"/dashboard/settings/api-key\" hx-post=\"/dashboard/settings/api-key\" hx-target=\"#api-key\" hx-confirm=\"Rotate the API key? The current key stops working immediately.\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -204,7 +240,7 @@ func APIKeyMasked(csrf, hint string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<button type=\"submit\" class=\"btn btn-danger\" data-testid=\"api-key-rotate\">Rotate</button></form></div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<button type=\"submit\" class=\"btn btn-danger\" data-testid=\"api-key-rotate\">Rotate</button></form></div>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -229,35 +265,35 @@ func APIKeyRevealed(csrf, key string, rotated bool) templ.Component {
 			}()
 		}
 		ctx = templ.InitializeContext(ctx)
-		templ_7745c5c3_Var6 := templ.GetChildren(ctx)
-		if templ_7745c5c3_Var6 == nil {
-			templ_7745c5c3_Var6 = templ.NopComponent
+		templ_7745c5c3_Var7 := templ.GetChildren(ctx)
+		if templ_7745c5c3_Var7 == nil {
+			templ_7745c5c3_Var7 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<div class=\"space-y-2\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<div class=\"space-y-2\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		if rotated {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<p role=\"status\" class=\"text-sm text-emerald-700 dark:text-emerald-300\" data-testid=\"api-key-rotated\">New key issued. Update your integrations: the old key no longer works.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<p role=\"status\" class=\"text-sm text-emerald-700 dark:text-emerald-300\" data-testid=\"api-key-rotated\">New key issued. Update your integrations: the old key no longer works.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<div class=\"flex flex-wrap items-center gap-3\"><code id=\"api-key-value\" class=\"break-all rounded bg-slate-100 px-2 py-1 font-mono text-sm dark:bg-slate-800\" data-testid=\"api-key-value\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<div class=\"flex flex-wrap items-center gap-3\"><code id=\"api-key-value\" class=\"break-all rounded bg-slate-100 px-2 py-1 font-mono text-sm dark:bg-slate-800\" data-testid=\"api-key-value\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		var templ_7745c5c3_Var7 string
-		templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(key)
+		var templ_7745c5c3_Var8 string
+		templ_7745c5c3_Var8, templ_7745c5c3_Err = templ.JoinStringErrs(key)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/settings.templ`, Line: 81, Col: 146}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/settings.templ`, Line: 97, Col: 146}
 		}
-		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var8))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "</code>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "</code>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -265,7 +301,7 @@ func APIKeyRevealed(csrf, key string, rotated bool) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<form method=\"post\" action=\"/dashboard/settings/api-key\" hx-post=\"/dashboard/settings/api-key\" hx-target=\"#api-key\" hx-confirm=\"Rotate the API key? The current key stops working immediately.\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<form method=\"post\" action=\"/dashboard/settings/api-key\" hx-post=\"/dashboard/settings/api-key\" hx-target=\"#api-key\" hx-confirm=\"Rotate the API key? The current key stops working immediately.\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -273,7 +309,7 @@ func APIKeyRevealed(csrf, key string, rotated bool) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<button type=\"submit\" class=\"btn btn-danger\" data-testid=\"api-key-rotate\">Rotate</button></form></div></div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<button type=\"submit\" class=\"btn btn-danger\" data-testid=\"api-key-rotate\">Rotate</button></form></div></div>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -34,15 +34,22 @@ type Option func(*web.Options)
 // New builds a Till over a fresh database.
 func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
-	store := modeltest.Store(t)
+	return NewWith(t, nil, opts...)
+}
+
+// NewWith is New with options for the domain store (clock, rates, …).
+func NewWith(t testing.TB, storeOpts []func(*models.StoreOptions), opts ...Option) *Env {
+	t.Helper()
+	store := modeltest.Store(t, storeOpts...)
 	o := web.Options{
-		Store:          store,
-		BaseURL:        "http://till.test",
-		Secret:         modeltest.TestSecret,
-		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		AuthRateLimit:  10_000,
-		AuthRateWindow: time.Minute,
-		Version:        "test",
+		Store:           store,
+		BaseURL:         "http://till.test",
+		Secret:          modeltest.TestSecret,
+		Log:             slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AuthRateLimit:   10_000,
+		AuthRateWindow:  time.Minute,
+		PublicRateLimit: 100_000,
+		Version:         "test",
 	}
 	for _, f := range opts {
 		f(&o)

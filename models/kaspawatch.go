@@ -1,0 +1,442 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// The Kaspa watcher (workers/kaspa) does the chain I/O; these functions are
+// the domain half it calls each cycle: which addresses to watch, what the
+// observed UTXOs mean for payments, and confirmation depth.
+
+const chainKaspa = "kaspa"
+
+// openStatuses are the statuses whose addresses are watched.
+var openStatuses = []PaymentStatus{StatusPending, StatusConfirming, StatusUnderpaid}
+
+// KaspaWatch is the set of addresses to poll this cycle.
+type KaspaWatch struct {
+	// Addresses are the pay-to addresses of open sessions (and of expired
+	// sessions still inside the late window), deduplicated and sorted.
+	Addresses []string
+	// MinStartDaa is, per address, the oldest session's start DAA score:
+	// UTXOs from blocks at or below it cannot pay any watched session.
+	MinStartDaa map[string]int64
+}
+
+// KaspaWatchList returns what to watch. virtualDaa is the chain's current
+// score: sessions created before any observation (start score 0) get an
+// estimate from their age, so old coins can never pay them.
+func (s *Store) KaspaWatchList(ctx context.Context, virtualDaa uint64) (*KaspaWatch, error) {
+	now := s.clock()
+	if err := s.backfillStartDaa(ctx, virtualDaa, now); err != nil {
+		return nil, err
+	}
+	type row struct {
+		PayAddress string
+		MinStart   int64
+	}
+	var rows []row
+	err := s.db.R(ctx).Model(&Payment{}).Select("pay_address, MIN(start_daa_score) AS min_start").
+		Where("chain = ?", chainKaspa).
+		Where("status IN ? OR (status = ? AND expires_at > ?)", openStatuses, StatusExpired, now.Add(-s.lateWindow)).
+		Group("pay_address").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: watch list: %w", err)
+	}
+	w := &KaspaWatch{MinStartDaa: make(map[string]int64, len(rows))}
+	for _, r := range rows {
+		w.Addresses = append(w.Addresses, r.PayAddress)
+		w.MinStartDaa[r.PayAddress] = r.MinStart
+	}
+	sort.Strings(w.Addresses)
+	return w, nil
+}
+
+func (s *Store) backfillStartDaa(ctx context.Context, virtualDaa uint64, now time.Time) error {
+	if virtualDaa == 0 {
+		return nil
+	}
+	var ps []Payment
+	if err := s.db.R(ctx).Select("id", "created_at").Where("chain = ? AND start_daa_score = 0 AND status IN ?", chainKaspa, openStatuses).
+		Limit(1000).Find(&ps).Error; err != nil {
+		return fmt.Errorf("models: backfill start: %w", err)
+	}
+	for _, p := range ps {
+		age := now.Sub(p.CreatedAt)
+		if age < 0 {
+			age = 0
+		}
+		est := int64(virtualDaa) - int64(age.Seconds()*float64(s.bps))
+		if est < 1 {
+			est = 1
+		}
+		if err := s.db.W(ctx).Model(&Payment{}).Where("id = ? AND start_daa_score = 0", p.ID).Update("start_daa_score", est).Error; err != nil {
+			return fmt.Errorf("models: backfill start: %w", err)
+		}
+	}
+	return nil
+}
+
+// KaspaCredit is one output paying a watched address.
+type KaspaCredit struct {
+	TxID    string
+	Index   uint32
+	Address string
+	Amount  int64 // sompi
+	// BlockDaaScore is the UTXO's accepting DAA score (0 when the credit
+	// came from transaction history instead of the UTXO set).
+	BlockDaaScore uint64
+	// BlockTime and AcceptingBlueScore come from transaction history
+	// (reconciliation of coins spent before the watcher saw them).
+	BlockTime          *time.Time
+	AcceptingBlueScore uint64
+}
+
+// KaspaObservation is one watcher cycle's view of the chain.
+type KaspaObservation struct {
+	Network string
+	// VirtualDaaScore is /info/blockdag's virtualDaaScore.
+	VirtualDaaScore uint64
+	// SinkBlueScore is /info/virtual-chain-blue-score, when fetched (0 if not).
+	SinkBlueScore uint64
+	// Credits are the UTXOs (and reconciled outputs) of watched addresses.
+	Credits []KaspaCredit
+	// Watch is the list the credits were fetched for.
+	Watch *KaspaWatch
+}
+
+// KaspaApplyResult says what a cycle changed.
+type KaspaApplyResult struct {
+	NewTransfers int
+	Matched      int
+	Confirmed    int
+}
+
+// ApplyKaspaObservation records the chain position, turns new outpoints into
+// transfers matched to payments, follows DAA-score changes of known ones, and
+// advances confirmations. Every payment change is a conditional update in a
+// transaction with its events, so running it twice (or in two processes)
+// changes nothing the second time.
+func (s *Store) ApplyKaspaObservation(ctx context.Context, obs KaspaObservation) (KaspaApplyResult, error) {
+	var res KaspaApplyResult
+	now := s.clock()
+	// Only credits newer than the oldest watched session on their address
+	// can matter; older coins on a merchant's address are not Till's business.
+	var fresh []KaspaCredit
+	for _, c := range obs.Credits {
+		min, watched := int64(0), false
+		if obs.Watch != nil {
+			min, watched = obs.Watch.MinStartDaa[c.Address]
+		}
+		if !watched {
+			continue
+		}
+		if c.BlockDaaScore > 0 && int64(c.BlockDaaScore) <= min {
+			continue
+		}
+		fresh = append(fresh, c)
+	}
+	known, err := s.knownTransfers(ctx, fresh)
+	if err != nil {
+		return res, err
+	}
+	sort.SliceStable(fresh, func(i, j int) bool { return fresh[i].BlockDaaScore < fresh[j].BlockDaaScore })
+	for _, c := range fresh {
+		if t, ok := known[outpoint(c.TxID, c.Index)]; ok {
+			// A UTXO's DAA score changes when the chain reorganises: follow it.
+			if c.BlockDaaScore > 0 && (t.BlockDaaScore == nil || *t.BlockDaaScore != int64(c.BlockDaaScore)) {
+				if err := s.db.W(ctx).Model(&Transfer{}).Where("id = ?", t.ID).Update("block_daa_score", int64(c.BlockDaaScore)).Error; err != nil {
+					return res, fmt.Errorf("models: update daa score: %w", err)
+				}
+			}
+			continue
+		}
+		created, matched, confirmed, err := s.recordKaspaCredit(ctx, c, obs, now)
+		if errors.Is(err, errConcurrentChange) {
+			continue // rolled back; the next cycle sees it as new again
+		}
+		if err != nil {
+			return res, err
+		}
+		if created {
+			res.NewTransfers++
+		}
+		if matched {
+			res.Matched++
+		}
+		if confirmed {
+			res.Confirmed++
+		}
+	}
+	n, err := s.advanceConfirmations(ctx, obs, now)
+	res.Confirmed += n
+	if err != nil {
+		return res, err
+	}
+	// Saved last: the expirer only expires sessions whose deadline passed
+	// before this observation, whose credits are now all recorded.
+	if err := saveChainState(s.db.W(ctx), &ChainState{Chain: chainKaspa, Network: obs.Network, DaaScore: obs.VirtualDaaScore, BlueScore: obs.SinkBlueScore, ObservedAt: now}); err != nil {
+		return res, fmt.Errorf("models: save chain state: %w", err)
+	}
+	return res, nil
+}
+
+func outpoint(tx string, idx uint32) string { return fmt.Sprintf("%s:%d", tx, idx) }
+
+// knownTransfers loads the transfers already recorded for credits.
+func (s *Store) knownTransfers(ctx context.Context, credits []KaspaCredit) (map[string]Transfer, error) {
+	out := map[string]Transfer{}
+	ids := map[string]bool{}
+	var list []string
+	for _, c := range credits {
+		if !ids[c.TxID] {
+			ids[c.TxID] = true
+			list = append(list, c.TxID)
+		}
+	}
+	for start := 0; start < len(list); start += 500 {
+		end := min(start+500, len(list))
+		var ts []Transfer
+		if err := s.db.R(ctx).Where("chain = ? AND tx_id IN ?", chainKaspa, list[start:end]).Find(&ts).Error; err != nil {
+			return nil, fmt.Errorf("models: known transfers: %w", err)
+		}
+		for _, t := range ts {
+			out[outpoint(t.TxID, uint32(t.OutputIndex))] = t
+		}
+	}
+	return out, nil
+}
+
+// estimateBlockTime dates a credit: its block time when history gave one,
+// else now minus its depth at the block rate (10 blocks per second).
+func (s *Store) estimateBlockTime(c KaspaCredit, virtualDaa uint64, now time.Time) time.Time {
+	if c.BlockTime != nil {
+		return *c.BlockTime
+	}
+	if c.BlockDaaScore == 0 || virtualDaa <= c.BlockDaaScore {
+		return now
+	}
+	depth := virtualDaa - c.BlockDaaScore
+	return now.Add(-time.Duration(depth) * time.Second / time.Duration(s.bps))
+}
+
+// recordKaspaCredit inserts a new transfer and credits it to the payment it
+// pays, if any, in one transaction.
+func (s *Store) recordKaspaCredit(ctx context.Context, c KaspaCredit, obs KaspaObservation, now time.Time) (created, matched, confirmed bool, err error) {
+	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+		t := &Transfer{ID: uuid.NewString(), Chain: chainKaspa, TxID: c.TxID, OutputIndex: int64(c.Index), Address: c.Address,
+			Amount: c.Amount, BlockTime: c.BlockTime, SeenAt: now, CreatedAt: now}
+		if c.BlockDaaScore > 0 {
+			v := int64(c.BlockDaaScore)
+			t.BlockDaaScore = &v
+		}
+		if c.AcceptingBlueScore > 0 {
+			v := int64(c.AcceptingBlueScore)
+			t.AcceptingBlueScore = &v
+		}
+		ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(t)
+		if ins.Error != nil {
+			return fmt.Errorf("models: insert transfer: %w", ins.Error)
+		}
+		if ins.RowsAffected == 0 {
+			return nil // another watcher recorded it first
+		}
+		created = true
+		p, err := s.findPaymentForCredit(tx, c, now)
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			return s.claimUnmatched(tx, t)
+		}
+		matched = true
+		confirmed, err = s.creditPayment(tx, p, t, c, obs, now)
+		return err
+	})
+	return
+}
+
+// findPaymentForCredit finds the session a credit pays. Per-payment address:
+// the session owning the address. Shared address: the open session whose
+// unique amount equals the credit exactly. Either way the session must have
+// started before the credit's block, and still be open or inside the late
+// window.
+func (s *Store) findPaymentForCredit(tx *gorm.DB, c KaspaCredit, now time.Time) (*Payment, error) {
+	lateCutoff := now.Add(-s.lateWindow)
+	q := tx.Model(&Payment{}).Where("chain = ? AND pay_address = ?", chainKaspa, c.Address)
+	if c.BlockDaaScore > 0 {
+		q = q.Where("start_daa_score < ?", int64(c.BlockDaaScore))
+	} else if c.BlockTime != nil {
+		// History credits have a block time: the session must predate it
+		// (with a little slack for clock skew).
+		q = q.Where("created_at < ?", c.BlockTime.Add(10*time.Second))
+	}
+	var ps []Payment
+	err := q.Where(tx.Where(
+		// per-payment address
+		tx.Where("derivation_index IS NOT NULL").
+			Where(tx.Where("status IN ?", []PaymentStatus{StatusPending, StatusUnderpaid, StatusConfirming}).
+				Or("status = ? AND expires_at > ?", StatusExpired, lateCutoff))).
+		Or(
+			// shared address, exact unique amount, not yet paid
+			tx.Where("derivation_index IS NULL AND amount_expected = ? AND tx_id = ''", c.Amount).
+				Where(tx.Where("status = ?", StatusPending).Or("status = ? AND expires_at > ?", StatusExpired, lateCutoff)))).
+		Order("created_at").Limit(2).Find(&ps).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: match credit: %w", err)
+	}
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	return &ps[0], nil
+}
+
+// claimUnmatched attributes an unmatched credit to the merchant whose
+// address it paid, when exactly one merchant uses that address.
+func (s *Store) claimUnmatched(tx *gorm.DB, t *Transfer) error {
+	var owners []string
+	if err := tx.Model(&Payment{}).Where("chain = ? AND pay_address = ?", chainKaspa, t.Address).Distinct().Limit(2).Pluck("merchant_id", &owners).Error; err != nil {
+		return fmt.Errorf("models: unmatched owner: %w", err)
+	}
+	if len(owners) != 1 {
+		return nil
+	}
+	return tx.Model(&Transfer{}).Where("id = ?", t.ID).Update("merchant_id", owners[0]).Error
+}
+
+// creditPayment applies credit t to p with a conditional update, and emits
+// payment.confirmed when the credit is already deep enough.
+func (s *Store) creditPayment(tx *gorm.DB, p *Payment, t *Transfer, c KaspaCredit, obs KaspaObservation, now time.Time) (bool, error) {
+	received := p.AmountReceived + t.Amount
+	conf := creditConfirmations(c, obs)
+	if p.AmountReceived > 0 && p.Confirmations < conf {
+		conf = p.Confirmations // depth of a multi-credit payment is its newest credit's
+	}
+	status := StatusConfirming
+	if received < p.AmountExpected {
+		status = StatusUnderpaid
+	} else if conf >= int64(p.RequiredConfirmations) {
+		status = StatusConfirmed
+	}
+	if p.Status == StatusConfirming && status == StatusUnderpaid {
+		status = StatusConfirming
+	}
+	blockTime := s.estimateBlockTime(c, obs.VirtualDaaScore, now)
+	late := p.Late || blockTime.After(p.ExpiresAt)
+	updates := map[string]any{
+		"status": status, "amount_received": received, "confirmations": conf, "late": late, "updated_at": now,
+	}
+	if p.TxID == "" {
+		updates["tx_id"] = t.TxID
+		p.TxID = t.TxID
+	}
+	if p.DetectedAt == nil {
+		updates["detected_at"] = now
+		p.DetectedAt = &now
+	}
+	if status == StatusConfirmed {
+		updates["confirmed_at"] = now
+		p.ConfirmedAt = &now
+	}
+	res := tx.Model(&Payment{}).Where("id = ? AND status = ? AND amount_received = ?", p.ID, p.Status, p.AmountReceived).Updates(updates)
+	if res.Error != nil {
+		return false, fmt.Errorf("models: credit payment: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return false, errConcurrentChange
+	}
+	p.Status, p.AmountReceived, p.Confirmations, p.Late, p.UpdatedAt = status, received, conf, late, now
+	if err := tx.Model(&Transfer{}).Where("id = ? AND payment_id IS NULL", t.ID).
+		Updates(map[string]any{"payment_id": p.ID, "merchant_id": p.MerchantID}).Error; err != nil {
+		return false, fmt.Errorf("models: link transfer: %w", err)
+	}
+	if status == StatusConfirmed {
+		return true, s.emitPaymentEvent(tx, p, EventPaymentConfirmed)
+	}
+	return false, nil
+}
+
+// errConcurrentChange aborts a transaction whose conditional update lost a
+// race; the next watcher cycle sees the new state and tries again.
+var errConcurrentChange = errors.New("models: payment changed concurrently")
+
+// creditConfirmations is a credit's depth: virtual DAA minus its block DAA
+// score, or for history credits sink blue score minus accepting blue score.
+// The two scales are never mixed.
+func creditConfirmations(c KaspaCredit, obs KaspaObservation) int64 {
+	switch {
+	case c.BlockDaaScore > 0 && obs.VirtualDaaScore >= c.BlockDaaScore:
+		return int64(obs.VirtualDaaScore - c.BlockDaaScore)
+	case c.AcceptingBlueScore > 0 && obs.SinkBlueScore >= c.AcceptingBlueScore:
+		return int64(obs.SinkBlueScore - c.AcceptingBlueScore)
+	}
+	return 0
+}
+
+// advanceConfirmations recomputes the depth of every confirming payment and
+// confirms those that reached their required depth.
+func (s *Store) advanceConfirmations(ctx context.Context, obs KaspaObservation, now time.Time) (int, error) {
+	var ps []Payment
+	if err := s.db.R(ctx).Where("chain = ? AND status = ?", chainKaspa, StatusConfirming).Find(&ps).Error; err != nil {
+		return 0, fmt.Errorf("models: confirming payments: %w", err)
+	}
+	confirmed := 0
+	for i := range ps {
+		p := &ps[i]
+		type depth struct {
+			MaxDaa  *int64
+			MaxBlue *int64
+		}
+		var d depth
+		if err := s.db.R(ctx).Model(&Transfer{}).Select("MAX(block_daa_score) AS max_daa, MAX(accepting_blue_score) AS max_blue").
+			Where("payment_id = ?", p.ID).Scan(&d).Error; err != nil {
+			return confirmed, fmt.Errorf("models: transfer depth: %w", err)
+		}
+		conf := int64(-1)
+		if d.MaxDaa != nil && obs.VirtualDaaScore > 0 {
+			conf = int64(obs.VirtualDaaScore) - *d.MaxDaa
+		}
+		if d.MaxBlue != nil && obs.SinkBlueScore > 0 {
+			if b := int64(obs.SinkBlueScore) - *d.MaxBlue; conf < 0 || b < conf {
+				conf = b
+			}
+		}
+		if conf < 0 {
+			continue // no usable score this cycle
+		}
+		if conf < int64(p.RequiredConfirmations) {
+			if conf != p.Confirmations {
+				if err := s.db.W(ctx).Model(&Payment{}).Where("id = ? AND status = ?", p.ID, StatusConfirming).
+					Updates(map[string]any{"confirmations": conf, "updated_at": now}).Error; err != nil {
+					return confirmed, fmt.Errorf("models: update depth: %w", err)
+				}
+			}
+			continue
+		}
+		err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+			res := tx.Model(&Payment{}).Where("id = ? AND status = ?", p.ID, StatusConfirming).
+				Updates(map[string]any{"status": StatusConfirmed, "confirmations": conf, "confirmed_at": now, "updated_at": now})
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 0 {
+				return nil // another process confirmed it
+			}
+			p.Status, p.Confirmations, p.ConfirmedAt, p.UpdatedAt = StatusConfirmed, conf, &now, now
+			confirmed++
+			return s.emitPaymentEvent(tx, p, EventPaymentConfirmed)
+		})
+		if err != nil {
+			return confirmed, fmt.Errorf("models: confirm payment: %w", err)
+		}
+	}
+	return confirmed, nil
+}

@@ -1,0 +1,335 @@
+package models
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"till/models/kaspa"
+)
+
+// PaymentStatus is where a payment session is in its life.
+type PaymentStatus string
+
+// Payment statuses: pending → confirming → confirmed; pending → expired;
+// per-payment-address sessions can be underpaid. An expired session that
+// receives its payment within the late window still becomes confirmed.
+const (
+	StatusPending    PaymentStatus = "pending"
+	StatusConfirming PaymentStatus = "confirming"
+	StatusConfirmed  PaymentStatus = "confirmed"
+	StatusExpired    PaymentStatus = "expired"
+	StatusUnderpaid  PaymentStatus = "underpaid"
+)
+
+// Valid reports whether s is a known status.
+func (s PaymentStatus) Valid() bool {
+	switch s {
+	case StatusPending, StatusConfirming, StatusConfirmed, StatusExpired, StatusUnderpaid:
+		return true
+	}
+	return false
+}
+
+// Final reports whether the status can no longer change by itself.
+func (s PaymentStatus) Final() bool { return s == StatusConfirmed || s == StatusExpired }
+
+// Payment is one checkout session: what one customer must pay, where, until
+// when, and what the chain has shown so far.
+type Payment struct {
+	ID                    string
+	MerchantID            string
+	LinkID                *string
+	Chain                 string
+	Asset                 string
+	PayAddress            string
+	DerivationIndex       *int64
+	AmountExpected        int64 // sompi
+	AmountReceived        int64 // sompi
+	PriceCurrency         Currency
+	PriceAmount           int64 // base units of PriceCurrency
+	Rate                  string
+	RateSource            string
+	RateAt                *time.Time
+	Status                PaymentStatus
+	Late                  bool
+	Confirmations         int64
+	RequiredConfirmations int
+	StartDaaScore         int64
+	TxID                  string
+	SenderAddress         string
+	CustomerEmail         string
+	CustomerName          string
+	Metadata              string
+	Visitor               string
+	ExpiresAt             time.Time
+	DetectedAt            *time.Time
+	ConfirmedAt           *time.Time
+	ExpiredAt             *time.Time
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+}
+
+// TableName pins the table name.
+func (Payment) TableName() string { return "payments" }
+
+// PaymentURI is the wallet URI for the exact amount (QR codes, wallet links).
+func (p *Payment) PaymentURI() string { return kaspa.PaymentURI(p.PayAddress, p.AmountExpected) }
+
+// Quote is a KAS price: Rate is USD per KAS as an exact decimal string.
+type Quote struct {
+	Rate   string
+	Source string
+	At     time.Time
+}
+
+// RateSource gives the current KAS/USD price, or an error when no fresh,
+// non-zero price is available (the domain then refuses to price in USD).
+type RateSource interface {
+	Quote(ctx context.Context) (Quote, error)
+}
+
+// CreatePaymentInput is what a customer (or the checkout page) sends.
+type CreatePaymentInput struct {
+	LinkSlug      string
+	CustomerEmail string
+	CustomerName  string
+	// Metadata is a JSON object (or empty).
+	Metadata json.RawMessage
+	// Visitor identifies the browser for checkout resume ("" from the API).
+	Visitor string
+}
+
+// Bounds on session input.
+const (
+	MaxMetadataBytes   = 4096
+	MaxCustomerNameLen = 200
+	// uniqueOffsetRange is how many sompi may be added to make an amount
+	// unique on a shared address: at most 0.00099999 KAS.
+	uniqueOffsetRange = 99_999
+)
+
+// Payment sessions never price below this many minutes or above a week.
+const defaultRequiredConfirmations = 100
+
+// CreatePayment opens a payment session for the link with in.LinkSlug.
+func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Payment, error) {
+	var v ValidationErrors
+	email := NormalizeEmail(in.CustomerEmail)
+	if email != "" {
+		v.add(validateEmail("customerEmail", email))
+	}
+	name := strings.TrimSpace(in.CustomerName)
+	v.add(validateText("customerName", "customerName", name, false, MaxCustomerNameLen))
+	meta, err := normalizeMetadata(in.Metadata)
+	v.add(err)
+	if strings.TrimSpace(in.LinkSlug) == "" {
+		v.add(Invalid("paymentLinkSlug", "paymentLinkSlug is required"))
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	link, err := s.LinkBySlug(ctx, strings.TrimSpace(in.LinkSlug))
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	if err := s.checkLinkOpen(link, now); err != nil {
+		return nil, err
+	}
+	m, err := s.Merchant(ctx, link.MerchantID)
+	if err != nil {
+		return nil, err
+	}
+	if m.KaspaKpub == "" && m.KaspaAddress == "" {
+		return nil, &StateError{Message: "This merchant has not set up a payout address yet"}
+	}
+	p := &Payment{
+		ID: uuid.NewString(), MerchantID: m.ID, LinkID: &link.ID, Chain: "kaspa", Asset: string(KAS),
+		PriceCurrency: link.Currency, PriceAmount: link.Amount, Status: StatusPending,
+		RequiredConfirmations: m.RequiredConfirmations, CustomerEmail: email, CustomerName: name,
+		Metadata: meta, Visitor: in.Visitor, CreatedAt: now, UpdatedAt: now,
+	}
+	if p.RequiredConfirmations <= 0 {
+		p.RequiredConfirmations = defaultRequiredConfirmations
+	}
+	minutes := m.PaymentExpiry
+	if link.ExpiryMinutes != nil {
+		minutes = *link.ExpiryMinutes
+	}
+	p.ExpiresAt = now.Add(time.Duration(minutes) * time.Minute)
+
+	switch link.Currency {
+	case KAS:
+		p.AmountExpected = link.Amount
+	case USD:
+		if s.rates == nil {
+			return nil, &UnavailableError{Message: "Unable to fetch KAS/USD price for conversion"}
+		}
+		q, err := s.rates.Quote(ctx)
+		if err != nil {
+			return nil, &UnavailableError{Message: "Unable to fetch KAS/USD price for conversion"}
+		}
+		sompi, err := ConvertUSDToSompi(link.Amount, q.Rate)
+		if err != nil {
+			return nil, &UnavailableError{Message: "Unable to fetch KAS/USD price for conversion"}
+		}
+		at := q.At.UTC().Truncate(time.Microsecond)
+		p.AmountExpected, p.Rate, p.RateSource, p.RateAt = sompi, q.Rate, q.Source, &at
+	default:
+		return nil, &StateError{Message: "This link's currency cannot be paid in KAS"}
+	}
+	if p.AmountExpected < MinPayableSompi {
+		return nil, &StateError{Message: "This link's amount is below the payable minimum of 0.2 KAS at the current rate"}
+	}
+	if st, err := s.ChainState(ctx, "kaspa"); err == nil {
+		p.StartDaaScore = int64(st.DaaScore)
+	}
+	if m.KaspaKpub != "" {
+		return p, s.insertDerivedPayment(ctx, m, p)
+	}
+	p.PayAddress = m.KaspaAddress
+	return p, s.insertUniqueAmountPayment(ctx, p)
+}
+
+// checkLinkOpen refuses drafts, inactive and expired links.
+func (s *Store) checkLinkOpen(l *PaymentLink, now time.Time) error {
+	switch {
+	case l.Status != LinkActive:
+		return &StateError{Message: "Payment link is not active", Status: 400}
+	case l.Expired(now):
+		return &StateError{Message: "Payment link has expired", Gone: true}
+	}
+	return nil
+}
+
+// insertUniqueAmountPayment adds a random number of sompi (1…99,999) to the
+// price so that no two open sessions on one address share an amount: a
+// credit of that exact amount can then only mean this session. The partial
+// unique index settles races between concurrent creators; expired sessions
+// still inside the late window are checked too, since they can still match.
+func (s *Store) insertUniqueAmountPayment(ctx context.Context, p *Payment) error {
+	base := p.AmountExpected
+	lateCutoff := s.clock().Add(-s.lateWindow)
+	for attempt := 0; attempt < 50; attempt++ {
+		n, _ := rand.Int(rand.Reader, big.NewInt(uniqueOffsetRange))
+		p.AmountExpected = base + 1 + n.Int64()
+		var taken int64
+		err := s.db.W(ctx).Model(&Payment{}).
+			Where("chain = ? AND pay_address = ? AND amount_expected = ? AND derivation_index IS NULL", p.Chain, p.PayAddress, p.AmountExpected).
+			Where("status = ? OR (status = ? AND tx_id = '' AND expires_at > ?)", StatusPending, StatusExpired, lateCutoff).
+			Limit(1).Count(&taken).Error
+		if err != nil {
+			return fmt.Errorf("models: check amount: %w", err)
+		}
+		if taken > 0 {
+			continue
+		}
+		err = s.db.W(ctx).Create(p).Error
+		if err == nil {
+			return nil
+		}
+		if !isUniqueViolation(err) {
+			return fmt.Errorf("models: create payment: %w", err)
+		}
+	}
+	return &UnavailableError{Message: "Too many open payments on this address right now; try again shortly"}
+}
+
+// insertDerivedPayment gives the session the merchant's next receive address
+// kpub/0/i. The index is taken with an atomic increment, so concurrent
+// sessions never share an address.
+func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Payment) error {
+	key, err := kaspa.ParseExtendedPublicKey(m.KaspaKpub, s.network)
+	if err != nil {
+		return &StateError{Message: "The merchant's extended public key is not usable: " + err.Error()}
+	}
+	lateCutoff := s.clock().Add(-s.lateWindow)
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
+		// Skip indexes whose address still belongs to a watched session
+		// (after a kpub change back to an earlier wallet, say).
+		for attempt := 0; attempt < 1000; attempt++ {
+			var next int64
+			if err := tx.Raw("UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = ? RETURNING kaspa_next_index", m.ID).Scan(&next).Error; err != nil {
+				return fmt.Errorf("models: next index: %w", err)
+			}
+			idx := next - 1
+			addr, err := key.ReceiveAddress(uint32(idx))
+			if err != nil {
+				return &StateError{Message: "Cannot derive a payment address: " + err.Error()}
+			}
+			var busy int64
+			if err := tx.Model(&Payment{}).Where("chain = ? AND pay_address = ?", chainKaspa, addr.String()).
+				Where("status IN ? OR (status = ? AND expires_at > ?)", openStatuses, StatusExpired, lateCutoff).
+				Limit(1).Count(&busy).Error; err != nil {
+				return fmt.Errorf("models: address in use: %w", err)
+			}
+			if busy > 0 {
+				continue
+			}
+			p.DerivationIndex = &idx
+			p.PayAddress = addr.String()
+			if err := tx.Create(p).Error; err != nil {
+				return fmt.Errorf("models: create payment: %w", err)
+			}
+			return nil
+		}
+		return &UnavailableError{Message: "No free payment address could be derived"}
+	})
+}
+
+// normalizeMetadata checks that raw is a JSON object within the size bound
+// and returns its canonical form ("{}" when empty).
+func normalizeMetadata(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "{}", nil
+	}
+	if len(raw) > MaxMetadataBytes {
+		return "", Invalid("metadata", "metadata must be at most %d bytes of JSON", MaxMetadataBytes)
+	}
+	// Parsed into an ordered tree, not a map: the stored text is exactly what
+	// JSON.stringify(JSON.parse(raw)) gives, the customer's key order included.
+	out, err := canonicalObject(raw)
+	if err != nil {
+		return "", Invalid("metadata", "metadata must be a JSON object")
+	}
+	if len(out) > MaxMetadataBytes {
+		return "", Invalid("metadata", "metadata must be at most %d bytes of JSON", MaxMetadataBytes)
+	}
+	return string(out), nil
+}
+
+// Payment returns the payment with id, whoever owns it: only for public
+// status reads and workers. Merchants use MerchantPayment.
+func (s *Store) Payment(ctx context.Context, id string) (*Payment, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, &NotFoundError{What: "Payment"}
+	}
+	var p Payment
+	err := s.db.R(ctx).Where("id = ?", id).Take(&p).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, &NotFoundError{What: "Payment"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("models: payment %s: %w", id, err)
+	}
+	return &p, nil
+}
+
+// MerchantPayment returns the merchant's payment with id.
+func (s *Store) MerchantPayment(ctx context.Context, merchantID, id string) (*Payment, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, &NotFoundError{What: "Payment"}
+	}
+	return findOwned[Payment](ctx, s.db.read, merchantID, id, "Payment")
+}

@@ -1,0 +1,315 @@
+// Package kaspa is the gateway's client for the public Kaspa REST API
+// (kaspa-rest-server, e.g. https://api.kaspa.org) and the chain watcher
+// built on it.
+//
+// The client is deliberately small: the calls the watcher needs, each with
+// its own timeout, exact integer decoding of amounts and scores (the API
+// sends many of them as JSON strings; nothing money-related ever goes
+// through float64), tolerance of unknown fields (the API grows new ones),
+// and typed errors so callers can tell "not indexed yet" (ErrNotFound) from
+// "server trouble" (*HTTPError) from "garbage on the wire"
+// (ErrBadResponse).
+package kaspa
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxAddressesPerRequest is the most addresses UTXOsByAddresses sends in one
+// POST. The REST server rejects bodies over 200,000 bytes (413); an address
+// is at most 73 characters (testnet ECDSA) plus JSON quoting, so 1000
+// addresses stay under ~77 KB with ample margin. Callers chunk longer
+// lists.
+const MaxAddressesPerRequest = 1000
+
+// DefaultTimeout bounds each request unless Client.Timeout says otherwise.
+const DefaultTimeout = 10 * time.Second
+
+// maxResponseBytes caps how much of a response body is read.
+const maxResponseBytes = 64 << 20
+
+// Errors returned by Client methods; match them with errors.Is / errors.As.
+var (
+	// ErrNotFound is returned for HTTP 404, e.g. a transaction the indexer
+	// does not know (yet).
+	ErrNotFound = errors.New("kaspa api: not found")
+	// ErrBadResponse wraps every failure to understand a 2xx response: a
+	// body that is not the expected JSON, truncated, or missing required
+	// fields.
+	ErrBadResponse = errors.New("kaspa api: bad response")
+)
+
+// HTTPError is returned for non-2xx answers other than 404.
+type HTTPError struct {
+	// Method and Path identify the request (path without host or query).
+	Method string
+	Path   string
+	// Status is the HTTP status code.
+	Status int
+	// Body holds the first 512 bytes of the response body.
+	Body string
+}
+
+// Error reports method, path, status and the start of the body.
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("kaspa api: %s %s: HTTP %d: %s", e.Method, e.Path, e.Status, e.Body)
+}
+
+// Client calls one Kaspa REST API server. It is safe for concurrent use.
+type Client struct {
+	base string
+	http *http.Client
+	// Timeout bounds every request (connection, headers and body). Zero
+	// means DefaultTimeout. Set it before first use.
+	Timeout time.Duration
+	// UserAgent is sent with every request when non-empty.
+	UserAgent string
+}
+
+// NewClient returns a client for the API at baseURL (e.g.
+// "https://api.kaspa.org"; a trailing slash is ignored). A nil httpClient
+// means a dedicated client with default transport settings; per-request
+// timeouts come from Client.Timeout, not httpClient.Timeout.
+func NewClient(baseURL string, httpClient *http.Client) *Client {
+	if httpClient == nil {
+		httpClient = &http.Client{}
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), http: httpClient}
+}
+
+// UTXOsByAddresses returns the unspent outputs of all given addresses in one
+// POST /addresses/utxos (node-backed, real time). The list mixes all
+// addresses; use UTXO.Address to group. At most MaxAddressesPerRequest
+// addresses; none means no request and no UTXOs.
+func (c *Client) UTXOsByAddresses(ctx context.Context, addresses []string) ([]UTXO, error) {
+	if len(addresses) == 0 {
+		return nil, nil
+	}
+	if len(addresses) > MaxAddressesPerRequest {
+		return nil, fmt.Errorf("kaspa api: %d addresses in one request (max %d); chunk them", len(addresses), MaxAddressesPerRequest)
+	}
+	body, err := json.Marshal(struct {
+		Addresses []string `json:"addresses"`
+	}{addresses})
+	if err != nil {
+		return nil, err
+	}
+	var wire []wireUTXO
+	if err := c.do(ctx, http.MethodPost, "/addresses/utxos", nil, body, &wire); err != nil {
+		return nil, err
+	}
+	out := make([]UTXO, 0, len(wire))
+	for _, w := range wire {
+		u, err := w.convert()
+		if err != nil {
+			return nil, fmt.Errorf("%w: POST /addresses/utxos: %v", ErrBadResponse, err)
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// BlockDAG returns GET /info/blockdag, notably VirtualDaaScore (the
+// reference for UTXO confirmations) and NetworkName (to check the server
+// serves the configured network).
+func (c *Client) BlockDAG(ctx context.Context) (BlockDAG, error) {
+	var w wireBlockDAG
+	if err := c.do(ctx, http.MethodGet, "/info/blockdag", nil, nil, &w); err != nil {
+		return BlockDAG{}, err
+	}
+	d, err := w.convert()
+	if err != nil {
+		return BlockDAG{}, fmt.Errorf("%w: GET /info/blockdag: %v", ErrBadResponse, err)
+	}
+	return d, nil
+}
+
+// Transaction returns GET /transactions/{id} with previous outpoints
+// resolved (resolve_previous_outpoints=light) so inputs carry the payer's
+// address and amount. It is indexer-backed: ErrNotFound may just mean the
+// indexer has not caught up yet.
+func (c *Client) Transaction(ctx context.Context, id string) (Transaction, error) {
+	if !isTxID(id) {
+		return Transaction{}, fmt.Errorf("kaspa api: invalid transaction id %.80q", id)
+	}
+	q := url.Values{"resolve_previous_outpoints": {"light"}}
+	var w wireTx
+	path := "/transactions/" + id
+	if err := c.do(ctx, http.MethodGet, path, q, nil, &w); err != nil {
+		return Transaction{}, err
+	}
+	t, err := w.convert()
+	if err != nil {
+		return Transaction{}, fmt.Errorf("%w: GET %s: %v", ErrBadResponse, path, err)
+	}
+	return t, nil
+}
+
+// FullTransactionsPage returns one page of an address's history from GET
+// /addresses/{a}/full-transactions-page, newest first, with previous
+// outpoints resolved. after (epoch ms, 0 = none) asks for transactions with
+// block_time strictly greater than after — the oldest limit of them
+// (limit ≤ 0 means 50; capped at 500). The page can exceed limit when
+// several transactions share the boundary block_time.
+//
+// nextAfter is the cursor for the next call: the server's
+// X-Next-Page-After when newer transactions exist, otherwise the newest
+// block_time seen (or after itself when the page is empty), so polling
+// with it never re-reads a page. Keep calling while len(txs) ≥ limit.
+// With after = 0 the server returns the newest page instead.
+func (c *Client) FullTransactionsPage(ctx context.Context, address string, after int64, limit int) (txs []Transaction, nextAfter int64, err error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	if limit > 500 {
+		limit = 500
+	}
+	if after < 0 {
+		after = 0
+	}
+	q := url.Values{
+		"limit":                      {strconv.Itoa(limit)},
+		"resolve_previous_outpoints": {"light"},
+	}
+	if after > 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	path := "/addresses/" + url.PathEscape(address) + "/full-transactions-page"
+	var wire []wireTx
+	var hdr http.Header
+	if err := c.doHeader(ctx, http.MethodGet, path, q, nil, &wire, &hdr); err != nil {
+		return nil, 0, err
+	}
+	nextAfter = after
+	for _, w := range wire {
+		t, err := w.convert()
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: GET %s: %v", ErrBadResponse, path, err)
+		}
+		txs = append(txs, t)
+		nextAfter = max(nextAfter, t.BlockTime)
+	}
+	if h := hdr.Get("X-Next-Page-After"); h != "" {
+		n, err := strconv.ParseInt(h, 10, 64)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: GET %s: bad X-Next-Page-After %.40q", ErrBadResponse, path, h)
+		}
+		nextAfter = n
+	}
+	return txs, nextAfter, nil
+}
+
+// SinkBlueScore returns GET /info/virtual-chain-blue-score, the reference
+// for transaction confirmations (sink blue score − accepting blue score).
+// Never mix it with DAA scores.
+func (c *Client) SinkBlueScore(ctx context.Context) (uint64, error) {
+	var w struct {
+		BlueScore uintJSON `json:"blueScore"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/info/virtual-chain-blue-score", nil, nil, &w); err != nil {
+		return 0, err
+	}
+	if !w.BlueScore.set {
+		return 0, fmt.Errorf("%w: GET /info/virtual-chain-blue-score: missing blueScore", ErrBadResponse)
+	}
+	return w.BlueScore.v, nil
+}
+
+// Price returns the KAS/USD price from GET /info/price exactly as the
+// server wrote the number ("0.025235"), for decimal parsing by the caller.
+// Mainnet only: testnet servers answer 503 (*HTTPError).
+func (c *Client) Price(ctx context.Context) (string, error) {
+	var w struct {
+		Price json.Number `json:"price"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/info/price", nil, nil, &w); err != nil {
+		return "", err
+	}
+	if w.Price == "" {
+		return "", fmt.Errorf("%w: GET /info/price: missing price", ErrBadResponse)
+	}
+	if _, err := strconv.ParseFloat(w.Price.String(), 64); err != nil || strings.HasPrefix(w.Price.String(), "-") {
+		return "", fmt.Errorf("%w: GET /info/price: bad price %.40q", ErrBadResponse, w.Price)
+	}
+	return w.Price.String(), nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte, out any) error {
+	return c.doHeader(ctx, method, path, q, body, out, nil)
+}
+
+// doHeader performs one request with the per-request timeout and decodes a
+// 2xx JSON body into out; hdr, when non-nil, receives the response headers.
+func (c *Client) doHeader(ctx context.Context, method, path string, q url.Values, body []byte, out any, hdr *http.Header) error {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return fmt.Errorf("kaspa api: %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.UserAgent != "" {
+		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("kaspa api: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if readErr != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("kaspa api: %s %s: %w", method, path, ctx.Err())
+		}
+		if resp.StatusCode/100 == 2 {
+			return fmt.Errorf("%w: %s %s: reading body: %v", ErrBadResponse, method, path, readErr)
+		}
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("%w: %s %s: %s", ErrNotFound, method, path, snippet(raw, 200))
+	}
+	if resp.StatusCode/100 != 2 {
+		return &HTTPError{Method: method, Path: path, Status: resp.StatusCode, Body: snippet(raw, 512)}
+	}
+	if hdr != nil {
+		*hdr = resp.Header
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%w: %s %s: %v (body starts %q)", ErrBadResponse, method, path, err, snippet(raw, 64))
+	}
+	return nil
+}
+
+// snippet returns at most n bytes of b as a string.
+func snippet(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
+}

@@ -1,0 +1,266 @@
+package kaspa
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"till/models"
+)
+
+// Watcher finds payments on the Kaspa chain. Each cycle it makes one
+// /info/blockdag call and one POST /addresses/utxos per chunk of up to
+// MaxAddressesPerRequest watched addresses, whatever the number of sessions
+// or customer polls; then a bounded number of transaction lookups for sender
+// details and, every few cycles, a bounded history read that finds coins the
+// merchant spent before the UTXO poll saw them. Everything it learns goes
+// through the domain (models.Store), the same functions the HTTP side uses.
+type Watcher struct {
+	Client   *Client
+	Store    *models.Store
+	Interval time.Duration
+	Log      *slog.Logger
+	// DetailsPerCycle bounds GET /transactions/{id} lookups per cycle.
+	DetailsPerCycle int
+	// ReconcileEvery runs the history read every n cycles (0: never).
+	ReconcileEvery int
+	// ReconcilePerCycle bounds the addresses read in one reconciliation.
+	ReconcilePerCycle int
+	// MaxBackoff caps the wait after repeated failures.
+	MaxBackoff time.Duration
+
+	cycle           int
+	reconcileOffset int
+}
+
+// Name identifies the worker in logs.
+func (w *Watcher) Name() string { return "kaspa-watcher" }
+
+func (w *Watcher) defaults() {
+	if w.Interval <= 0 {
+		w.Interval = 2 * time.Second
+	}
+	if w.Log == nil {
+		w.Log = slog.Default()
+	}
+	if w.DetailsPerCycle == 0 {
+		w.DetailsPerCycle = 20
+	}
+	if w.ReconcilePerCycle == 0 {
+		w.ReconcilePerCycle = 10
+	}
+	if w.MaxBackoff == 0 {
+		w.MaxBackoff = time.Minute
+	}
+}
+
+// Run polls every Interval until ctx ends. On Postgres only the process
+// holding the watcher lock polls; the others wait to take over. Failures
+// (503, timeouts, junk) are logged and retried with exponential back-off;
+// sessions stay as they are meanwhile.
+func (w *Watcher) Run(ctx context.Context) error {
+	w.defaults()
+	var lead *models.Leadership
+	defer func() {
+		if lead != nil {
+			lead.Release()
+		}
+	}()
+	failures := 0
+	wait := time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = w.Interval
+		if lead != nil && !lead.Alive(ctx) {
+			lead.Release()
+			lead = nil
+		}
+		if lead == nil {
+			l, err := w.Store.DB().TryLead(ctx, models.LockKaspaWatcher)
+			if err != nil {
+				w.Log.Warn("kaspa watcher: lock", slog.Any("error", err))
+				continue
+			}
+			if l == nil {
+				continue // another process watches; check again next interval
+			}
+			lead = l
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		res, err := w.Cycle(cctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			failures++
+			wait = backoff(w.Interval, w.MaxBackoff, failures)
+			w.Log.Warn("kaspa watcher: cycle failed; retrying", slog.Any("error", err),
+				slog.Int("failures", failures), slog.Duration("retry_in", wait))
+			continue
+		}
+		if failures > 0 {
+			w.Log.Info("kaspa watcher: recovered", slog.Int("after_failures", failures))
+		}
+		failures = 0
+		if res.NewTransfers > 0 || res.Confirmed > 0 {
+			w.Log.Info("kaspa watcher: cycle", slog.Int("new_transfers", res.NewTransfers),
+				slog.Int("matched", res.Matched), slog.Int("confirmed", res.Confirmed))
+		}
+	}
+}
+
+// backoff doubles the wait per consecutive failure up to max.
+func backoff(base, max time.Duration, failures int) time.Duration {
+	d := base
+	for i := 1; i < failures && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
+
+// Cycle runs one watch cycle.
+func (w *Watcher) Cycle(ctx context.Context) (models.KaspaApplyResult, error) {
+	w.defaults()
+	w.cycle++
+	dag, err := w.Client.BlockDAG(ctx)
+	if err != nil {
+		return models.KaspaApplyResult{}, err
+	}
+	watch, err := w.Store.KaspaWatchList(ctx, dag.VirtualDaaScore)
+	if err != nil {
+		return models.KaspaApplyResult{}, err
+	}
+	obs := models.KaspaObservation{Network: dag.NetworkName, VirtualDaaScore: dag.VirtualDaaScore, Watch: watch}
+	seen := map[string]bool{}
+	for start := 0; start < len(watch.Addresses); start += MaxAddressesPerRequest {
+		chunk := watch.Addresses[start:min(start+MaxAddressesPerRequest, len(watch.Addresses))]
+		utxos, err := w.Client.UTXOsByAddresses(ctx, chunk)
+		if err != nil {
+			return models.KaspaApplyResult{}, err
+		}
+		for _, u := range utxos {
+			if u.IsCoinbase || u.Amount > uint64(1<<62) {
+				continue
+			}
+			obs.Credits = append(obs.Credits, models.KaspaCredit{
+				TxID: u.TransactionID, Index: u.Index, Address: u.Address, Amount: int64(u.Amount), BlockDaaScore: u.BlockDaaScore,
+			})
+			seen[outpointKey(u.TransactionID, u.Index)] = true
+		}
+	}
+	reconciled := false
+	if w.ReconcileEvery > 0 && w.cycle%w.ReconcileEvery == 0 {
+		credits, err := w.reconcile(ctx, seen)
+		if err != nil {
+			return models.KaspaApplyResult{}, err
+		}
+		obs.Credits = append(obs.Credits, credits...)
+		reconciled = len(credits) > 0
+	}
+	needBlue := reconciled
+	if !needBlue {
+		if needBlue, err = w.Store.NeedsBlueScore(ctx); err != nil {
+			return models.KaspaApplyResult{}, err
+		}
+	}
+	if needBlue {
+		if obs.SinkBlueScore, err = w.Client.SinkBlueScore(ctx); err != nil {
+			return models.KaspaApplyResult{}, err
+		}
+	}
+	res, err := w.Store.ApplyKaspaObservation(ctx, obs)
+	if err != nil {
+		return res, err
+	}
+	// Sender and block time come from the indexer, which may lag: a miss is
+	// retried on later cycles and never holds up a confirmation.
+	if err := w.fillDetails(ctx); err != nil {
+		w.Log.Warn("kaspa watcher: transaction details", slog.Any("error", err))
+	}
+	return res, nil
+}
+
+func outpointKey(tx string, idx uint32) string { return tx + ":" + strconv.FormatUint(uint64(idx), 10) }
+
+// reconcile reads recent history of a rotating window of addresses that
+// still wait for money, returning outputs to them that the UTXO set no
+// longer shows (spent before the watcher saw them).
+func (w *Watcher) reconcile(ctx context.Context, seen map[string]bool) ([]models.KaspaCredit, error) {
+	targets, err := w.Store.KaspaReconcileTargets(ctx, 10_000)
+	if err != nil || len(targets) == 0 {
+		return nil, err
+	}
+	var out []models.KaspaCredit
+	n := min(w.ReconcilePerCycle, len(targets))
+	for i := 0; i < n; i++ {
+		t := targets[(w.reconcileOffset+i)%len(targets)]
+		after := t.Since.Add(-time.Minute).UnixMilli()
+		txs, _, err := w.Client.FullTransactionsPage(ctx, t.Address, after, 100)
+		if err != nil {
+			return nil, err
+		}
+		for _, tx := range txs {
+			if !tx.IsAccepted || tx.AcceptingBlueScore == nil {
+				continue
+			}
+			bt := time.UnixMilli(tx.BlockTime).UTC()
+			for _, o := range tx.Outputs {
+				if o.ScriptPublicKeyAddress != t.Address || seen[outpointKey(tx.ID, o.Index)] || o.Amount > uint64(1<<62) {
+					continue
+				}
+				out = append(out, models.KaspaCredit{
+					TxID: tx.ID, Index: o.Index, Address: t.Address, Amount: int64(o.Amount),
+					BlockTime: &bt, AcceptingBlueScore: *tx.AcceptingBlueScore,
+				})
+			}
+		}
+	}
+	w.reconcileOffset = (w.reconcileOffset + n) % len(targets)
+	return out, nil
+}
+
+// fillDetails looks up a bounded number of transactions for their sender
+// address and block time.
+func (w *Watcher) fillDetails(ctx context.Context) error {
+	ts, err := w.Store.TransfersNeedingDetails(ctx, "kaspa", w.DetailsPerCycle)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		tx, err := w.Client.Transaction(ctx, t.TxID)
+		if errors.Is(err, ErrNotFound) {
+			if err := w.Store.TransferDetailsUnavailable(ctx, t.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err // the chain is struggling: stop for this cycle
+		}
+		d := models.TransferDetails{}
+		if tx.BlockTime > 0 {
+			bt := time.UnixMilli(tx.BlockTime).UTC()
+			d.BlockTime = &bt
+		}
+		if tx.AcceptingBlueScore != nil {
+			d.AcceptingBlueScore = *tx.AcceptingBlueScore
+		}
+		for _, in := range tx.Inputs {
+			if in.PreviousOutpointAddress != "" {
+				d.SenderAddress = in.PreviousOutpointAddress
+				break
+			}
+		}
+		if err := w.Store.SetTransferDetails(ctx, t.ID, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
