@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # `make bench`: every Go benchmark, once on SQLite and once on a throwaway
 # PostgreSQL started the same way as in .ci/test.sh. Results go to stdout;
-# record the ones that matter in docs/BENCHMARKS.md.
+# record the ones that matter in docs/BENCHMARKS.md (it explains each
+# figure). The whole run takes about 10 minutes on a 2-core machine.
 #
 # Knobs (environment): BENCH (regexp, default "."), BENCHTIME (default 1s),
-# COUNT (default 1; use 6+ for benchstat), PKGS (default ./...).
+# COUNT (default 1; use 6+ for benchstat), PKGS (default ./...). BENCH is
+# matched level by level ("/") with top-level alternatives ("|"), e.g.
+#   make bench BENCH='Payments/rows=(0|100k)|WatcherCycle|Serve'  # all but the 1M-row table
+#   make bench BENCH=Serve                                        # the real binary only
+# (the 1M-row table spends about a minute per engine filling itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/lib.sh
@@ -26,7 +31,11 @@ trap 'exit 143' TERM
 
 ensure_packages postgresql
 pg_start
-echo "go: $(go version)  cpus: $(nproc)"
+echo "go: $(go version)  cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))" \
+  "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+# Benchmarks share the machine with whatever else runs: show how busy it was.
+load() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
+load
 
 for db in sqlite postgres; do
   echo
@@ -37,7 +46,7 @@ for db in sqlite postgres; do
   # shellcheck disable=SC2086
   TILL_TEST_DB=$db go test -run '^$' -bench "$BENCH" -benchmem -benchtime "$BENCHTIME" \
     -count "$COUNT" -timeout 60m $PKGS | tee "$OUT/$db.txt"
-  echo "==> $db done in $(fmt_ms $(($(now_ms) - t)))"
+  echo "==> $db done in $(fmt_ms $(($(now_ms) - t))); $(load)"
 done
 
 echo

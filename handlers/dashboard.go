@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -12,34 +14,25 @@ import (
 	"till/views/pages"
 )
 
-// Overview renders the dashboard home.
+// dashTimeout bounds the domain calls of one dashboard request (Fiber has
+// no per-request cancellation).
+const dashTimeout = 15 * time.Second
+
+func dashCtx(c *fiber.Ctx) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.UserContext(), dashTimeout)
+}
+
+// Overview renders the dashboard home: GET /dashboard.
 func (h *Handlers) Overview(c *fiber.Ctx) error {
+	ctx, cancel := dashCtx(c)
+	defer cancel()
 	m := authn.Merchant(c)
-	return render.Page(c, fiber.StatusOK, pages.Overview(h.nav(c, "Overview", "overview"), m.KaspaAddress != ""))
-}
-
-// LinksPage renders the payment links section.
-func (h *Handlers) LinksPage(c *fiber.Ctx) error {
-	return render.Page(c, fiber.StatusOK, pages.Section(h.nav(c, "Payment links", "links"),
-		"Payment links", "Shareable checkout pages for a fixed amount in KAS or USD.",
-		"No payment links yet", "A payment link is a checkout page you can share by URL or QR code. Customers pay in KAS straight to your wallet.",
-		"", ""))
-}
-
-// PaymentsPage renders the payments section.
-func (h *Handlers) PaymentsPage(c *fiber.Ctx) error {
-	return render.Page(c, fiber.StatusOK, pages.Section(h.nav(c, "Payments", "payments"),
-		"Payments", "Every checkout session and what the chain says about it.",
-		"No payments yet", "When a customer opens one of your links and pays, the payment shows here with its transaction and confirmations.",
-		"Go to payment links", "/dashboard/links"))
-}
-
-// WebhooksPage renders the webhooks section.
-func (h *Handlers) WebhooksPage(c *fiber.Ctx) error {
-	return render.Page(c, fiber.StatusOK, pages.Section(h.nav(c, "Webhooks", "webhooks"),
-		"Webhooks", "Signed notifications to your server when payments confirm or expire.",
-		"No webhook endpoints yet", "Add an endpoint to have Till POST a signed payment.confirmed event to your server, retried until it answers.",
-		"", ""))
+	o, err := h.Store.Overview(ctx, m.ID, models.OverviewDays)
+	if err != nil {
+		return err
+	}
+	return render.Page(c, fiber.StatusOK, pages.Overview(h.nav(c, "Overview", "overview"),
+		pages.OverviewData{O: o, HasAddress: m.KaspaAddress != "" || m.KaspaKpub != ""}))
 }
 
 // settingsData fills the settings page from the stored merchant.

@@ -13,6 +13,7 @@ import (
 	"till/handlers/render"
 	"till/handlers/session"
 	"till/models"
+	"till/models/netguard"
 	"till/views/layouts"
 	"till/views/pages"
 )
@@ -23,6 +24,9 @@ type Handlers struct {
 	Sessions *session.Manager
 	BaseURL  string
 	Version  string
+	// WebhookPolicy is the destination rule webhook URLs entered in the
+	// dashboard must satisfy (nil: netguard.Strict).
+	WebhookPolicy *netguard.Policy
 }
 
 // meta builds the page shell data for the current request.

@@ -343,17 +343,26 @@ func (s *Store) ClaimDeliveries(ctx context.Context, req ClaimRequest) ([]Delive
 			full = append(full, id)
 		}
 	}
+	due := `SELECT d.id, d.endpoint_id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+WHERE d.status = ? AND d.next_attempt_at <= ? AND (d.locked_until IS NULL OR d.locked_until <= ?) AND e.is_active = ?`
+	dueArgs := []any{DeliveryPending, now, now, true}
+	if len(full) > 0 {
+		due += " AND d.endpoint_id NOT IN ?"
+		dueArgs = append(dueArgs, full)
+	}
+	// A read first: most polls find nothing, and need not take SQLite's
+	// write lock (or open a Postgres write transaction) to learn it.
+	var probe []string
+	if err := s.db.R(ctx).Raw("SELECT id FROM ("+due+" LIMIT 1) AS probe", dueArgs...).Scan(&probe).Error; err != nil {
+		return nil, fmt.Errorf("models: due deliveries: %w", err)
+	}
+	if len(probe) == 0 {
+		return nil, nil
+	}
 	var jobs []DeliveryJob
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		q := `SELECT d.id, d.endpoint_id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-WHERE d.status = ? AND d.next_attempt_at <= ? AND (d.locked_until IS NULL OR d.locked_until <= ?) AND e.is_active = ?`
-		args := []any{DeliveryPending, now, now, true}
-		if len(full) > 0 {
-			q += " AND d.endpoint_id NOT IN ?"
-			args = append(args, full)
-		}
-		q += " ORDER BY d.next_attempt_at, d.id LIMIT ?"
-		args = append(args, min(req.Limit*4, claimCandidates))
+		q, args := due+" ORDER BY d.next_attempt_at, d.id LIMIT ?", dueArgs
+		args = append(args[:len(args):len(args)], min(req.Limit*4, claimCandidates))
 		if s.db.Dialect == Postgres {
 			q += " FOR UPDATE OF d SKIP LOCKED"
 		}

@@ -77,9 +77,10 @@ func New(o Options) *Server {
 	secure := strings.HasPrefix(o.BaseURL, "https://")
 	sessions := session.NewManager(models.DeriveKey(o.Secret, "session-hash"), models.DeriveKey(o.Secret, "session-block"), secure)
 	tokens := authn.NewTokens(models.DeriveKey(o.Secret, "jwt"), o.TokenTTL)
-	pages := &handlers.Handlers{Store: o.Store, Sessions: sessions, BaseURL: o.BaseURL, Version: o.Version}
+	webhookPolicy := &netguard.Policy{AllowPrivate: o.WebhookAllowPrivate, Resolver: o.WebhookResolver}
+	pages := &handlers.Handlers{Store: o.Store, Sessions: sessions, BaseURL: o.BaseURL, Version: o.Version, WebhookPolicy: webhookPolicy}
 	jsonAPI := &api.API{Store: o.Store, Tokens: tokens, BaseURL: o.BaseURL, Rates: o.Rates, Chain: o.Chain,
-		WebhookPolicy: &netguard.Policy{AllowPrivate: o.WebhookAllowPrivate, Resolver: o.WebhookResolver}}
+		WebhookPolicy: webhookPolicy}
 
 	cfg := fiber.Config{
 		AppName:               "till",

@@ -175,6 +175,7 @@ func (a *API) CreateWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	return render.JSON(c, fiber.StatusOK, webhookCreatedJSON{ID: e.ID, URL: e.URL, Events: eventsOf(e), Secret: secret, IsActive: e.IsActive})
 }
 
@@ -238,6 +239,7 @@ func (a *API) RotateWebhookSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	return render.JSON(c, fiber.StatusOK, secretJSON{ID: id, Secret: secret})
 }
 

@@ -1,4 +1,5 @@
-// Till's small progressive enhancements: copy buttons and countdowns.
+// Till's small progressive enhancements: copy buttons, countdowns,
+// redirects after success and print buttons.
 // Everything here is optional; pages work without JavaScript.
 (function () {
   "use strict";
@@ -68,4 +69,16 @@
   }
   document.addEventListener("DOMContentLoaded", function () { scheduleRedirects(document); });
   document.addEventListener("htmx:afterSwap", function (ev) { scheduleRedirects(ev.target); });
+  // Out-of-band swaps (the checkout's status poll) land outside ev.target;
+  // once everything has settled, look at the whole page.
+  document.addEventListener("htmx:afterSettle", function () { scheduleRedirects(document); });
+
+  // Print buttons: <button data-print hidden>; shown only when script runs.
+  function showPrintButtons() {
+    document.querySelectorAll("[data-print]").forEach(function (b) { b.hidden = false; });
+  }
+  document.addEventListener("DOMContentLoaded", showPrintButtons);
+  document.addEventListener("click", function (ev) {
+    if (ev.target.closest && ev.target.closest("[data-print]")) window.print();
+  });
 })();

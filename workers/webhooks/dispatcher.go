@@ -255,6 +255,7 @@ func (d *Dispatcher) send(ctx context.Context, job *models.DeliveryJob) models.A
 		res.Err = err.Error()
 		return res
 	}
+	start := time.Now() // latency covers all the timeout covers
 	rctx, cancel := context.WithTimeout(ctx, d.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, job.URL, bytes.NewReader(body))
@@ -262,8 +263,7 @@ func (d *Dispatcher) send(ctx context.Context, job *models.DeliveryJob) models.A
 		res.Err = "invalid endpoint URL"
 		return res
 	}
-	kasPayHeaders(req.Header, job, body, time.Now())
-	start := time.Now()
+	kasPayHeaders(req.Header, job, body, start)
 	resp, err := d.Client.Do(req)
 	if err != nil {
 		res.Latency = time.Since(start)

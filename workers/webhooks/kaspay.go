@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"till/models"
@@ -87,7 +88,28 @@ func Verify(secret string, body []byte, signature string) bool {
 	return hmac.Equal(m.Sum(nil), want)
 }
 
-// kasPayRequest sets the body-independent headers of a KasPay delivery.
+// VerifyTimed checks the X-Till-Signature of a delivery in constant time
+// and refuses timestamps further than tolerance from now: with a store of
+// seen event ids it makes replays useless.
+func VerifyTimed(secret, eventID, timestamp string, body []byte, signature string, now time.Time, tolerance time.Duration) bool {
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil || eventID == "" {
+		return false
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
+		return false
+	}
+	want, err := hex.DecodeString(strings.TrimPrefix(signature, "v1="))
+	if err != nil {
+		return false
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(eventID + "." + timestamp + "."))
+	m.Write(body)
+	return hmac.Equal(m.Sum(nil), want)
+}
+
+// kasPayHeaders sets the body-independent headers of a KasPay delivery.
 func kasPayHeaders(h http.Header, job *models.DeliveryJob, body []byte, sentAt time.Time) {
 	ts := sentAt.Unix()
 	h.Set("Content-Type", "application/json")

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"till/models"
 	"till/workers/webhooks"
@@ -198,6 +199,43 @@ func TestKasPayDocumentVerifierAcceptsDeliveries(t *testing.T) {
 		}
 	}
 
+	// The verifiers printed in docs/WEBHOOKS.md accept the same deliveries.
+	var docCases []docCase
+	for _, r := range reqs {
+		h := map[string]string{}
+		for k := range r.Header {
+			h[strings.ToLower(k)] = r.Header.Get(k)
+		}
+		if !webhooks.VerifyTimed(secret, h["x-kaspay-event-id"], h["x-kaspay-timestamp"], r.Body, h["x-till-signature"], time.Now(), 5*time.Minute) {
+			t.Errorf("VerifyTimed refuses delivery %s", h["x-kaspay-delivery"])
+		}
+		docCases = append(docCases, docCase{Name: h["x-kaspay-delivery"], Body: base64.StdEncoding.EncodeToString(r.Body), Headers: h, Secret: secret})
+	}
+	stale := map[string]string{}
+	for k, v := range docCases[0].Headers {
+		stale[k] = v
+	}
+	staleTS := strconv.FormatInt(time.Now().Add(-10*time.Minute).Unix(), 10)
+	stale["x-kaspay-timestamp"] = staleTS
+	stale["x-till-signature"] = webhooks.SignTimed(secret, stale["x-kaspay-event-id"], time.Now().Add(-10*time.Minute).Unix(), reqs[0].Body)
+	forgedTS := map[string]string{}
+	for k, v := range docCases[0].Headers {
+		forgedTS[k] = v
+	}
+	forgedTS["x-kaspay-timestamp"] = strconv.FormatInt(time.Now().Unix()+1, 10)
+	docCases = append(docCases,
+		docCase{Name: "stale", Body: docCases[0].Body, Headers: stale, Secret: secret},
+		docCase{Name: "forged-timestamp", Body: docCases[0].Body, Headers: forgedTS, Secret: secret},
+		docCase{Name: "forged-body", Body: base64.StdEncoding.EncodeToString(forged), Headers: docCases[0].Headers, Secret: secret},
+	)
+	for name, r := range runDocsVerifiers(t, docCases) {
+		wantRaw := name != "forged-body"
+		wantTimed := name != "forged-body" && name != "stale" && name != "forged-timestamp"
+		if r.Raw != wantRaw || r.Timed != wantTimed {
+			t.Errorf("docs verifiers on %s: raw %v timed %v, want %v %v", name, r.Raw, r.Timed, wantRaw, wantTimed)
+		}
+	}
+
 	// The payload carries the payment as the API shows it.
 	for _, r := range reqs {
 		var body struct {
@@ -252,4 +290,60 @@ func hasEscape(body []byte, seq string) bool {
 		i = j - 1
 	}
 	return false
+}
+
+type docCase struct {
+	Name    string            `json:"name"`
+	Body    string            `json:"body"`
+	Headers map[string]string `json:"headers"`
+	Secret  string            `json:"secret"`
+}
+
+type docResult struct {
+	Name  string `json:"name"`
+	Raw   bool   `json:"raw"`
+	Timed bool   `json:"timed"`
+}
+
+// runDocsVerifiers runs testdata/docs_verify.js, after checking that
+// docs/WEBHOOKS.md prints its verifiers byte for byte.
+func runDocsVerifiers(t *testing.T, cases []docCase) map[string]docResult {
+	t.Helper()
+	harness, err := os.ReadFile("testdata/docs_verify.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../docs/WEBHOOKS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := []byte("// ----- BEGIN docs/WEBHOOKS.md Node verifiers -----\n")
+	end := []byte("// ----- END docs/WEBHOOKS.md Node verifiers -----\n")
+	i, j := bytes.Index(harness, begin), bytes.Index(harness, end)
+	if i < 0 || j < 0 || !bytes.Contains(doc, harness[i:j+len(end)]) {
+		t.Fatal("docs/WEBHOOKS.md and testdata/docs_verify.js print different Node verifiers")
+	}
+	raw, _ := json.Marshal(cases)
+	path := filepath.Join(t.TempDir(), "doc-cases.json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(nodePath(t), "testdata/docs_verify.js", path)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	res := map[string]docResult{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r docResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("harness output %q: %v", line, err)
+		}
+		res[r.Name] = r
+	}
+	if len(res) != len(cases) {
+		t.Fatalf("harness answered %d of %d cases", len(res), len(cases))
+	}
+	return res
 }

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"till/models"
+	"till/models/modeltest"
+	"till/web"
+	"till/web/webtest"
+	"till/workers/kaspa"
+	"till/workers/kaspa/double"
+	"till/workers/price"
+)
+
+// benchClients is how many keep-alive connections drive the API at once.
+const benchClients = 32
+
+// hdKpub is a mainnet kpub (the Go kaspawallet test vector used in
+// models/kaspa): merchants with it get one derived address per session.
+const hdKpub = "kpub2KUE88roSn5peP1rEZnbRuKYw1fEPbhqBoXVWW7mLfkrLvQBAjUqwx7m1ezeSfqfecv9RUYePuHf99iW51i31WjwWjnzKDCUcTucBSiBbJA"
+
+// BenchmarkPayments measures the public payment API of the full Fiber
+// stack over loopback TCP, with benchClients keep-alive clients, on an
+// empty database and on ones prefilled with 100k and 1M past sessions:
+//
+//   - sessions: POST /api/payments on a single-address merchant (unique amounts);
+//   - sessions-per-address: the same on a merchant with a kpub (one derived
+//     address per session);
+//   - polls: GET /api/payments/:id/status over 1,000 open sessions;
+//   - watcher-cycle: one Kaspa watcher cycle over what is then open (the
+//     sessions the runs above opened) beside the past ones.
+//
+// Each reports requests/s, p50/p99 latency seen by the client, and how many
+// requests the Kaspa REST double (wired in as Till's chain API, as in `till
+// serve`) received during the run: it must be 0. The load generator runs in
+// the same process, so client and server share the machine's cores.
+func BenchmarkPayments(b *testing.B) {
+	for _, size := range []struct {
+		name string
+		rows int
+	}{{"0", 0}, {"100k", 100_000}, {"1M", 1_000_000}} {
+		b.Run("rows="+size.name, func(b *testing.B) {
+			f := newAPIFixture(b)
+			f.prefill(b, size.rows)
+			b.Run("sessions", func(b *testing.B) { f.benchSessions(b, f.slug) })
+			b.Run("sessions-per-address", func(b *testing.B) { f.benchSessions(b, f.hdSlug) })
+			b.Run("polls", f.benchPolls)
+			b.Run("watcher-cycle", f.benchCycle)
+		})
+	}
+}
+
+type apiFixture struct {
+	env    *webtest.Env
+	chain  *double.Chain
+	client *kaspa.Client
+	host   string
+	shop   webtest.Merchant
+	slug   string
+	linkID string
+	hdSlug string
+}
+
+func newAPIFixture(b *testing.B) *apiFixture {
+	b.Helper()
+	chain := double.New(double.Options{Clock: time.Now})
+	url, stop, err := chain.StartLoopback()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(stop)
+	client := kaspa.NewClient(url, &http.Client{Timeout: 10 * time.Second})
+	feed := &price.Feed{CoinGeckoURL: url + "/coingecko", Fallback: client}
+	env := webtest.NewWith(b, []func(*models.StoreOptions){func(o *models.StoreOptions) { o.Rates = feed }},
+		func(o *web.Options) {
+			o.Rates = feed
+			o.Chain = &kaspa.NetworkStats{Client: client}
+			o.PublicRateLimit = 1 << 30 // one IP plays every customer here
+		})
+	base := env.Listen()
+	f := &apiFixture{env: env, chain: chain, client: client, host: strings.TrimPrefix(base, "http://")}
+
+	f.shop = env.Register("shop@example.com", "Bench Shop", webtest.AddrA)
+	link := mustJSON(b, env.Do("POST", "/api/links", map[string]any{"title": "Coffee", "amount": 10, "currency": "KAS"}, f.shop.Bearer()...))
+	f.slug, f.linkID = link["slug"].(string), link["id"].(string)
+
+	hd := env.Register("hd@example.com", "HD Shop", webtest.AddrB)
+	mustJSON(b, env.Do("PATCH", "/api/settings", map[string]any{"kaspaKpub": hdKpub}, hd.Bearer()...))
+	f.hdSlug = mustJSON(b, env.Do("POST", "/api/links", map[string]any{"title": "Tea", "amount": 10, "currency": "KAS"}, hd.Bearer()...))["slug"].(string)
+
+	// One watcher cycle, as `till serve` runs at start: sessions then record
+	// the chain's position.
+	w := &kaspa.Watcher{Client: client, Store: env.Store}
+	if _, err := w.Cycle(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+func mustJSON(b *testing.B, r webtest.Response) map[string]any {
+	b.Helper()
+	if r.Status != http.StatusOK {
+		b.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+	return r.JSON(b)
+}
+
+// prefill inserts rows past sessions of the single-address shop with SQL
+// (INSERT … SELECT over generate_series on Postgres, a recursive CTE on
+// SQLite): a year of history, 70% confirmed and 30% expired long ago, all on
+// the same address and link — the worst case for the session-creation
+// queries, which filter by address and amount.
+func (f *apiFixture) prefill(b *testing.B, rows int) {
+	b.Helper()
+	if rows == 0 {
+		return
+	}
+	ctx := context.Background()
+	start := time.Now()
+	db := f.env.Store.DB().W(ctx)
+	const amount = 10 * models.SompiPerKAS
+	step := float64(365*24*3600) / float64(rows) // seconds between rows
+	var err error
+	if modeltest.Engine() == models.Postgres {
+		err = db.Exec(`
+INSERT INTO payments (id, merchant_id, link_id, chain, asset, pay_address, amount_expected, amount_received,
+	price_currency, price_amount, status, confirmations, required_confirmations, start_daa_score, tx_id, metadata,
+	expires_at, confirmed_at, expired_at, detected_at, created_at, updated_at)
+SELECT gen_random_uuid()::text, ?::text, ?::text, 'kaspa', 'KAS', ?::text, ?::bigint + 1 + n % 99999,
+	CASE WHEN n % 10 < 7 THEN ?::bigint + 1 + n % 99999 ELSE 0 END, 'KAS', ?::bigint,
+	CASE WHEN n % 10 < 7 THEN 'confirmed' ELSE 'expired' END, CASE WHEN n % 10 < 7 THEN 100 ELSE 0 END, 100, 1000 + n,
+	CASE WHEN n % 10 < 7 THEN md5(n::text) || md5((-n)::text) ELSE '' END, '{}',
+	ts + interval '30 minutes',
+	CASE WHEN n % 10 < 7 THEN ts + interval '1 minute' END,
+	CASE WHEN n % 10 >= 7 THEN ts + interval '30 minutes' END,
+	CASE WHEN n % 10 < 7 THEN ts + interval '30 seconds' END,
+	ts, ts
+FROM (SELECT n, now() - interval '1 hour' - (?::bigint - n) * ?::float8 * interval '1 second' AS ts
+      FROM generate_series(1, ?::bigint) AS n) s`,
+			f.shop.ID, f.linkID, webtest.AddrA, amount, amount, amount, rows, step, rows).Error
+		if err == nil {
+			// What autovacuum would soon do on a live server.
+			err = db.Exec("VACUUM ANALYZE payments").Error
+		}
+	} else {
+		// Timestamps in the driver's format ("2006-01-02 15:04:05.999999999-07:00"
+		// with UTC), so string comparisons in queries order them correctly.
+		err = db.Exec(`
+INSERT INTO payments (id, merchant_id, link_id, chain, asset, pay_address, amount_expected, amount_received,
+	price_currency, price_amount, status, confirmations, required_confirmations, start_daa_score, tx_id, metadata,
+	expires_at, confirmed_at, expired_at, detected_at, created_at, updated_at)
+WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?),
+     r(n, ts) AS (SELECT n, CAST(strftime('%s', 'now') AS INTEGER) - 3600 - (? - n) * ? FROM seq)
+SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' ||
+		substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+	?, ?, 'kaspa', 'KAS', ?, ? + 1 + n % 99999,
+	CASE WHEN n % 10 < 7 THEN ? + 1 + n % 99999 ELSE 0 END, 'KAS', ?,
+	CASE WHEN n % 10 < 7 THEN 'confirmed' ELSE 'expired' END, CASE WHEN n % 10 < 7 THEN 100 ELSE 0 END, 100, 1000 + n,
+	CASE WHEN n % 10 < 7 THEN lower(hex(randomblob(32))) ELSE '' END, '{}',
+	strftime('%Y-%m-%d %H:%M:%f', ts + 1800, 'unixepoch') || '+00:00',
+	CASE WHEN n % 10 < 7 THEN strftime('%Y-%m-%d %H:%M:%f', ts + 60, 'unixepoch') || '+00:00' END,
+	CASE WHEN n % 10 >= 7 THEN strftime('%Y-%m-%d %H:%M:%f', ts + 1800, 'unixepoch') || '+00:00' END,
+	CASE WHEN n % 10 < 7 THEN strftime('%Y-%m-%d %H:%M:%f', ts + 30, 'unixepoch') || '+00:00' END,
+	strftime('%Y-%m-%d %H:%M:%f', ts, 'unixepoch') || '+00:00',
+	strftime('%Y-%m-%d %H:%M:%f', ts, 'unixepoch') || '+00:00'
+FROM r`,
+			rows, rows, step, f.shop.ID, f.linkID, webtest.AddrA, amount, amount, amount).Error
+		// No ANALYZE: Till never runs it on SQLite, so the planner works
+		// without statistics here as it does in production.
+	}
+	if err != nil {
+		b.Fatalf("prefill %d rows: %v", rows, err)
+	}
+	var n int64
+	if err := db.Raw("SELECT COUNT(*) FROM payments").Scan(&n).Error; err != nil || n < int64(rows) {
+		b.Fatalf("prefill: %d rows (%v)", n, err)
+	}
+	b.Logf("prefilled %d payments in %s", rows, time.Since(start).Round(time.Millisecond))
+}
+
+// benchSessions opens sessions on the link slug; one op is one session.
+func (f *apiFixture) benchSessions(b *testing.B, slug string) {
+	body := []byte(fmt.Sprintf(`{"paymentLinkSlug":%q}`, slug))
+	req := RawRequest("POST", f.host, "/api/payments", body)
+	f.run(b, "sessions/s", &Load{
+		Addr: f.host, Clients: benchClients,
+		Request: func(int) []byte { return req },
+		Check: func(status int, body []byte) error {
+			if status != http.StatusOK || !strings.Contains(string(body), `"status":"pending"`) {
+				return fmt.Errorf("status %d: %s", status, truncate(body, 200))
+			}
+			return nil
+		},
+	})
+}
+
+// benchPolls polls the status of 1,000 open sessions round-robin; one op is
+// one poll.
+func (f *apiFixture) benchPolls(b *testing.B) {
+	ctx := context.Background()
+	reqs := make([][]byte, 1000)
+	for i := range reqs {
+		p, err := f.env.Store.CreatePayment(ctx, models.CreatePaymentInput{LinkSlug: f.slug})
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs[i] = RawRequest("GET", f.host, "/api/payments/"+p.ID+"/status", nil)
+	}
+	f.run(b, "polls/s", &Load{
+		Addr: f.host, Clients: benchClients,
+		Request: func(i int) []byte { return reqs[i%len(reqs)] },
+		Check: func(status int, body []byte) error {
+			if status != http.StatusOK || !strings.Contains(string(body), `"status":"pending"`) {
+				return fmt.Errorf("status %d: %s", status, truncate(body, 200))
+			}
+			return nil
+		},
+	})
+}
+
+// run drives l with b.Loop after a short warm-up and reports the rate
+// (unit rateUnit), latency percentiles and the chain calls made meanwhile.
+func (f *apiFixture) run(b *testing.B, rateUnit string, l *Load) {
+	if _, err := l.Run(Count(2 * benchClients)); err != nil { // open connections, warm caches
+		b.Fatal(err)
+	}
+	f.chain.ResetCalls()
+	res, err := l.Run(b.Loop)
+	if err != nil {
+		b.Fatal(err)
+	}
+	calls := 0
+	for _, n := range f.chain.Calls() {
+		calls += n
+	}
+	if res.Errors > 0 {
+		b.Fatalf("%d of %d requests failed; first: %v", res.Errors, res.N, res.FirstErr)
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(res.Rate(), rateUnit)
+	b.ReportMetric(Ms(res.Percentile(50)), "p50-ms")
+	b.ReportMetric(Ms(res.Percentile(99)), "p99-ms")
+	b.ReportMetric(float64(calls), "chain-calls")
+	if calls != 0 {
+		b.Errorf("the API made %d chain calls during the run: %v", calls, f.chain.Calls())
+	}
+}
+
+// benchCycle times watcher cycles on the fixture's database; one op is one
+// cycle.
+func (f *apiFixture) benchCycle(b *testing.B) {
+	ctx := context.Background()
+	w := &kaspa.Watcher{Client: f.client, Store: f.env.Store}
+	if _, err := w.Cycle(ctx); err != nil {
+		b.Fatal(err)
+	}
+	watch, err := f.env.Store.KaspaWatchList(ctx, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.chain.ResetCalls()
+	cycles := 0
+	for b.Loop() {
+		if _, err := w.Cycle(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cycles++
+	}
+	reportCycles(b, f.chain.Calls(), cycles)
+	b.ReportMetric(float64(len(watch.Addresses)), "watched-addresses")
+}

@@ -1,0 +1,407 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"till/models"
+	"till/models/modeltest"
+	"till/workers/kaspa/double"
+)
+
+// pollInterval is TILL_POLL_INTERVAL for the server under test (the default).
+const pollInterval = 2 * time.Second
+
+// BenchmarkServe runs the real `till serve` binary (built like `make build`)
+// as a child process against the Kaspa REST double, over loopback, on a
+// fresh SQLite file or Postgres database:
+//
+//   - open=10000/…: peak and settled memory (VmHWM, VmRSS from
+//     /proc/<pid>/status) with 10,000 open sessions created through its API
+//     and the watcher cycling over them; also the rate of that creation and
+//     a burst of status polls, with the watcher, expirer and access log on.
+//     One op is one poll interval of idling with the sessions open.
+//   - detection: how long after a payment reaches the double the status
+//     endpoint says confirmed, with the chain at 10 blocks/s, a 2 s poll
+//     interval and the default depth of 100 (bound: interval + depth/10 s +
+//     1 s = 13 s). Nobody polls but the harness, every 50 ms, to time it;
+//     status polls never reach the chain. One op pays 5 sessions 400 ms apart.
+func BenchmarkServe(b *testing.B) {
+	bin := buildTill(b)
+	b.Run("open=10000/single-address", func(b *testing.B) { benchServeMemory(b, bin, false) })
+	b.Run("open=10000/per-payment-address", func(b *testing.B) { benchServeMemory(b, bin, true) })
+	b.Run("detection", func(b *testing.B) { benchDetection(b, bin) })
+}
+
+// buildTill builds ./cmd/till as `make build` does (static, stripped).
+func buildTill(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "till")
+	cmd := exec.Command("go", "build", "-ldflags", "-s -w", "-o", bin, "../till")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build ./cmd/till: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// tillProc is a running till serve.
+type tillProc struct {
+	cmd  *exec.Cmd
+	base string
+	host string
+	log  string
+}
+
+// startTill starts bin serving on a free loopback port with the Kaspa API
+// (and price feed) at chainURL, and waits until it answers.
+func startTill(b *testing.B, bin, chainURL string) *tillProc {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	host := ln.Addr().String()
+	ln.Close()
+	dir := b.TempDir()
+	dbURL := "sqlite://" + filepath.Join(dir, "till.db")
+	if modeltest.Engine() == models.Postgres {
+		dbURL = modeltest.URL(b)
+	}
+	logPath := filepath.Join(dir, "till.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"TILL_ADDR="+host,
+		"TILL_BASE_URL=http://"+host,
+		"TILL_DATABASE_URL="+dbURL,
+		"TILL_DATA_DIR="+dir,
+		"TILL_SECRET=till-bench-secret-0123456789abcdef0123",
+		"TILL_KASPA_API_URL="+chainURL,
+		"TILL_PRICE_API_URL="+chainURL+"/coingecko",
+		"TILL_POLL_INTERVAL="+pollInterval.String(),
+		// The harness plays many customers from one loopback address; as a
+		// trusted proxy it names them in X-Forwarded-For, so the per-IP
+		// limit on new sessions applies per customer as it would live.
+		"TILL_TRUSTED_PROXIES=127.0.0.1",
+	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	p := &tillProc{cmd: cmd, base: "http://" + host, host: host, log: logPath}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); logFile.Close(); close(exited) }()
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(p.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		select {
+		case <-exited:
+			b.Fatalf("till exited during start-up; log:\n%s", p.tail())
+		default:
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("till did not become ready; log:\n%s", p.tail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// tail returns the end of the server's log.
+func (p *tillProc) tail() string {
+	raw, _ := os.ReadFile(p.log)
+	if len(raw) > 4000 {
+		raw = raw[len(raw)-4000:]
+	}
+	return string(raw)
+}
+
+// call sends one JSON request and decodes the JSON answer.
+func (p *tillProc) call(b *testing.B, method, path, token string, body any) map[string]any {
+	b.Helper()
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, p.base+path, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("%s %s: status %d, %v %v", method, path, resp.StatusCode, out, err)
+	}
+	return out
+}
+
+// shop registers a merchant (with a kpub when perAddress) and returns a
+// KAS link's slug.
+func (p *tillProc) shop(b *testing.B, perAddress bool) string {
+	b.Helper()
+	r := p.call(b, "POST", "/api/auth/register", "", map[string]any{
+		"email": "shop@example.com", "password": "correct horse battery", "name": "Bench Shop",
+		"kaspaAddress": "kaspa:qqkqkzjvr7zwxxmjxjkmxxdwju9kjs6e9u82uh59z07vgaks6gg62v8707g73",
+	})
+	token := r["token"].(string)
+	if perAddress {
+		p.call(b, "PATCH", "/api/settings", token, map[string]any{"kaspaKpub": hdKpub})
+	}
+	return p.call(b, "POST", "/api/links", token, map[string]any{"title": "Coffee", "amount": 10, "currency": "KAS"})["slug"].(string)
+}
+
+// session is what POST /api/payments answered.
+type session struct {
+	ID             string `json:"id"`
+	KaspaAddress   string `json:"kaspaAddress"`
+	AmountExpected string `json:"amountExpected"`
+}
+
+// openSessions creates n sessions on slug through the API with
+// benchClients connections, each 50 from another customer address.
+func (p *tillProc) openSessions(b *testing.B, slug string, n, firstCustomer int) ([]session, Result) {
+	b.Helper()
+	body := []byte(fmt.Sprintf(`{"paymentLinkSlug":%q}`, slug))
+	var mu sync.Mutex
+	out := make([]session, 0, n)
+	l := &Load{Addr: p.host, Clients: benchClients,
+		Request: func(i int) []byte {
+			return RawRequest("POST", p.host, "/api/payments", body, "X-Forwarded-For", FakeIP(firstCustomer+i/50))
+		},
+		Check: func(status int, body []byte) error {
+			var s session
+			if status != http.StatusOK || json.Unmarshal(body, &s) != nil || s.ID == "" {
+				return fmt.Errorf("status %d: %s", status, truncate(body, 200))
+			}
+			mu.Lock()
+			out = append(out, s)
+			mu.Unlock()
+			return nil
+		},
+	}
+	res, err := l.Run(Count(n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.Errors > 0 {
+		b.Fatalf("%d of %d sessions failed; first: %v", res.Errors, n, res.FirstErr)
+	}
+	return out, res
+}
+
+// memory reads VmHWM and VmRSS of pid in MiB.
+func memory(pid int) (hwm, rss float64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmHWM" && k != "VmRSS") {
+			continue
+		}
+		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %q", k, v)
+		}
+		if k == "VmHWM" {
+			hwm = kb / 1024
+		} else {
+			rss = kb / 1024
+		}
+	}
+	return hwm, rss, sc.Err()
+}
+
+func benchServeMemory(b *testing.B, bin string, perAddress bool) {
+	const open = 10_000
+	chain := double.New(double.Options{Clock: time.Now})
+	url, stop, err := chain.StartLoopback()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(stop)
+	b.Cleanup(chain.AutoAdvance(100 * time.Millisecond)) // 10 blocks/s
+	p := startTill(b, bin, url)
+	pid := p.cmd.Process.Pid
+	slug := p.shop(b, perAddress)
+	time.Sleep(pollInterval) // a first cycle has seen the chain
+
+	sessions, created := p.openSessions(b, slug, open, 0)
+	// A burst of customer polls over the open sessions.
+	reqs := make([][]byte, 1000)
+	for i := range reqs {
+		reqs[i] = RawRequest("GET", p.host, "/api/payments/"+sessions[i*len(sessions)/len(reqs)].ID+"/status", nil)
+	}
+	polls, err := (&Load{Addr: p.host, Clients: benchClients, Request: func(i int) []byte { return reqs[i%len(reqs)] }}).Run(Until(2 * time.Second))
+	if err != nil || polls.Errors > 0 {
+		b.Fatalf("polls: %v %v", err, polls.FirstErr)
+	}
+	// Let the watcher cycle over the sessions a few times.
+	chain.ResetCalls()
+	time.Sleep(3 * pollInterval)
+	for b.Loop() {
+		time.Sleep(pollInterval)
+	}
+	hwm, rss, err := memory(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	calls := chain.Calls()
+	cycles := calls["GET /info/blockdag"]
+	if cycles == 0 {
+		b.Fatalf("the watcher made no cycle; log:\n%s", p.tail())
+	}
+	wantUTXO := 1
+	if perAddress {
+		wantUTXO = open / 1000
+	}
+	if got := calls["POST /addresses/utxos"]; got < cycles*wantUTXO {
+		b.Fatalf("%d UTXO calls in %d cycles, want %d per cycle: the sessions are not watched? %v", got, cycles, wantUTXO, calls)
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(hwm, "peak-rss-MiB")
+	b.ReportMetric(rss, "rss-MiB")
+	b.ReportMetric(created.Rate(), "sessions/s")
+	b.ReportMetric(Ms(created.Percentile(99)), "sessions-p99-ms")
+	b.ReportMetric(polls.Rate(), "polls/s")
+	b.ReportMetric(Ms(polls.Percentile(99)), "polls-p99-ms")
+	b.Logf("chain calls while idling (%d cycles): %v", cycles, calls)
+}
+
+func benchDetection(b *testing.B, bin string) {
+	const (
+		depth = 100 // the default required confirmations
+		bps   = 10
+		batch = 5
+	)
+	chain := double.New(double.Options{Clock: time.Now, BPS: bps})
+	url, stop, err := chain.StartLoopback()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(stop)
+	b.Cleanup(chain.AutoAdvance(time.Second / bps))
+	p := startTill(b, bin, url)
+	slug := p.shop(b, false)
+	time.Sleep(pollInterval) // a first cycle has seen the chain
+	status := func(id string) string {
+		resp, err := http.Get(p.base + "/api/payments/" + id + "/status")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var s struct{ Status string }
+		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+			b.Fatal(err)
+		}
+		return s.Status
+	}
+	var seen, confirmed []time.Duration
+	customer := 0
+	for b.Loop() {
+		sessions, _ := p.openSessions(b, slug, batch, customer)
+		customer += batch
+		paidAt := make([]time.Time, batch)
+		done := make([]bool, batch)
+		detected := make([]bool, batch)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		next := 0
+		for left := batch; left > 0; {
+			if ctx.Err() != nil {
+				cancel()
+				b.Fatalf("not all payments confirmed within 60 s; log:\n%s", p.tail())
+			}
+			if next < batch && (next == 0 || time.Since(paidAt[next-1]) >= 400*time.Millisecond) {
+				sompi, err := double.ParseKAS(sessions[next].AmountExpected)
+				if err != nil {
+					b.Fatal(err)
+				}
+				chain.Pay(sessions[next].KaspaAddress, sompi, "")
+				paidAt[next] = time.Now()
+				next++
+			}
+			for i := 0; i < next; i++ {
+				if done[i] {
+					continue
+				}
+				switch st := status(sessions[i].ID); st {
+				case "pending":
+				case "confirming":
+					if !detected[i] {
+						detected[i] = true
+						seen = append(seen, time.Since(paidAt[i]))
+					}
+				case "confirmed":
+					if !detected[i] {
+						detected[i] = true
+						seen = append(seen, time.Since(paidAt[i]))
+					}
+					done[i] = true
+					confirmed = append(confirmed, time.Since(paidAt[i]))
+					left--
+				default:
+					b.Fatalf("session %s is %s", sessions[i].ID, st)
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cancel()
+	}
+	mean := func(ds []time.Duration) float64 {
+		var sum time.Duration
+		for _, d := range ds {
+			sum += d
+		}
+		return sum.Seconds() / float64(len(ds))
+	}
+	worst := 0.0
+	for _, d := range confirmed {
+		worst = max(worst, d.Seconds())
+	}
+	bound := pollInterval.Seconds() + float64(depth)/bps + 1
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(mean(seen), "seen-s")
+	b.ReportMetric(mean(confirmed), "confirmed-s")
+	b.ReportMetric(worst, "max-confirmed-s")
+	b.ReportMetric(bound, "bound-s")
+	if worst > bound {
+		b.Errorf("a payment took %.1f s to confirm, over the bound of %.1f s", worst, bound)
+	}
+}

@@ -1,0 +1,261 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// The dashboard's overview: revenue, counts and a daily chart, each computed
+// by the database over one merchant's rows (tenant-scoped like every query).
+
+// Revenue is a merchant's confirmed income. KAS is what reached the
+// merchant's wallet; USD is known exactly only for USD-priced links (their
+// price, fixed at session creation). KAS-priced sessions store no rate, so
+// their USD value at payment time is unknown and is never estimated.
+type Revenue struct {
+	// Sompi is the KAS received by every confirmed payment.
+	Sompi int64
+	// Count is the number of confirmed payments.
+	Count int64
+	// USDCents is the price of the confirmed USD-priced payments.
+	USDCents int64
+	// USDCount is the number of confirmed USD-priced payments.
+	USDCount int64
+	// USDSompi is the KAS those USD-priced payments brought in.
+	USDSompi int64
+	// KASPricedSompi and KASPricedCount cover the KAS-priced payments.
+	KASPricedSompi int64
+	KASPricedCount int64
+	// LateCount is how many confirmed payments arrived after their window.
+	LateCount int64
+}
+
+// DayRevenue is one day of the revenue chart (UTC days).
+type DayRevenue struct {
+	// Day is midnight UTC of the day.
+	Day   time.Time
+	Sompi int64
+	Count int64
+}
+
+// UnmatchedSummary totals the credits to a merchant's addresses that paid
+// no session (wrong amount, no open session): money that arrived but that
+// no payment accounts for.
+type UnmatchedSummary struct {
+	Count int64
+	Sompi int64
+}
+
+// Overview is everything the dashboard's first page shows.
+type Overview struct {
+	Revenue Revenue
+	// Counts holds the number of payments in each status.
+	Counts map[PaymentStatus]int64
+	// Total is the number of payments of any status.
+	Total int64
+	// Daily is the confirmed revenue per UTC day, oldest first, one entry
+	// per day of the period ending today.
+	Daily []DayRevenue
+	// Recent are the newest payments.
+	Recent []Payment
+	// LinkTitles maps the link ids of Recent to their titles.
+	LinkTitles map[string]string
+	// Links counts all links; ActiveLinks those customers can pay now.
+	Links       int64
+	ActiveLinks int64
+	Unmatched   UnmatchedSummary
+}
+
+// Overview bounds.
+const (
+	OverviewDays   = 30
+	overviewRecent = 6
+)
+
+// Overview returns the merchant's dashboard summary: confirmed revenue,
+// counts by status, the daily revenue of the last days (today included;
+// OverviewDays when days ≤ 0) and the newest payments.
+func (s *Store) Overview(ctx context.Context, merchantID string, days int) (*Overview, error) {
+	if days <= 0 {
+		days = OverviewDays
+	}
+	now := s.clock()
+	o := &Overview{Counts: map[PaymentStatus]int64{}}
+	if err := s.statusTotals(ctx, merchantID, o); err != nil {
+		return nil, err
+	}
+	daily, err := s.DailyRevenue(ctx, merchantID, now, days)
+	if err != nil {
+		return nil, err
+	}
+	o.Daily = daily
+	page, err := s.Payments(ctx, merchantID, PaymentFilter{Limit: overviewRecent})
+	if err != nil {
+		return nil, err
+	}
+	o.Recent = page.Payments
+	if o.LinkTitles, err = s.linkTitles(ctx, merchantID, o.Recent); err != nil {
+		return nil, err
+	}
+	if err := s.linkCounts(ctx, merchantID, now, o); err != nil {
+		return nil, err
+	}
+	if o.Unmatched, err = s.unmatchedSummary(ctx, merchantID); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// statusTotals fills the counts and the revenue with one grouped query.
+func (s *Store) statusTotals(ctx context.Context, merchantID string, o *Overview) error {
+	type row struct {
+		Status        PaymentStatus
+		PriceCurrency Currency
+		Late          bool
+		N             int64
+		Received      int64
+		Priced        int64
+	}
+	var rows []row
+	err := s.db.R(ctx).Model(&Payment{}).Scopes(ownedBy(merchantID)).
+		Select("status, price_currency, late, COUNT(*) AS n, " +
+			"CAST(COALESCE(SUM(amount_received), 0) AS BIGINT) AS received, " +
+			"CAST(COALESCE(SUM(price_amount), 0) AS BIGINT) AS priced").
+		Group("status, price_currency, late").Scan(&rows).Error
+	if err != nil {
+		return fmt.Errorf("models: payment totals: %w", err)
+	}
+	for _, r := range rows {
+		o.Counts[r.Status] += r.N
+		o.Total += r.N
+		if r.Status != StatusConfirmed {
+			continue
+		}
+		rv := &o.Revenue
+		rv.Count += r.N
+		rv.Sompi += r.Received
+		if r.Late {
+			rv.LateCount += r.N
+		}
+		switch r.PriceCurrency {
+		case USD:
+			rv.USDCents += r.Priced
+			rv.USDCount += r.N
+			rv.USDSompi += r.Received
+		case KAS:
+			rv.KASPricedSompi += r.Received
+			rv.KASPricedCount += r.N
+		}
+	}
+	return nil
+}
+
+// DailyRevenue returns the KAS received by confirmed payments on each of
+// the days UTC days ending with the day of now, oldest first; days without
+// revenue are present with zeros. A payment counts on the day it was
+// confirmed.
+func (s *Store) DailyRevenue(ctx context.Context, merchantID string, now time.Time, days int) ([]DayRevenue, error) {
+	if days <= 0 || days > 366 {
+		return nil, Invalid("days", "days must be between 1 and 366")
+	}
+	now = now.UTC()
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	start := today.AddDate(0, 0, -(days - 1))
+	end := today.AddDate(0, 0, 1)
+	type row struct {
+		Day   string
+		Sompi int64
+		N     int64
+	}
+	// The day of a timestamp, as YYYY-MM-DD in UTC: the one expression that
+	// differs between the engines.
+	dayExpr := "date(confirmed_at)" // SQLite: parses the stored text, offset included, to UTC
+	if s.db.Dialect == Postgres {
+		dayExpr = "to_char(confirmed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+	}
+	var rows []row
+	err := s.db.R(ctx).Model(&Payment{}).Scopes(ownedBy(merchantID)).
+		Select(dayExpr+" AS day, CAST(COALESCE(SUM(amount_received), 0) AS BIGINT) AS sompi, COUNT(*) AS n").
+		Where("status = ? AND confirmed_at >= ? AND confirmed_at < ?", StatusConfirmed, start, end).
+		Group(dayExpr).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: daily revenue: %w", err)
+	}
+	out := make([]DayRevenue, days)
+	index := make(map[string]int, days)
+	for i := range out {
+		d := start.AddDate(0, 0, i)
+		out[i] = DayRevenue{Day: d}
+		index[d.Format(time.DateOnly)] = i
+	}
+	for _, r := range rows {
+		if i, ok := index[r.Day]; ok {
+			out[i].Sompi += r.Sompi
+			out[i].Count += r.N
+		}
+	}
+	return out, nil
+}
+
+// linkTitles maps the link ids used by ps to the links' titles.
+func (s *Store) linkTitles(ctx context.Context, merchantID string, ps []Payment) (map[string]string, error) {
+	out := map[string]string{}
+	var ids []string
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if p.LinkID != nil && !seen[*p.LinkID] {
+			seen[*p.LinkID] = true
+			ids = append(ids, *p.LinkID)
+		}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	links, err := listOwned[PaymentLink](ctx, s.db.read, merchantID, func(db *gorm.DB) *gorm.DB {
+		return db.Select("id", "title").Where("id IN ?", ids)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range links {
+		out[l.ID] = l.Title
+	}
+	return out, nil
+}
+
+// linkCounts counts the merchant's links and those open for payment now.
+func (s *Store) linkCounts(ctx context.Context, merchantID string, now time.Time, o *Overview) error {
+	type row struct {
+		Total  int64
+		Active int64
+	}
+	var r row
+	err := s.db.R(ctx).Model(&PaymentLink{}).Scopes(ownedBy(merchantID)).
+		Select("COUNT(*) AS total, "+
+			"COALESCE(SUM(CASE WHEN status = ? AND (expires_at IS NULL OR expires_at > ?) THEN 1 ELSE 0 END), 0) AS active",
+			LinkActive, now).
+		Scan(&r).Error
+	if err != nil {
+		return fmt.Errorf("models: link counts: %w", err)
+	}
+	o.Links, o.ActiveLinks = r.Total, r.Active
+	return nil
+}
+
+// unmatchedSummary totals the merchant's credits that matched no payment.
+func (s *Store) unmatchedSummary(ctx context.Context, merchantID string) (UnmatchedSummary, error) {
+	var r struct {
+		N     int64
+		Sompi int64
+	}
+	err := s.db.R(ctx).Model(&Transfer{}).Scopes(ownedBy(merchantID)).
+		Select("COUNT(*) AS n, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS sompi").
+		Where("payment_id IS NULL").Scan(&r).Error
+	if err != nil {
+		return UnmatchedSummary{}, fmt.Errorf("models: unmatched credits: %w", err)
+	}
+	return UnmatchedSummary{Count: r.N, Sompi: r.Sompi}, nil
+}

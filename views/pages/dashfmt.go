@@ -1,0 +1,264 @@
+package pages
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"till/models"
+	"till/models/kaspa"
+)
+
+// Formatting helpers of the dashboard pages. Amounts arrive as integers in
+// base units and are printed exactly (never through floats), with thousands
+// separators for reading.
+
+// groupDigits puts a comma between each group of three integer digits of a
+// plain decimal string ("1234567.5" → "1,234,567.5").
+func groupDigits(s string) string {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	whole, frac, hasFrac := strings.Cut(s, ".")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, r := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if hasFrac {
+		b.WriteByte('.')
+		b.WriteString(frac)
+	}
+	return b.String()
+}
+
+// KASAmount prints sompi as an exact, grouped KAS number ("1,234.5").
+func KASAmount(sompi int64) string { return groupDigits(kaspa.FormatKAS(sompi)) }
+
+// KAS prints sompi with its unit ("1,234.5 KAS").
+func KAS(sompi int64) string { return KASAmount(sompi) + " KAS" }
+
+// USD prints cents as dollars ("$1,234.50").
+func USD(cents int64) string {
+	s := models.FormatUnits(cents, 2, 2)
+	if strings.HasPrefix(s, "-") {
+		return "-$" + groupDigits(s[1:])
+	}
+	return "$" + groupDigits(s)
+}
+
+// Price prints an amount in its own currency: "$19.99" or "10 KAS".
+func Price(amount int64, c models.Currency) string {
+	switch c {
+	case models.USD:
+		return USD(amount)
+	case models.KAS:
+		return KAS(amount)
+	}
+	return models.FormatUnits(amount, c.Decimals(), 0) + " " + string(c)
+}
+
+// When prints a time for tables: "2026-03-01 12:00 UTC".
+func When(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+// WhenSec prints a time with seconds: "2026-03-01 12:00:05 UTC".
+func WhenSec(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// WhenPtr is When for optional times ("—" when unset).
+func WhenPtr(t *time.Time) string {
+	if t == nil {
+		return "—"
+	}
+	return When(*t)
+}
+
+// ISO is the machine-readable time for <time datetime>.
+func ISO(t time.Time) string { return models.ISOTime(t) }
+
+// Short shortens an id or hash for tables: "abcdef12…9f3e".
+func Short(s string) string {
+	if len(s) <= 16 {
+		return s
+	}
+	return s[:8] + "…" + s[len(s)-4:]
+}
+
+var txHex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// ExplorerTxURL links a Kaspa transaction on the public explorer of network,
+// or returns "" when txid is not a 64-digit lower-case hex id (nothing else
+// is ever put into the URL).
+func ExplorerTxURL(network, txid string) string {
+	if !txHex.MatchString(txid) {
+		return ""
+	}
+	switch network {
+	case string(kaspa.Mainnet):
+		return "https://explorer.kaspa.org/txs/" + txid
+	case string(kaspa.Testnet10):
+		return "https://explorer-tn10.kaspa.org/txs/" + txid
+	}
+	return ""
+}
+
+// Plural picks the singular or plural form for n: Plural(2, "payment",
+// "payments") = "2 payments".
+func Plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return groupDigits(strconv.FormatInt(n, 10)) + " " + many
+}
+
+// Count prints an integer with thousands separators.
+func Count(n int64) string { return groupDigits(strconv.FormatInt(n, 10)) }
+
+// statusBadge is the CSS class of a status badge.
+func statusBadge(status string) string { return "badge badge-" + status }
+
+// statusLabel is a status as shown to people.
+func statusLabel(status string) string {
+	switch status {
+	case "pending":
+		return "Pending"
+	case "confirming":
+		return "Confirming"
+	case "confirmed":
+		return "Confirmed"
+	case "expired":
+		return "Expired"
+	case "underpaid":
+		return "Underpaid"
+	case "draft":
+		return "Draft"
+	case "active":
+		return "Active"
+	case "inactive":
+		return "Inactive"
+	case "delivered":
+		return "Delivered"
+	case "failed":
+		return "Failed"
+	}
+	return status
+}
+
+// PaymentStatuses lists the statuses in the order the filter offers them.
+var PaymentStatuses = []models.PaymentStatus{
+	models.StatusPending, models.StatusConfirming, models.StatusConfirmed, models.StatusUnderpaid, models.StatusExpired,
+}
+
+// minutes prints a duration in minutes as words ("30 minutes", "2 hours").
+func minutes(m int) string {
+	switch {
+	case m%1440 == 0:
+		return Plural(int64(m/1440), "day", "days")
+	case m%60 == 0:
+		return Plural(int64(m/60), "hour", "hours")
+	}
+	return Plural(int64(m), "minute", "minutes")
+}
+
+// idAttr builds an element id from a prefix and a value.
+func idAttr(prefix, v string) string { return fmt.Sprintf("%s-%s", prefix, v) }
+
+// titleOf returns the title of the link with id from titles, or "—".
+func titleOf(titles map[string]string, id *string) string {
+	if id != nil {
+		if t := titles[*id]; t != "" {
+			return t
+		}
+	}
+	return "—"
+}
+
+// customerOf names a payment's customer: name, else email, else "—".
+func customerOf(p models.Payment) string {
+	switch {
+	case p.CustomerName != "" && p.CustomerEmail != "":
+		return p.CustomerName + " <" + p.CustomerEmail + ">"
+	case p.CustomerName != "":
+		return p.CustomerName
+	case p.CustomerEmail != "":
+		return p.CustomerEmail
+	}
+	return "—"
+}
+
+// qrDot draws a fixed 5×5 pattern that reads as "a QR code goes here" in
+// the link preview.
+func qrDot(i int) bool { return "1110110101110001010111011"[i] == '1' }
+
+// timelineDot colours a timeline entry's marker.
+func timelineDot(kind string) string {
+	switch kind {
+	case "confirmed":
+		return "bg-emerald-500"
+	case "detected":
+		return "bg-sky-500"
+	case "expired":
+		return "bg-zinc-400"
+	case "event":
+		return "bg-brand-500"
+	}
+	return "bg-slate-400"
+}
+
+// timelineLabel says what a timeline entry means.
+func timelineLabel(e models.TimelineEntry, p *models.Payment) string {
+	switch e.Kind {
+	case "created":
+		return "Checkout session opened"
+	case "detected":
+		return "Payment seen on-chain"
+	case "confirmed":
+		s := "Confirmed at " + Plural(p.Confirmations, "confirmation", "confirmations")
+		if p.Late {
+			s += ", paid after the session expired"
+		}
+		return s
+	case "expired":
+		return "Session expired unpaid"
+	case "event":
+		return "Event " + e.Event + " recorded for webhooks"
+	}
+	return e.Kind
+}
+
+// deliveryFilterURL is an endpoint's page with its log filtered by status.
+func deliveryFilterURL(id, status string) string {
+	u := "/dashboard/webhooks/" + id
+	if status != "" {
+		u += "?status=" + status
+	}
+	return u
+}
+
+func deliveryFilterLabel(status string) string {
+	if status == "" {
+		return "All"
+	}
+	return statusLabel(status)
+}
+
+// attemptCode prints an HTTP status, or "—" when no response came back.
+func attemptCode(code *int) string {
+	if code == nil {
+		return "—"
+	}
+	return strconv.Itoa(*code)
+}
+
+// lastLatency is the latency of a delivery's latest attempt.
+func lastLatency(r *models.DeliveryRecord) string {
+	if len(r.AttemptLog) == 0 {
+		return "—"
+	}
+	return strconv.FormatInt(r.AttemptLog[len(r.AttemptLog)-1].LatencyMS, 10) + " ms"
+}

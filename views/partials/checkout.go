@@ -1,0 +1,112 @@
+// Package partials holds the htmx swap targets: fragments that a page renders
+// in place on first load and that htmx later replaces with fresh copies from
+// the server.
+package partials
+
+import "github.com/a-h/templ"
+
+// Checkout phases: what the customer's session view shows. They follow the
+// payment status, except that a pending session past its deadline already
+// shows as expired (the expirer marks it soon; polling continues meanwhile,
+// so a last-second payment still turns up as confirming).
+const (
+	PhasePending    = "pending"
+	PhaseConfirming = "confirming"
+	PhaseConfirmed  = "confirmed"
+	PhaseExpired    = "expired"
+	PhaseUnderpaid  = "underpaid"
+)
+
+// CheckoutSession is everything the session view of the hosted checkout
+// shows. Handlers fill it from the domain; the views only print it. Amounts
+// are exact decimal KAS strings (no float on the way).
+type CheckoutSession struct {
+	PaymentID    string
+	Slug         string
+	MerchantName string
+	Title        string
+	Description  string
+	Testnet      bool
+
+	// Phase is one of the Phase constants; Status is the stored status.
+	Phase  string
+	Status string
+	// Final is true when the stored status can no longer change by itself:
+	// the poller is then rendered without its trigger.
+	Final bool
+	// PollURL is the status partial's URL for the next poll ("" when final).
+	PollURL string
+	// SelfURL reloads this session (the no-JavaScript "Refresh status").
+	SelfURL string
+
+	Address string
+	// Amount is the exact amount to send, e.g. "100.00012345".
+	Amount string
+	// URI is the wallet URI "kaspa:…?amount=…" (what the QR encodes).
+	URI string
+	// WalletURL is URI as a link target; empty when the address did not
+	// validate (the button is then not shown).
+	WalletURL templ.SafeURL
+	QRURL     string
+	// ExpiresAt is ISO-8601 UTC for the countdown; ExpiresIn the remaining
+	// time when rendered (m:ss) and ExpiresAtText the absolute time.
+	ExpiresAt     string
+	ExpiresIn     string
+	ExpiresAtText string
+	// DerivationIndex is set for per-payment addresses ("" otherwise).
+	DerivationIndex string
+	// SharedAddress is true when the amount itself identifies the payment.
+	SharedAddress bool
+
+	// USD links: the price, the rate used (USD per KAS) and its source.
+	USD        string
+	Rate       string
+	RateSource string
+
+	Confirmations int64
+	Required      int64
+	Received      string
+	// Remaining is what an underpaid session still needs, with its URI.
+	Remaining    string
+	RemainingURI string
+	RemainingURL templ.SafeURL
+
+	TxID        string
+	ExplorerURL templ.SafeURL
+	Late        bool
+
+	SuccessMessage string
+	// RedirectURL is the merchant's http(s) return URL ("" when none or
+	// invalid); RedirectHost names it for the visible link.
+	RedirectURL  templ.SafeURL
+	RedirectHost string
+	// Live is true when the panel comes from a poll that saw the change
+	// happen: only then does the confirmed panel redirect by itself.
+	Live bool
+	// CanPayAgain shows "Make another payment" (the link still takes
+	// payments).
+	CanPayAgain bool
+	ReceiptURL  string
+	// CSRF is the token for the "start a new payment" form.
+	CSRF string
+}
+
+// Progress is the confirmation progress in percent, for the bar's label.
+func (s CheckoutSession) Progress() int64 {
+	if s.Required <= 0 {
+		return 100
+	}
+	p := s.Confirmations * 100 / s.Required
+	if p > 100 {
+		p = 100
+	}
+	return p
+}
+
+// ConfirmationsShown caps the displayed count at the required depth.
+func (s CheckoutSession) ConfirmationsShown() int64 {
+	if s.Confirmations > s.Required {
+		return s.Required
+	}
+	return s.Confirmations
+}

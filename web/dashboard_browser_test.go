@@ -1,0 +1,241 @@
+package web_test
+
+import (
+	"encoding/csv"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-rod/rod"
+
+	"till/models"
+	"till/views/pages"
+	"till/web/webtest"
+)
+
+// waitText waits until the element matching sel shows want (whitespace
+// collapsed), failing after a few seconds with what it showed.
+func waitText(t *testing.T, p *rod.Page, sel, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	got := ""
+	for time.Now().Before(deadline) {
+		if el, err := p.Timeout(time.Second).Element(sel); err == nil {
+			if txt, err := el.Text(); err == nil {
+				got = strings.Join(strings.Fields(txt), " ")
+				if got == want {
+					return
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s shows %q, want %q", sel, got, want)
+}
+
+// htmxIdle waits until the debounced htmx requests of the page have run.
+func htmxIdle(p *rod.Page) {
+	time.Sleep(450 * time.Millisecond) // longer than the longest hx-trigger delay
+	p.MustWait(`() => !document.querySelector(".htmx-request")`)
+}
+
+// clickAndWait clicks and waits for the navigation it causes, after any
+// htmx request in flight has finished (leaving a page aborts them).
+func clickAndWait(p *rod.Page, sel string) {
+	htmxIdle(p)
+	wait := p.MustWaitNavigation()
+	p.MustElement(sel).MustClick()
+	wait()
+}
+
+// TestBrowserDashboardJourney: a merchant signs up, builds a link with the
+// live preview, registers a webhook endpoint; a customer pays the exact
+// amount on the chain double; the payments table (filtered with htmx) shows
+// it confirmed, the CSV fetched with the browser's cookies has its row, and
+// the webhook log shows the delivery. Screenshots of the overview, the
+// payments table and the links on a phone are saved.
+func TestBrowserDashboardJourney(t *testing.T) {
+	h := newDashEnv(t)
+	base := h.env.Listen()
+	var got atomic.Value
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.Store(string(b))
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(recv.Close)
+
+	b := webtest.Browser(t)
+	page := b.MustPage("")
+	consoleErrors := webtest.ConsoleErrors(t, page)
+	page.MustSetViewport(1280, 900, 1, false)
+
+	// Sign up.
+	page.MustNavigate(base + "/signup").MustWaitLoad()
+	page.MustElement("#name").MustInput("Kaspa Coffee Roasters")
+	page.MustElement("#email").MustInput("roaster@example.com")
+	page.MustElement("#password").MustInput("securepassword")
+	page.MustElement("#kaspaAddress").MustInput(webtest.AddrA)
+	clickAndWait(page, `[data-testid="signup-submit"]`)
+	if !strings.HasSuffix(page.MustInfo().URL, "/dashboard") {
+		t.Fatalf("after sign-up at %s", page.MustInfo().URL)
+	}
+
+	// Build a link; the preview follows the form.
+	clickAndWait(page, `[data-testid="nav-links"]`)
+	clickAndWait(page, `[data-testid="empty-state"] a`)
+	waitText(t, page, `[data-testid="preview-title"]`, "Untitled link")
+	page.MustElement("#title").MustInput("Ethiopia Yirgacheffe, 250 g")
+	waitText(t, page, `[data-testid="preview-title"]`, "Ethiopia Yirgacheffe, 250 g")
+	page.MustElement("#amount").MustInput("12.5")
+	waitText(t, page, `[data-testid="preview-amount"]`, "12.5 KAS")
+	page.MustElement("#currency").MustSelect("USD (paid in KAS)")
+	waitText(t, page, `[data-testid="preview-amount"]`, "$12.50")
+	waitText(t, page, `[data-testid="preview-kas"]`, "≈ 100 KAS at 0.125 USD/KAS now")
+	page.MustElement("#currency").MustSelect("KAS")
+	waitText(t, page, `[data-testid="preview-amount"]`, "12.5 KAS")
+	page.MustElement("#description").MustInput("Floral, bright, roasted on Mondays.")
+	page.MustElement("#successMessage").MustInput("Thanks! Your beans ship tomorrow.")
+	waitText(t, page, `[data-testid="preview-success"]`, "Thanks! Your beans ship tomorrow.")
+	page.MustElement("#expiryMinutes").MustInput("20")
+	waitText(t, page, `[data-testid="preview-window"]`, "20 minutes to pay")
+	if n := linkCount(t, h); n != 0 {
+		t.Fatalf("the preview created %d links", n)
+	}
+	// A mistake first: inline error, then fixed.
+	page.MustElement("#redirectUrl").MustInput("javascript:alert(1)")
+	page.MustElement(`[data-testid="link-submit"]`).MustClick()
+	waitText(t, page, `[data-testid="error-redirectUrl"]`, "redirectUrl must be an absolute http or https URL")
+	page.MustElement("#redirectUrl").MustSelectAllText().MustInput("https://roaster.example/thanks")
+	waitText(t, page, `[data-testid="preview-title"]`, "Ethiopia Yirgacheffe, 250 g") // the preview still listens
+	clickAndWait(page, `[data-testid="link-submit"]`)
+	if !strings.HasSuffix(page.MustInfo().URL, "/dashboard/links") || !strings.Contains(textOf(page, `[data-testid="flash"]`), "created") {
+		t.Fatalf("after create at %s", page.MustInfo().URL)
+	}
+	linkURL := textOf(page, `[data-testid="link-row"] [data-testid="link-url"]`)
+	slug := linkURL[strings.LastIndex(linkURL, "/")+1:]
+	// A second, draft link for the list.
+	page.MustNavigate(base + "/dashboard/links/new").MustWaitLoad()
+	page.MustElement("#title").MustInput("Gift card")
+	page.MustElement("#amount").MustInput("25")
+	page.MustElement("#currency").MustSelect("USD (paid in KAS)")
+	page.MustElement(`[data-testid="status-draft"]`).MustClick()
+	waitText(t, page, `[data-testid="preview-amount"]`, "$25.00")
+	clickAndWait(page, `[data-testid="link-submit"]`)
+
+	// Register a webhook endpoint on a local receiver.
+	page.MustNavigate(base + "/dashboard/webhooks/new").MustWaitLoad()
+	page.MustElement("#url").MustInput(recv.URL + "/till")
+	page.MustElement("#description").MustInput("Order system")
+	clickAndWait(page, `[data-testid="webhook-submit"]`)
+	hookPage := page.MustInfo().URL
+	if !strings.Contains(hookPage, "/dashboard/webhooks/") {
+		t.Fatalf("after adding the endpoint at %s", hookPage)
+	}
+
+	// A customer session through the public API; the double receives the
+	// exact amount and the watcher confirms it.
+	pid, sompi := h.session(slug, map[string]any{"customerName": `Zoë "Beans", Ltd`, "customerEmail": "zoe@example.com"})
+	tx := h.pay(webtest.AddrA, sompi)
+	if n := h.dispatch(); n != 1 {
+		t.Fatalf("dispatched %d deliveries", n)
+	}
+	if body, _ := got.Load().(string); !strings.Contains(body, pid) {
+		t.Fatalf("receiver got %q", body)
+	}
+
+	// The payments table, filtered with htmx: the URL follows the filter.
+	clickAndWait(page, `[data-testid="nav-payments"]`)
+	page.MustElement("#status").MustSelect("Confirmed")
+	page.MustWait(`() => location.search.includes("status=confirmed")`)
+	row := page.MustElement(`[data-testid="payment-row"][data-payment-id="` + pid + `"]`)
+	if st := *row.MustAttribute("data-status"); st != "confirmed" {
+		t.Fatalf("row status %s", st)
+	}
+	if n := len(page.MustElements(`[data-testid="payment-row"]`)); n != 1 {
+		t.Fatalf("%d rows after filtering", n)
+	}
+	webtest.Screenshot(t, page, "dashboard-payments-desktop")
+
+	// The CSV, fetched with the browser's own cookies and the current filter.
+	href := *page.MustElement(`[data-testid="export-csv"]`).MustAttribute("href")
+	res := page.MustEval(`(u) => fetch(u).then(r => r.text().then(t => ({type: r.headers.get("content-type"), disp: r.headers.get("content-disposition"), body: t})))`, href)
+	if !strings.HasPrefix(res.Get("type").String(), "text/csv") || !strings.HasPrefix(res.Get("disp").String(), "attachment; filename=till-payments-") {
+		t.Fatalf("csv headers %v", res)
+	}
+	recs, err := csv.NewReader(strings.NewReader(res.Get("body").String())).ReadAll()
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("csv: %v, %d records", err, len(recs))
+	}
+	row0 := map[string]string{}
+	for i, name := range recs[0] {
+		row0[name] = recs[1][i]
+	}
+	if row0["payment_id"] != pid || row0["tx_id"] != tx || row0["customer_name"] != `Zoë "Beans", Ltd` || row0["status"] != "confirmed" ||
+		row0["amount_received_kas"] != models.FormatAmount8(sompi, models.KAS) || row0["link_title"] != "Ethiopia Yirgacheffe, 250 g" {
+		t.Fatalf("csv row %v", row0)
+	}
+
+	// The payment's page links the transaction on the explorer.
+	clickAndWait(page, `[data-payment-id="`+pid+`"] [data-testid="payment-link"]`)
+	if href := *page.MustElement(`[data-testid="explorer-link"]`).MustAttribute("href"); href != "https://explorer.kaspa.org/txs/"+tx {
+		t.Fatalf("explorer link %s", href)
+	}
+
+	// The webhook log shows the delivery.
+	page.MustNavigate(hookPage).MustWaitLoad()
+	drow := page.MustElement(`[data-testid="delivery-row"]`)
+	if *drow.MustAttribute("data-status") != "delivered" || textOf(page, `[data-testid="delivery-code"]`) != "200" ||
+		textOf(page, `[data-testid="delivery-event"]`) != "payment.confirmed" {
+		t.Fatalf("delivery row %q", drow.MustText())
+	}
+	page.MustElement(`[data-testid="webhook-secret-reveal"]`).MustClick()
+	if s := textOf(page, `[data-testid="webhook-secret-value"]`); !strings.HasPrefix(s, "whsec_") {
+		t.Fatalf("revealed secret %q", s)
+	}
+
+	// The overview.
+	clickAndWait(page, `[data-testid="nav-overview"]`)
+	if got := textOf(page, `[data-testid="stat-revenue"]`); got != pages.KAS(sompi) {
+		t.Fatalf("revenue %q", got)
+	}
+	webtest.Screenshot(t, page, "dashboard-overview-desktop")
+
+	// The links on a phone.
+	page.MustSetViewport(390, 844, 2, true)
+	page.MustNavigate(base + "/dashboard/links").MustWaitLoad()
+	if n := len(page.MustElements(`[data-testid="link-card"]`)); n != 2 {
+		t.Fatalf("%d link cards", n)
+	}
+	if overflow := page.MustEval(`() => document.documentElement.scrollWidth > window.innerWidth`).Bool(); overflow {
+		t.Error("the links page scrolls sideways on a phone")
+	}
+	webtest.Screenshot(t, page, "dashboard-links-phone")
+
+	// Deactivating asks first (hx-confirm), then posts with the CSRF header.
+	wait, handle := page.MustHandleDialog()
+	go func() {
+		wait()
+		handle(true, "")
+	}()
+	nav := page.MustWaitNavigation()
+	page.MustElement(`[data-testid="link-card"] [data-testid="link-deactivate"]`).MustClick()
+	nav()
+	page.MustWait(`() => [...document.querySelectorAll('[data-testid="link-card"]')].some(c => c.textContent.includes("Ethiopia") && c.textContent.includes("Inactive"))`)
+	if errs := consoleErrors(); len(errs) > 0 {
+		t.Fatalf("browser console errors: %v", errs)
+	}
+}
+
+func linkCount(t *testing.T, h *dashHarness) int {
+	t.Helper()
+	var n int64
+	if err := h.env.Store.DB().W(h.ctx).Model(&models.PaymentLink{}).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return int(n)
+}
