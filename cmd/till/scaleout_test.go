@@ -210,4 +210,3 @@ func call(t *testing.T, method, url, token string, body any) map[string]any {
 	}
 	return out
 }
-
