@@ -112,9 +112,18 @@ func (h *Handlers) RevealAPIKey(c *fiber.Ctx) error {
 	return h.renderAPIKey(c, m, key, false)
 }
 
-// RotateAPIKey replaces the API key and shows the new one.
+// RotateAPIKey replaces the API key and shows the new one. htmx asked the
+// merchant first (hx-confirm); a plain form post gets a confirmation page
+// that posts again with confirm=yes.
 func (h *Handlers) RotateAPIKey(c *fiber.Ctx) error {
 	m := authn.Merchant(c)
+	if !render.IsHTMX(c) && !confirmed(c) {
+		return h.renderConfirm(c, "settings", pages.ConfirmData{
+			Title:  "Rotate the API key?",
+			Body:   "The current key stops working immediately; integrations using it get 401 until you give them the new key.",
+			Action: "/dashboard/settings/api-key", Button: "Rotate API key", Cancel: "/dashboard/settings",
+		})
+	}
 	key, err := h.Store.RotateAPIKey(c.UserContext(), m.ID)
 	if err != nil {
 		return err

@@ -19,6 +19,10 @@ func (r fixedRate) Quote(context.Context) (models.Quote, error) {
 	return models.Quote{Rate: r.rate, Source: "test", At: time.Date(2026, 3, 1, 11, 59, 0, 0, time.UTC)}, nil
 }
 
+// Cached reports no cached rate, so KAS-priced sessions in these tests carry
+// no USD value (TestUSDValueAtPaymentTime covers the valued case).
+func (r fixedRate) Cached() (models.Quote, bool) { return models.Quote{}, false }
+
 // newDashFixture is the standard fixture with a USD price of 0.125 $/KAS.
 func newDashFixture(t *testing.T) *fixture {
 	t.Helper()

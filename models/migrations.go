@@ -176,6 +176,11 @@ CREATE TABLE webhook_attempts (
 );
 CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (delivery_id, attempted_at);
 `)},
+	{ID: "0004_payment_usd_value_and_indexes", Migrate: execDDL(`
+ALTER TABLE payments ADD COLUMN usd_cents BIGINT;
+CREATE INDEX payments_merchant_status_idx ON payments (merchant_id, status, confirmed_at);
+CREATE INDEX payments_visitor_idx ON payments (link_id, visitor);
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.

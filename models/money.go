@@ -104,3 +104,12 @@ func ConvertUSDToSompi(cents int64, rate string) (int64, error) {
 
 // maxSompi bounds any KAS amount Till handles (10^10 KAS, far above supply).
 const maxSompi = 1_000_000_000_000_000_000
+
+// SompiToUSDCents values sompi at rate (USD per KAS), rounded to the cent.
+func SompiToUSDCents(sompi int64, rate string) (int64, error) {
+	r, err := decimal.NewFromString(rate)
+	if err != nil || !r.IsPositive() {
+		return 0, fmt.Errorf("models: bad rate %q", rate)
+	}
+	return decimal.New(sompi, -6).Mul(r).Round(0).IntPart(), nil
+}

@@ -1,8 +1,11 @@
 package models_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"till/models"
 )
@@ -69,4 +72,60 @@ func TestFormatAndConvert(t *testing.T) {
 	if _, err := models.ConvertUSDToSompi(100, "0"); err == nil {
 		t.Error("zero rate accepted")
 	}
+}
+
+// fakeRates is a RateSource with a fixed cached quote.
+type fakeRates struct {
+	q  models.Quote
+	ok bool
+}
+
+func (f fakeRates) Quote(context.Context) (models.Quote, error) {
+	if !f.ok {
+		return models.Quote{}, errors.New("no price")
+	}
+	return f.q, nil
+}
+func (f fakeRates) Cached() (models.Quote, bool) { return f.q, f.ok }
+
+func TestUSDValueAtPaymentTime(t *testing.T) {
+	cases := []struct {
+		name      string
+		rates     fakeRates
+		currency  string
+		amount    string
+		wantCents *int64
+		wantRate  string
+	}{
+		{"KAS link with a fresh rate", fakeRates{models.Quote{Rate: "0.125", Source: "coingecko", At: time.Now()}, true}, "KAS", "100", ptr(1250), "0.125"},
+		{"KAS link without a rate", fakeRates{}, "KAS", "100", nil, ""},
+		{"USD link", fakeRates{models.Quote{Rate: "0.1", Source: "coingecko", At: time.Now()}, true}, "USD", "19.99", ptr(1999), "0.1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, func(o *models.StoreOptions) { o.Rates = tc.rates })
+			title, cur := "Valued", tc.currency
+			l, err := f.s.CreateLink(f.ctx, f.m.ID, models.LinkInput{Title: &title, Amount: &tc.amount, Currency: &cur})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: l.Slug})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := f.reload(p.ID)
+			if (got.USDCents == nil) != (tc.wantCents == nil) || (got.USDCents != nil && *got.USDCents != *tc.wantCents) || got.Rate != tc.wantRate {
+				t.Fatalf("usd_cents %v rate %q, want %v %q", deref(got.USDCents), got.Rate, deref(tc.wantCents), tc.wantRate)
+			}
+		})
+	}
+}
+
+func ptr(v int64) *int64 { return &v }
+
+func deref(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

@@ -60,7 +60,11 @@ type Payment struct {
 	Rate                  string
 	RateSource            string
 	RateAt                *time.Time
-	Status                PaymentStatus
+	// USDCents is the session's value in US cents at the rate of its
+	// creation: the price for USD links, the KAS amount at the then
+	// current rate for KAS links (nil when no fresh rate was at hand).
+	USDCents *int64 `gorm:"column:usd_cents"`
+	Status   PaymentStatus
 	Late                  bool
 	Confirmations         int64
 	RequiredConfirmations int
@@ -94,8 +98,11 @@ type Quote struct {
 
 // RateSource gives the current KAS/USD price, or an error when no fresh,
 // non-zero price is available (the domain then refuses to price in USD).
+// Cached returns the last fresh price without fetching, so KAS-priced
+// sessions can record their USD value without waiting on the network.
 type RateSource interface {
 	Quote(ctx context.Context) (Quote, error)
+	Cached() (Quote, bool)
 }
 
 // CreatePaymentInput is what a customer (or the checkout page) sends.
@@ -171,6 +178,12 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 	switch link.Currency {
 	case KAS:
 		p.AmountExpected = link.Amount
+		if s.rates != nil {
+			if q, ok := s.rates.Cached(); ok {
+				at := q.At.UTC().Truncate(time.Microsecond)
+				p.Rate, p.RateSource, p.RateAt = q.Rate, q.Source, &at
+			}
+		}
 	case USD:
 		if s.rates == nil {
 			return nil, &UnavailableError{Message: "Unable to fetch KAS/USD price for conversion"}
@@ -190,6 +203,15 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 	}
 	if p.AmountExpected < MinPayableSompi {
 		return nil, &StateError{Message: "This link's amount is below the payable minimum of 0.2 KAS at the current rate"}
+	}
+	switch {
+	case p.PriceCurrency == USD:
+		cents := p.PriceAmount
+		p.USDCents = &cents
+	case p.Rate != "":
+		if cents, err := SompiToUSDCents(link.Amount, p.Rate); err == nil {
+			p.USDCents = &cents
+		}
 	}
 	if st, err := s.ChainState(ctx, "kaspa"); err == nil {
 		p.StartDaaScore = int64(st.DaaScore)

@@ -12,23 +12,25 @@ import (
 // by the database over one merchant's rows (tenant-scoped like every query).
 
 // Revenue is a merchant's confirmed income. KAS is what reached the
-// merchant's wallet; USD is known exactly only for USD-priced links (their
-// price, fixed at session creation). KAS-priced sessions store no rate, so
-// their USD value at payment time is unknown and is never estimated.
+// merchant's wallet; USD is each payment's value when its session opened:
+// the price of USD links, and for KAS links the amount at the rate cached
+// then. A KAS session opened while no fresh rate was at hand has no USD
+// value, and it is never estimated afterwards.
 type Revenue struct {
 	// Sompi is the KAS received by every confirmed payment.
 	Sompi int64
 	// Count is the number of confirmed payments.
 	Count int64
-	// USDCents is the price of the confirmed USD-priced payments.
+	// USDCents is the USD value of the confirmed payments that have one.
 	USDCents int64
-	// USDCount is the number of confirmed USD-priced payments.
+	// USDCount is the number of confirmed payments with a USD value.
 	USDCount int64
-	// USDSompi is the KAS those USD-priced payments brought in.
+	// USDSompi is the KAS those payments brought in.
 	USDSompi int64
-	// KASPricedSompi and KASPricedCount cover the KAS-priced payments.
-	KASPricedSompi int64
-	KASPricedCount int64
+	// UnvaluedSompi and UnvaluedCount cover confirmed payments without a
+	// USD value.
+	UnvaluedSompi int64
+	UnvaluedCount int64
 	// LateCount is how many confirmed payments arrived after their window.
 	LateCount int64
 }
@@ -112,19 +114,19 @@ func (s *Store) Overview(ctx context.Context, merchantID string, days int) (*Ove
 // statusTotals fills the counts and the revenue with one grouped query.
 func (s *Store) statusTotals(ctx context.Context, merchantID string, o *Overview) error {
 	type row struct {
-		Status        PaymentStatus
-		PriceCurrency Currency
-		Late          bool
-		N             int64
-		Received      int64
-		Priced        int64
+		Status   PaymentStatus
+		Valued   bool
+		Late     bool
+		N        int64
+		Received int64
+		Cents    int64
 	}
 	var rows []row
 	err := s.db.R(ctx).Model(&Payment{}).Scopes(ownedBy(merchantID)).
-		Select("status, price_currency, late, COUNT(*) AS n, " +
+		Select("status, usd_cents IS NOT NULL AS valued, late, COUNT(*) AS n, " +
 			"CAST(COALESCE(SUM(amount_received), 0) AS BIGINT) AS received, " +
-			"CAST(COALESCE(SUM(price_amount), 0) AS BIGINT) AS priced").
-		Group("status, price_currency, late").Scan(&rows).Error
+			"CAST(COALESCE(SUM(usd_cents), 0) AS BIGINT) AS cents").
+		Group("status, usd_cents IS NOT NULL, late").Scan(&rows).Error
 	if err != nil {
 		return fmt.Errorf("models: payment totals: %w", err)
 	}
@@ -140,14 +142,13 @@ func (s *Store) statusTotals(ctx context.Context, merchantID string, o *Overview
 		if r.Late {
 			rv.LateCount += r.N
 		}
-		switch r.PriceCurrency {
-		case USD:
-			rv.USDCents += r.Priced
+		if r.Valued {
+			rv.USDCents += r.Cents
 			rv.USDCount += r.N
 			rv.USDSompi += r.Received
-		case KAS:
-			rv.KASPricedSompi += r.Received
-			rv.KASPricedCount += r.N
+		} else {
+			rv.UnvaluedSompi += r.Received
+			rv.UnvaluedCount += r.N
 		}
 	}
 	return nil

@@ -162,14 +162,14 @@ func TestOverview(t *testing.T) {
 			revenue: models.Revenue{
 				Sompi: kas1.AmountReceived + kas2.AmountReceived + usd.AmountReceived, Count: 3,
 				USDCents: 1999, USDCount: 1, USDSompi: usd.AmountReceived,
-				KASPricedSompi: kas1.AmountReceived + kas2.AmountReceived, KASPricedCount: 2,
+				UnvaluedSompi: kas1.AmountReceived + kas2.AmountReceived, UnvaluedCount: 2,
 			},
 			links: 4, activeLinks: 2, unmatched: models.UnmatchedSummary{Count: 1, Sompi: stray.Amount}, recent: 5,
 		},
 		{
 			name: "other merchant", merchant: other.ID, total: 1,
 			counts:  map[models.PaymentStatus]int64{models.StatusConfirmed: 1},
-			revenue: models.Revenue{Sompi: otherLink.Amount, Count: 1, KASPricedCount: 1},
+			revenue: models.Revenue{Sompi: otherLink.Amount, Count: 1, UnvaluedCount: 1},
 			links:   1, activeLinks: 1, recent: 1,
 		},
 	}
@@ -181,7 +181,7 @@ func TestOverview(t *testing.T) {
 			}
 			if tc.merchant == other.ID {
 				// The unique offset makes the exact amount random.
-				tc.revenue.Sompi, tc.revenue.KASPricedSompi = o.Revenue.Sompi, o.Revenue.Sompi
+				tc.revenue.Sompi, tc.revenue.UnvaluedSompi = o.Revenue.Sompi, o.Revenue.Sompi
 				if o.Revenue.Sompi <= otherLink.Amount || o.Revenue.Sompi > otherLink.Amount+99_999 {
 					t.Errorf("other revenue %d", o.Revenue.Sompi)
 				}

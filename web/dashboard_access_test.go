@@ -211,3 +211,24 @@ func withValue(v url.Values, key, value string) url.Values {
 	out.Set(key, value)
 	return out
 }
+
+// TestAPIKeyRotationAsksWithoutJS: a plain form post (no JavaScript, so no
+// hx-confirm dialog) gets a confirmation page first.
+func TestAPIKeyRotationAsksWithoutJS(t *testing.T) {
+	h := newDashHarness(t)
+	r := h.c.Submit("/dashboard/settings", "/dashboard/settings/api-key", url.Values{})
+	if r.Status != http.StatusOK || r.Doc.Find(`[data-testid="confirm"] form[action="/dashboard/settings/api-key"] input[name="confirm"][value="yes"]`).Length() != 1 {
+		t.Fatalf("no confirmation page: %d", r.Status)
+	}
+	if me := h.env.Do("GET", "/api/auth/me", nil, h.m.Key()...); me.Status != http.StatusOK {
+		t.Fatalf("the key changed without confirmation: %d", me.Status)
+	}
+	r = h.c.Submit("/dashboard/settings", "/dashboard/settings/api-key", url.Values{"confirm": {"yes"}})
+	key := r.TestID("api-key-value")
+	if r.Status != http.StatusOK || len(key) != 36 || key == h.m.APIKey || r.TestID("api-key-rotated") == "" {
+		t.Fatalf("confirmed rotation: %d %q", r.Status, key)
+	}
+	if me := h.env.Do("GET", "/api/auth/me", nil, h.m.Key()...); me.Status != http.StatusUnauthorized {
+		t.Fatalf("old key still works: %d", me.Status)
+	}
+}

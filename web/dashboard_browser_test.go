@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/proto"
 
 	"till/models"
 	"till/views/pages"
@@ -43,13 +44,13 @@ func htmxIdle(p *rod.Page) {
 	p.MustWait(`() => !document.querySelector(".htmx-request")`)
 }
 
-// clickAndWait clicks and waits for the navigation it causes, after any
-// htmx request in flight has finished (leaving a page aborts them).
-func clickAndWait(p *rod.Page, sel string) {
+// clickTo clicks sel (after any htmx request in flight has finished:
+// leaving a page aborts them) and waits until the browser has loaded a page
+// whose path matches the regular expression path.
+func clickTo(p *rod.Page, sel, path string) {
 	htmxIdle(p)
-	wait := p.MustWaitNavigation()
 	p.MustElement(sel).MustClick()
-	wait()
+	p.MustWait(`(re) => new RegExp(re).test(location.pathname) && document.readyState === "complete" && !!document.querySelector("#main")`, path)
 }
 
 // TestBrowserDashboardJourney: a merchant signs up, builds a link with the
@@ -80,14 +81,14 @@ func TestBrowserDashboardJourney(t *testing.T) {
 	page.MustElement("#email").MustInput("roaster@example.com")
 	page.MustElement("#password").MustInput("securepassword")
 	page.MustElement("#kaspaAddress").MustInput(webtest.AddrA)
-	clickAndWait(page, `[data-testid="signup-submit"]`)
+	clickTo(page, `[data-testid="signup-submit"]`, `^/dashboard$`)
 	if !strings.HasSuffix(page.MustInfo().URL, "/dashboard") {
 		t.Fatalf("after sign-up at %s", page.MustInfo().URL)
 	}
 
 	// Build a link; the preview follows the form.
-	clickAndWait(page, `[data-testid="nav-links"]`)
-	clickAndWait(page, `[data-testid="empty-state"] a`)
+	clickTo(page, `[data-testid="nav-links"]`, `^/dashboard/links$`)
+	clickTo(page, `[data-testid="empty-state"] a`, `^/dashboard/links/new$`)
 	waitText(t, page, `[data-testid="preview-title"]`, "Untitled link")
 	page.MustElement("#title").MustInput("Ethiopia Yirgacheffe, 250 g")
 	waitText(t, page, `[data-testid="preview-title"]`, "Ethiopia Yirgacheffe, 250 g")
@@ -111,8 +112,12 @@ func TestBrowserDashboardJourney(t *testing.T) {
 	page.MustElement(`[data-testid="link-submit"]`).MustClick()
 	waitText(t, page, `[data-testid="error-redirectUrl"]`, "redirectUrl must be an absolute http or https URL")
 	page.MustElement("#redirectUrl").MustSelectAllText().MustInput("https://roaster.example/thanks")
-	waitText(t, page, `[data-testid="preview-title"]`, "Ethiopia Yirgacheffe, 250 g") // the preview still listens
-	clickAndWait(page, `[data-testid="link-submit"]`)
+	page.MustElement("#title").MustSelectAllText().MustInput("Ethiopia Yirgacheffe, 250 g bag")
+	waitText(t, page, `[data-testid="preview-title"]`, "Ethiopia Yirgacheffe, 250 g bag") // the preview still listens
+	page.MustElement("#title").MustSelectAllText().MustInput("Ethiopia Yirgacheffe, 250 g")
+	waitText(t, page, `[data-testid="preview-title"]`, "Ethiopia Yirgacheffe, 250 g")
+	webtest.Screenshot(t, page, "dashboard-link-builder-desktop")
+	clickTo(page, `[data-testid="link-submit"]`, `^/dashboard/links$`)
 	if !strings.HasSuffix(page.MustInfo().URL, "/dashboard/links") || !strings.Contains(textOf(page, `[data-testid="flash"]`), "created") {
 		t.Fatalf("after create at %s", page.MustInfo().URL)
 	}
@@ -125,13 +130,13 @@ func TestBrowserDashboardJourney(t *testing.T) {
 	page.MustElement("#currency").MustSelect("USD (paid in KAS)")
 	page.MustElement(`[data-testid="status-draft"]`).MustClick()
 	waitText(t, page, `[data-testid="preview-amount"]`, "$25.00")
-	clickAndWait(page, `[data-testid="link-submit"]`)
+	clickTo(page, `[data-testid="link-submit"]`, `^/dashboard/links$`)
 
 	// Register a webhook endpoint on a local receiver.
 	page.MustNavigate(base + "/dashboard/webhooks/new").MustWaitLoad()
 	page.MustElement("#url").MustInput(recv.URL + "/till")
 	page.MustElement("#description").MustInput("Order system")
-	clickAndWait(page, `[data-testid="webhook-submit"]`)
+	clickTo(page, `[data-testid="webhook-submit"]`, `^/dashboard/webhooks/[0-9a-f-]{36}$`)
 	hookPage := page.MustInfo().URL
 	if !strings.Contains(hookPage, "/dashboard/webhooks/") {
 		t.Fatalf("after adding the endpoint at %s", hookPage)
@@ -149,7 +154,7 @@ func TestBrowserDashboardJourney(t *testing.T) {
 	}
 
 	// The payments table, filtered with htmx: the URL follows the filter.
-	clickAndWait(page, `[data-testid="nav-payments"]`)
+	clickTo(page, `[data-testid="nav-payments"]`, `^/dashboard/payments$`)
 	page.MustElement("#status").MustSelect("Confirmed")
 	page.MustWait(`() => location.search.includes("status=confirmed")`)
 	row := page.MustElement(`[data-testid="payment-row"][data-payment-id="` + pid + `"]`)
@@ -181,10 +186,11 @@ func TestBrowserDashboardJourney(t *testing.T) {
 	}
 
 	// The payment's page links the transaction on the explorer.
-	clickAndWait(page, `[data-payment-id="`+pid+`"] [data-testid="payment-link"]`)
+	clickTo(page, `[data-payment-id="`+pid+`"] [data-testid="payment-link"]`, `^/dashboard/payments/`+pid+`$`)
 	if href := *page.MustElement(`[data-testid="explorer-link"]`).MustAttribute("href"); href != "https://explorer.kaspa.org/txs/"+tx {
 		t.Fatalf("explorer link %s", href)
 	}
+	webtest.Screenshot(t, page, "dashboard-payment-detail-desktop")
 
 	// The webhook log shows the delivery.
 	page.MustNavigate(hookPage).MustWaitLoad()
@@ -197,13 +203,17 @@ func TestBrowserDashboardJourney(t *testing.T) {
 	if s := textOf(page, `[data-testid="webhook-secret-value"]`); !strings.HasPrefix(s, "whsec_") {
 		t.Fatalf("revealed secret %q", s)
 	}
+	webtest.Screenshot(t, page, "dashboard-webhook-desktop")
 
 	// The overview.
-	clickAndWait(page, `[data-testid="nav-overview"]`)
+	clickTo(page, `[data-testid="nav-overview"]`, `^/dashboard$`)
 	if got := textOf(page, `[data-testid="stat-revenue"]`); got != pages.KAS(sompi) {
 		t.Fatalf("revenue %q", got)
 	}
 	webtest.Screenshot(t, page, "dashboard-overview-desktop")
+	setColorScheme(t, page, "dark")
+	webtest.Screenshot(t, page, "dashboard-overview-dark")
+	setColorScheme(t, page, "light")
 
 	// The links on a phone.
 	page.MustSetViewport(390, 844, 2, true)
@@ -215,6 +225,14 @@ func TestBrowserDashboardJourney(t *testing.T) {
 		t.Error("the links page scrolls sideways on a phone")
 	}
 	webtest.Screenshot(t, page, "dashboard-links-phone")
+	for _, section := range []string{"payments", "webhooks"} {
+		page.MustNavigate(base + "/dashboard/" + section).MustWaitLoad()
+		if overflow := page.MustEval(`() => document.documentElement.scrollWidth > window.innerWidth`).Bool(); overflow {
+			t.Errorf("the %s page scrolls sideways on a phone (tables scroll inside their frame)", section)
+		}
+		webtest.Screenshot(t, page, "dashboard-"+section+"-phone")
+	}
+	page.MustNavigate(base + "/dashboard/links").MustWaitLoad()
 
 	// Deactivating asks first (hx-confirm), then posts with the CSRF header.
 	wait, handle := page.MustHandleDialog()
@@ -222,9 +240,7 @@ func TestBrowserDashboardJourney(t *testing.T) {
 		wait()
 		handle(true, "")
 	}()
-	nav := page.MustWaitNavigation()
 	page.MustElement(`[data-testid="link-card"] [data-testid="link-deactivate"]`).MustClick()
-	nav()
 	page.MustWait(`() => [...document.querySelectorAll('[data-testid="link-card"]')].some(c => c.textContent.includes("Ethiopia") && c.textContent.includes("Inactive"))`)
 	if errs := consoleErrors(); len(errs) > 0 {
 		t.Fatalf("browser console errors: %v", errs)
@@ -238,4 +254,15 @@ func linkCount(t *testing.T, h *dashHarness) int {
 		t.Fatal(err)
 	}
 	return int(n)
+}
+
+// setColorScheme emulates prefers-color-scheme (light or dark) on p.
+func setColorScheme(t *testing.T, p *rod.Page, scheme string) {
+	t.Helper()
+	err := proto.EmulationSetEmulatedMedia{Features: []*proto.EmulationMediaFeature{
+		{Name: "prefers-color-scheme", Value: scheme}, {Name: "prefers-reduced-motion", Value: "reduce"},
+	}}.Call(p)
+	if err != nil {
+		t.Fatal(err)
+	}
 }

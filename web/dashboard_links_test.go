@@ -48,8 +48,8 @@ func TestLinkBuilderForm(t *testing.T) {
 			status: http.StatusUnprocessableEntity, errFields: []string{"title", "amount", "currency", "expiryMinutes", "redirectUrl"},
 		},
 		{
-			name:   "htmx post gets the form fields back",
-			values: url.Values{"title": {"Ok"}, "amount": {"0.1"}, "currency": {"KAS"}, "status": {"active"}, "linkExpiresIn": {"0"}},
+			name:    "htmx post gets the form fields back",
+			values:  url.Values{"title": {"Ok"}, "amount": {"0.1"}, "currency": {"KAS"}, "status": {"active"}, "linkExpiresIn": {"0"}},
 			headers: htmx, status: http.StatusOK, fragment: true, errFields: []string{"amount"},
 		},
 		{

@@ -181,7 +181,7 @@ func TestWebhookSecretTestAndLog(t *testing.T) {
 	}
 
 	// Delete asks first, then removes it.
-	if r := h.c.Get(page + "/delete"); r.Doc.Find(`form[action="` + page + `/delete"] input[name="confirm"]`).Length() != 1 {
+	if r := h.c.Get(page + "/delete"); r.Doc.Find(`form[action="`+page+`/delete"] input[name="confirm"]`).Length() != 1 {
 		t.Fatal("no delete confirmation page")
 	}
 	if r := h.c.Submit(page, page+"/delete", url.Values{"confirm": {"yes"}}, htmx...); r.Status != http.StatusNoContent || r.Header.Get("HX-Redirect") != "/dashboard/webhooks" {

@@ -81,8 +81,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// FakeIP returns a distinct documentation-range-free private address for
-// client number n (10.x.y.z), used as X-Forwarded-For.
+// FakeIP returns a private address (10.x.y.z) for customer number n, sent
+// as X-Forwarded-For.
 func FakeIP(n int) string {
 	return fmt.Sprintf("10.%d.%d.%d", (n>>16)&0xff, (n>>8)&0xff, n&0xff)
 }

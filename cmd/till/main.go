@@ -107,6 +107,7 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 	runner := workers.NewRunner(log,
 		&kaspa.Watcher{Client: chain, Store: store, Interval: cfg.PollInterval, Log: log, ReconcileEvery: 15},
 		&workers.Expirer{Store: store, Interval: time.Second, Log: log},
+		rates,
 		&webhooks.Dispatcher{Store: store, Policy: &netguard.Policy{AllowPrivate: cfg.WebhookAllowPrivate}, Log: log},
 	)
 	runner.Start(ctx)

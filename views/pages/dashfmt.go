@@ -195,21 +195,6 @@ func customerOf(p models.Payment) string {
 // the link preview.
 func qrDot(i int) bool { return "1110110101110001010111011"[i] == '1' }
 
-// timelineDot colours a timeline entry's marker.
-func timelineDot(kind string) string {
-	switch kind {
-	case "confirmed":
-		return "bg-emerald-500"
-	case "detected":
-		return "bg-sky-500"
-	case "expired":
-		return "bg-zinc-400"
-	case "event":
-		return "bg-brand-500"
-	}
-	return "bg-slate-400"
-}
-
 // timelineLabel says what a timeline entry means.
 func timelineLabel(e models.TimelineEntry, p *models.Payment) string {
 	switch e.Kind {
@@ -261,4 +246,16 @@ func lastLatency(r *models.DeliveryRecord) string {
 		return "—"
 	}
 	return strconv.FormatInt(r.AttemptLog[len(r.AttemptLog)-1].LatencyMS, 10) + " ms"
+}
+
+// customerShort names a payment's customer in a table cell: the name, else
+// the email, else "—".
+func customerShort(p models.Payment) string {
+	switch {
+	case p.CustomerName != "":
+		return p.CustomerName
+	case p.CustomerEmail != "":
+		return p.CustomerEmail
+	}
+	return "—"
 }

@@ -87,6 +87,43 @@ func (f *Feed) Quote(ctx context.Context) (models.Quote, error) {
 	return models.Quote{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
 
+// Cached returns the last fetched rate if it is younger than MaxAge,
+// without any network call (session creation for KAS links uses it to
+// record the USD value; Run keeps it warm).
+func (f *Feed) Cached() (models.Quote, bool) {
+	maxAge := f.MaxAge
+	if maxAge == 0 {
+		maxAge = DefaultMaxAge
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cached == nil || f.now().Sub(f.cached.At) >= maxAge {
+		return models.Quote{}, false
+	}
+	return *f.cached, true
+}
+
+// Name identifies the feed as a worker.
+func (f *Feed) Name() string { return "price-feed" }
+
+// Run refreshes the rate every TTL until ctx ends, so the cache is warm for
+// checkouts and for recording the USD value of KAS payments. Failures are
+// logged at debug level: the cache simply ages out.
+func (f *Feed) Run(ctx context.Context) error {
+	ttl := f.TTL
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	for {
+		_, _, _ = f.group.Do("refresh", func() (any, error) { return f.refresh(ctx) })
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(ttl):
+		}
+	}
+}
+
 func (f *Feed) refresh(ctx context.Context) (models.Quote, error) {
 	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 	defer cancel()

@@ -117,3 +117,37 @@ func TestFeedExponentPrice(t *testing.T) {
 		t.Fatalf("%+v %v", q, err)
 	}
 }
+
+func TestFeedCachedAndRun(t *testing.T) {
+	chain, feed, clk := setup(t)
+	if _, ok := feed.Cached(); ok {
+		t.Fatal("cached before any fetch")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- feed.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if q, ok := feed.Cached(); ok {
+			if q.Rate != "0.1234" {
+				t.Fatalf("cached %+v", q)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run never warmed the cache")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if chain.Calls()["GET /coingecko/simple/price"] == 0 {
+		t.Fatal("no CoinGecko call")
+	}
+	clk.Add(11 * time.Minute)
+	if _, ok := feed.Cached(); ok {
+		t.Fatal("a rate older than 10 minutes is still offered")
+	}
+}

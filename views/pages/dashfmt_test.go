@@ -1,0 +1,96 @@
+package pages
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"till/models"
+)
+
+func TestExplorerTxURL(t *testing.T) {
+	tx := strings.Repeat("ab", 32)
+	cases := []struct {
+		network, txid, want string
+	}{
+		{"mainnet", tx, "https://explorer.kaspa.org/txs/" + tx},
+		{"testnet-10", tx, "https://explorer-tn10.kaspa.org/txs/" + tx},
+		{"testnet-11", tx, ""},
+		{"mainnet", strings.ToUpper(tx), ""},
+		{"mainnet", tx[:63], ""},
+		{"mainnet", tx + "00", ""},
+		{"mainnet", tx[:62] + "\"/", ""},
+		{"mainnet", "javascript:alert(1)", ""},
+		{"mainnet", "", ""},
+	}
+	for _, tc := range cases {
+		if got := ExplorerTxURL(tc.network, tc.txid); got != tc.want {
+			t.Errorf("ExplorerTxURL(%q, %q) = %q, want %q", tc.network, tc.txid, got, tc.want)
+		}
+	}
+}
+
+func TestAmountFormatting(t *testing.T) {
+	cases := []struct{ got, want string }{
+		{KAS(0), "0 KAS"},
+		{KAS(1), "0.00000001 KAS"},
+		{KAS(123_456_789_000_000), "1,234,567.89 KAS"},
+		{KAS(100_000_000_000), "1,000 KAS"},
+		{USD(0), "$0.00"},
+		{USD(1999), "$19.99"},
+		{USD(123456789), "$1,234,567.89"},
+		{USD(-150), "-$1.50"},
+		{Price(1999, models.USD), "$19.99"},
+		{Price(1_250_000_000, models.KAS), "12.5 KAS"},
+		{Count(1234567), "1,234,567"},
+		{Plural(1, "payment", "payments"), "1 payment"},
+		{Plural(2500, "payment", "payments"), "2,500 payments"},
+		{minutes(30), "30 minutes"},
+		{minutes(120), "2 hours"},
+		{minutes(1440), "1 day"},
+		{Short(strings.Repeat("a", 60) + "bcde"), "aaaaaaaa…bcde"},
+	}
+	for i, tc := range cases {
+		if tc.got != tc.want {
+			t.Errorf("case %d: %q, want %q", i, tc.got, tc.want)
+		}
+	}
+}
+
+func TestRevenueChart(t *testing.T) {
+	day := func(i int) time.Time { return time.Date(2026, 3, 1+i, 0, 0, 0, 0, time.UTC) }
+	cases := []struct {
+		name  string
+		sompi []int64
+		scale int64
+		best  int
+	}{
+		{"empty", []int64{0, 0, 0}, models.SompiPerKAS, -1},
+		{"one day", []int64{0, 12 * models.SompiPerKAS, 0}, 20 * models.SompiPerKAS, 1},
+		{"tiny", []int64{1, 0}, 1, 0},
+		{"round number", []int64{50 * models.SompiPerKAS, 5 * models.SompiPerKAS}, 50 * models.SompiPerKAS, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var days []models.DayRevenue
+			for i, s := range tc.sompi {
+				days = append(days, models.DayRevenue{Day: day(i), Sompi: s, Count: 1})
+			}
+			c := newRevenueChart(days)
+			if c.Scale != tc.scale || len(c.Bars) != len(days) {
+				t.Fatalf("scale %d (want %d), %d bars", c.Scale, tc.scale, len(c.Bars))
+			}
+			if (tc.best < 0) != (c.Best == nil) || (c.Best != nil && !c.Best.Day.Equal(day(tc.best))) {
+				t.Fatalf("best day %v", c.Best)
+			}
+			for i, b := range c.Bars {
+				if b.Zero != (tc.sompi[i] == 0) || b.H == "" || b.Y == "" {
+					t.Errorf("bar %d %+v", i, b)
+				}
+			}
+			if c.summary() == "" {
+				t.Error("no summary")
+			}
+		})
+	}
+}
