@@ -46,25 +46,25 @@ func (s PaymentStatus) Final() bool { return s == StatusConfirmed || s == Status
 // Payment is one checkout session: what one customer must pay, where, until
 // when, and what the chain has shown so far.
 type Payment struct {
-	ID                    string
-	MerchantID            string
-	LinkID                *string
-	Chain                 string
-	Asset                 string
-	PayAddress            string
-	DerivationIndex       *int64
-	AmountExpected        int64 // sompi
-	AmountReceived        int64 // sompi
-	PriceCurrency         Currency
-	PriceAmount           int64 // base units of PriceCurrency
-	Rate                  string
-	RateSource            string
-	RateAt                *time.Time
+	ID              string
+	MerchantID      string
+	LinkID          *string
+	Chain           string
+	Asset           string
+	PayAddress      string
+	DerivationIndex *int64
+	AmountExpected  int64 // sompi
+	AmountReceived  int64 // sompi
+	PriceCurrency   Currency
+	PriceAmount     int64 // base units of PriceCurrency
+	Rate            string
+	RateSource      string
+	RateAt          *time.Time
 	// USDCents is the session's value in US cents at the rate of its
 	// creation: the price for USD links, the KAS amount at the then
 	// current rate for KAS links (nil when no fresh rate was at hand).
-	USDCents *int64 `gorm:"column:usd_cents"`
-	Status   PaymentStatus
+	USDCents              *int64 `gorm:"column:usd_cents"`
+	Status                PaymentStatus
 	Late                  bool
 	Confirmations         int64
 	RequiredConfirmations int
