@@ -78,17 +78,9 @@ func (s *Store) PreviewLink(ctx context.Context, merchantID string, in LinkInput
 		return nil, err
 	}
 	now := s.clock()
-	l := PaymentLink{MerchantID: merchantID, Chain: chainKaspa, Currency: KAS, Status: LinkActive, CreatedAt: now, UpdatedAt: now}
-	if in.Title == nil {
-		empty := ""
-		in.Title = &empty
-	}
-	if in.Amount == nil {
-		empty := ""
-		in.Amount = &empty
-	}
+	l, in := newLink(merchantID, in, now)
 	p := &LinkPreview{MerchantName: m.Name}
-	if err := s.applyLinkInput(&l, in, now); err != nil {
+	if err := s.applyLinkInput(l, in, now); err != nil {
 		v, ok := AsValidation(err)
 		if !ok {
 			return nil, err
@@ -102,7 +94,7 @@ func (s *Store) PreviewLink(ctx context.Context, merchantID string, in LinkInput
 		exp := m.PaymentExpiry
 		l.ExpiryMinutes = &exp
 	}
-	p.Link = l
+	p.Link = *l
 	if l.Currency == USD && l.Amount > 0 && s.rates != nil {
 		if q, err := s.rates.Quote(ctx); err == nil {
 			if sompi, err := ConvertUSDToSompi(l.Amount, q.Rate); err == nil {

@@ -104,19 +104,7 @@ func str(p *string) string {
 // CreateLink validates in and creates a link for merchantID.
 func (s *Store) CreateLink(ctx context.Context, merchantID string, in LinkInput) (*PaymentLink, error) {
 	now := s.clock()
-	l := &PaymentLink{ID: uuid.NewString(), MerchantID: merchantID, Chain: "kaspa", Currency: KAS, Status: LinkActive, CreatedAt: now, UpdatedAt: now}
-	if in.Currency == nil {
-		kas := string(KAS)
-		in.Currency = &kas
-	}
-	if in.Title == nil {
-		empty := ""
-		in.Title = &empty
-	}
-	if in.Amount == nil {
-		empty := ""
-		in.Amount = &empty
-	}
+	l, in := newLink(merchantID, in, now)
 	if err := s.applyLinkInput(l, in, now); err != nil {
 		return nil, err
 	}
@@ -130,6 +118,21 @@ func (s *Store) CreateLink(ctx context.Context, merchantID string, in LinkInput)
 			return nil, fmt.Errorf("models: create link: %w", err)
 		}
 	}
+}
+
+// newLink returns a link with the creation defaults (KAS, active) and in
+// with its required fields marked as given, so that missing ones are
+// reported as required rather than silently kept.
+func newLink(merchantID string, in LinkInput, now time.Time) (*PaymentLink, LinkInput) {
+	l := &PaymentLink{ID: uuid.NewString(), MerchantID: merchantID, Chain: chainKaspa, Currency: KAS, Status: LinkActive, CreatedAt: now, UpdatedAt: now}
+	empty := ""
+	if in.Title == nil {
+		in.Title = &empty
+	}
+	if in.Amount == nil {
+		in.Amount = &empty
+	}
+	return l, in
 }
 
 // UpdateLink validates in and applies it to the merchant's link; any invalid
