@@ -16,6 +16,7 @@ import (
 	"till/models"
 	"till/views/pages"
 	"till/web/webtest"
+	"till/workers/kaspa/double"
 )
 
 // waitText waits until the element matching sel shows want (whitespace
@@ -54,8 +55,9 @@ func clickTo(p *rod.Page, sel, path string) {
 }
 
 // TestBrowserDashboardJourney: a merchant signs up, builds a link with the
-// live preview, registers a webhook endpoint; a customer pays the exact
-// amount on the chain double; the payments table (filtered with htmx) shows
+// live preview, registers a webhook endpoint; a customer opens the checkout
+// in a second browser context and pays the exact amount on the chain double;
+// the checkout confirms and redirects; the payments table (filtered with htmx) shows
 // it confirmed, the CSV fetched with the browser's cookies has its row, and
 // the webhook log shows the delivery. Screenshots of the overview, the
 // payments table and the links on a phone are saved.
@@ -69,6 +71,11 @@ func TestBrowserDashboardJourney(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(recv.Close)
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><title>Thanks</title><h1 id="thanks">Thanks from the shop</h1>`))
+	}))
+	t.Cleanup(shop.Close)
 
 	b := webtest.Browser(t)
 	page := b.MustPage("")
@@ -111,7 +118,7 @@ func TestBrowserDashboardJourney(t *testing.T) {
 	page.MustElement("#redirectUrl").MustInput("javascript:alert(1)")
 	page.MustElement(`[data-testid="link-submit"]`).MustClick()
 	waitText(t, page, `[data-testid="error-redirectUrl"]`, "redirectUrl must be an absolute http or https URL")
-	page.MustElement("#redirectUrl").MustSelectAllText().MustInput("https://roaster.example/thanks")
+	page.MustElement("#redirectUrl").MustSelectAllText().MustInput(shop.URL + "/thanks")
 	page.MustElement("#title").MustSelectAllText().MustInput("Ethiopia Yirgacheffe, 250 g bag")
 	waitText(t, page, `[data-testid="preview-title"]`, "Ethiopia Yirgacheffe, 250 g bag") // the preview still listens
 	page.MustElement("#title").MustSelectAllText().MustInput("Ethiopia Yirgacheffe, 250 g")
@@ -142,10 +149,33 @@ func TestBrowserDashboardJourney(t *testing.T) {
 		t.Fatalf("after adding the endpoint at %s", hookPage)
 	}
 
-	// A customer session through the public API; the double receives the
-	// exact amount and the watcher confirms it.
-	pid, sompi := h.session(slug, map[string]any{"customerName": `Zoë "Beans", Ltd`, "customerEmail": "zoe@example.com"})
-	tx := h.pay(webtest.AddrA, sompi)
+	// A customer opens the checkout in a separate (incognito) browser
+	// context, starts a payment, and their wallet sends exactly the amount
+	// shown; the watcher confirms it and the checkout sends the customer back
+	// to the shop.
+	customer, customerErrors := customerPage(t, b)
+	customer.MustNavigate(base + "/pay/" + slug).MustWaitLoad()
+	customer.MustElement("details summary").MustClick() // the optional name and email
+	customer.MustElement("#customerName").MustInput(`Zoë "Beans", Ltd`)
+	customer.MustElement("#customerEmail").MustInput("zoe@example.com")
+	navigated := customer.MustWaitNavigation()
+	customer.MustElement(`[data-testid="pay-start"]`).MustClick()
+	navigated()
+	pid := *customer.MustElement(`[data-testid="checkout-session"]`).MustAttribute("data-payment-id")
+	address, amount := textOf(customer, `[data-testid="pay-address"]`), textOf(customer, `[data-testid="pay-amount"]`)
+	sompi, err := double.ParseKAS(amount)
+	if err != nil || address != webtest.AddrA {
+		t.Fatalf("checkout shows %q %q (%v)", address, amount, err)
+	}
+	tx := h.pay(address, sompi)
+	customer.MustElement(`#pay-panel[data-phase="confirmed"]`)
+	customer.MustElement("#thanks") // back at the shop's thank-you page
+	if u := customer.MustInfo().URL; u != shop.URL+"/thanks" {
+		t.Fatalf("customer redirected to %s", u)
+	}
+	if errs := customerErrors(); len(errs) > 0 {
+		t.Fatalf("console errors on the checkout: %v", errs)
+	}
 	if n := h.dispatch(); n != 1 {
 		t.Fatalf("dispatched %d deliveries", n)
 	}
