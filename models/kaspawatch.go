@@ -271,32 +271,45 @@ func (s *Store) recordKaspaCredit(ctx context.Context, c KaspaCredit, obs KaspaO
 // window.
 func (s *Store) findPaymentForCredit(tx *gorm.DB, c KaspaCredit, now time.Time) (*Payment, error) {
 	lateCutoff := now.Add(-s.lateWindow)
-	q := tx.Model(&Payment{}).Where("chain = ? AND pay_address = ?", chainKaspa, c.Address)
-	if c.BlockDaaScore > 0 {
-		q = q.Where("start_daa_score < ?", int64(c.BlockDaaScore))
-	} else if c.BlockTime != nil {
-		// History credits have a block time: the session must predate it
-		// (with a little slack for clock skew).
-		q = q.Where("created_at < ?", c.BlockTime.Add(10*time.Second))
+	// Two indexed lookups rather than one OR, which would read every open
+	// session of a busy shared address for each credit.
+	started := func(q *gorm.DB) *gorm.DB {
+		q = q.Where("chain = ? AND pay_address = ?", chainKaspa, c.Address)
+		if c.BlockDaaScore > 0 {
+			return q.Where("start_daa_score < ?", int64(c.BlockDaaScore))
+		}
+		if c.BlockTime != nil {
+			// History credits have a block time: the session must predate
+			// it (with a little slack for clock skew).
+			return q.Where("created_at < ?", c.BlockTime.Add(10*time.Second))
+		}
+		return q
 	}
-	var ps []Payment
-	err := q.Where(tx.Where(
-		// per-payment address
-		tx.Where("derivation_index IS NOT NULL").
-			Where(tx.Where("status IN ?", []PaymentStatus{StatusPending, StatusUnderpaid, StatusConfirming}).
-				Or("status = ? AND expires_at > ?", StatusExpired, lateCutoff))).
-		Or(
-			// shared address, exact unique amount, not yet paid
-			tx.Where("derivation_index IS NULL AND amount_expected = ? AND tx_id = ''", c.Amount).
-				Where(tx.Where("status = ?", StatusPending).Or("status = ? AND expires_at > ?", StatusExpired, lateCutoff)))).
-		Order("created_at").Limit(2).Find(&ps).Error
+	var shared []Payment
+	err := started(tx.Model(&Payment{})).
+		Where("amount_expected = ? AND derivation_index IS NULL AND tx_id = ''", c.Amount).
+		Where("status = ? OR (status = ? AND expires_at > ?)", StatusPending, StatusExpired, lateCutoff).
+		Order("created_at").Limit(1).Find(&shared).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: match credit: %w", err)
 	}
-	if len(ps) == 0 {
-		return nil, nil
+	var derived []Payment
+	err = started(tx.Model(&Payment{})).
+		Where("derivation_index IS NOT NULL").
+		Where("status IN ? OR (status = ? AND expires_at > ?)", []PaymentStatus{StatusPending, StatusUnderpaid, StatusConfirming}, StatusExpired, lateCutoff).
+		Order("created_at").Limit(1).Find(&derived).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: match credit: %w", err)
 	}
-	return &ps[0], nil
+	switch {
+	case len(shared) == 0 && len(derived) == 0:
+		return nil, nil
+	case len(derived) == 0:
+		return &shared[0], nil
+	case len(shared) == 0 || derived[0].CreatedAt.Before(shared[0].CreatedAt):
+		return &derived[0], nil
+	}
+	return &shared[0], nil
 }
 
 // claimUnmatched attributes an unmatched credit to the merchant whose
@@ -382,61 +395,86 @@ func creditConfirmations(c KaspaCredit, obs KaspaObservation) int64 {
 }
 
 // advanceConfirmations recomputes the depth of every confirming payment and
-// confirms those that reached their required depth.
+// confirms those that reached their required depth. The depths come from one
+// grouped query; payments whose depth changed without confirming are updated
+// together per depth.
 func (s *Store) advanceConfirmations(ctx context.Context, obs KaspaObservation, now time.Time) (int, error) {
-	var ps []Payment
-	if err := s.db.R(ctx).Where("chain = ? AND status = ?", chainKaspa, StatusConfirming).Find(&ps).Error; err != nil {
+	type row struct {
+		Payment
+		MaxDaa  *int64
+		MaxBlue *int64
+	}
+	var rows []row
+	err := s.db.R(ctx).Table("payments").
+		Select("payments.*, MAX(transfers.block_daa_score) AS max_daa, MAX(transfers.accepting_blue_score) AS max_blue").
+		Joins("JOIN transfers ON transfers.payment_id = payments.id").
+		Where("payments.chain = ? AND payments.status = ?", chainKaspa, StatusConfirming).
+		Group("payments.id").Scan(&rows).Error
+	if err != nil {
 		return 0, fmt.Errorf("models: confirming payments: %w", err)
 	}
 	confirmed := 0
-	for i := range ps {
-		p := &ps[i]
-		type depth struct {
-			MaxDaa  *int64
-			MaxBlue *int64
-		}
-		var d depth
-		if err := s.db.R(ctx).Model(&Transfer{}).Select("MAX(block_daa_score) AS max_daa, MAX(accepting_blue_score) AS max_blue").
-			Where("payment_id = ?", p.ID).Scan(&d).Error; err != nil {
-			return confirmed, fmt.Errorf("models: transfer depth: %w", err)
-		}
+	byDepth := map[int64][]string{}
+	for i := range rows {
+		r := &rows[i]
 		conf := int64(-1)
-		if d.MaxDaa != nil && obs.VirtualDaaScore > 0 {
-			conf = int64(obs.VirtualDaaScore) - *d.MaxDaa
+		if r.MaxDaa != nil && obs.VirtualDaaScore > 0 {
+			conf = int64(obs.VirtualDaaScore) - *r.MaxDaa
 		}
-		if d.MaxBlue != nil && obs.SinkBlueScore > 0 {
-			if b := int64(obs.SinkBlueScore) - *d.MaxBlue; conf < 0 || b < conf {
+		if r.MaxBlue != nil && obs.SinkBlueScore > 0 {
+			if b := int64(obs.SinkBlueScore) - *r.MaxBlue; conf < 0 || b < conf {
 				conf = b
 			}
 		}
 		if conf < 0 {
 			continue // no usable score this cycle
 		}
-		if conf < int64(p.RequiredConfirmations) {
-			if conf != p.Confirmations {
-				if err := s.db.W(ctx).Model(&Payment{}).Where("id = ? AND status = ?", p.ID, StatusConfirming).
-					Updates(map[string]any{"confirmations": conf, "updated_at": now}).Error; err != nil {
-					return confirmed, fmt.Errorf("models: update depth: %w", err)
-				}
+		if conf < int64(r.RequiredConfirmations) {
+			if conf != r.Confirmations {
+				byDepth[conf] = append(byDepth[conf], r.ID)
 			}
 			continue
 		}
-		err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-			res := tx.Model(&Payment{}).Where("id = ? AND status = ?", p.ID, StatusConfirming).
-				Updates(map[string]any{"status": StatusConfirmed, "confirmations": conf, "confirmed_at": now, "updated_at": now})
-			if res.Error != nil {
-				return res.Error
-			}
-			if res.RowsAffected == 0 {
-				return nil // another process confirmed it
-			}
-			p.Status, p.Confirmations, p.ConfirmedAt, p.UpdatedAt = StatusConfirmed, conf, &now, now
-			confirmed++
-			return s.emitPaymentEvent(tx, p, EventPaymentConfirmed)
-		})
+		p := &r.Payment
+		ok, err := s.confirmPayment(ctx, p, conf, now)
 		if err != nil {
-			return confirmed, fmt.Errorf("models: confirm payment: %w", err)
+			return confirmed, err
+		}
+		if ok {
+			confirmed++
+		}
+	}
+	for depth, ids := range byDepth {
+		for start := 0; start < len(ids); start += 500 {
+			chunk := ids[start:min(start+500, len(ids))]
+			if err := s.db.W(ctx).Model(&Payment{}).Where("id IN ? AND status = ?", chunk, StatusConfirming).
+				Updates(map[string]any{"confirmations": depth, "updated_at": now}).Error; err != nil {
+				return confirmed, fmt.Errorf("models: update depth: %w", err)
+			}
 		}
 	}
 	return confirmed, nil
+}
+
+// confirmPayment moves a confirming payment to confirmed with its event, in
+// one transaction; it reports false when another process got there first.
+func (s *Store) confirmPayment(ctx context.Context, p *Payment, conf int64, now time.Time) (bool, error) {
+	done := false
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&Payment{}).Where("id = ? AND status = ?", p.ID, StatusConfirming).
+			Updates(map[string]any{"status": StatusConfirmed, "confirmations": conf, "confirmed_at": now, "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return nil
+		}
+		p.Status, p.Confirmations, p.ConfirmedAt, p.UpdatedAt = StatusConfirmed, conf, &now, now
+		done = true
+		return s.emitPaymentEvent(tx, p, EventPaymentConfirmed)
+	})
+	if err != nil {
+		return false, fmt.Errorf("models: confirm payment: %w", err)
+	}
+	return done, nil
 }

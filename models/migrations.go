@@ -181,6 +181,11 @@ ALTER TABLE payments ADD COLUMN usd_cents BIGINT;
 CREATE INDEX payments_merchant_status_idx ON payments (merchant_id, status, confirmed_at);
 CREATE INDEX payments_visitor_idx ON payments (link_id, visitor);
 `)},
+	{ID: "0005_payment_lookup_indexes", Migrate: execDDL(`
+DROP INDEX payments_address_idx;
+CREATE INDEX payments_address_idx ON payments (pay_address, amount_expected);
+CREATE INDEX payments_derived_address_idx ON payments (pay_address, created_at) WHERE derivation_index IS NOT NULL;
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.

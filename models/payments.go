@@ -268,45 +268,63 @@ func (s *Store) insertUniqueAmountPayment(ctx context.Context, p *Payment) error
 }
 
 // insertDerivedPayment gives the session the merchant's next receive address
-// kpub/0/i. The index is taken with an atomic increment, so concurrent
-// sessions never share an address.
+// kpub/0/i. The index comes from an atomic increment in its own statement, so
+// concurrent sessions never share an address and the merchant's row is
+// locked only for that statement; an index whose insert fails is simply
+// skipped (a gap, as an unpaid session leaves).
 func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Payment) error {
-	key, err := kaspa.ParseExtendedPublicKey(m.KaspaKpub, s.network)
+	key, err := s.extendedKey(m.KaspaKpub)
 	if err != nil {
 		return &StateError{Message: "The merchant's extended public key is not usable: " + err.Error()}
 	}
 	lateCutoff := s.clock().Add(-s.lateWindow)
-	return s.db.Tx(ctx, func(tx *gorm.DB) error {
-		// Skip indexes whose address still belongs to a watched session
-		// (after a kpub change back to an earlier wallet, say).
-		for attempt := 0; attempt < 1000; attempt++ {
-			var next int64
-			if err := tx.Raw("UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = ? RETURNING kaspa_next_index", m.ID).Scan(&next).Error; err != nil {
-				return fmt.Errorf("models: next index: %w", err)
-			}
-			idx := next - 1
-			addr, err := key.ReceiveAddress(uint32(idx))
-			if err != nil {
-				return &StateError{Message: "Cannot derive a payment address: " + err.Error()}
-			}
-			var busy int64
-			if err := tx.Model(&Payment{}).Where("chain = ? AND pay_address = ?", chainKaspa, addr.String()).
-				Where("status IN ? OR (status = ? AND expires_at > ?)", openStatuses, StatusExpired, lateCutoff).
-				Limit(1).Count(&busy).Error; err != nil {
-				return fmt.Errorf("models: address in use: %w", err)
-			}
-			if busy > 0 {
-				continue
-			}
-			p.DerivationIndex = &idx
-			p.PayAddress = addr.String()
-			if err := tx.Create(p).Error; err != nil {
-				return fmt.Errorf("models: create payment: %w", err)
-			}
-			return nil
+	// Skip indexes whose address still belongs to a watched session (after
+	// a kpub change back to an earlier wallet, say).
+	for attempt := 0; attempt < 1000; attempt++ {
+		var next int64
+		if err := s.db.W(ctx).Raw("UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = ? RETURNING kaspa_next_index", m.ID).
+			Scan(&next).Error; err != nil {
+			return fmt.Errorf("models: next index: %w", err)
 		}
-		return &UnavailableError{Message: "No free payment address could be derived"}
-	})
+		idx := next - 1
+		addr, err := key.ReceiveAddress(uint32(idx))
+		if errors.Is(err, kaspa.ErrUnusableIndex) {
+			continue
+		}
+		if err != nil {
+			return &StateError{Message: "Cannot derive a payment address: " + err.Error()}
+		}
+		var busy int64
+		if err := s.db.W(ctx).Model(&Payment{}).Where("chain = ? AND pay_address = ?", chainKaspa, addr.String()).
+			Where("status IN ? OR (status = ? AND expires_at > ?)", openStatuses, StatusExpired, lateCutoff).
+			Limit(1).Count(&busy).Error; err != nil {
+			return fmt.Errorf("models: address in use: %w", err)
+		}
+		if busy > 0 {
+			continue
+		}
+		p.DerivationIndex = &idx
+		p.PayAddress = addr.String()
+		if err := s.db.W(ctx).Create(p).Error; err != nil {
+			return fmt.Errorf("models: create payment: %w", err)
+		}
+		return nil
+	}
+	return &UnavailableError{Message: "No free payment address could be derived"}
+}
+
+// extendedKey parses a merchant's kpub once and keeps it: parsing and the
+// /0 branch derivation cost more than deriving one address.
+func (s *Store) extendedKey(kpub string) (*kaspa.ExtendedPublicKey, error) {
+	if k, ok := s.kpubs.Load(kpub); ok {
+		return k.(*kaspa.ExtendedPublicKey), nil
+	}
+	k, err := kaspa.ParseExtendedPublicKey(kpub, s.network)
+	if err != nil {
+		return nil, err
+	}
+	s.kpubs.Store(kpub, k)
+	return k, nil
 }
 
 // normalizeMetadata checks that raw is a JSON object within the size bound

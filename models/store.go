@@ -2,6 +2,7 @@ package models
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -22,6 +23,8 @@ type Store struct {
 	rates      RateSource
 	lateWindow time.Duration
 	bps        int64
+	// kpubs caches parsed extended public keys by their text.
+	kpubs sync.Map
 }
 
 // StoreOptions configures a Store.

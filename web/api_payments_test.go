@@ -306,3 +306,21 @@ func TestPriceAndNetwork(t *testing.T) {
 		t.Errorf("virtualDaaScore %v vs chain %d", nb["virtualDaaScore"], chain.VirtualDaaScore())
 	}
 }
+
+func TestSessionRateLimit(t *testing.T) {
+	env := webtest.New(t, func(o *web.Options) { o.PublicRateLimit = 2 })
+	m := env.Register("rl@example.com", "RL", webtest.AddrA)
+	link := createLink(t, env, m, map[string]any{"title": "A", "amount": 1})
+	for i := 0; i < 2; i++ {
+		if r := env.Do("POST", "/api/payments", map[string]any{"paymentLinkSlug": link["slug"]}); r.Status != 200 {
+			t.Fatalf("session %d: %d", i+1, r.Status)
+		}
+	}
+	r := env.Do("POST", "/api/payments", map[string]any{"paymentLinkSlug": link["slug"]})
+	if r.Status != 429 || !strings.Contains(r.Error(t), "Too many requests") {
+		t.Fatalf("third session: %d %s", r.Status, r.Body)
+	}
+	if n := len(env.Do("GET", "/api/payments", nil, m.Bearer()...).JSON(t)["data"].([]any)); n != 2 {
+		t.Fatalf("%d sessions exist", n)
+	}
+}

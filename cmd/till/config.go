@@ -36,6 +36,7 @@ type Config struct {
 	LatePaymentWindow   time.Duration
 	TokenTTL            time.Duration
 	TrustedProxies      []string
+	SessionRateLimit    int
 	LogLevel            slog.Level
 	LogFormat           string
 }
@@ -118,6 +119,11 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 			}
 			c.TrustedProxies = append(c.TrustedProxies, p)
 		}
+	}
+
+	srl := get("TILL_SESSION_RATE_LIMIT", "60")
+	if c.SessionRateLimit, err = strconv.Atoi(srl); err != nil || c.SessionRateLimit < 1 || c.SessionRateLimit > 1_000_000 {
+		return nil, &configError{"TILL_SESSION_RATE_LIMIT", srl, "must be a whole number of payment sessions per client IP per minute, 1 to 1000000"}
 	}
 
 	lv := get("TILL_LOG_LEVEL", "info")

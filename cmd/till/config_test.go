@@ -57,6 +57,7 @@ func TestConfigErrors(t *testing.T) {
 		{"secret short", "TILL_SECRET", "short", "at least 32 characters"},
 		{"proxies", "TILL_TRUSTED_PROXIES", "10.0.0.0/8,banana", "TILL_TRUSTED_PROXIES"},
 		{"log level", "TILL_LOG_LEVEL", "loud", "TILL_LOG_LEVEL"},
+		{"session rate limit", "TILL_SESSION_RATE_LIMIT", "0", "per client IP per minute"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -100,7 +100,7 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 
 	srv := web.New(web.Options{
 		Store: store, BaseURL: cfg.BaseURL, Secret: cfg.Secret, TokenTTL: cfg.TokenTTL, Log: log,
-		Version: version, TrustedProxies: cfg.TrustedProxies,
+		Version: version, TrustedProxies: cfg.TrustedProxies, PublicRateLimit: cfg.SessionRateLimit,
 		Rates: rates, Chain: &kaspa.NetworkStats{Client: chain},
 		WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 	})
