@@ -1,6 +1,7 @@
 package models_test
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -279,5 +280,37 @@ func TestNoExpiryWithoutObservation(t *testing.T) {
 	f.observe()
 	if n, _ := f.s.ExpireDue(f.ctx, 10); n != 1 {
 		t.Fatalf("after the chain was seen again: expired %d", n)
+	}
+}
+
+// TestUniqueAmountAvoidsLateWindow shrinks the offset range to three
+// amounts: an expired session that can still be paid late keeps its amount,
+// open sessions take the others, and then no amount is left.
+func TestUniqueAmountAvoidsLateWindow(t *testing.T) {
+	f := newFixture(t, func(o *models.StoreOptions) { o.UniqueOffsetRange = 3 })
+	first := f.session()
+	f.clock.Add(31 * time.Minute)
+	f.daa += 31 * 60 * 10
+	f.observe()
+	if n, err := f.s.ExpireDue(f.ctx, 10); err != nil || n != 1 {
+		t.Fatalf("expired %d %v", n, err)
+	}
+	used := map[int64]bool{first.AmountExpected: true}
+	for i := 0; i < 2; i++ {
+		p := f.session()
+		if used[p.AmountExpected] {
+			t.Fatalf("amount %d reused while still payable", p.AmountExpected)
+		}
+		used[p.AmountExpected] = true
+	}
+	_, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
+	var un *models.UnavailableError
+	if !errors.As(err, &un) {
+		t.Fatalf("with every amount taken: %v", err)
+	}
+	// Once the late window has passed, the expired session's amount is free.
+	f.clock.Add(25 * time.Hour)
+	if _, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug}); err != nil {
+		t.Fatalf("after the late window: %v", err)
 	}
 }

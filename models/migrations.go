@@ -186,6 +186,9 @@ DROP INDEX payments_address_idx;
 CREATE INDEX payments_address_idx ON payments (pay_address, amount_expected);
 CREATE INDEX payments_derived_address_idx ON payments (pay_address, created_at) WHERE derivation_index IS NOT NULL;
 `)},
+	{ID: "0006_late_window_amount_index", Migrate: execDDL(`
+CREATE INDEX payments_late_amount_idx ON payments (pay_address, amount_expected, expires_at) WHERE status = 'expired' AND tx_id = '' AND derivation_index IS NULL;
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.

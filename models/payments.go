@@ -243,12 +243,16 @@ func (s *Store) insertUniqueAmountPayment(ctx context.Context, p *Payment) error
 	base := p.AmountExpected
 	lateCutoff := s.clock().Add(-s.lateWindow)
 	for attempt := 0; attempt < 50; attempt++ {
-		n, _ := rand.Int(rand.Reader, big.NewInt(uniqueOffsetRange))
+		n, _ := rand.Int(rand.Reader, big.NewInt(s.offsetRange))
 		p.AmountExpected = base + 1 + n.Int64()
+		// Open (pending) sessions are kept apart by the partial unique index
+		// at insert; expired ones that can still be paid late are checked
+		// here. The literal conditions let SQLite use the partial index
+		// payments_late_amount_idx, so the check reads no history.
 		var taken int64
 		err := s.db.W(ctx).Model(&Payment{}).
-			Where("chain = ? AND pay_address = ? AND amount_expected = ? AND derivation_index IS NULL", p.Chain, p.PayAddress, p.AmountExpected).
-			Where("status = ? OR (status = ? AND tx_id = '' AND expires_at > ?)", StatusPending, StatusExpired, lateCutoff).
+			Where("status = 'expired' AND tx_id = '' AND derivation_index IS NULL").
+			Where("pay_address = ? AND amount_expected = ? AND expires_at > ? AND chain = ?", p.PayAddress, p.AmountExpected, lateCutoff, p.Chain).
 			Limit(1).Count(&taken).Error
 		if err != nil {
 			return fmt.Errorf("models: check amount: %w", err)

@@ -25,6 +25,8 @@ type Store struct {
 	bps        int64
 	// kpubs caches parsed extended public keys by their text.
 	kpubs sync.Map
+	// offsetRange is how many distinct sompi offsets make amounts unique.
+	offsetRange int64
 }
 
 // StoreOptions configures a Store.
@@ -47,6 +49,9 @@ type StoreOptions struct {
 	// BlocksPerSecond is the Kaspa block rate used to estimate block times
 	// from DAA scores (default 10).
 	BlocksPerSecond int64
+	// UniqueOffsetRange is how many sompi (1…n) may be added to a price to
+	// make it unique on a shared address (default 99,999; tests shrink it).
+	UniqueOffsetRange int64
 }
 
 // NewStore builds the domain over an open, migrated database.
@@ -58,6 +63,10 @@ func NewStore(db *DB, o StoreOptions) *Store {
 	}
 	if s.bps == 0 {
 		s.bps = 10
+	}
+	s.offsetRange = o.UniqueOffsetRange
+	if s.offsetRange <= 0 {
+		s.offsetRange = uniqueOffsetRange
 	}
 	if s.bcryptCost == 0 {
 		s.bcryptCost = 12
