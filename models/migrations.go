@@ -189,6 +189,45 @@ CREATE INDEX payments_derived_address_idx ON payments (pay_address, created_at) 
 	{ID: "0006_late_window_amount_index", Migrate: execDDL(`
 CREATE INDEX payments_late_amount_idx ON payments (pay_address, amount_expected, expires_at) WHERE status = 'expired' AND tx_id = '' AND derivation_index IS NULL;
 `)},
+	// 0007: credits that the chain took back (reversed, kept), the missing-
+	// since mark that starts their grace period, a payment activity log for
+	// what sends no event (reversals, manual assignment), revocable
+	// credentials (a per-merchant epoch and server-side browser sessions) and
+	// a rate-limit table shared by every process on one database.
+	{ID: "0007_reversals_sessions_limits", Migrate: execDDL(`
+ALTER TABLE transfers ADD COLUMN reversed_at {{TS}};
+ALTER TABLE transfers ADD COLUMN missing_since {{TS}};
+ALTER TABLE transfers ADD COLUMN coinbase BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE TABLE payment_activities (
+	id          TEXT PRIMARY KEY,
+	payment_id  TEXT NOT NULL REFERENCES payments(id) ON DELETE CASCADE,
+	merchant_id TEXT NOT NULL REFERENCES merchants(id) ON DELETE CASCADE,
+	kind        TEXT NOT NULL,
+	tx_id       TEXT NOT NULL DEFAULT '',
+	amount      BIGINT NOT NULL DEFAULT 0,
+	detail      TEXT NOT NULL DEFAULT '',
+	created_at  {{TS}} NOT NULL
+);
+CREATE INDEX payment_activities_payment_idx ON payment_activities (payment_id, created_at);
+ALTER TABLE merchants ADD COLUMN credential_epoch BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE auth_sessions (
+	id           TEXT PRIMARY KEY,
+	merchant_id  TEXT NOT NULL REFERENCES merchants(id) ON DELETE CASCADE,
+	epoch        BIGINT NOT NULL,
+	user_agent   TEXT NOT NULL DEFAULT '',
+	created_at   {{TS}} NOT NULL,
+	last_seen_at {{TS}} NOT NULL,
+	expires_at   {{TS}} NOT NULL,
+	revoked_at   {{TS}}
+);
+CREATE INDEX auth_sessions_merchant_idx ON auth_sessions (merchant_id, created_at);
+CREATE TABLE rate_limits (
+	bucket       TEXT PRIMARY KEY,
+	window_start {{TS}} NOT NULL,
+	hits         INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX rate_limits_window_idx ON rate_limits (window_start);
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.
