@@ -154,10 +154,13 @@ func (s *Store) PaymentList(ctx context.Context, merchantID string, f PaymentFil
 // TimelineEntry is one step in a payment's history.
 type TimelineEntry struct {
 	At time.Time
-	// Kind is created, detected, confirmed, expired or event.
+	// Kind is created, detected, confirmed, expired, event, or an activity
+	// kind (reversed, recredited, assigned).
 	Kind string
 	// Event is the event type for Kind "event".
 	Event string
+	// Activity is the activity entry for activity kinds.
+	Activity *PaymentActivity
 }
 
 // PaymentDetail is one payment with everything the dashboard shows about it.
@@ -166,6 +169,9 @@ type PaymentDetail struct {
 	Link      *PaymentLink
 	Transfers []Transfer
 	Events    []Event
+	// Activities are what happened without an event (reversals, manual
+	// assignment).
+	Activities []PaymentActivity
 	// Timeline merges the payment's own timestamps and its events, oldest
 	// first.
 	Timeline []TimelineEntry
@@ -195,7 +201,10 @@ func (s *Store) PaymentDetail(ctx context.Context, merchantID, id string) (*Paym
 	if d.Events, err = s.EventsForPayment(ctx, p.ID); err != nil {
 		return nil, err
 	}
-	d.Timeline = paymentTimeline(p, d.Events)
+	if d.Activities, err = s.PaymentActivities(ctx, p.ID); err != nil {
+		return nil, err
+	}
+	d.Timeline = paymentTimeline(p, d.Events, d.Activities)
 	return d, nil
 }
 
@@ -204,7 +213,7 @@ func isNotFound(err error) bool {
 	return errors.As(err, &nf)
 }
 
-func paymentTimeline(p *Payment, evs []Event) []TimelineEntry {
+func paymentTimeline(p *Payment, evs []Event, acts []PaymentActivity) []TimelineEntry {
 	t := []TimelineEntry{{At: p.CreatedAt, Kind: "created"}}
 	if p.DetectedAt != nil {
 		t = append(t, TimelineEntry{At: *p.DetectedAt, Kind: "detected"})
@@ -217,6 +226,9 @@ func paymentTimeline(p *Payment, evs []Event) []TimelineEntry {
 	}
 	for _, e := range evs {
 		t = append(t, TimelineEntry{At: e.CreatedAt, Kind: "event", Event: e.Type})
+	}
+	for i := range acts {
+		t = append(t, TimelineEntry{At: acts[i].CreatedAt, Kind: acts[i].Kind, Activity: &acts[i]})
 	}
 	sort.SliceStable(t, func(i, j int) bool { return t[i].At.Before(t[j].At) })
 	return t

@@ -212,6 +212,12 @@ func timelineLabel(e models.TimelineEntry, p *models.Payment) string {
 		return "Session expired unpaid"
 	case "event":
 		return "Event " + e.Event + " recorded for webhooks"
+	case models.ActivityReversed:
+		return "Credit reversed by the chain: " + activityAmount(e, p) + " no longer counts" + activityTx(e)
+	case models.ActivityRecredited:
+		return "Credit accepted again: " + activityAmount(e, p) + " counts once more" + activityTx(e)
+	case models.ActivityAssigned:
+		return "Unmatched credit of " + activityAmount(e, p) + " assigned by the merchant" + activityTx(e)
 	}
 	return e.Kind
 }
@@ -258,4 +264,23 @@ func customerShort(p models.Payment) string {
 		return p.CustomerEmail
 	}
 	return "—"
+}
+
+// activityAmount prints an activity entry's amount in the payment's asset.
+func activityAmount(e models.TimelineEntry, _ *models.Payment) string {
+	if e.Activity == nil {
+		return "a credit"
+	}
+	return KAS(e.Activity.Amount)
+}
+
+// activityTx names the transaction of an activity entry, if any.
+func activityTx(e models.TimelineEntry) string {
+	if e.Activity == nil || e.Activity.TxID == "" {
+		return ""
+	}
+	if e.Activity.Detail != "" {
+		return " (" + e.Activity.Detail + ", transaction " + e.Activity.TxID + ")"
+	}
+	return " (transaction " + e.Activity.TxID + ")"
 }
