@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -616,5 +617,115 @@ func TestKasPaySnapshotStatus(t *testing.T) {
 		if s.Status != tc.status || s.Stage != tc.stage {
 			t.Errorf("%s: snapshot %s/%s, want %s/%s", tc.in, s.Status, s.Stage, tc.status, tc.stage)
 		}
+	}
+}
+
+// TestKasPayErrorStatuses checks that errors stay in the document's set of
+// statuses: a link that takes no payments and a USD price below the
+// payable minimum are 400s (not 410 or 409), and a login with a malformed
+// email is 400 "Invalid email format" (not 401); the checkout still shows
+// friendly pages for the same conditions.
+func TestKasPayErrorStatuses(t *testing.T) {
+	h := docHarness(t)
+	draft := h.link(map[string]any{"status": "draft"})
+	inactive := h.link(nil)
+	h.patchLink(h.linkID(inactive), map[string]any{"status": "inactive"})
+	expired := h.link(map[string]any{"linkExpiresIn": 1})
+	// $0.01 at $0.125 per KAS is 0.08 KAS, under the 0.2 KAS minimum.
+	tiny := h.link(map[string]any{"amount": 0.01, "currency": "USD"})
+	h.shift(2 * time.Minute) // the 1-minute link has expired
+
+	for _, tc := range []struct {
+		name, slug string
+		status     int
+		msg        string
+	}{
+		{"expired link", expired, 400, `{"error":"Payment link has expired"}`},
+		{"inactive link", inactive, 400, `{"error":"Payment link has expired"}`},
+		{"draft link", draft, 400, `{"error":"Payment link is not active"}`},
+		{"unknown link", "no-such-link-abc123", 404, `{"error":"Payment link not found"}`},
+		{"USD below the minimum", tiny, 400,
+			`{"error":"This link's price of 0.01 USD is 0.08 KAS at the current rate (0.125 USD per KAS), below the payable minimum of 0.2 KAS"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.env.Do("POST", "/api/payments", map[string]any{"paymentLinkSlug": tc.slug})
+			if r.Status != tc.status || string(r.Body) != tc.msg {
+				t.Fatalf("got %d %s, want %d %s", r.Status, r.Body, tc.status, tc.msg)
+			}
+		})
+	}
+	if n := h.payments(); n != 0 {
+		t.Fatalf("%d sessions created", n)
+	}
+
+	// The checkout explains a too-small USD price on the link's own page
+	// (a form-level message), and still shows its friendly pages for
+	// closed links.
+	c := h.env.Client()
+	p := c.Submit("/pay/"+tiny, "/pay/"+tiny, url.Values{})
+	if p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.TestID("form-error"), "below the payable minimum of 0.2 KAS") {
+		t.Fatalf("checkout below the minimum: %d %q\n%s", p.Status, p.TestID("form-error"), p.Body)
+	}
+	for slug, status := range map[string]int{expired: 410, inactive: 404, draft: 404} {
+		p := c.Submit("/pay/"+tiny, "/pay/"+slug, url.Values{})
+		if p.Status != status || p.Doc.Find(`[data-testid="checkout-unavailable"]`).Length() != 1 {
+			t.Errorf("checkout of a closed link: %d, want %d and the friendly page", p.Status, status)
+		}
+	}
+
+	// Login: a malformed email is refused as the document shows; a
+	// well-formed unknown one stays a 401.
+	for _, tc := range []struct {
+		email  string
+		status int
+		msg    string
+	}{
+		{"not-an-email", 400, "Invalid email format"},
+		{"merchant@localhost", 400, "Invalid email format"},
+		{"John <merchant@example.com>", 400, "Invalid email format"},
+		{"nobody@example.com", 401, "Invalid email or password"},
+		{" Shop@Example.com ", 200, ""},
+	} {
+		r := h.env.Do("POST", "/api/auth/login", map[string]any{"email": tc.email, "password": h.m.Password})
+		if r.Status != tc.status || (tc.msg != "" && r.Error(t) != tc.msg) {
+			t.Errorf("login %q: %d %s, want %d %q", tc.email, r.Status, r.Body, tc.status, tc.msg)
+		}
+	}
+}
+
+// TestLinkExpiryMinutesAlwaysInteger checks that every link response gives
+// expiryMinutes as an integer: the link's own window, or the merchant's
+// default (paymentExpiry) that applies to it, following a settings change.
+func TestLinkExpiryMinutesAlwaysInteger(t *testing.T) {
+	h := docHarness(t)
+	own := createLink(t, h.env, h.m, map[string]any{"title": "Own", "amount": 1, "expiryMinutes": 45})
+	none := createLink(t, h.env, h.m, map[string]any{"title": "Default", "amount": 1})
+	cleared := createLink(t, h.env, h.m, map[string]any{"title": "Cleared", "amount": 1, "expiryMinutes": 10})
+
+	want := func(t *testing.T, where string, got any, minutes string) {
+		t.Helper()
+		if n, ok := got.(json.Number); !ok || n.String() != minutes {
+			t.Errorf("%s: expiryMinutes %#v, want the integer %s", where, got, minutes)
+		}
+	}
+	want(t, "create with own", own["expiryMinutes"], "45")
+	want(t, "create without", none["expiryMinutes"], "30")
+	r := h.env.Do("PATCH", "/api/links/"+cleared["id"].(string), map[string]any{"expiryMinutes": nil}, h.m.Bearer()...)
+	want(t, "patch to null", r.JSON(t)["expiryMinutes"], "30")
+
+	h.settings(map[string]any{"paymentExpiry": 60})
+	byID := map[string]string{own["id"].(string): "45", none["id"].(string): "60", cleared["id"].(string): "60"}
+	for _, it := range h.env.Do("GET", "/api/links", nil, h.m.Bearer()...).JSON(t)["data"].([]any) {
+		l := it.(map[string]any)
+		want(t, "list "+l["title"].(string), l["expiryMinutes"], byID[l["id"].(string)])
+	}
+	for id, minutes := range byID {
+		want(t, "get "+id, h.env.Do("GET", "/api/links/"+id, nil, h.m.Bearer()...).JSON(t)["expiryMinutes"], minutes)
+	}
+	// A session on the default link gets that window.
+	s := h.env.Do("POST", "/api/payments", map[string]any{"paymentLinkSlug": none["slug"]}).JSON(t)
+	exp, _ := time.Parse("2006-01-02T15:04:05.000Z", s["expiresAt"].(string))
+	if d := time.Until(exp); d < 59*time.Minute || d > 61*time.Minute {
+		t.Errorf("session window %s, want the 60-minute default", d)
 	}
 }
