@@ -65,6 +65,13 @@ func (l *PaymentLink) EffectiveExpiryMinutes(merchantDefault int) int {
 	return merchantDefault
 }
 
+// BelowMinimum reports whether a USD link's price is, at the current rate,
+// less than the payable minimum (MinPayableSompi): sessions on it would be
+// refused, so the link builder warns.
+func (p *LinkPreview) BelowMinimum() bool {
+	return p.Link.Currency == USD && p.ApproxSompi > 0 && p.ApproxSompi < MinPayableSompi
+}
+
 // EffectiveStatus is what the dashboard shows: draft and inactive win, then
 // expiry, then active.
 func (l *PaymentLink) EffectiveStatus(now time.Time) string {
