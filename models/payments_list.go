@@ -88,7 +88,10 @@ func (s *Store) Payments(ctx context.Context, merchantID string, f PaymentFilter
 		if err != nil {
 			return nil, Invalid("cursor", "cursor is not valid; use the nextCursor of the previous page")
 		}
-		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", at, at, id)
+		// The leading created_at <= bound lets both engines walk the
+		// (merchant_id, created_at, id) index from the cursor instead of
+		// filtering every newer row again on each page.
+		q = q.Where("created_at <= ? AND (created_at < ? OR id < ?)", at, at, id)
 	}
 	var ps []Payment
 	if err := q.Order("created_at DESC, id DESC").Limit(limit + 1).Find(&ps).Error; err != nil {
