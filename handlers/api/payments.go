@@ -250,7 +250,8 @@ func streamPayments(c *fiber.Ctx, stream *models.PaymentStream) {
 			return w.Flush()
 		})
 		if err != nil {
-			slog.Default().Error("payments list stream failed", slog.Any("error", err))
+			// Most often the client went away; the body ends unclosed.
+			slog.Default().Warn("payments list stream ended early", slog.Any("error", err))
 			return
 		}
 		_, _ = w.WriteString("]}")
