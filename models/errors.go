@@ -63,9 +63,11 @@ func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 // class it maps to (Gone for expired things, Conflict otherwise).
 type StateError struct {
 	Message string
-	Gone    bool
-	// Status overrides the HTTP status when set (e.g. 400 for a link that is
-	// not active, as KasPay answers).
+	// Gone marks something that has expired: the checkout page explains it
+	// as such, and the status is 410 unless Status says otherwise.
+	Gone bool
+	// Status overrides the HTTP status when set (e.g. 400 for a link that
+	// takes no payments, as KasPay answers).
 	Status int
 }
 

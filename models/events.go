@@ -36,8 +36,11 @@ func (Event) TableName() string { return "events" }
 // PaymentSnapshot is the payment object carried by events and webhooks, in
 // the KasPay dialect (field order is the order of the JSON).
 type PaymentSnapshot struct {
-	ID                    string          `json:"id"`
+	ID string `json:"id"`
+	// Status is the KasPay status (pending, confirmed, expired) and Stage
+	// Till's detailed stage; see PaymentStatus.KasPay.
 	Status                string          `json:"status"`
+	Stage                 string          `json:"stage"`
 	AmountExpected        string          `json:"amountExpected"`
 	AmountReceived        string          `json:"amountReceived"`
 	KaspaAddress          string          `json:"kaspaAddress"`
@@ -80,8 +83,9 @@ func (p *Payment) Snapshot() PaymentSnapshot {
 	if len(meta) == 0 {
 		meta = json.RawMessage("{}")
 	}
+	status, stage := p.Status.KasPay()
 	return PaymentSnapshot{
-		ID: p.ID, Status: string(p.Status),
+		ID: p.ID, Status: status, Stage: stage,
 		AmountExpected: FormatAmount8(p.AmountExpected, KAS), AmountReceived: FormatAmount8(p.AmountReceived, KAS),
 		KaspaAddress: p.PayAddress, SenderAddress: optString(p.SenderAddress), TxID: optString(p.TxID),
 		CustomerEmail: optString(p.CustomerEmail), CustomerName: optString(p.CustomerName), Metadata: meta,

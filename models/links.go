@@ -56,6 +56,22 @@ func (l *PaymentLink) Expired(now time.Time) bool {
 	return l.ExpiresAt != nil && !now.Before(*l.ExpiresAt)
 }
 
+// EffectiveExpiryMinutes is the payment window a session opened on l gets:
+// the link's own value, or the merchant's default.
+func (l *PaymentLink) EffectiveExpiryMinutes(merchantDefault int) int {
+	if l.ExpiryMinutes != nil {
+		return *l.ExpiryMinutes
+	}
+	return merchantDefault
+}
+
+// BelowMinimum reports whether a USD link's price is, at the current rate,
+// less than the payable minimum (MinPayableSompi): sessions on it would be
+// refused, so the link builder warns.
+func (p *LinkPreview) BelowMinimum() bool {
+	return p.Link.Currency == USD && p.ApproxSompi > 0 && p.ApproxSompi < MinPayableSompi
+}
+
 // EffectiveStatus is what the dashboard shows: draft and inactive win, then
 // expiry, then active.
 func (l *PaymentLink) EffectiveStatus(now time.Time) string {

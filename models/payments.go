@@ -169,10 +169,7 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 	if p.RequiredConfirmations <= 0 {
 		p.RequiredConfirmations = defaultRequiredConfirmations
 	}
-	minutes := m.PaymentExpiry
-	if link.ExpiryMinutes != nil {
-		minutes = *link.ExpiryMinutes
-	}
+	minutes := link.EffectiveExpiryMinutes(m.PaymentExpiry)
 	p.ExpiresAt = now.Add(time.Duration(minutes) * time.Minute)
 
 	switch link.Currency {
@@ -202,7 +199,7 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 		return nil, &StateError{Message: "This link's currency cannot be paid in KAS"}
 	}
 	if p.AmountExpected < MinPayableSompi {
-		return nil, &StateError{Message: "This link's amount is below the payable minimum of 0.2 KAS at the current rate"}
+		return nil, belowMinimum(p)
 	}
 	switch {
 	case p.PriceCurrency == USD:
@@ -223,15 +220,37 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 	return p, s.insertUniqueAmountPayment(ctx, p)
 }
 
-// checkLinkOpen refuses drafts, inactive and expired links.
+// checkLinkOpen refuses drafts, inactive and expired links, all with the
+// KasPay document's 400. An inactive link answers as an expired one does
+// ("Payment link has expired"), a draft says it is not active yet; Gone
+// tells the checkout page which explanation to show.
 func (s *Store) checkLinkOpen(l *PaymentLink, now time.Time) error {
 	switch {
-	case l.Status != LinkActive:
+	case l.Status == LinkDraft:
 		return &StateError{Message: "Payment link is not active", Status: 400}
+	case l.Status != LinkActive:
+		return &StateError{Message: MsgLinkExpired, Status: 400}
 	case l.Expired(now):
-		return &StateError{Message: "Payment link has expired", Gone: true}
+		return &StateError{Message: MsgLinkExpired, Gone: true, Status: 400}
 	}
 	return nil
+}
+
+// MsgLinkExpired is the KasPay document's answer for a link that takes no
+// more payments.
+const MsgLinkExpired = "Payment link has expired"
+
+// belowMinimum explains why a session was refused because its KAS amount is
+// under MinPayableSompi: an input problem (400), not a conflict, and shown
+// on the checkout form as a form-level message.
+func belowMinimum(p *Payment) error {
+	msg := "This link's amount is below the payable minimum of 0.2 KAS"
+	if p.PriceCurrency == USD {
+		msg = fmt.Sprintf("This link's price of %s USD is %s KAS at the current rate (%s USD per KAS), "+
+			"below the payable minimum of 0.2 KAS", FormatUnits(p.PriceAmount, USD.Decimals(), 2),
+			kaspa.FormatKAS(p.AmountExpected), p.Rate)
+	}
+	return &ValidationError{Message: msg}
 }
 
 // insertUniqueAmountPayment adds a random number of sompi (1…99,999) to the

@@ -14,6 +14,10 @@ import (
 // PaymentFilter narrows a merchant's payment list. Zero values mean "any".
 type PaymentFilter struct {
 	Status PaymentStatus
+	// Statuses, when not empty, lists the statuses to match (any of them);
+	// the KasPay surface's "pending" is three internal statuses (see
+	// KasPayStatusFilter).
+	Statuses []PaymentStatus
 	LinkID string
 	From   *time.Time // created at or after
 	To     *time.Time // created before
@@ -62,6 +66,9 @@ func (s *Store) Payments(ctx context.Context, merchantID string, f PaymentFilter
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
 	}
+	if len(f.Statuses) > 0 {
+		q = q.Where("status IN ?", f.Statuses)
+	}
 	if f.LinkID != "" {
 		q = q.Where("link_id = ?", f.LinkID)
 	}
@@ -81,7 +88,10 @@ func (s *Store) Payments(ctx context.Context, merchantID string, f PaymentFilter
 		if err != nil {
 			return nil, Invalid("cursor", "cursor is not valid; use the nextCursor of the previous page")
 		}
-		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", at, at, id)
+		// The leading created_at <= bound lets both engines walk the
+		// (merchant_id, created_at, id) index from the cursor instead of
+		// filtering every newer row again on each page.
+		q = q.Where("created_at <= ? AND (created_at < ? OR id < ?)", at, at, id)
 	}
 	var ps []Payment
 	if err := q.Order("created_at DESC, id DESC").Limit(limit + 1).Find(&ps).Error; err != nil {
@@ -94,6 +104,53 @@ func (s *Store) Payments(ctx context.Context, merchantID string, f PaymentFilter
 		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
 	}
 	return page, nil
+}
+
+// StreamPageSize is how many payments one query of a PaymentStream reads.
+var StreamPageSize = MaxPageSize
+
+// PaymentStream is every payment matching a filter, read page by page along
+// the (created_at, id) keyset so memory stays flat at any table size. The
+// first page is read by StreamPayments, so a bad filter fails before a
+// response is started.
+type PaymentStream struct {
+	s          *Store
+	merchantID string
+	filter     PaymentFilter
+	first      *PaymentPage
+}
+
+// StreamPayments prepares a stream of the merchant's payments matching f,
+// newest first, from f.Cursor (if any) to the end; f.Limit is ignored.
+func (s *Store) StreamPayments(ctx context.Context, merchantID string, f PaymentFilter) (*PaymentStream, error) {
+	f.Limit = StreamPageSize
+	first, err := s.Payments(ctx, merchantID, f)
+	if err != nil {
+		return nil, err
+	}
+	return &PaymentStream{s: s, merchantID: merchantID, filter: f, first: first}, nil
+}
+
+// EachPage calls fn with every page of the stream in order (the last one
+// may be empty), reading the next page only after fn has returned. It stops
+// at fn's first error.
+func (ps *PaymentStream) EachPage(ctx context.Context, fn func([]Payment) error) error {
+	page, f := ps.first, ps.filter
+	ps.first = nil // let the first page go once it is written
+	for {
+		if err := fn(page.Payments); err != nil {
+			return err
+		}
+		if page.NextCursor == "" {
+			return nil
+		}
+		f.Cursor = page.NextCursor
+		next, err := ps.s.Payments(ctx, ps.merchantID, f)
+		if err != nil {
+			return err
+		}
+		page = next
+	}
 }
 
 func escapeLike(s string) string {

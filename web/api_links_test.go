@@ -134,14 +134,15 @@ func TestUpdateLinkAndTenantIsolation(t *testing.T) {
 	if got := env.Do("GET", "/api/links/"+id, nil, alice.Bearer()...).JSON(t); got["title"] != "Draft item" || got["amount"] != "2.00000000" {
 		t.Fatalf("a rejected patch changed the link: %v", got)
 	}
-	// Editable fields; null clears expiryMinutes.
+	// Editable fields; null clears expiryMinutes (the merchant's default,
+	// 30 minutes, then applies and is shown).
 	r = env.Do("PATCH", "/api/links/"+id, map[string]any{"title": "Final item", "amount": 3.5, "expiryMinutes": 15, "successMessage": "Thanks", "redirectUrl": "https://shop.example/ok"}, alice.Key()...)
 	got := r.JSON(t)
 	if r.Status != 200 || got["title"] != "Final item" || got["amount"] != "3.50000000" || got["expiryMinutes"].(json.Number).String() != "15" {
 		t.Fatalf("edit: %d %s", r.Status, r.Body)
 	}
 	r = env.Do("PATCH", "/api/links/"+id, map[string]any{"expiryMinutes": nil}, alice.Key()...)
-	if r.JSON(t)["expiryMinutes"] != nil {
+	if n, ok := r.JSON(t)["expiryMinutes"].(json.Number); !ok || n.String() != "30" {
 		t.Fatalf("null did not clear expiryMinutes: %s", r.Body)
 	}
 	if r := env.Do("PATCH", "/api/links/"+id, map[string]any{}, alice.Key()...); r.Status != 400 || r.Error(t) != "No fields to update" {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"net/http"
 	"net/url"
@@ -149,7 +150,7 @@ func TestLinkBuilderForm(t *testing.T) {
 		t.Fatalf("update over htmx: %d %v %s", r.Status, r.Header, r.Body)
 	}
 	l = h.env.Do("GET", "/api/links/"+id, nil, h.m.Bearer()...).JSON(t)
-	if l["title"] != "Premium plan v2" || l["amount"] != "25.00000000" || l["expiryMinutes"] != nil || l["expiresAt"] == nil || l["description"] != "" {
+	if l["title"] != "Premium plan v2" || l["amount"] != "25.00000000" || fmt.Sprint(l["expiryMinutes"]) != "30" || l["expiresAt"] == nil || l["description"] != "" {
 		t.Fatalf("updated link %v", l)
 	}
 }
@@ -169,6 +170,21 @@ func TestLinkPreview(t *testing.T) {
 		{"KAS", url.Values{"title": {"Coffee <b>beans</b>"}, "amount": {"12.5"}, "currency": {"KAS"}, "successMessage": {"Enjoy"}}, "Coffee <b>beans</b>", "12.5 KAS", "", true},
 		{"USD at the live rate", url.Values{"title": {"Hoodie"}, "amount": {"19.99"}, "currency": {"USD"}}, "Hoodie", "$19.99", "≈ 159.92 KAS at 0.125 USD/KAS now", false},
 		{"bad amount", url.Values{"title": {"X"}, "amount": {"1e"}}, "X", "—", "", false},
+	}
+	// A USD price worth less than 0.2 KAS at the current rate gets a
+	// warning; a payable one does not.
+	for _, tc := range []struct {
+		amount string
+		warn   bool
+	}{{"0.02", true}, {"0.03", false}, {"19.99", false}} {
+		v := withValue(url.Values{"title": {"Sticker"}, "amount": {tc.amount}, "currency": {"USD"}}, "_csrf", tok)
+		p := h.c.PostForm("/dashboard/links/preview", v, htmx...)
+		if got := p.TestID("preview-below-minimum"); (got != "") != tc.warn || (tc.warn && !strings.Contains(got, "0.2 KAS")) {
+			t.Errorf("$%s: below-minimum warning %q, want shown=%v", tc.amount, got, tc.warn)
+		}
+	}
+	if p := h.c.Get("/dashboard/links/new"); p.TestID("preview-below-minimum") != "" {
+		t.Error("warning on an empty builder")
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -327,11 +327,12 @@ func benchDetection(b *testing.B, bin string) {
 			b.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var s struct{ Status string }
+		// The stage tells confirming from awaiting payment (both "pending").
+		var s struct{ Stage string }
 		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
 			b.Fatal(err)
 		}
-		return s.Status
+		return s.Stage
 	}
 	var seen, confirmed []time.Duration
 	customer := 0
@@ -362,7 +363,7 @@ func benchDetection(b *testing.B, bin string) {
 					continue
 				}
 				switch st := status(sessions[i].ID); st {
-				case "pending":
+				case "awaiting_payment":
 				case "confirming":
 					if !detected[i] {
 						detected[i] = true

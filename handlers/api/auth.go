@@ -62,6 +62,9 @@ func (a *API) Login(c *fiber.Ctx) error {
 	if deref(req.Email) == "" || deref(req.Password) == "" {
 		return render.BadRequest("Email and password are required")
 	}
+	if err := models.CheckLoginEmail(*req.Email); err != nil {
+		return err
+	}
 	m, err := a.Store.Authenticate(c.UserContext(), *req.Email, *req.Password)
 	if err != nil {
 		return err

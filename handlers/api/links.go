@@ -71,18 +71,21 @@ type linkJSON struct {
 	URL            string  `json:"url"`
 	Status         string  `json:"status"`
 	ExpiresAt      *string `json:"expiresAt"`
-	ExpiryMinutes  *int    `json:"expiryMinutes"`
+	ExpiryMinutes  int     `json:"expiryMinutes"`
 	SuccessMessage string  `json:"successMessage"`
 	RedirectURL    string  `json:"redirectUrl"`
 	CreatedAt      string  `json:"createdAt"`
 	UpdatedAt      string  `json:"updatedAt"`
 }
 
-func (a *API) linkJSON(l *models.PaymentLink) linkJSON {
+// linkJSON is a link as the API shows it. expiryMinutes is always the
+// session window that applies: the link's own, or the merchant's default
+// (paymentExpiry) when the link has none.
+func (a *API) linkJSON(l *models.PaymentLink, m *models.Merchant) linkJSON {
 	return linkJSON{
 		ID: l.ID, Title: l.Title, Description: l.Description, Amount: models.FormatAmount8(l.Amount, l.Currency),
 		Currency: string(l.Currency), Slug: l.Slug, URL: a.BaseURL + "/pay/" + l.Slug, Status: string(l.Status),
-		ExpiresAt: isoTimePtr(l.ExpiresAt), ExpiryMinutes: l.ExpiryMinutes, SuccessMessage: l.SuccessMessage,
+		ExpiresAt: isoTimePtr(l.ExpiresAt), ExpiryMinutes: l.EffectiveExpiryMinutes(m.PaymentExpiry), SuccessMessage: l.SuccessMessage,
 		RedirectURL: l.RedirectURL, CreatedAt: isoTime(l.CreatedAt), UpdatedAt: isoTime(l.UpdatedAt),
 	}
 }
@@ -97,18 +100,19 @@ func (a *API) CreateLink(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render.JSON(c, fiber.StatusOK, a.linkJSON(l))
+	return render.JSON(c, fiber.StatusOK, a.linkJSON(l, authn.Merchant(c)))
 }
 
 // ListLinks lists the merchant's links: GET /api/links.
 func (a *API) ListLinks(c *fiber.Ctx) error {
-	links, err := a.Store.Links(c.UserContext(), authn.Merchant(c).ID)
+	m := authn.Merchant(c)
+	links, err := a.Store.Links(c.UserContext(), m.ID)
 	if err != nil {
 		return err
 	}
 	out := make([]linkJSON, len(links))
 	for i := range links {
-		out[i] = a.linkJSON(&links[i])
+		out[i] = a.linkJSON(&links[i], m)
 	}
 	return render.JSON(c, fiber.StatusOK, fiber.Map{"data": out})
 }
@@ -119,7 +123,7 @@ func (a *API) GetLink(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render.JSON(c, fiber.StatusOK, a.linkJSON(l))
+	return render.JSON(c, fiber.StatusOK, a.linkJSON(l, authn.Merchant(c)))
 }
 
 // UpdateLink edits a link (publish, deactivate, change fields):
@@ -133,5 +137,5 @@ func (a *API) UpdateLink(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render.JSON(c, fiber.StatusOK, a.linkJSON(l))
+	return render.JSON(c, fiber.StatusOK, a.linkJSON(l, authn.Merchant(c)))
 }

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +30,7 @@ type createPaymentResponse struct {
 	AmountExpected        string  `json:"amountExpected"`
 	Status                string  `json:"status"`
 	ExpiresAt             string  `json:"expiresAt"`
+	Stage                 string  `json:"stage"`
 	PaymentURI            string  `json:"paymentUri"`
 	DerivationIndex       *int64  `json:"derivationIndex"`
 	Currency              string  `json:"currency"`
@@ -53,9 +57,10 @@ func (a *API) CreatePayment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	status, stage := p.Status.KasPay()
 	out := createPaymentResponse{
 		ID: p.ID, KaspaAddress: p.PayAddress, AmountExpected: models.FormatAmount8(p.AmountExpected, models.KAS),
-		Status: string(p.Status), ExpiresAt: isoTime(p.ExpiresAt), PaymentURI: p.PaymentURI(),
+		Status: status, ExpiresAt: isoTime(p.ExpiresAt), Stage: stage, PaymentURI: p.PaymentURI(),
 		DerivationIndex: p.DerivationIndex, Currency: string(p.PriceCurrency),
 		RequiredConfirmations: p.RequiredConfirmations, CreatedAt: isoTime(p.CreatedAt),
 	}
@@ -66,6 +71,8 @@ func (a *API) CreatePayment(c *fiber.Ctx) error {
 	return render.JSON(c, fiber.StatusOK, out)
 }
 
+// statusResponse is the document's status object: amountReceived is a JSON
+// number of KAS here (a string in lists and webhooks, as the document shows).
 type statusResponse struct {
 	ID                    string      `json:"id"`
 	Status                string      `json:"status"`
@@ -74,6 +81,7 @@ type statusResponse struct {
 	TxID                  *string     `json:"txId"`
 	Confirmations         int64       `json:"confirmations"`
 	ConfirmedAt           *string     `json:"confirmedAt"`
+	Stage                 string      `json:"stage"`
 	AmountExpected        string      `json:"amountExpected"`
 	RequiredConfirmations int         `json:"requiredConfirmations"`
 	ExpiresAt             string      `json:"expiresAt"`
@@ -89,8 +97,9 @@ func (a *API) PaymentStatus(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	status, stage := p.Status.KasPay()
 	return render.JSON(c, fiber.StatusOK, statusResponse{
-		ID: p.ID, Status: string(p.Status),
+		ID: p.ID, Status: status, Stage: stage,
 		// A JSON number in KAS, printed exactly from sompi (no float).
 		AmountReceived: json.Number(kaspa.FormatKAS(p.AmountReceived)),
 		SenderAddress:  optString(p.SenderAddress), TxID: optString(p.TxID),
@@ -100,6 +109,9 @@ func (a *API) PaymentStatus(c *fiber.Ctx) error {
 	})
 }
 
+// paymentJSON is a payment in lists and GET /api/payments/:id: the
+// document's list item (amountReceived a string with 8 decimals), then
+// Till's extensions.
 type paymentJSON struct {
 	ID                    string          `json:"id"`
 	AmountExpected        string          `json:"amountExpected"`
@@ -111,6 +123,7 @@ type paymentJSON struct {
 	CustomerEmail         *string         `json:"customerEmail"`
 	CreatedAt             string          `json:"createdAt"`
 	ConfirmedAt           *string         `json:"confirmedAt"`
+	Stage                 string          `json:"stage"`
 	PaymentLinkID         *string         `json:"paymentLinkId"`
 	KaspaAddress          string          `json:"kaspaAddress"`
 	DerivationIndex       *int64          `json:"derivationIndex"`
@@ -130,9 +143,10 @@ func paymentFrom(p *models.Payment) paymentJSON {
 	if len(meta) == 0 {
 		meta = json.RawMessage("{}")
 	}
+	status, stage := p.Status.KasPay()
 	return paymentJSON{
 		ID: p.ID, AmountExpected: models.FormatAmount8(p.AmountExpected, models.KAS),
-		AmountReceived: models.FormatAmount8(p.AmountReceived, models.KAS), Status: string(p.Status),
+		AmountReceived: models.FormatAmount8(p.AmountReceived, models.KAS), Status: status, Stage: stage,
 		TxID: optString(p.TxID), SenderAddress: optString(p.SenderAddress), CustomerName: optString(p.CustomerName),
 		CustomerEmail: optString(p.CustomerEmail), CreatedAt: isoTime(p.CreatedAt), ConfirmedAt: isoTimePtr(p.ConfirmedAt),
 		PaymentLinkID: p.LinkID, KaspaAddress: p.PayAddress, DerivationIndex: p.DerivationIndex,
@@ -144,27 +158,43 @@ func paymentFrom(p *models.Payment) paymentJSON {
 
 // ListPayments lists the merchant's payments, newest first:
 // GET /api/payments[?status=&link=&from=&to=&q=&limit=&cursor=].
-// Without parameters it returns the newest page; nextCursor continues.
+// Without limit it is the document's "List all payments": {"data": [...]}
+// with every match, streamed from a keyset cursor page by page so memory
+// stays flat at any number of rows. With limit (an extension) it is one
+// page plus nextCursor (null on the last page).
 func (a *API) ListPayments(c *fiber.Ctx) error {
+	statuses, err := models.KasPayStatusFilter(c.Query("status"))
+	if err != nil {
+		return err
+	}
 	f := models.PaymentFilter{
-		Status: models.PaymentStatus(c.Query("status")), LinkID: c.Query("link", c.Query("paymentLinkId")),
+		Statuses: statuses, LinkID: c.Query("link", c.Query("paymentLinkId")),
 		Search: c.Query("q"), Cursor: c.Query("cursor"),
 	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
+	paged := c.Query("limit") != ""
+	if paged {
+		n, err := strconv.Atoi(c.Query("limit"))
 		if err != nil || n < 1 {
 			return render.BadRequest("limit must be an integer between 1 and 500")
 		}
 		f.Limit = n
 	}
-	var err error
 	if f.From, err = parseTimeParam(c.Query("from"), "from"); err != nil {
 		return err
 	}
 	if f.To, err = parseTimeParam(c.Query("to"), "to"); err != nil {
 		return err
 	}
-	page, err := a.Store.Payments(c.UserContext(), authn.Merchant(c).ID, f)
+	merchantID := authn.Merchant(c).ID
+	if !paged {
+		stream, err := a.Store.StreamPayments(c.UserContext(), merchantID, f)
+		if err != nil {
+			return err
+		}
+		streamPayments(c, stream)
+		return nil
+	}
+	page, err := a.Store.Payments(c.UserContext(), merchantID, f)
 	if err != nil {
 		return err
 	}
@@ -177,6 +207,56 @@ func (a *API) ListPayments(c *fiber.Ctx) error {
 		next = &page.NextCursor
 	}
 	return render.JSON(c, fiber.StatusOK, fiber.Map{"data": out, "nextCursor": next})
+}
+
+// Streaming bounds: the whole list may take listStreamTimeout, and each
+// page must reach the client within listWriteIdle (the server's write
+// timeout would otherwise cut a long list at 30 s).
+const (
+	listStreamTimeout = 15 * time.Minute
+	listWriteIdle     = 30 * time.Second
+)
+
+// streamPayments writes {"data":[...]} from stream after the handler
+// returns, flushing after each page. The status (200) is sent before the
+// rows are read, so a failure half way can only cut the body short: the
+// client sees invalid JSON, never a shorter valid list.
+func streamPayments(c *fiber.Ctx, stream *models.PaymentStream) {
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	conn := c.Context().Conn()
+	// The writer runs after this handler returns: it must not touch c.
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		ctx, cancel := context.WithTimeout(context.Background(), listStreamTimeout)
+		defer cancel()
+		_, _ = w.WriteString(`{"data":[`)
+		first := true
+		err := stream.EachPage(ctx, func(ps []models.Payment) error {
+			for i := range ps {
+				b, err := json.Marshal(paymentFrom(&ps[i]))
+				if err != nil {
+					return err
+				}
+				if !first {
+					_ = w.WriteByte(',')
+				}
+				first = false
+				if _, err := w.Write(b); err != nil {
+					return err
+				}
+			}
+			if conn != nil {
+				_ = conn.SetWriteDeadline(time.Now().Add(listWriteIdle))
+			}
+			return w.Flush()
+		})
+		if err != nil {
+			// Most often the client went away; the body ends unclosed.
+			slog.Default().Warn("payments list stream ended early", slog.Any("error", err))
+			return
+		}
+		_, _ = w.WriteString("]}")
+		_ = w.Flush()
+	})
 }
 
 // GetPayment returns one of the merchant's payments: GET /api/payments/:id.

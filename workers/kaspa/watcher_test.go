@@ -93,7 +93,7 @@ func TestWatcherDetectsAndConfirms(t *testing.T) {
 		t.Fatalf("cycle result %+v", res)
 	}
 	st := h.status(id)
-	if st["status"] != "confirming" || st["txId"] != tx {
+	if st["stage"] != "confirming" || st["txId"] != tx {
 		t.Fatalf("after detection: %v", st)
 	}
 	if st["senderAddress"] != h.chain.DefaultSender() {
@@ -101,7 +101,7 @@ func TestWatcherDetectsAndConfirms(t *testing.T) {
 	}
 	h.chain.Advance(98)
 	h.cycle()
-	if st := h.status(id); st["status"] != "confirming" {
+	if st := h.status(id); st["stage"] != "confirming" {
 		t.Fatalf("before depth 100: %v", st)
 	}
 	h.chain.Advance(1)
@@ -159,12 +159,12 @@ func TestWatcherOutage(t *testing.T) {
 					t.Fatalf("err %v", err)
 				}
 			}
-			if st := h.status(id); st["status"] != "pending" {
+			if st := h.status(id); st["stage"] != "awaiting_payment" {
 				t.Fatalf("during the outage: %v", st)
 			}
 			h.chain.Clear()
 			h.cycle()
-			if st := h.status(id); st["status"] != "confirming" {
+			if st := h.status(id); st["stage"] != "confirming" {
 				t.Fatalf("after recovery: %v", st)
 			}
 		})
@@ -183,7 +183,7 @@ func TestWatcherFindsSpentCoin(t *testing.T) {
 	}
 	h.cycle()
 	st := h.status(id)
-	if st["status"] != "confirming" || st["txId"] != tx {
+	if st["stage"] != "confirming" || st["txId"] != tx {
 		t.Fatalf("spent coin not found through history: %v", st)
 	}
 	h.chain.Advance(120)
