@@ -209,6 +209,9 @@ func timelineLabel(e models.TimelineEntry, p *models.Payment) string {
 		}
 		return s
 	case "expired":
+		if p.AmountReceived > 0 && p.Status == models.StatusExpired {
+			return "Session expired with " + KAS(p.AmountReceived) + " of " + KAS(p.AmountExpected) + " received"
+		}
 		return "Session expired unpaid"
 	case "event":
 		return "Event " + e.Event + " recorded for webhooks"
