@@ -262,7 +262,9 @@ func (s *Store) assignCandidates(ctx context.Context, merchantID string, ts []Tr
 				fit = append(fit, ps[j])
 			}
 		}
-		sort.SliceStable(fit, func(a, b int) bool { return absDiff(fit[a].AmountExpected, t.Amount) < absDiff(fit[b].AmountExpected, t.Amount) })
+		sort.SliceStable(fit, func(a, b int) bool {
+			return absDiff(fit[a].AmountExpected, t.Amount) < absDiff(fit[b].AmountExpected, t.Amount)
+		})
 		if len(fit) > maxAssignCandidates {
 			fit = fit[:maxAssignCandidates]
 		}
