@@ -32,7 +32,7 @@ func TestBrowserAssignUnmatchedCredit(t *testing.T) {
 	wait()
 
 	page.MustNavigate(h.env.URL + "/dashboard/payments").MustWaitLoad()
-	row := page.MustElement(`[data-transfer-id="` + tid + `"]`)
+	row := page.MustElement(`[data-testid="assign-row"][data-transfer-id="` + tid + `"]`)
 	sel := row.MustElement(`select[name="payment"]`)
 	if opts := sel.MustElements("option"); len(opts) != 3 { // the prompt, p and the decoy
 		t.Fatalf("%d options offered", len(opts))
