@@ -3,6 +3,7 @@ package web_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"till/models"
 	"till/web/webtest"
@@ -32,7 +33,7 @@ func TestBrowserAssignUnmatchedCredit(t *testing.T) {
 	wait()
 
 	page.MustNavigate(h.env.URL + "/dashboard/payments").MustWaitLoad()
-	row := page.MustElement(`[data-testid="assign-row"][data-transfer-id="` + tid + `"]`)
+	row := page.Timeout(15 * time.Second).MustElement(`[data-testid="assign-row"][data-transfer-id="` + tid + `"]`).CancelTimeout()
 	sel := row.MustElement(`select[name="payment"]`)
 	if opts := sel.MustElements("option"); len(opts) != 3 { // the prompt, p and the decoy
 		t.Fatalf("%d options offered", len(opts))
