@@ -152,7 +152,7 @@ func TestAssignUnmatchedCredit(t *testing.T) {
 			// The credit has left the unmatched list; the payment's page
 			// says what happened.
 			after := dc.Get("/dashboard/payments")
-			if after.Doc.Find(`[data-transfer-id="` + tid + `"]`).Length() != 0 {
+			if after.Doc.Find(`[data-transfer-id="`+tid+`"]`).Length() != 0 {
 				t.Error("the assigned credit is still listed as unmatched")
 			}
 			d := dc.Get("/dashboard/payments/" + p.ID)
