@@ -81,8 +81,8 @@ func (h *checkoutHarness) eventTypes(id string) []string {
 	return out
 }
 
-// eventAmountReceived is the amountReceived of a payment's event of type
-// typ, in sompi (a string or a number in the payload, whichever the
+// eventAmountReceived is the amountReceived of a payment's last event of
+// type typ, in sompi (a string or a number in the payload, whichever the
 // document's type is).
 func (h *checkoutHarness) eventAmountReceived(id, typ string) int64 {
 	h.t.Helper()
@@ -90,6 +90,7 @@ func (h *checkoutHarness) eventAmountReceived(id, typ string) int64 {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	slices.Reverse(evs)
 	for _, e := range evs {
 		if e.Type != typ {
 			continue
