@@ -310,6 +310,16 @@ func TestAssignCreditRefusals(t *testing.T) {
 			}
 		})
 	}
+	// Without the form's CSRF token nothing happens.
+	p := h.apiSession(slug)
+	tid, _ := h.stray(webtest.AddrA, 3*models.SompiPerKAS, 0, h.m)
+	if r := dc.PostForm("/dashboard/payments/credits/"+tid+"/assign", url.Values{"payment": {p.ID}}); r.Status != http.StatusForbidden {
+		t.Fatalf("assignment without a CSRF token: %d", r.Status)
+	}
+	if got := h.payment(p.ID); got.AmountReceived != 0 {
+		t.Fatalf("assigned without a CSRF token: %d", got.AmountReceived)
+	}
+
 	// The rival's credit is still unassigned and its session untouched.
 	if got := h.payment(rivalSession.ID); got.AmountReceived != 0 {
 		t.Fatalf("rival session received %d", got.AmountReceived)
