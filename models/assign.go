@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -238,9 +239,22 @@ func (s *Store) assignCandidates(ctx context.Context, merchantID string, ts []Tr
 		return out, nil
 	}
 	now := s.clock()
+	// Credits the chain took back cannot be assigned: offer nothing.
+	ids := make([]string, len(ts))
+	for i := range ts {
+		ids[i] = ts[i].ID
+	}
+	var reversed []string
+	if err := s.db.R(ctx).Model(&Transfer{}).Where("id IN ? AND (reversed_at IS NOT NULL OR coinbase = ?)", ids, true).
+		Pluck("id", &reversed).Error; err != nil {
+		return nil, fmt.Errorf("models: reversed credits: %w", err)
+	}
 	byAddr := map[string][]Payment{}
 	for i := range ts {
 		t := &ts[i]
+		if slices.Contains(reversed, t.ID) {
+			continue
+		}
 		key := t.Chain + " " + t.Address
 		ps, ok := byAddr[key]
 		if !ok {

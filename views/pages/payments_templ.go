@@ -1093,7 +1093,7 @@ func unmatchedSection(csrf string, d PaymentsData) templ.Component {
 					}
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 86, "<span class=\"text-xs text-slate-500 dark:text-slate-400\" data-testid=\"assign-none\">No open or recently expired session on this address to assign it to.</span>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 86, "<span class=\"text-xs text-slate-500 dark:text-slate-400\" data-testid=\"assign-none\">Nothing to assign it to: no open or recently expired session on this address can take it.</span>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
