@@ -72,16 +72,17 @@ func (h *Handlers) ShowCheckout(c *fiber.Ctx) error {
 	open := h.Store.CheckLinkOpen(link)
 	notice := ""
 	if p, err := h.Store.VisitorPayment(ctx, link.ID, h.visitor(c)); err == nil {
-		switch checkoutPhase(p, h.Store.Now()) {
-		case partials.PhaseExpired:
-			notice = "Your previous payment request expired before a payment arrived. Start a new one below."
-		default: // open or confirmed: show it, even if the merchant has since closed the link
-			v, err := h.Store.Checkout(ctx, p.ID)
-			if err != nil {
-				return err
-			}
+		v, err := h.Store.Checkout(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		// Open or confirmed: show it, even if the merchant has since closed
+		// the link. Expired: show it too when money arrived (partly, or a
+		// credit that did not match), since the customer must act on it.
+		if checkoutPhase(p, h.Store.Now()) != partials.PhaseExpired || p.AmountReceived > 0 || v.StrayCredit {
 			return h.renderSession(c, v)
 		}
+		notice = "Your previous payment request expired before a payment arrived. Start a new one below."
 	} else if !errors.Is(err, models.ErrNotFound) {
 		return err
 	}
@@ -202,8 +203,12 @@ func (h *Handlers) CheckoutStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	stray, err := h.Store.StrayCredit(ctx, p)
+	if err != nil {
+		return err
+	}
 	now := h.Store.Now()
-	if c.Query("v") == sessionVersion(p, now) {
+	if c.Query("v") == sessionVersion(p, stray, now) {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	v, err := h.Store.Checkout(ctx, p.ID)
@@ -320,7 +325,11 @@ func (h *Handlers) sessionView(v *models.CheckoutView, live bool) partials.Check
 		Confirmations: p.Confirmations, Required: int64(p.RequiredConfirmations),
 		Received: kaspa.FormatKAS(p.AmountReceived), TxID: p.TxID,
 		ExplorerURL: explorerTxURL(h.Store.Network(), p.TxID), Late: p.Late, Live: live,
-		ReceiptURL: "/pay/receipt/" + p.ID,
+		ReceiptURL: "/pay/receipt/" + p.ID, StrayCredit: v.StrayCredit,
+		Partial: p.Status == models.StatusExpired && p.AmountReceived > 0,
+	}
+	if over := p.Overpaid(); over > 0 {
+		s.Overpaid = kaspa.FormatKAS(over)
 	}
 	if p.DerivationIndex != nil {
 		s.DerivationIndex = strconv.FormatInt(*p.DerivationIndex, 10)
@@ -333,7 +342,8 @@ func (h *Handlers) sessionView(v *models.CheckoutView, live bool) partials.Check
 	// integer (digits and one dot).
 	if _, err := kaspa.ParseAddress(p.PayAddress, h.Store.Network()); err == nil {
 		s.WalletURL = templ.SafeURL(kaspa.PaymentURI(p.PayAddress, p.AmountExpected))
-		if rest := p.AmountExpected - p.AmountReceived; p.Status == models.StatusUnderpaid && rest > 0 {
+		// A top-up matches by itself only on a per-payment address.
+		if rest := p.AmountExpected - p.AmountReceived; p.Status == models.StatusUnderpaid && rest > 0 && p.DerivationIndex != nil {
 			s.Remaining = kaspa.FormatKAS(rest)
 			s.RemainingURI = kaspa.PaymentURI(p.PayAddress, rest)
 			s.RemainingURL = templ.SafeURL(s.RemainingURI)
@@ -350,7 +360,7 @@ func (h *Handlers) sessionView(v *models.CheckoutView, live bool) partials.Check
 		s.SelfURL = sessionPath(l.Slug, p.ID)
 	}
 	if !s.Final {
-		s.PollURL = "/pay/status/" + p.ID + "?" + url.Values{"v": {sessionVersion(p, now)}, "phase": {s.Phase}}.Encode()
+		s.PollURL = "/pay/status/" + p.ID + "?" + url.Values{"v": {sessionVersion(p, v.StrayCredit, now)}, "phase": {s.Phase}}.Encode()
 	}
 	return s
 }
@@ -379,11 +389,15 @@ func isOpenPhase(phase string) bool {
 	return phase == partials.PhasePending || phase == partials.PhaseConfirming || phase == partials.PhaseUnderpaid
 }
 
-// sessionVersion identifies everything the status fragment shows; a poll
-// carrying the current version gets 204.
-func sessionVersion(p *models.Payment, now time.Time) string {
-	return checkoutPhase(p, now) + "." + string(p.Status) + "." + strconv.FormatInt(p.Confirmations, 10) + "." +
+// sessionVersion identifies everything the status fragment shows (stray:
+// the unmatched-credit notice); a poll carrying the current version gets 204.
+func sessionVersion(p *models.Payment, stray bool, now time.Time) string {
+	v := checkoutPhase(p, now) + "." + string(p.Status) + "." + strconv.FormatInt(p.Confirmations, 10) + "." +
 		strconv.FormatInt(p.AmountReceived, 10)
+	if stray {
+		v += ".u"
+	}
+	return v
 }
 
 func sessionPath(slug, id string) string { return "/pay/" + slug + "/p/" + id }

@@ -130,3 +130,38 @@ func (h *Handlers) ExportPayments(c *fiber.Ctx) error {
 	})
 	return nil
 }
+
+// AssignCredit gives an unmatched credit to one of the merchant's payment
+// sessions: POST /dashboard/payments/credits/:id/assign with the form field
+// payment. Success leads to the payment's page, whose timeline shows the
+// assignment; a refusal re-renders the payments page with the reason next to
+// the credit (404 for a credit or payment that is not the merchant's, 409 for
+// the other refusals, 400 without a choice).
+func (h *Handlers) AssignCredit(c *fiber.Ctx) error {
+	ctx, cancel := dashCtx(c)
+	defer cancel()
+	m := authn.Merchant(c)
+	transferID, paymentID := c.Params("id"), strings.TrimSpace(c.FormValue("payment"))
+	var err error
+	if paymentID == "" {
+		err = models.Invalid("payment", "Choose the payment this credit belongs to.")
+	} else {
+		var p *models.Payment
+		if p, err = h.Store.AssignCredit(ctx, m.ID, transferID, paymentID); err == nil {
+			return render.Redirect(c, "/dashboard/payments/"+p.ID)
+		}
+	}
+	status, msg, internal := render.StatusOf(err)
+	if internal {
+		return err
+	}
+	list, lerr := h.Store.PaymentList(ctx, m.ID, models.PaymentFilter{Limit: paymentsPageSize})
+	if lerr != nil {
+		return lerr
+	}
+	if render.IsHTMX(c) {
+		status = fiber.StatusOK // htmx 2 does not swap 4xx
+	}
+	d := pages.PaymentsData{List: list, Network: string(h.Store.Network()), AssignFor: transferID, AssignError: msg}
+	return render.Page(c, status, pages.Payments(h.nav(c, "Payments", "payments"), d))
+}

@@ -32,6 +32,9 @@ type CheckoutView struct {
 	Payment      *Payment
 	Link         *PaymentLink
 	MerchantName string
+	// StrayCredit: a credit reached the session's shared address after it
+	// opened and matched nothing (see StrayCredit).
+	StrayCredit bool
 }
 
 // Checkout loads a session with its link and merchant name for the public
@@ -53,7 +56,33 @@ func (s *Store) Checkout(ctx context.Context, paymentID string) (*CheckoutView, 
 		return nil, fmt.Errorf("models: checkout merchant: %w", err)
 	}
 	v.MerchantName = m.Name
+	if v.StrayCredit, err = s.StrayCredit(ctx, p); err != nil {
+		return nil, err
+	}
 	return v, nil
+}
+
+// StrayCredit reports whether a credit to a shared-address session's
+// address arrived after the session opened (and before its late window
+// ended) and matched nothing, while the session is still awaiting payment or
+// has expired: its customer may have sent a different amount, which exact
+// matching cannot attribute. Only the fact is returned; the credit may be
+// another customer's, so its transaction and amount never reach the page.
+func (s *Store) StrayCredit(ctx context.Context, p *Payment) (bool, error) {
+	if p.DerivationIndex != nil || (p.Status != StatusPending && p.Status != StatusExpired) {
+		return false, nil
+	}
+	var n int64
+	// merchant_id and seen_at lead the transfers_merchant_idx index; an
+	// unmatched credit has the merchant when only it uses the address.
+	err := s.db.R(ctx).Model(&Transfer{}).
+		Where("merchant_id = ? AND seen_at >= ? AND seen_at <= ?", p.MerchantID, p.CreatedAt, p.ExpiresAt.Add(s.lateWindow)).
+		Where("chain = ? AND address = ? AND payment_id IS NULL AND reversed_at IS NULL", p.Chain, p.PayAddress).
+		Limit(1).Count(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("models: stray credit: %w", err)
+	}
+	return n > 0, nil
 }
 
 // MerchantName returns a merchant's public name (checkout pages).

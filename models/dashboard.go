@@ -113,6 +113,9 @@ type PaymentList struct {
 	// Unmatched are recent credits that paid no session; only on the first
 	// page.
 	Unmatched []Transfer
+	// Candidates are, per unmatched credit id, the sessions the merchant
+	// may assign it to (see AssignCredit).
+	Candidates map[string][]Payment
 }
 
 // LinkTitle returns the title of the link with id, or "".
@@ -145,6 +148,9 @@ func (s *Store) PaymentList(ctx context.Context, merchantID string, f PaymentFil
 	}
 	if f.Cursor == "" {
 		if out.Unmatched, err = s.UnmatchedTransfers(ctx, merchantID, maxUnmatchedShown); err != nil {
+			return nil, err
+		}
+		if out.Candidates, err = s.assignCandidates(ctx, merchantID, out.Unmatched); err != nil {
 			return nil, err
 		}
 	}

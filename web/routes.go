@@ -95,6 +95,7 @@ func routes(app *fiber.App, d routeDeps) {
 	dash.Get("/payments", p.PaymentsPage)
 	dash.Get("/payments.csv", p.ExportPayments)
 	dash.Get("/payments/:id", p.PaymentPage)
+	dash.Post("/payments/credits/:id/assign", p.AssignCredit)
 	dash.Get("/webhooks", p.WebhooksPage)
 	dash.Get("/webhooks/new", p.NewWebhook)
 	dash.Post("/webhooks", p.CreateWebhook)

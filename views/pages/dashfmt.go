@@ -209,6 +209,9 @@ func timelineLabel(e models.TimelineEntry, p *models.Payment) string {
 		}
 		return s
 	case "expired":
+		if p.AmountReceived > 0 && p.Status == models.StatusExpired {
+			return "Session expired with " + KAS(p.AmountReceived) + " of " + KAS(p.AmountExpected) + " received"
+		}
 		return "Session expired unpaid"
 	case "event":
 		return "Event " + e.Event + " recorded for webhooks"
@@ -283,4 +286,21 @@ func activityTx(e models.TimelineEntry) string {
 		return " (" + e.Activity.Detail + ", transaction " + e.Activity.TxID + ")"
 	}
 	return " (transaction " + e.Activity.TxID + ")"
+}
+
+// overpaidText says by how much a payment exceeded its amount.
+func overpaidText(p *models.Payment) string { return "overpaid by " + KAS(p.Overpaid()) }
+
+// candidateLabel describes a session offered for a manual assignment: what
+// it expects, where it stands, when it opened and for whom.
+func candidateLabel(p *models.Payment) string {
+	s := "Expects " + KAS(p.AmountExpected) + " · " + statusLabel(string(p.Status))
+	if p.AmountReceived > 0 {
+		s += ", received " + KAS(p.AmountReceived)
+	}
+	s += " · opened " + When(p.CreatedAt)
+	if c := customerShort(*p); c != "—" {
+		s += " · " + c
+	}
+	return s
 }

@@ -74,6 +74,16 @@ type CheckoutSession struct {
 	TxID        string
 	ExplorerURL templ.SafeURL
 	Late        bool
+	// Partial is set on an expired session that received part of its
+	// amount (Received of Amount): the customer must contact the merchant.
+	Partial bool
+	// Overpaid is what a paid session received beyond its amount ("" when
+	// nothing).
+	Overpaid string
+	// StrayCredit: a credit reached this shared address after the session
+	// opened and matched nothing; the customer may have sent a different
+	// amount. Nothing about that credit itself is shown.
+	StrayCredit bool
 
 	SuccessMessage string
 	// RedirectURL is the merchant's http(s) return URL ("" when none or
