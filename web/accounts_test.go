@@ -166,7 +166,7 @@ func TestLogoutEverywhere(t *testing.T) {
 	env := webtest.New(t)
 	m := env.Register("everywhere@example.com", "Everywhere Shop", webtest.AddrA)
 	c, mine := loginPage(t, env, m.Email, m.Password)
-	_, other := loginPage(t, env, m.Email, m.Password)
+	oc, other := loginPage(t, env, m.Email, m.Password)
 	csrf := csrfOf(t, env, other)
 	tok := apiLogin(t, env, m.Email, m.Password)
 
@@ -196,6 +196,15 @@ func TestLogoutEverywhere(t *testing.T) {
 	}
 	if r := env.Do("GET", "/api/auth/me", nil, m.Key()...); r.Status != http.StatusOK {
 		t.Fatalf("API key after logout everywhere: %d", r.Status)
+	}
+	// The other browser, still holding its revoked cookie, opens the login
+	// page and can sign in again from there (the form's CSRF token must
+	// survive the revoked cookie being forgotten).
+	if p := oc.Submit("/login", "/login", url.Values{"email": {m.Email}, "password": {m.Password}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("signing in again with a revoked cookie in the jar: %d %s", p.Status, p.Text("main"))
+	}
+	if p := oc.Get("/dashboard/settings"); p.Status != http.StatusOK {
+		t.Fatalf("after signing in again: %d", p.Status)
 	}
 	// Signing in again works, and issues working credentials.
 	_, fresh := loginPage(t, env, m.Email, m.Password)

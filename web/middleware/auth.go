@@ -75,7 +75,10 @@ func Sessions(mgr *session.Manager, store *models.Store) fiber.Handler {
 			case err == nil && m.ID == id:
 				authn.SetMerchant(c, m)
 			case err == nil, errors.Is(err, models.ErrInvalidCredentials):
-				s.Logout() // revoked, expired, or the account is gone: forget the cookie
+				// Revoked, expired, or the account is gone: forget the login
+				// but keep a cookie with a fresh CSRF token, so the login
+				// form this request may render can be posted.
+				s.SignedOut("")
 			default:
 				return err
 			}
