@@ -22,7 +22,8 @@ import (
 // CookieName is the session cookie's name.
 const CookieName = "till_session"
 
-// MaxAge is how long a dashboard login lasts without activity.
+// MaxAge is how long a dashboard login lasts (its server-side session
+// expires then too, however active it was).
 const MaxAge = 7 * 24 * time.Hour
 
 // Manager loads and saves sessions.
