@@ -447,3 +447,30 @@ func TestNextRedirect(t *testing.T) {
 		t.Fatalf("anonymous: %d %q", r.Status, r.Header.Get("Location"))
 	}
 }
+
+// TestWebhookTestPendingRace: concurrent test requests on one endpoint (many
+// connections on Postgres) queue exactly one delivery.
+func TestWebhookTestPendingRace(t *testing.T) {
+	env := webtest.New(t, func(o *web.Options) { o.WebhookAllowPrivate = true })
+	m := env.Register("race-hooks@example.com", "Race Hooks", webtest.AddrA)
+	id := env.Do("POST", "/api/webhooks", map[string]any{"url": "http://127.0.0.1:9/race", "events": []string{"*"}}, m.Bearer()...).JSON(t)["id"].(string)
+	const n = 8
+	statuses := make(chan int, n)
+	for i := 0; i < n; i++ {
+		go func() { statuses <- env.Do("POST", "/api/webhooks/"+id+"/test", nil, m.Key()...).Status }()
+	}
+	accepted := 0
+	for i := 0; i < n; i++ {
+		switch st := <-statuses; st {
+		case http.StatusAccepted:
+			accepted++
+		case http.StatusTooManyRequests:
+		default:
+			t.Fatalf("status %d", st)
+		}
+	}
+	ds := env.Do("GET", "/api/webhooks/"+id+"/deliveries", nil, m.Bearer()...).JSON(t)["data"].([]any)
+	if accepted != 1 || len(ds) != 1 {
+		t.Fatalf("%d accepted, %d deliveries; want one of each", accepted, len(ds))
+	}
+}
