@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"till/handlers/authn"
 	"till/handlers/render"
+	"till/handlers/session"
 	"till/models"
 	"till/views/pages"
 )
@@ -128,7 +130,59 @@ func (h *Handlers) RotateAPIKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The rotation revoked every session; this browser stays signed in.
+	if err := h.reissueSession(c, m.ID); err != nil {
+		return err
+	}
 	return h.renderAPIKey(c, m, key, true)
+}
+
+// ChangePassword changes the merchant's password: POST
+// /dashboard/settings/password. Other browser sessions and older API
+// tokens are revoked; this browser gets a new session. Attempts count
+// against the account's sign-in budget (the current password is guessed
+// otherwise).
+func (h *Handlers) ChangePassword(c *fiber.Ctx) error {
+	ctx, cancel := dashCtx(c)
+	defer cancel()
+	m := authn.Merchant(c)
+	current, next, again := c.FormValue("currentPassword"), c.FormValue("newPassword"), c.FormValue("confirmPassword")
+	err := h.Store.LoginAttempt(ctx, c.IP(), m.Email, h.LoginLimit)
+	if err == nil {
+		if next != again {
+			err = &models.ValidationError{Field: "confirmPassword", Message: "The two new passwords do not match"}
+		} else {
+			err = h.Store.ChangePassword(ctx, m.ID, current, next)
+		}
+	}
+	d := h.settingsData(m)
+	if err != nil {
+		status := render.FormStatus(c)
+		var limited *models.RateLimitError
+		if errors.As(err, &limited) {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(limited.RetryAfterSeconds()))
+			d.Password.Error = "Too many attempts. Wait a minute, then try again."
+			status = fiber.StatusTooManyRequests
+		} else {
+			fields, general := formErrors(err)
+			if fields == nil && general == "" {
+				return err
+			}
+			d.Password.Errors, d.Password.Error = fields, general
+		}
+		n := h.nav(c, "Settings", "settings")
+		return render.PageOrPartial(c, status, pages.Settings(n, d), pages.PasswordForm(n.CSRF, d))
+	}
+	if err := h.reissueSession(c, m.ID); err != nil {
+		return err
+	}
+	if !render.IsHTMX(c) {
+		session.Get(c).SetFlash("Password changed. Your other devices were signed out.")
+		return render.Redirect(c, "/dashboard/settings")
+	}
+	d.PasswordChanged = true
+	n := h.nav(c, "Settings", "settings")
+	return render.Page(c, fiber.StatusOK, pages.PasswordForm(n.CSRF, d))
 }
 
 func (h *Handlers) renderAPIKey(c *fiber.Ctx, m *models.Merchant, key string, rotated bool) error {

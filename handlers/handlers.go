@@ -27,6 +27,9 @@ type Handlers struct {
 	// WebhookPolicy is the destination rule webhook URLs entered in the
 	// dashboard must satisfy (nil: netguard.Strict).
 	WebhookPolicy *netguard.Policy
+	// LoginLimit is the password-attempt budget per client IP and per
+	// account, shared with the JSON login.
+	LoginLimit models.RateLimit
 }
 
 // meta builds the page shell data for the current request.

@@ -233,8 +233,12 @@ func (s *Store) RedeliverWebhook(ctx context.Context, merchantID, endpointID, de
 	return s.webhookDelivery(ctx, merchantID, endpointID, deliveryID)
 }
 
+// TestWebhookLimit is how many test events one merchant may send.
+var TestWebhookLimit = RateLimit{Max: 10, Window: time.Minute}
+
 // SendTestWebhook queues a webhook.test event to one endpoint, whatever its
-// subscriptions. The payment in it is a sample: its id (all zeros) matches
+// subscriptions. An endpoint has at most one pending test delivery, and a
+// merchant sends at most TestWebhookLimit test events (RateLimitError, 429). The payment in it is a sample: its id (all zeros) matches
 // no payment.
 func (s *Store) SendTestWebhook(ctx context.Context, merchantID, endpointID string) (*DeliveryRecord, error) {
 	e, err := s.Webhook(ctx, merchantID, endpointID)
@@ -253,15 +257,42 @@ func (s *Store) SendTestWebhook(ctx context.Context, merchantID, endpointID stri
 	if err != nil {
 		return nil, fmt.Errorf("models: test payload: %w", err)
 	}
+	if err := s.checkRateLimits(ctx, TestWebhookLimit, "Too many test events: at most 10 a minute, please wait a moment",
+		"webhook-test:merchant:"+merchantID); err != nil {
+		return nil, err
+	}
 	ev := &Event{ID: uuid.NewString(), MerchantID: merchantID, Type: EventWebhookTest, Data: string(data), CreatedAt: now}
 	d := &WebhookDelivery{ID: uuid.NewString(), EventID: ev.ID, EndpointID: e.ID, MerchantID: merchantID,
 		Status: DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
 	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+		// One pending test per endpoint. The endpoint row is locked first
+		// (Postgres; SQLite transactions already run one at a time), so two
+		// concurrent requests cannot both see none pending.
+		if s.db.Dialect == Postgres {
+			var id string
+			if err := tx.Raw("SELECT id FROM webhook_endpoints WHERE id = ? FOR UPDATE", e.ID).Scan(&id).Error; err != nil {
+				return err
+			}
+		}
+		var pending int64
+		if err := tx.Model(&WebhookDelivery{}).Joins("JOIN events ON events.id = webhook_deliveries.event_id").
+			Where("webhook_deliveries.endpoint_id = ? AND webhook_deliveries.status = ? AND events.type = ?", e.ID, DeliveryPending, EventWebhookTest).
+			Count(&pending).Error; err != nil {
+			return err
+		}
+		if pending > 0 {
+			return &RateLimitError{Message: "A test event to this endpoint is still pending: wait until it is delivered or fails " +
+				"(see the delivery log), or redeliver it from there", RetryAfter: time.Minute}
+		}
 		if err := tx.Create(ev).Error; err != nil {
 			return err
 		}
 		return tx.Create(d).Error
 	})
+	var limited *RateLimitError
+	if errors.As(err, &limited) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("models: queue test event: %w", err)
 	}

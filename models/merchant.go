@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,8 +30,13 @@ type Merchant struct {
 	KaspaKpub             string
 	KaspaNextIndex        int64
 	RequiredConfirmations int
-	CreatedAt             time.Time
-	UpdatedAt             time.Time
+	// CredentialEpoch invalidates credentials issued before it: browser
+	// sessions and API JWTs carry the epoch they were issued at and are
+	// refused once it is older than this. Logout everywhere, a password
+	// change and an API key rotation bump it.
+	CredentialEpoch int64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // TableName pins the table name.
@@ -88,12 +92,20 @@ func (s *Store) Register(ctx context.Context, in RegisterInput) (*Merchant, erro
 	return m, nil
 }
 
-// dummyHash is compared against when the email is unknown, so a login for a
-// missing account costs the same time as one with a wrong password.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("till-dummy-password"), bcrypt.DefaultCost)
+// newDummyHash makes the hash compared against when the email is unknown, so
+// a login for a missing account costs the same time as one with a wrong
+// password: same algorithm, same cost as the hashes Register writes.
+func newDummyHash(cost int) []byte {
+	h, err := bcrypt.GenerateFromPassword([]byte("till-dummy-"+randomHex(8)), cost)
+	if err != nil {
+		panic(fmt.Sprintf("models: dummy bcrypt hash: %v", err)) // only for an invalid cost, checked by NewStore
+	}
 	return h
-})
+}
+
+// DummyHashCost is the bcrypt cost of the hash compared for unknown emails
+// (tests check it equals the cost of real hashes).
+func (s *Store) DummyHashCost() (int, error) { return bcrypt.Cost(s.dummyHash) }
 
 // Authenticate checks an email and password. Unknown email and wrong password
 // both give ErrInvalidCredentials.
@@ -103,7 +115,7 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*Merc
 	err := s.db.R(ctx).Where("email = ?", email).Take(&m).Error
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
-		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
 		return nil, ErrInvalidCredentials
 	case err != nil:
 		return nil, fmt.Errorf("models: find merchant: %w", err)
@@ -151,21 +163,76 @@ func (s *Store) APIKey(m *Merchant) (string, error) {
 	return s.sealer.Open(m.APIKeySealed)
 }
 
-// RotateAPIKey replaces the merchant's API key; the old one stops working at once.
+// RotateAPIKey replaces the merchant's API key; the old one stops working at
+// once. It also bumps the credential epoch (a rotation is what a merchant
+// does after a leak), so older JWTs and browser sessions are refused too.
 func (s *Store) RotateAPIKey(ctx context.Context, merchantID string) (string, error) {
 	key := uuid.NewString()
-	res := s.db.W(ctx).Model(&Merchant{}).Where("id = ?", merchantID).Updates(map[string]any{
-		"api_key_hash":   hashKey(key),
-		"api_key_sealed": s.sealer.Seal(key),
-		"updated_at":     s.clock(),
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		now := s.clock()
+		res := tx.Model(&Merchant{}).Where("id = ?", merchantID).Updates(map[string]any{
+			"api_key_hash":     hashKey(key),
+			"api_key_sealed":   s.sealer.Seal(key),
+			"credential_epoch": gorm.Expr("credential_epoch + 1"),
+			"updated_at":       now,
+		})
+		if res.Error != nil {
+			return fmt.Errorf("models: rotate api key: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return &NotFoundError{What: "Merchant"}
+		}
+		return revokeBrowserSessions(tx, merchantID, now)
 	})
-	if res.Error != nil {
-		return "", fmt.Errorf("models: rotate api key: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return "", &NotFoundError{What: "Merchant"}
+	if err != nil {
+		return "", err
 	}
 	return key, nil
+}
+
+// ChangePassword replaces the merchant's password after checking the
+// current one, and bumps the credential epoch: every browser session and
+// JWT issued before is refused from now on (the caller re-issues the
+// session that made the change). A wrong current password is a validation
+// error on "currentPassword".
+func (s *Store) ChangePassword(ctx context.Context, merchantID, current, next string) error {
+	m, err := s.Merchant(ctx, merchantID)
+	if err != nil {
+		return err
+	}
+	if current == "" {
+		return Invalid("currentPassword", "Current password is required")
+	}
+	if bcrypt.CompareHashAndPassword([]byte(m.PasswordHash), []byte(current)) != nil {
+		return Invalid("currentPassword", "Current password is incorrect")
+	}
+	if err := validatePassword("newPassword", next); err != nil {
+		return err
+	}
+	if next == current {
+		return Invalid("newPassword", "The new password must differ from the current one")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(next), s.bcryptCost)
+	if err != nil {
+		return fmt.Errorf("models: hash password: %w", err)
+	}
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
+		now := s.clock()
+		// Conditional on the hash checked above: of two concurrent changes
+		// with the same current password, one wins.
+		res := tx.Model(&Merchant{}).Where("id = ? AND password_hash = ?", merchantID, m.PasswordHash).Updates(map[string]any{
+			"password_hash":    string(hash),
+			"credential_epoch": gorm.Expr("credential_epoch + 1"),
+			"updated_at":       now,
+		})
+		if res.Error != nil {
+			return fmt.Errorf("models: change password: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return Invalid("currentPassword", "Current password is incorrect")
+		}
+		return revokeBrowserSessions(tx, merchantID, now)
+	})
 }
 
 // SettingsInput holds the settings a merchant may change; nil fields stay as they are.

@@ -3,6 +3,7 @@ package models
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -27,6 +28,11 @@ type Store struct {
 	kpubs sync.Map
 	// offsetRange is how many distinct sompi offsets make amounts unique.
 	offsetRange int64
+	// rateLimitPruned is when this process last pruned rate_limits (unix ns).
+	rateLimitPruned atomic.Int64
+	// dummyHash is compared for unknown emails at login: a bcrypt hash made
+	// at start-up with bcryptCost, so both paths cost the same.
+	dummyHash []byte
 }
 
 // StoreOptions configures a Store.
@@ -74,6 +80,7 @@ func NewStore(db *DB, o StoreOptions) *Store {
 	if s.bcryptCost < bcrypt.MinCost {
 		s.bcryptCost = bcrypt.MinCost
 	}
+	s.dummyHash = newDummyHash(s.bcryptCost)
 	if s.now == nil {
 		s.now = Now
 	}

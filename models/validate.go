@@ -68,7 +68,7 @@ func AsValidation(err error) (ValidationErrors, bool) {
 
 // Bounds on merchant input.
 const (
-	MinPasswordLen   = 8
+	MinPasswordLen   = 10
 	MaxPasswordBytes = 72 // bcrypt ignores anything longer; refuse rather than truncate silently
 	MaxNameLen       = 100
 	MaxEmailLen      = 254
@@ -98,16 +98,6 @@ func validateEmail(field, email string) error {
 	return nil
 }
 
-func validatePassword(field, pw string) error {
-	switch {
-	case utf8.RuneCountInString(pw) < MinPasswordLen:
-		return Invalid(field, "Password must be at least %d characters", MinPasswordLen)
-	case len(pw) > MaxPasswordBytes:
-		return Invalid(field, "Password must be at most %d bytes", MaxPasswordBytes)
-	}
-	return nil
-}
-
 // validateText checks a required or optional single-line text field.
 func validateText(field, label, s string, required bool, max int) error {
 	if s == "" {
@@ -123,8 +113,8 @@ func validateText(field, label, s string, required bool, max int) error {
 		return Invalid(field, "%s must be at most %d characters", label, max)
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
-			return Invalid(field, "%s must not contain control characters", label)
+		if err := checkTextRune(field, label, r, false); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -139,11 +129,35 @@ func validateMultiline(field, label, s string, max int) error {
 		return Invalid(field, "%s must be at most %d characters", label, max)
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' {
-			return Invalid(field, "%s must not contain control characters", label)
+		if err := checkTextRune(field, label, r, true); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// checkTextRune is the one character rule of text fields: no control
+// characters (line breaks and tabs only where multiline allows them) and no
+// Unicode bidirectional embedding, override or isolate characters
+// (U+202A–U+202E, U+2066–U+2069), which make text display in another order
+// than it is stored ("Trojan Source": a title or name that reads differently
+// in the dashboard, the checkout or a webhook consumer's UI).
+func checkTextRune(field, label string, r rune, multiline bool) error {
+	switch {
+	case multiline && (r == '\n' || r == '\r' || r == '\t'):
+		return nil
+	case unicode.IsControl(r):
+		return Invalid(field, "%s must not contain control characters", label)
+	case IsBidiControl(r):
+		return Invalid(field, "%s must not contain bidirectional override characters", label)
+	}
+	return nil
+}
+
+// IsBidiControl reports whether r is a bidirectional embedding, override or
+// isolate character (U+202A–U+202E, U+2066–U+2069).
+func IsBidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
 }
 
 func (s *Store) validateKaspaAddress(field, addr string) error {

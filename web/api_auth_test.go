@@ -58,7 +58,7 @@ func TestRegister(t *testing.T) {
 		{"bad email", with("email", "not-an-email"), 400, "Invalid email format"},
 		{"email with display name", with("email", "Shop <a@example.com>"), 400, "Invalid email format"},
 		{"missing email", without("email"), 400, "Email is required"},
-		{"short password", with("password", "short"), 400, "Password must be at least 8 characters"},
+		{"short password", with("password", "short"), 400, "Password must be at least 10 characters"},
 		{"long password", with("password", long), 400, "Password must be at most 72 bytes"},
 		{"missing name", without("name"), 400, "Name is required"},
 		{"blank name", with("name", "   "), 400, "Name is required"},
@@ -242,7 +242,7 @@ func TestUnauthorized(t *testing.T) {
 func TestTokenExpiryWithClock(t *testing.T) {
 	tokens := authn.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour)
 	issued := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	tok, err := tokens.WithClock(func() time.Time { return issued }).Issue("m1")
+	tok, err := tokens.WithClock(func() time.Time { return issued }).Issue("m1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestTokenExpiryWithClock(t *testing.T) {
 		at time.Time
 		ok bool
 	}{{issued.Add(59 * time.Minute), true}, {issued.Add(61 * time.Minute), false}} {
-		id, err := tokens.WithClock(func() time.Time { return tc.at }).Verify(tok)
+		id, _, err := tokens.WithClock(func() time.Time { return tc.at }).Verify(tok)
 		if (err == nil) != tc.ok || (tc.ok && id != "m1") {
 			t.Errorf("at %s: id %q err %v, want ok=%v", tc.at, id, err, tc.ok)
 		}

@@ -1,13 +1,16 @@
 package web
 
 import (
+	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"till/handlers"
 	"till/handlers/render"
+	"till/models"
 )
 
 // errorHandler renders every error a handler or middleware returns, in the
@@ -26,6 +29,10 @@ func errorHandler(log *slog.Logger, pages *handlers.Handlers) fiber.ErrorHandler
 		}
 		// Drop anything a handler had started to write (a half-rendered page).
 		c.Response().ResetBody()
+		var limited *models.RateLimitError
+		if errors.As(err, &limited) {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(limited.RetryAfterSeconds()))
+		}
 		if isAPI(c.Path()) {
 			return c.Status(status).JSON(fiber.Map{"error": msg})
 		}

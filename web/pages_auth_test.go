@@ -77,7 +77,7 @@ func TestSignupInlineErrors(t *testing.T) {
 	}
 	for field, want := range map[string]string{
 		"name": "Name is required", "email": "Invalid email format",
-		"password": "at least 8 characters", "kaspaAddress": "Invalid Kaspa address",
+		"password": "at least 10 characters", "kaspaAddress": "Invalid Kaspa address",
 	} {
 		got := p.TestID("error-" + field)
 		if !strings.Contains(got, want) {

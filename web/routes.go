@@ -15,9 +15,10 @@ type routeDeps struct {
 	sessions fiber.Handler // dashboard cookie
 	login    fiber.Handler // dashboard pages need a logged-in merchant
 	csrf     fiber.Handler // token check on every state-changing form/htmx request
-	// limit returns a fresh per-IP rate limiter; each route that takes
-	// passwords gets its own budget.
-	limit func() fiber.Handler
+	// limit returns the per-IP rate limiter of a named budget, shared by
+	// every process on the database (logins are limited in their handlers,
+	// per IP and per account, one budget for the JSON and the HTML login).
+	limit func(name string) fiber.Handler
 	// publicLimit bounds anonymous session creation per IP.
 	publicLimit fiber.Handler
 }
@@ -32,8 +33,8 @@ func routes(app *fiber.App, d routeDeps) {
 
 	// Native JSON API (KasPay contract).
 	v := app.Group("/api")
-	v.Post("/auth/register", d.limit(), a.Register)
-	v.Post("/auth/login", d.limit(), a.Login)
+	v.Post("/auth/register", d.limit("register"), a.Register)
+	v.Post("/auth/login", a.Login)
 	v.Get("/auth/me", d.apiAuth, a.Me)
 	v.Patch("/settings", d.apiAuth, a.UpdateSettings)
 	v.Post("/settings/api-key", d.apiAuth, a.RotateAPIKey)
@@ -63,9 +64,9 @@ func routes(app *fiber.App, d routeDeps) {
 	h := app.Group("", d.sessions, d.csrf)
 	h.Get("/", p.Home)
 	h.Get("/signup", p.ShowSignup)
-	h.Post("/signup", d.limit(), p.Signup)
+	h.Post("/signup", d.limit("signup"), p.Signup)
 	h.Get("/login", p.ShowLogin)
-	h.Post("/login", d.limit(), p.Login)
+	h.Post("/login", p.Login)
 	h.Post("/logout", p.Logout)
 
 	// Checkout (public): the link page, session start (POST only: a GET never
@@ -116,4 +117,6 @@ func routes(app *fiber.App, d routeDeps) {
 	dash.Post("/settings", p.UpdateSettings)
 	dash.Get("/settings/api-key", p.RevealAPIKey)
 	dash.Post("/settings/api-key", p.RotateAPIKey)
+	dash.Post("/settings/password", p.ChangePassword)
+	dash.Post("/settings/logout-everywhere", p.LogoutEverywhere)
 }

@@ -34,8 +34,10 @@ type Options struct {
 	// TrustedProxies lists proxy IPs/CIDRs whose X-Forwarded-For is believed
 	// for client IPs (rate limits, logs). Empty: use the socket address.
 	TrustedProxies []string
-	// AuthRateLimit is how many register/login attempts one IP may make per
-	// AuthRateWindow.
+	// AuthRateLimit is how many login attempts one IP, and one account, may
+	// make per AuthRateWindow (JSON and HTML login share the budget), and how
+	// many registrations one IP may make (API and sign-up page each). Counted
+	// in the database: every process on one Postgres shares them.
 	AuthRateLimit  int
 	AuthRateWindow time.Duration
 	// PublicRateLimit is how many payment sessions one IP may open per
@@ -78,9 +80,11 @@ func New(o Options) *Server {
 	sessions := session.NewManager(models.DeriveKey(o.Secret, "session-hash"), models.DeriveKey(o.Secret, "session-block"), secure)
 	tokens := authn.NewTokens(models.DeriveKey(o.Secret, "jwt"), o.TokenTTL)
 	webhookPolicy := &netguard.Policy{AllowPrivate: o.WebhookAllowPrivate, Resolver: o.WebhookResolver}
-	pages := &handlers.Handlers{Store: o.Store, Sessions: sessions, BaseURL: o.BaseURL, Version: o.Version, WebhookPolicy: webhookPolicy}
+	authLimit := models.RateLimit{Max: o.AuthRateLimit, Window: o.AuthRateWindow}
+	pages := &handlers.Handlers{Store: o.Store, Sessions: sessions, BaseURL: o.BaseURL, Version: o.Version, WebhookPolicy: webhookPolicy,
+		LoginLimit: authLimit}
 	jsonAPI := &api.API{Store: o.Store, Tokens: tokens, BaseURL: o.BaseURL, Rates: o.Rates, Chain: o.Chain,
-		WebhookPolicy: webhookPolicy}
+		WebhookPolicy: webhookPolicy, LoginLimit: authLimit}
 
 	cfg := fiber.Config{
 		AppName:               "till",
@@ -117,7 +121,7 @@ func New(o Options) *Server {
 		sessions:    middleware.Sessions(sessions, o.Store),
 		login:       middleware.RequireLogin(),
 		csrf:        middleware.CSRF(),
-		limit:       func() fiber.Handler { return middleware.RateLimit(o.AuthRateLimit, o.AuthRateWindow) },
+		limit:       func(name string) fiber.Handler { return middleware.SharedRateLimit(o.Store, name, authLimit) },
 		publicLimit: middleware.RateLimit(o.PublicRateLimit, time.Minute),
 	})
 	return &Server{App: app}

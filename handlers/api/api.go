@@ -23,6 +23,9 @@ type API struct {
 	Chain NetworkSource
 	// WebhookPolicy is the destination rule for webhook URLs (nil: strict).
 	WebhookPolicy *netguard.Policy
+	// LoginLimit is the password-attempt budget per client IP and per
+	// account, shared with the HTML login.
+	LoginLimit models.RateLimit
 }
 
 // isoTime formats t as the KasPay documents do: UTC with milliseconds and Z.

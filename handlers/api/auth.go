@@ -33,8 +33,13 @@ func deref(s *string) string {
 	return *s
 }
 
+// noStore marks a response that carries a credential (token, API key) as not
+// cacheable; set first, so error answers carry it too.
+func noStore(c *fiber.Ctx) { c.Set(fiber.HeaderCacheControl, "no-store") }
+
 // Register creates a merchant account: POST /api/auth/register.
 func (a *API) Register(c *fiber.Ctx) error {
+	noStore(c)
 	var req registerRequest
 	if err := render.DecodeJSON(c, &req); err != nil {
 		return err
@@ -54,9 +59,15 @@ type loginRequest struct {
 }
 
 // Login exchanges an email and password for a JWT: POST /api/auth/login.
+// Attempts share one budget per client IP and per account with the HTML
+// login (429 with Retry-After beyond it).
 func (a *API) Login(c *fiber.Ctx) error {
+	noStore(c)
 	var req loginRequest
 	if err := render.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := a.Store.LoginAttempt(c.UserContext(), c.IP(), deref(req.Email), a.LoginLimit); err != nil {
 		return err
 	}
 	if deref(req.Email) == "" || deref(req.Password) == "" {
@@ -73,7 +84,7 @@ func (a *API) Login(c *fiber.Ctx) error {
 }
 
 func (a *API) respondWithToken(c *fiber.Ctx, status int, m *models.Merchant) error {
-	tok, err := a.Tokens.Issue(m.ID)
+	tok, err := a.Tokens.Issue(m.ID, m.CredentialEpoch)
 	if err != nil {
 		return err
 	}
@@ -96,6 +107,7 @@ type meResponse struct {
 
 // Me returns the authenticated merchant with its API key: GET /api/auth/me.
 func (a *API) Me(c *fiber.Ctx) error {
+	noStore(c)
 	m := authn.Merchant(c)
 	key, err := a.Store.APIKey(m)
 	if err != nil {

@@ -51,9 +51,11 @@ type rotateResponse struct {
 	APIKey string `json:"apiKey"`
 }
 
-// RotateAPIKey issues a new API key and revokes the old one:
+// RotateAPIKey issues a new API key and revokes the old one, and with it
+// every JWT and browser session issued before (the credential epoch):
 // POST /api/settings/api-key.
 func (a *API) RotateAPIKey(c *fiber.Ctx) error {
+	noStore(c)
 	key, err := a.Store.RotateAPIKey(c.UserContext(), authn.Merchant(c).ID)
 	if err != nil {
 		return err

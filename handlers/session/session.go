@@ -1,7 +1,10 @@
 // Package session keeps the dashboard's login state in a signed and encrypted
 // cookie (gorilla/sessions), with the CSRF token that every form and htmx
-// request must echo. The state lives in the cookie, so any number of Till
-// processes can serve the same browser.
+// request must echo. A login is also a server-side record (models
+// AuthSession) whose token the cookie carries: the middleware accepts the
+// cookie only while that record is valid, so logout and credential changes
+// revoke copies of the cookie. Any number of Till processes can serve the
+// same browser.
 package session
 
 import (
@@ -19,7 +22,8 @@ import (
 // CookieName is the session cookie's name.
 const CookieName = "till_session"
 
-// MaxAge is how long a dashboard login lasts without activity.
+// MaxAge is how long a dashboard login lasts (its server-side session
+// expires then too, however active it was).
 const MaxAge = 7 * 24 * time.Hour
 
 // Manager loads and saves sessions.
@@ -87,6 +91,8 @@ func (m *Manager) Save(c *fiber.Ctx) error {
 	for _, v := range w.h.Values("Set-Cookie") {
 		c.Response().Header.Add(fiber.HeaderSetCookie, v)
 	}
+	// A response that sets the session cookie carries a credential.
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	s.changed = false
 	return nil
 }
@@ -110,10 +116,27 @@ func (s *Session) MerchantID() string {
 	return id
 }
 
-// Login records merchantID and rotates the CSRF token (no fixation).
-func (s *Session) Login(merchantID string) {
+// Token returns the server-side session token of the login, or "".
+func (s *Session) Token() string {
+	tok, _ := s.s.Values["sid"].(string)
+	return tok
+}
+
+// Login records merchantID with its server-side session token and rotates
+// the CSRF token (no fixation).
+func (s *Session) Login(merchantID, token string) {
 	s.s.Values["merchant_id"] = merchantID
+	s.s.Values["sid"] = token
 	s.s.Values["csrf"] = newToken()
+	s.s.Options.MaxAge = int(MaxAge / time.Second)
+	s.changed = true
+}
+
+// Reissue replaces the server-side session token of the current login (after
+// a credential change that revoked the old one), keeping the CSRF token so
+// the page's open forms still work.
+func (s *Session) Reissue(token string) {
+	s.s.Values["sid"] = token
 	s.s.Options.MaxAge = int(MaxAge / time.Second)
 	s.changed = true
 }
@@ -122,6 +145,17 @@ func (s *Session) Login(merchantID string) {
 func (s *Session) Logout() {
 	s.s.Values = map[any]any{}
 	s.s.Options = &sessions.Options{Path: s.s.Options.Path, MaxAge: -1, HttpOnly: true, Secure: s.s.Options.Secure, SameSite: s.s.Options.SameSite}
+	s.changed = true
+}
+
+// SignedOut forgets the merchant but keeps a cookie carrying only a fresh
+// CSRF token and msg as the flash of the next page (the login page).
+func (s *Session) SignedOut(msg string) {
+	s.s.Values = map[any]any{"csrf": newToken()}
+	if msg != "" {
+		s.s.Values["flash"] = msg
+	}
+	s.s.Options = &sessions.Options{Path: s.s.Options.Path, MaxAge: int(MaxAge / time.Second), HttpOnly: true, Secure: s.s.Options.Secure, SameSite: s.s.Options.SameSite}
 	s.changed = true
 }
 

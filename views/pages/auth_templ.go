@@ -237,7 +237,7 @@ func Signup(m layouts.Meta, f Form, network string) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = components.Input(components.Field{Name: "password", Label: "Password", Type: "password", Error: f.E("password"), Required: true, Autocomplete: "new-password", Help: "At least 8 characters."}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Input(components.Field{Name: "password", Label: "Password", Type: "password", Error: f.E("password"), Required: true, Autocomplete: "new-password", Help: "At least 10 characters, and not a common password."}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
@@ -32,9 +33,17 @@ func APIAuth(store *models.Store, tokens *authn.Tokens) fiber.Handler {
 			if !ok || !strings.EqualFold(scheme, "Bearer") {
 				return render.Unauthorized
 			}
-			var id string
-			if id, err = tokens.Verify(strings.TrimSpace(tok)); err == nil {
+			var (
+				id    string
+				epoch int64
+			)
+			if id, epoch, err = tokens.Verify(strings.TrimSpace(tok)); err == nil {
 				m, err = store.Merchant(ctx, id)
+				// Logout everywhere, a password change or a key rotation
+				// since the token was issued revokes it.
+				if err == nil && epoch < m.CredentialEpoch {
+					return render.Unauthorized
+				}
 			}
 		} else {
 			return render.Unauthorized
@@ -51,19 +60,25 @@ func APIAuth(store *models.Store, tokens *authn.Tokens) fiber.Handler {
 }
 
 // Sessions loads the dashboard session cookie before the handler and saves it
-// after, and puts the logged-in merchant (if any) on the request.
+// after, and puts the logged-in merchant (if any) on the request. A cookie
+// is a login only while its server-side session is valid (not logged out,
+// not expired, issued at the merchant's current credential epoch); otherwise
+// it is forgotten.
 func Sessions(mgr *session.Manager, store *models.Store) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		s := mgr.Load(c)
 		if id := s.MerchantID(); id != "" {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			m, err := store.Merchant(ctx, id)
+			m, err := store.BrowserSession(ctx, s.Token())
 			cancel()
 			switch {
-			case err == nil:
+			case err == nil && m.ID == id:
 				authn.SetMerchant(c, m)
-			case errors.Is(err, models.ErrNotFound):
-				s.Logout() // the account is gone; forget the cookie
+			case err == nil, errors.Is(err, models.ErrInvalidCredentials):
+				// Revoked, expired, or the account is gone: forget the login
+				// but keep a cookie with a fresh CSRF token, so the login
+				// form this request may render can be posted.
+				s.SignedOut("")
 			default:
 				return err
 			}
@@ -81,18 +96,11 @@ func Sessions(mgr *session.Manager, store *models.Store) fiber.Handler {
 func RequireLogin() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if authn.Merchant(c) == nil {
-			return render.Redirect(c, "/login?next="+safeNext(c.OriginalURL()))
+			next := authn.LocalPath(c.OriginalURL(), "/dashboard")
+			return render.Redirect(c, "/login?next="+url.QueryEscape(next))
 		}
 		return c.Next()
 	}
-}
-
-// safeNext keeps only a local path for the post-login redirect.
-func safeNext(u string) string {
-	if !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") || strings.ContainsAny(u, "\\\r\n") {
-		return "/dashboard"
-	}
-	return strings.NewReplacer("&", "%26", "?", "%3F", "#", "%23").Replace(u)
 }
 
 // CSRF rejects state-changing dashboard requests whose token (form field
