@@ -295,6 +295,9 @@ func TestAssignCreditRefusals(t *testing.T) {
 			if f.payment != "" {
 				before, _ = h.env.Store.Payment(h.ctx, f.payment)
 			}
+			// A fresh login: a case may move the clock past a browser
+			// session's 7-day lifetime.
+			dc = dashLogin(t, h.env, h.m)
 			r := assign(dc, f.transfer, f.payment)
 			if r.Status != tc.status || !strings.Contains(r.TestID("assign-error"), tc.msg) {
 				t.Fatalf("got %d %q, want %d %q", r.Status, r.TestID("assign-error"), tc.status, tc.msg)
@@ -311,6 +314,7 @@ func TestAssignCreditRefusals(t *testing.T) {
 		})
 	}
 	// Without the form's CSRF token nothing happens.
+	dc = dashLogin(t, h.env, h.m)
 	p := h.apiSession(slug)
 	tid, _ := h.stray(webtest.AddrA, 3*models.SompiPerKAS, 0, h.m)
 	if r := dc.PostForm("/dashboard/payments/credits/"+tid+"/assign", url.Values{"payment": {p.ID}}); r.Status != http.StatusForbidden {
