@@ -18,9 +18,9 @@ type PaymentFilter struct {
 	// the KasPay surface's "pending" is three internal statuses (see
 	// KasPayStatusFilter).
 	Statuses []PaymentStatus
-	LinkID string
-	From   *time.Time // created at or after
-	To     *time.Time // created before
+	LinkID   string
+	From     *time.Time // created at or after
+	To       *time.Time // created before
 	// Search matches a transaction id prefix, a customer email or name, or
 	// a payment id.
 	Search string
