@@ -24,6 +24,10 @@ type Watcher struct {
 	Log      *slog.Logger
 	// DetailsPerCycle bounds GET /transactions/{id} lookups per cycle.
 	DetailsPerCycle int
+	// VerifyPerCycle bounds the GET /transactions/{id} lookups per cycle
+	// that check credits of unconfirmed payments missing from the UTXO
+	// answer (and reversed credits that may come back).
+	VerifyPerCycle int
 	// ReconcileEvery runs the history read every n cycles (0: never).
 	ReconcileEvery int
 	// ReconcilePerCycle bounds the addresses read in one reconciliation.
@@ -47,6 +51,9 @@ func (w *Watcher) defaults() {
 	}
 	if w.DetailsPerCycle == 0 {
 		w.DetailsPerCycle = 20
+	}
+	if w.VerifyPerCycle == 0 {
+		w.VerifyPerCycle = 20
 	}
 	if w.ReconcilePerCycle == 0 {
 		w.ReconcilePerCycle = 10
@@ -146,11 +153,12 @@ func (w *Watcher) Cycle(ctx context.Context) (models.KaspaApplyResult, error) {
 			return models.KaspaApplyResult{}, err
 		}
 		for _, u := range utxos {
-			if u.IsCoinbase || u.Amount > uint64(1<<62) {
+			if u.Amount > uint64(1<<62) {
 				continue
 			}
 			obs.Credits = append(obs.Credits, models.KaspaCredit{
 				TxID: u.TransactionID, Index: u.Index, Address: u.Address, Amount: int64(u.Amount), BlockDaaScore: u.BlockDaaScore,
+				Coinbase: u.IsCoinbase, // the domain never credits it
 			})
 			seen[outpointKey(u.TransactionID, u.Index)] = true
 		}
@@ -164,7 +172,13 @@ func (w *Watcher) Cycle(ctx context.Context) (models.KaspaApplyResult, error) {
 		obs.Credits = append(obs.Credits, credits...)
 		reconciled = len(credits) > 0
 	}
+	if obs.Lookups, err = w.verify(ctx, obs.Credits); err != nil {
+		return models.KaspaApplyResult{}, err
+	}
 	needBlue := reconciled
+	for _, l := range obs.Lookups {
+		needBlue = needBlue || l.Accepted
+	}
 	if !needBlue {
 		if needBlue, err = w.Store.NeedsBlueScore(ctx); err != nil {
 			return models.KaspaApplyResult{}, err
@@ -218,11 +232,61 @@ func (w *Watcher) reconcile(ctx context.Context, seen map[string]bool) ([]models
 				out = append(out, models.KaspaCredit{
 					TxID: tx.ID, Index: o.Index, Address: t.Address, Amount: int64(o.Amount),
 					BlockTime: &bt, AcceptingBlueScore: *tx.AcceptingBlueScore,
+					Coinbase: tx.IsCoinbase(), // the domain never credits it
 				})
 			}
 		}
 	}
 	w.reconcileOffset = (w.reconcileOffset + n) % len(targets)
+	return out, nil
+}
+
+// verify looks up, at most VerifyPerCycle per cycle, the transactions of
+// credits of unconfirmed payments (then of reversed credits) whose outputs
+// are missing from this cycle's credits. The domain decides what the
+// answers mean; a credit left unchecked is unverified, so its payment waits.
+// When the indexer fails, the lookups stop for this cycle.
+func (w *Watcher) verify(ctx context.Context, credits []models.KaspaCredit) (map[string]models.KaspaTxLookup, error) {
+	checks, err := w.Store.KaspaCreditsToCheck(ctx, 10_000)
+	if err != nil || len(checks) == 0 {
+		return nil, err
+	}
+	seenOut, seenTx := map[string]bool{}, map[string]bool{}
+	for _, c := range credits {
+		seenOut[outpointKey(c.TxID, c.Index)] = true
+		if c.BlockDaaScore == 0 {
+			seenTx[c.TxID] = true // found in history just now, accepted
+		}
+	}
+	out := map[string]models.KaspaTxLookup{}
+	for _, c := range checks {
+		if len(out) >= w.VerifyPerCycle {
+			break
+		}
+		if seenOut[outpointKey(c.TxID, uint32(c.OutputIndex))] || seenTx[c.TxID] {
+			continue
+		}
+		if _, done := out[c.TxID]; done {
+			continue
+		}
+		tx, err := w.Client.Transaction(ctx, c.TxID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			out[c.TxID] = models.KaspaTxLookup{}
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			w.Log.Warn("kaspa watcher: verifying credits", slog.Any("error", err))
+			return out, nil
+		}
+		l := models.KaspaTxLookup{Found: true, Accepted: tx.IsAccepted && tx.AcceptingBlueScore != nil}
+		if l.Accepted {
+			l.AcceptingBlueScore = *tx.AcceptingBlueScore
+		}
+		out[c.TxID] = l
+	}
 	return out, nil
 }
 
