@@ -37,6 +37,7 @@ type Watcher struct {
 
 	cycle           int
 	reconcileOffset int
+	verifyOffset    int
 }
 
 // Name identifies the worker in logs.
@@ -258,21 +259,30 @@ func (w *Watcher) verify(ctx context.Context, credits []models.KaspaCredit) (map
 			seenTx[c.TxID] = true // found in history just now, accepted
 		}
 	}
-	out := map[string]models.KaspaTxLookup{}
+	// Missing credits, each transaction once, active ones first; a
+	// rotating window so every credit is checked within a few cycles.
+	var ids []string
+	queued := map[string]bool{}
 	for _, c := range checks {
-		if len(out) >= w.VerifyPerCycle {
-			break
-		}
-		if seenOut[outpointKey(c.TxID, uint32(c.OutputIndex))] || seenTx[c.TxID] {
+		if seenOut[outpointKey(c.TxID, uint32(c.OutputIndex))] || seenTx[c.TxID] || queued[c.TxID] {
 			continue
 		}
-		if _, done := out[c.TxID]; done {
-			continue
-		}
-		tx, err := w.Client.Transaction(ctx, c.TxID)
+		queued[c.TxID] = true
+		ids = append(ids, c.TxID)
+	}
+	n := min(w.VerifyPerCycle, len(ids))
+	if n == 0 {
+		return nil, nil
+	}
+	start := w.verifyOffset % len(ids)
+	w.verifyOffset = start + n
+	out := make(map[string]models.KaspaTxLookup, n)
+	for i := 0; i < n; i++ {
+		id := ids[(start+i)%len(ids)]
+		tx, err := w.Client.Transaction(ctx, id)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			out[c.TxID] = models.KaspaTxLookup{}
+			out[id] = models.KaspaTxLookup{}
 			continue
 		case err != nil:
 			if ctx.Err() != nil {
@@ -285,7 +295,7 @@ func (w *Watcher) verify(ctx context.Context, credits []models.KaspaCredit) (map
 		if l.Accepted {
 			l.AcceptingBlueScore = *tx.AcceptingBlueScore
 		}
-		out[c.TxID] = l
+		out[id] = l
 	}
 	return out, nil
 }
