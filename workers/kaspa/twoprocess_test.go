@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"till/models"
-	"till/models/modeltest"
 	kaspaaddr "till/models/kaspa"
+	"till/models/modeltest"
 	"till/web/webtest"
 	"till/workers/kaspa"
 	"till/workers/kaspa/double"
