@@ -38,6 +38,7 @@ type Watcher struct {
 	cycle           int
 	reconcileOffset int
 	verifyOffset    int
+	reversedOffset  int
 }
 
 // Name identifies the worker in logs.
@@ -259,26 +260,30 @@ func (w *Watcher) verify(ctx context.Context, credits []models.KaspaCredit) (map
 			seenTx[c.TxID] = true // found in history just now, accepted
 		}
 	}
-	// Missing credits, each transaction once, active ones first; a
-	// rotating window so every credit is checked within a few cycles.
-	var ids []string
+	// Missing credits, each transaction once: those of unconfirmed payments
+	// first, reversed ones in the slots left, each list in a rotating window
+	// so every credit is checked within a few cycles.
+	var active, reversed []string
 	queued := map[string]bool{}
 	for _, c := range checks {
 		if seenOut[outpointKey(c.TxID, uint32(c.OutputIndex))] || seenTx[c.TxID] || queued[c.TxID] {
 			continue
 		}
 		queued[c.TxID] = true
-		ids = append(ids, c.TxID)
+		if c.Reversed {
+			reversed = append(reversed, c.TxID)
+		} else {
+			active = append(active, c.TxID)
+		}
 	}
-	n := min(w.VerifyPerCycle, len(ids))
+	ids := rotate(active, &w.verifyOffset, w.VerifyPerCycle)
+	ids = append(ids, rotate(reversed, &w.reversedOffset, w.VerifyPerCycle-len(ids))...)
+	n := len(ids)
 	if n == 0 {
 		return nil, nil
 	}
-	start := w.verifyOffset % len(ids)
-	w.verifyOffset = start + n
 	out := make(map[string]models.KaspaTxLookup, n)
-	for i := 0; i < n; i++ {
-		id := ids[(start+i)%len(ids)]
+	for _, id := range ids {
 		tx, err := w.Client.Transaction(ctx, id)
 		switch {
 		case errors.Is(err, ErrNotFound):
@@ -298,6 +303,22 @@ func (w *Watcher) verify(ctx context.Context, credits []models.KaspaCredit) (map
 		out[id] = l
 	}
 	return out, nil
+}
+
+// rotate returns up to n items of list starting at *offset (wrapping), and
+// moves *offset past them.
+func rotate(list []string, offset *int, n int) []string {
+	n = min(n, len(list))
+	if n <= 0 {
+		return nil
+	}
+	start := *offset % len(list)
+	*offset = start + n
+	out := make([]string, n)
+	for i := range out {
+		out[i] = list[(start+i)%len(list)]
+	}
+	return out
 }
 
 // fillDetails looks up a bounded number of transactions for their sender
