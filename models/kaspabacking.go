@@ -272,12 +272,17 @@ func (s *Store) verifyCredits(ctx context.Context, obs KaspaObservation, now tim
 // transfer is marked reversed (kept), the payment goes back — to pending when
 // nothing is left on it, underpaid when part is, confirming when the rest
 // still covers it — with a conditional update, and an activity entry is
-// written. No webhook event: the merchant was never told the payment was
-// confirmed. A shared-address session whose unique amount was taken by a
-// newer pending session meanwhile cannot be pending again (the amount would
-// pay two sessions); it stays underpaid with nothing received, which no
-// automatic credit matches and which ends at its deadline like any underpaid
-// session. It reports false when the credit was already settled elsewhere.
+// written. No webhook event for the reversal: the merchant was never told
+// the payment was confirmed.
+//
+// A shared-address session whose unique amount another session took while
+// it was confirming cannot wait for that amount again (one credit would fit
+// two sessions, and its checkout would ask the customer to send an amount
+// that pays someone else). It ends instead: expired, keeping its tx_id so no
+// credit by amount matches it, with payment.expired as any session that ends
+// unpaid. If the chain accepts the transaction again inside the late window,
+// it is still credited (late rules apply). It reports false when the credit
+// was already settled elsewhere.
 func (s *Store) reverseCredit(ctx context.Context, t Transfer, why string, now time.Time) (bool, error) {
 	done := false
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
@@ -317,15 +322,15 @@ func (s *Store) reverseCredit(ctx context.Context, t Transfer, why string, now t
 		}
 		detail := why
 		if status == StatusPending && p.DerivationIndex == nil {
-			var n int64
-			if err := tx.Model(&Payment{}).Where("chain = ? AND pay_address = ? AND amount_expected = ? AND status = ? AND derivation_index IS NULL AND id <> ?",
-				p.Chain, p.PayAddress, p.AmountExpected, StatusPending, p.ID).Count(&n).Error; err != nil {
-				return fmt.Errorf("models: amount in use: %w", err)
+			taken, err := s.sharedAmountTaken(tx, &p, now)
+			if err != nil {
+				return err
 			}
-			if n > 0 {
-				status = StatusUnderpaid
-				updates["status"] = status
-				detail += "; its amount now belongs to a newer session, so this one waits as underpaid"
+			if taken {
+				status = StatusExpired
+				updates["status"], updates["expired_at"] = status, now
+				delete(updates, "tx_id") // kept: with it, no credit by amount can match this session
+				detail += "; its amount now belongs to another session, so this one ended"
 			}
 		}
 		upd := tx.Model(&Payment{}).Where("id = ? AND status = ? AND amount_received = ?", p.ID, p.Status, p.AmountReceived).Updates(updates)
@@ -338,10 +343,32 @@ func (s *Store) reverseCredit(ctx context.Context, t Transfer, why string, now t
 		if upd.RowsAffected == 0 {
 			return errConcurrentChange
 		}
+		if status == StatusExpired {
+			p.Status, p.AmountReceived, p.ExpiredAt, p.UpdatedAt = status, received, &now, now
+			if err := s.emitPaymentEvent(tx, &p, EventPaymentExpired); err != nil {
+				return err
+			}
+		}
 		done = true
 		return addActivity(tx, &p, ActivityReversed, t.TxID, t.Amount, detail, now)
 	})
 	return done, err
+}
+
+// sharedAmountTaken tells whether another shared-address session on p's
+// address could take a credit of p's amount: a pending one, or an expired one
+// still inside the late window and never paid (the same sessions the
+// unique-amount choice avoids).
+func (s *Store) sharedAmountTaken(tx *gorm.DB, p *Payment, now time.Time) (bool, error) {
+	var n int64
+	err := tx.Model(&Payment{}).
+		Where("chain = ? AND pay_address = ? AND amount_expected = ? AND derivation_index IS NULL AND id <> ?", p.Chain, p.PayAddress, p.AmountExpected, p.ID).
+		Where("status = ? OR (status = ? AND tx_id = '' AND expires_at > ?)", StatusPending, StatusExpired, now.Add(-s.lateWindow)).
+		Count(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("models: amount in use: %w", err)
+	}
+	return n > 0, nil
 }
 
 // recreditTransfer credits a reversed transfer again, once, through the

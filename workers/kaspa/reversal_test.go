@@ -229,9 +229,11 @@ func TestWatcherRejectedCreditNeverConfirms(t *testing.T) {
 }
 
 // TestWatcherReversalTakenAmount reverses a shared-address session whose
-// unique amount a newer pending session holds by then: it cannot be pending
-// again (one amount, two sessions), so it waits as underpaid with nothing
-// received, and the cycle goes on.
+// unique amount a newer pending session holds by then: it cannot wait for
+// that amount again (one credit, two sessions), so it ends as expired with
+// payment.expired, keeps its transaction id so no credit by amount matches
+// it, and the cycle goes on. If the chain accepts the transaction again, it
+// is still credited to it.
 func TestWatcherReversalTakenAmount(t *testing.T) {
 	h, clk := newSkewHarness(t, func(o *models.StoreOptions) { o.UniqueOffsetRange = 1 })
 	first, amt, addr := h.open()
@@ -249,19 +251,32 @@ func TestWatcherReversalTakenAmount(t *testing.T) {
 	h.cycle()
 	h.chain.Advance(200)
 	h.cycle()
-	p := h.wantStatus(first, models.StatusUnderpaid, "reversed while its amount is taken")
-	if p.AmountReceived != 0 || p.TxID != "" {
-		t.Fatalf("received %d tx %q", p.AmountReceived, p.TxID)
+	p := h.wantStatus(first, models.StatusExpired, "reversed while its amount is taken")
+	if p.AmountReceived != 0 || p.TxID != tx || p.ConfirmedAt != nil {
+		t.Fatalf("received %d tx %q confirmed %v", p.AmountReceived, p.TxID, p.ConfirmedAt)
+	}
+	if evs := h.events(first); len(evs) != 1 || evs[0] != models.EventPaymentExpired {
+		t.Fatalf("events %v, want payment.expired only", evs)
 	}
 	h.wantStatus(second, models.StatusPending, "the newer session")
 	if as := h.activities(first); len(as) != 1 || as[0].Kind != models.ActivityReversed {
 		t.Fatalf("activities %v", kinds(as))
 	}
-	// The newer session is paid normally.
+	// The newer session is paid normally, by the same amount.
 	h.chain.Pay(addr, amt, "")
 	h.cycle()
 	h.wantStatus(second, models.StatusConfirming, "the newer session paid")
-	h.wantStatus(first, models.StatusUnderpaid, "the reversed session")
+	h.wantStatus(first, models.StatusExpired, "the reversed session")
+	// The rejected transaction is accepted again: it still pays the first.
+	h.control("accept", map[string]any{"transactionId": tx})
+	h.cycle()
+	h.chain.Advance(100)
+	h.cycle()
+	h.wantStatus(first, models.StatusConfirmed, "accepted again")
+	h.wantStatus(second, models.StatusConfirmed, "the newer session")
+	if as := h.activities(first); len(as) != 2 || as[1].Kind != models.ActivityRecredited {
+		t.Fatalf("activities %v", kinds(as))
+	}
 }
 
 // TestWatcherSpentCreditStillConfirms: the merchant's wallet spends the
