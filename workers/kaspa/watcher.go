@@ -118,9 +118,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.Log.Info("kaspa watcher: recovered", slog.Int("after_failures", failures))
 		}
 		failures = 0
-		if res.NewTransfers > 0 || res.Confirmed > 0 {
+		if res.NewTransfers > 0 || res.Confirmed > 0 || res.Reversed > 0 || res.Recredited > 0 {
 			w.Log.Info("kaspa watcher: cycle", slog.Int("new_transfers", res.NewTransfers),
-				slog.Int("matched", res.Matched), slog.Int("confirmed", res.Confirmed))
+				slog.Int("matched", res.Matched), slog.Int("confirmed", res.Confirmed),
+				slog.Int("reversed", res.Reversed), slog.Int("recredited", res.Recredited))
 		}
 	}
 }
