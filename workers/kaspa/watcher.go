@@ -13,9 +13,11 @@ import (
 // Watcher finds payments on the Kaspa chain. Each cycle it makes one
 // /info/blockdag call and one POST /addresses/utxos per chunk of up to
 // MaxAddressesPerRequest watched addresses, whatever the number of sessions
-// or customer polls; then a bounded number of transaction lookups for sender
-// details and, every few cycles, a bounded history read that finds coins the
-// merchant spent before the UTXO poll saw them. Everything it learns goes
+// or customer polls; then a bounded number of transaction lookups that
+// check credits of unconfirmed payments missing from the UTXO answer (spent,
+// or taken back by the chain), a bounded number for sender details and,
+// every few cycles, a bounded history read that finds coins the merchant
+// spent before the UTXO poll saw them. Everything it learns goes
 // through the domain (models.Store), the same functions the HTTP side uses.
 type Watcher struct {
 	Client   *Client
