@@ -62,6 +62,9 @@ func TestPaymentTimelineShowsReversal(t *testing.T) {
 	if !strings.Contains(got, models.ActivityReversed) || strings.Contains(got, "confirmed") {
 		t.Fatalf("timeline %v: want the reversal and no confirmation", kinds)
 	}
+	if d.TestID("transfer-tx") != tx || d.Doc.Find(`[data-testid="transfer-reversed"]`).Length() != 1 {
+		t.Errorf("the reversed credit is not listed as reversed: tx %q", d.TestID("transfer-tx"))
+	}
 	entry := d.Doc.Find(`[data-testid="timeline-entry"][data-kind="reversed"]`)
 	if !strings.Contains(entry.Text(), tx[:8]) {
 		t.Errorf("the reversal entry does not name the transaction: %q", strings.Join(strings.Fields(entry.Text()), " "))
