@@ -86,8 +86,8 @@ func (s *Store) SetTransferDetails(ctx context.Context, id string, d TransferDet
 		if err := tx.Model(&Transfer{}).Where("id = ?", id).Updates(up).Error; err != nil {
 			return fmt.Errorf("models: transfer details: %w", err)
 		}
-		if t.PaymentID == nil {
-			return nil
+		if t.PaymentID == nil || t.ReversedAt != nil {
+			return nil // a reversed credit says nothing about its payment
 		}
 		if d.SenderAddress != "" {
 			if err := tx.Model(&Payment{}).Where("id = ? AND sender_address = ''", *t.PaymentID).
