@@ -30,6 +30,9 @@ type fixture struct {
 	m     *models.Merchant
 	link  *models.PaymentLink
 	daa   uint64 // the simulated chain's virtual DAA score
+	// utxos is the simulated UTXO set: every output observed so far (once
+	// per outpoint), sent again each cycle as the watcher does.
+	utxos []models.KaspaCredit
 }
 
 const merchantAddr = "kaspa:qqkqkzjvr7zwxxmjxjkmxxdwju9kjs6e9u82uh59z07vgaks6gg62v8707g73"
@@ -82,7 +85,18 @@ func (f *fixture) observe(credits ...models.KaspaCredit) models.KaspaApplyResult
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	res, err := f.s.ApplyKaspaObservation(f.ctx, models.KaspaObservation{Network: "kaspa-mainnet", VirtualDaaScore: f.daa, Credits: credits, Watch: w})
+	for _, c := range credits {
+		dup := false
+		for i, u := range f.utxos {
+			if u.TxID == c.TxID && u.Index == c.Index {
+				f.utxos[i], dup = c, true // a reorg may move it
+			}
+		}
+		if !dup {
+			f.utxos = append(f.utxos, c)
+		}
+	}
+	res, err := f.s.ApplyKaspaObservation(f.ctx, models.KaspaObservation{Network: "kaspa-mainnet", VirtualDaaScore: f.daa, Credits: f.utxos, Watch: w})
 	if err != nil {
 		f.t.Fatal(err)
 	}

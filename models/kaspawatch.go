@@ -27,7 +27,7 @@ type KaspaWatch struct {
 	// sessions still inside the late window), deduplicated and sorted.
 	Addresses []string
 	// MinStartDaa is, per address, the oldest session's start DAA score:
-	// UTXOs from blocks at or below it cannot pay any watched session.
+	// UTXOs from blocks below it cannot pay any watched session.
 	MinStartDaa map[string]int64
 }
 
@@ -98,6 +98,25 @@ type KaspaCredit struct {
 	// (reconciliation of coins spent before the watcher saw them).
 	BlockTime          *time.Time
 	AcceptingBlueScore uint64
+	// Coinbase marks a miner reward (a UTXO flagged isCoinbase, or a
+	// history output of a coinbase transaction). See customerCredit.
+	Coinbase bool
+}
+
+// customerCredit is the one coinbase rule, whatever path found the output:
+// miner rewards are not customer payments and are never credited.
+func customerCredit(c KaspaCredit) bool { return !c.Coinbase }
+
+// KaspaTxLookup is what GET /transactions/{id} said about a credited (or
+// reversed) transaction whose output is missing from the UTXO answer.
+type KaspaTxLookup struct {
+	// Found is false when the indexer answered 404 (it may lag).
+	Found bool
+	// Accepted is the transaction's is_accepted.
+	Accepted bool
+	// AcceptingBlueScore is the accepting chain block's blue score (0 when
+	// not accepted).
+	AcceptingBlueScore uint64
 }
 
 // KaspaObservation is one watcher cycle's view of the chain.
@@ -111,6 +130,14 @@ type KaspaObservation struct {
 	Credits []KaspaCredit
 	// Watch is the list the credits were fetched for.
 	Watch *KaspaWatch
+	// Lookups are the answers of GET /transactions/{id} for credits of
+	// unconfirmed payments (and reversed credits) that the UTXO answer
+	// lacks, by transaction id. A credit that is neither in the UTXO answer
+	// nor confirmed accepted here is unverified: its payment cannot confirm
+	// in this cycle.
+	Lookups map[string]KaspaTxLookup
+
+	backing *chainBacking
 }
 
 // KaspaApplyResult says what a cycle changed.
@@ -118,6 +145,10 @@ type KaspaApplyResult struct {
 	NewTransfers int
 	Matched      int
 	Confirmed    int
+	// Reversed counts credits the chain took back this cycle.
+	Reversed int
+	// Recredited counts reversed credits accepted again this cycle.
+	Recredited int
 }
 
 // ApplyKaspaObservation records the chain position, turns new outpoints into
@@ -128,8 +159,10 @@ type KaspaApplyResult struct {
 func (s *Store) ApplyKaspaObservation(ctx context.Context, obs KaspaObservation) (KaspaApplyResult, error) {
 	var res KaspaApplyResult
 	now := s.clock()
-	// Only credits newer than the oldest watched session on their address
-	// can matter; older coins on a merchant's address are not Till's business.
+	obs.backing = newChainBacking(obs)
+	// Only credits from blocks at or after the oldest watched session's
+	// start can matter; older coins on a merchant's address are not Till's
+	// business.
 	var fresh []KaspaCredit
 	for _, c := range obs.Credits {
 		min, watched := int64(0), false
@@ -139,7 +172,7 @@ func (s *Store) ApplyKaspaObservation(ctx context.Context, obs KaspaObservation)
 		if !watched {
 			continue
 		}
-		if c.BlockDaaScore > 0 && int64(c.BlockDaaScore) <= min {
+		if c.BlockDaaScore > 0 && int64(c.BlockDaaScore) < min {
 			continue
 		}
 		fresh = append(fresh, c)
@@ -155,6 +188,22 @@ func (s *Store) ApplyKaspaObservation(ctx context.Context, obs KaspaObservation)
 			if c.BlockDaaScore > 0 && (t.BlockDaaScore == nil || *t.BlockDaaScore != int64(c.BlockDaaScore)) {
 				if err := s.db.W(ctx).Model(&Transfer{}).Where("id = ?", t.ID).Update("block_daa_score", int64(c.BlockDaaScore)).Error; err != nil {
 					return res, fmt.Errorf("models: update daa score: %w", err)
+				}
+			}
+			if t.ReversedAt != nil && t.PaymentID != nil && customerCredit(c) {
+				// The chain accepted a reversed credit again.
+				again, confirmed, err := s.recreditTransfer(ctx, t, c, obs, now)
+				if errors.Is(err, errConcurrentChange) {
+					continue
+				}
+				if err != nil {
+					return res, err
+				}
+				if again {
+					res.Recredited++
+				}
+				if confirmed {
+					res.Confirmed++
 				}
 			}
 			continue
@@ -175,6 +224,13 @@ func (s *Store) ApplyKaspaObservation(ctx context.Context, obs KaspaObservation)
 		if confirmed {
 			res.Confirmed++
 		}
+	}
+	vr, err := s.verifyCredits(ctx, obs, now)
+	res.Reversed += vr.reversed
+	res.Recredited += vr.recredited
+	res.Confirmed += vr.confirmed
+	if err != nil {
+		return res, err
 	}
 	n, err := s.advanceConfirmations(ctx, obs, now)
 	res.Confirmed += n
@@ -234,6 +290,11 @@ func (s *Store) recordKaspaCredit(ctx context.Context, c KaspaCredit, obs KaspaO
 	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
 		t := &Transfer{ID: uuid.NewString(), Chain: chainKaspa, TxID: c.TxID, OutputIndex: int64(c.Index), Address: c.Address,
 			Amount: c.Amount, BlockTime: c.BlockTime, SeenAt: now, CreatedAt: now}
+		if !customerCredit(c) {
+			// Kept so it is looked at once, never matched, claimed or
+			// looked up: it is nobody's payment.
+			t.Coinbase, t.DetailsFetched = true, true
+		}
 		if c.BlockDaaScore > 0 {
 			v := int64(c.BlockDaaScore)
 			t.BlockDaaScore = &v
@@ -250,6 +311,9 @@ func (s *Store) recordKaspaCredit(ctx context.Context, c KaspaCredit, obs KaspaO
 			return nil // another watcher recorded it first
 		}
 		created = true
+		if t.Coinbase {
+			return nil
+		}
 		p, err := s.findPaymentForCredit(tx, c, now)
 		if err != nil {
 			return err
@@ -267,8 +331,9 @@ func (s *Store) recordKaspaCredit(ctx context.Context, c KaspaCredit, obs KaspaO
 // findPaymentForCredit finds the session a credit pays. Per-payment address:
 // the session owning the address. Shared address: the open session whose
 // unique amount equals the credit exactly. Either way the session must have
-// started before the credit's block, and still be open or inside the late
-// window.
+// started no later than the credit's block (its start score is the virtual
+// DAA score observed before it opened, and a block with that very score was
+// mined after the observation), and still be open or inside the late window.
 func (s *Store) findPaymentForCredit(tx *gorm.DB, c KaspaCredit, now time.Time) (*Payment, error) {
 	lateCutoff := now.Add(-s.lateWindow)
 	// Two indexed lookups rather than one OR, which would read every open
@@ -276,7 +341,7 @@ func (s *Store) findPaymentForCredit(tx *gorm.DB, c KaspaCredit, now time.Time) 
 	started := func(q *gorm.DB) *gorm.DB {
 		q = q.Where("chain = ? AND pay_address = ?", chainKaspa, c.Address)
 		if c.BlockDaaScore > 0 {
-			return q.Where("start_daa_score < ?", int64(c.BlockDaaScore))
+			return q.Where("start_daa_score <= ?", int64(c.BlockDaaScore))
 		}
 		if c.BlockTime != nil {
 			// History credits have a block time: the session must predate
@@ -342,6 +407,23 @@ func (s *Store) creditPayment(tx *gorm.DB, p *Payment, t *Transfer, c KaspaCredi
 	if p.Status == StatusConfirming && status == StatusUnderpaid {
 		status = StatusConfirming
 	}
+	if status == StatusConfirmed {
+		// Every other credit of the payment must be backed by the chain in
+		// this observation too, and the payment is as deep as its newest.
+		depth, ok, err := s.otherCreditsDepth(tx, p.ID, t.ID, obs)
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case !ok:
+			status = StatusConfirming
+		case depth < conf:
+			conf = depth
+			if conf < int64(p.RequiredConfirmations) {
+				status = StatusConfirming
+			}
+		}
+	}
 	blockTime := s.estimateBlockTime(c, obs.VirtualDaaScore, now)
 	late := p.Late || blockTime.After(p.ExpiresAt)
 	updates := map[string]any{
@@ -395,47 +477,40 @@ func creditConfirmations(c KaspaCredit, obs KaspaObservation) int64 {
 }
 
 // advanceConfirmations recomputes the depth of every confirming payment and
-// confirms those that reached their required depth. The depths come from one
-// grouped query; payments whose depth changed without confirming are updated
-// together per depth.
+// confirms those that reached their required depth. A payment's depth is its
+// newest credit's; each credit is measured on its own scale (DAA score while
+// its UTXO is in this cycle's answer, else blue score once its transaction is
+// confirmed accepted), and a payment with a credit that is missing and
+// unverified this cycle is left as it is. Payments whose depth changed
+// without confirming are updated together per depth.
 func (s *Store) advanceConfirmations(ctx context.Context, obs KaspaObservation, now time.Time) (int, error) {
-	type row struct {
-		Payment
-		MaxDaa  *int64
-		MaxBlue *int64
-	}
-	var rows []row
-	err := s.db.R(ctx).Table("payments").
-		Select("payments.*, MAX(transfers.block_daa_score) AS max_daa, MAX(transfers.accepting_blue_score) AS max_blue").
-		Joins("JOIN transfers ON transfers.payment_id = payments.id").
-		Where("payments.chain = ? AND payments.status = ?", chainKaspa, StatusConfirming).
-		Group("payments.id").Scan(&rows).Error
+	var ps []Payment
+	err := s.db.R(ctx).Where("chain = ? AND status = ?", chainKaspa, StatusConfirming).Find(&ps).Error
 	if err != nil {
 		return 0, fmt.Errorf("models: confirming payments: %w", err)
 	}
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	credits, err := s.activeCredits(s.db.R(ctx), ids)
+	if err != nil {
+		return 0, err
+	}
 	confirmed := 0
 	byDepth := map[int64][]string{}
-	for i := range rows {
-		r := &rows[i]
-		conf := int64(-1)
-		if r.MaxDaa != nil && obs.VirtualDaaScore > 0 {
-			conf = int64(obs.VirtualDaaScore) - *r.MaxDaa
+	for i := range ps {
+		p := &ps[i]
+		conf, ok := obs.backing.depth(credits[p.ID])
+		if !ok {
+			continue // a credit is unverified, or no usable score this cycle
 		}
-		if r.MaxBlue != nil && obs.SinkBlueScore > 0 {
-			if b := int64(obs.SinkBlueScore) - *r.MaxBlue; conf < 0 || b < conf {
-				conf = b
-			}
-		}
-		if conf < 0 {
-			continue // no usable score this cycle
-		}
-		if conf < int64(r.RequiredConfirmations) {
-			if conf != r.Confirmations {
-				byDepth[conf] = append(byDepth[conf], r.ID)
+		if conf < int64(p.RequiredConfirmations) {
+			if conf != p.Confirmations {
+				byDepth[conf] = append(byDepth[conf], p.ID)
 			}
 			continue
 		}
-		p := &r.Payment
 		ok, err := s.confirmPayment(ctx, p, conf, now)
 		if err != nil {
 			return confirmed, err
@@ -461,7 +536,9 @@ func (s *Store) advanceConfirmations(ctx context.Context, obs KaspaObservation, 
 func (s *Store) confirmPayment(ctx context.Context, p *Payment, conf int64, now time.Time) (bool, error) {
 	done := false
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&Payment{}).Where("id = ? AND status = ?", p.ID, StatusConfirming).
+		// amount_received unchanged: no credit was reversed or added since
+		// the depth was computed.
+		res := tx.Model(&Payment{}).Where("id = ? AND status = ? AND amount_received = ?", p.ID, StatusConfirming, p.AmountReceived).
 			Updates(map[string]any{"status": StatusConfirmed, "confirmations": conf, "confirmed_at": now, "updated_at": now})
 		if res.Error != nil {
 			return res.Error

@@ -63,12 +63,24 @@ func TestMatchingSingleAddress(t *testing.T) {
 			name: "credit from a block older than the session",
 			pay: func(f *fixture, p *models.Payment) []models.KaspaCredit {
 				c := f.credit(p.PayAddress, p.AmountExpected)
-				c.BlockDaaScore = uint64(p.StartDaaScore) // at or before the session's start
+				c.BlockDaaScore = uint64(p.StartDaaScore) - 1 // before the session's start
 				return []models.KaspaCredit{c}
 			},
 			wantStatus: models.StatusPending,
 			wantRecv:   func(*models.Payment) int64 { return 0 },
 			extra:      expectUnmatched(0),
+		},
+		{
+			// The start score is the virtual score observed before the
+			// session opened: a block with that very score came after.
+			name: "credit from the block at the session's start score",
+			pay: func(f *fixture, p *models.Payment) []models.KaspaCredit {
+				c := f.credit(p.PayAddress, p.AmountExpected)
+				c.BlockDaaScore = uint64(p.StartDaaScore)
+				return []models.KaspaCredit{c}
+			},
+			wantStatus: models.StatusConfirming,
+			wantRecv:   func(p *models.Payment) int64 { return p.AmountExpected },
 		},
 		{
 			name: "same amount paid twice: one credit pays one session",

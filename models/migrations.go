@@ -227,6 +227,7 @@ CREATE TABLE rate_limits (
 	hits         INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX rate_limits_window_idx ON rate_limits (window_start);
+CREATE INDEX transfers_reversed_idx ON transfers (payment_id) WHERE reversed_at IS NOT NULL;
 `)},
 }
 

@@ -24,6 +24,8 @@ type Store struct {
 	rates      RateSource
 	lateWindow time.Duration
 	bps        int64
+	// reversalGrace: see DefaultReversalGrace.
+	reversalGrace time.Duration
 	// kpubs caches parsed extended public keys by their text.
 	kpubs sync.Map
 	// offsetRange is how many distinct sompi offsets make amounts unique.
@@ -58,6 +60,10 @@ type StoreOptions struct {
 	// UniqueOffsetRange is how many sompi (1…n) may be added to a price to
 	// make it unique on a shared address (default 99,999; tests shrink it).
 	UniqueOffsetRange int64
+	// ReversalGrace is how long a credit missing from the UTXO set, whose
+	// transaction the indexer calls rejected or unknown, waits before it is
+	// reversed (default DefaultReversalGrace).
+	ReversalGrace time.Duration
 }
 
 // NewStore builds the domain over an open, migrated database.
@@ -69,6 +75,10 @@ func NewStore(db *DB, o StoreOptions) *Store {
 	}
 	if s.bps == 0 {
 		s.bps = 10
+	}
+	s.reversalGrace = o.ReversalGrace
+	if s.reversalGrace <= 0 {
+		s.reversalGrace = DefaultReversalGrace
 	}
 	s.offsetRange = o.UniqueOffsetRange
 	if s.offsetRange <= 0 {

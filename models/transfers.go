@@ -26,8 +26,18 @@ type Transfer struct {
 	SenderAddress      string
 	DetailsFetched     bool
 	DetailsAttempts    int
-	SeenAt             time.Time
-	CreatedAt          time.Time
+	// Coinbase marks a miner reward: recorded, never credited.
+	Coinbase bool
+	// MissingSince is when a credited output was first missing from the
+	// UTXO answer without its transaction being confirmed accepted; it
+	// starts the reversal grace period.
+	MissingSince *time.Time
+	// ReversedAt is when the chain took the credit back (rejected or
+	// unknown after the grace period). The row is kept; a reversed credit
+	// no longer counts towards its payment.
+	ReversedAt *time.Time
+	SeenAt     time.Time
+	CreatedAt  time.Time
 }
 
 // TableName pins the table name.
@@ -76,8 +86,8 @@ func (s *Store) SetTransferDetails(ctx context.Context, id string, d TransferDet
 		if err := tx.Model(&Transfer{}).Where("id = ?", id).Updates(up).Error; err != nil {
 			return fmt.Errorf("models: transfer details: %w", err)
 		}
-		if t.PaymentID == nil {
-			return nil
+		if t.PaymentID == nil || t.ReversedAt != nil {
+			return nil // a reversed credit says nothing about its payment
 		}
 		if d.SenderAddress != "" {
 			if err := tx.Model(&Payment{}).Where("id = ? AND sender_address = ''", *t.PaymentID).
@@ -145,7 +155,7 @@ func (s *Store) NeedsBlueScore(ctx context.Context) (bool, error) {
 	var n int64
 	err := s.db.R(ctx).Model(&Transfer{}).
 		Joins("JOIN payments ON payments.id = transfers.payment_id").
-		Where("payments.status = ? AND transfers.block_daa_score IS NULL", StatusConfirming).
+		Where("payments.status = ? AND transfers.block_daa_score IS NULL AND transfers.reversed_at IS NULL", StatusConfirming).
 		Limit(1).Count(&n).Error
 	return n > 0, err
 }

@@ -36,6 +36,9 @@ type whEnv struct {
 	clk *whClock
 	daa uint64
 	tx  int
+	// utxos are the outputs observed so far: the chain's UTXO set, sent
+	// again every cycle as the watcher does.
+	utxos []models.KaspaCredit
 }
 
 const (
@@ -87,7 +90,8 @@ func (e *whEnv) observe(credits ...models.KaspaCredit) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.s.ApplyKaspaObservation(e.ctx, models.KaspaObservation{Network: "kaspa-mainnet", VirtualDaaScore: e.daa, Credits: credits, Watch: w}); err != nil {
+	e.utxos = append(e.utxos, credits...)
+	if _, err := e.s.ApplyKaspaObservation(e.ctx, models.KaspaObservation{Network: "kaspa-mainnet", VirtualDaaScore: e.daa, Credits: e.utxos, Watch: w}); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -76,6 +76,15 @@ type Transaction struct {
 	Outputs            []TxOutput
 }
 
+// CoinbaseSubnetworkID is the subnetwork id of coinbase transactions.
+const CoinbaseSubnetworkID = "0100000000000000000000000000000000000000"
+
+// IsCoinbase tells a miner reward apart in the history shape: the coinbase
+// subnetwork id, and no inputs (every other transaction spends something).
+func (t Transaction) IsCoinbase() bool {
+	return t.SubnetworkID == CoinbaseSubnetworkID || len(t.Inputs) == 0
+}
+
 // TxInput is one transaction input. The previous-outpoint address and
 // amount are only filled when the server resolved them
 // (resolve_previous_outpoints=light, which this client always asks for);

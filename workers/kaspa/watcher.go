@@ -13,9 +13,11 @@ import (
 // Watcher finds payments on the Kaspa chain. Each cycle it makes one
 // /info/blockdag call and one POST /addresses/utxos per chunk of up to
 // MaxAddressesPerRequest watched addresses, whatever the number of sessions
-// or customer polls; then a bounded number of transaction lookups for sender
-// details and, every few cycles, a bounded history read that finds coins the
-// merchant spent before the UTXO poll saw them. Everything it learns goes
+// or customer polls; then a bounded number of transaction lookups that
+// check credits of unconfirmed payments missing from the UTXO answer (spent,
+// or taken back by the chain), a bounded number for sender details and,
+// every few cycles, a bounded history read that finds coins the merchant
+// spent before the UTXO poll saw them. Everything it learns goes
 // through the domain (models.Store), the same functions the HTTP side uses.
 type Watcher struct {
 	Client   *Client
@@ -24,6 +26,10 @@ type Watcher struct {
 	Log      *slog.Logger
 	// DetailsPerCycle bounds GET /transactions/{id} lookups per cycle.
 	DetailsPerCycle int
+	// VerifyPerCycle bounds the GET /transactions/{id} lookups per cycle
+	// that check credits of unconfirmed payments missing from the UTXO
+	// answer (and reversed credits that may come back).
+	VerifyPerCycle int
 	// ReconcileEvery runs the history read every n cycles (0: never).
 	ReconcileEvery int
 	// ReconcilePerCycle bounds the addresses read in one reconciliation.
@@ -33,6 +39,8 @@ type Watcher struct {
 
 	cycle           int
 	reconcileOffset int
+	verifyOffset    int
+	reversedOffset  int
 }
 
 // Name identifies the worker in logs.
@@ -47,6 +55,9 @@ func (w *Watcher) defaults() {
 	}
 	if w.DetailsPerCycle == 0 {
 		w.DetailsPerCycle = 20
+	}
+	if w.VerifyPerCycle == 0 {
+		w.VerifyPerCycle = 20
 	}
 	if w.ReconcilePerCycle == 0 {
 		w.ReconcilePerCycle = 10
@@ -109,9 +120,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.Log.Info("kaspa watcher: recovered", slog.Int("after_failures", failures))
 		}
 		failures = 0
-		if res.NewTransfers > 0 || res.Confirmed > 0 {
+		if res.NewTransfers > 0 || res.Confirmed > 0 || res.Reversed > 0 || res.Recredited > 0 {
 			w.Log.Info("kaspa watcher: cycle", slog.Int("new_transfers", res.NewTransfers),
-				slog.Int("matched", res.Matched), slog.Int("confirmed", res.Confirmed))
+				slog.Int("matched", res.Matched), slog.Int("confirmed", res.Confirmed),
+				slog.Int("reversed", res.Reversed), slog.Int("recredited", res.Recredited))
 		}
 	}
 }
@@ -146,11 +158,12 @@ func (w *Watcher) Cycle(ctx context.Context) (models.KaspaApplyResult, error) {
 			return models.KaspaApplyResult{}, err
 		}
 		for _, u := range utxos {
-			if u.IsCoinbase || u.Amount > uint64(1<<62) {
+			if u.Amount > uint64(1<<62) {
 				continue
 			}
 			obs.Credits = append(obs.Credits, models.KaspaCredit{
 				TxID: u.TransactionID, Index: u.Index, Address: u.Address, Amount: int64(u.Amount), BlockDaaScore: u.BlockDaaScore,
+				Coinbase: u.IsCoinbase, // the domain never credits it
 			})
 			seen[outpointKey(u.TransactionID, u.Index)] = true
 		}
@@ -164,7 +177,13 @@ func (w *Watcher) Cycle(ctx context.Context) (models.KaspaApplyResult, error) {
 		obs.Credits = append(obs.Credits, credits...)
 		reconciled = len(credits) > 0
 	}
+	if obs.Lookups, err = w.verify(ctx, obs.Credits); err != nil {
+		return models.KaspaApplyResult{}, err
+	}
 	needBlue := reconciled
+	for _, l := range obs.Lookups {
+		needBlue = needBlue || l.Accepted
+	}
 	if !needBlue {
 		if needBlue, err = w.Store.NeedsBlueScore(ctx); err != nil {
 			return models.KaspaApplyResult{}, err
@@ -218,12 +237,91 @@ func (w *Watcher) reconcile(ctx context.Context, seen map[string]bool) ([]models
 				out = append(out, models.KaspaCredit{
 					TxID: tx.ID, Index: o.Index, Address: t.Address, Amount: int64(o.Amount),
 					BlockTime: &bt, AcceptingBlueScore: *tx.AcceptingBlueScore,
+					Coinbase: tx.IsCoinbase(), // the domain never credits it
 				})
 			}
 		}
 	}
 	w.reconcileOffset = (w.reconcileOffset + n) % len(targets)
 	return out, nil
+}
+
+// verify looks up, at most VerifyPerCycle per cycle, the transactions of
+// credits of unconfirmed payments (then of reversed credits) whose outputs
+// are missing from this cycle's credits. The domain decides what the
+// answers mean; a credit left unchecked is unverified, so its payment waits.
+// When the indexer fails, the lookups stop for this cycle.
+func (w *Watcher) verify(ctx context.Context, credits []models.KaspaCredit) (map[string]models.KaspaTxLookup, error) {
+	checks, err := w.Store.KaspaCreditsToCheck(ctx, 10_000)
+	if err != nil || len(checks) == 0 {
+		return nil, err
+	}
+	seenOut, seenTx := map[string]bool{}, map[string]bool{}
+	for _, c := range credits {
+		seenOut[outpointKey(c.TxID, c.Index)] = true
+		if c.BlockDaaScore == 0 {
+			seenTx[c.TxID] = true // found in history just now, accepted
+		}
+	}
+	// Missing credits, each transaction once: those of unconfirmed payments
+	// first, reversed ones in the slots left, each list in a rotating window
+	// so every credit is checked within a few cycles.
+	var active, reversed []string
+	queued := map[string]bool{}
+	for _, c := range checks {
+		if seenOut[outpointKey(c.TxID, uint32(c.OutputIndex))] || seenTx[c.TxID] || queued[c.TxID] {
+			continue
+		}
+		queued[c.TxID] = true
+		if c.Reversed {
+			reversed = append(reversed, c.TxID)
+		} else {
+			active = append(active, c.TxID)
+		}
+	}
+	ids := rotate(active, &w.verifyOffset, w.VerifyPerCycle)
+	ids = append(ids, rotate(reversed, &w.reversedOffset, w.VerifyPerCycle-len(ids))...)
+	n := len(ids)
+	if n == 0 {
+		return nil, nil
+	}
+	out := make(map[string]models.KaspaTxLookup, n)
+	for _, id := range ids {
+		tx, err := w.Client.Transaction(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			out[id] = models.KaspaTxLookup{}
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			w.Log.Warn("kaspa watcher: verifying credits", slog.Any("error", err))
+			return out, nil
+		}
+		l := models.KaspaTxLookup{Found: true, Accepted: tx.IsAccepted && tx.AcceptingBlueScore != nil}
+		if l.Accepted {
+			l.AcceptingBlueScore = *tx.AcceptingBlueScore
+		}
+		out[id] = l
+	}
+	return out, nil
+}
+
+// rotate returns up to n items of list starting at *offset (wrapping), and
+// moves *offset past them.
+func rotate(list []string, offset *int, n int) []string {
+	n = min(n, len(list))
+	if n <= 0 {
+		return nil
+	}
+	start := *offset % len(list)
+	*offset = start + n
+	out := make([]string, n)
+	for i := range out {
+		out[i] = list[(start+i)%len(list)]
+	}
+	return out
 }
 
 // fillDetails looks up a bounded number of transactions for their sender

@@ -25,9 +25,10 @@ type harness struct {
 	watcher *kaspa.Watcher
 	m       webtest.Merchant
 	slug    string
+	url     string // the double's base URL
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, storeOpts ...func(*models.StoreOptions)) *harness {
 	t.Helper()
 	chain := double.New(double.Options{Clock: time.Now})
 	url, stop, err := chain.StartLoopback()
@@ -35,8 +36,8 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	env := webtest.New(t)
-	h := &harness{t: t, ctx: context.Background(), env: env, chain: chain}
+	env := webtest.NewWith(t, storeOpts)
+	h := &harness{t: t, ctx: context.Background(), env: env, chain: chain, url: url}
 	h.client = kaspa.NewClient(url, &http.Client{Timeout: 2 * time.Second})
 	h.watcher = &kaspa.Watcher{Client: h.client, Store: env.Store, Interval: 20 * time.Millisecond}
 	h.m = env.Register("watch@example.com", "Watch Shop", webtest.AddrA)

@@ -49,6 +49,9 @@ type env struct {
 	m    *models.Merchant
 	link *models.PaymentLink
 	logs *syncBuffer
+	// utxos are the outputs observed so far: the chain's UTXO set, sent
+	// again every cycle as the watcher does.
+	utxos []models.KaspaCredit
 }
 
 func newEnv(t *testing.T) *env {
@@ -105,7 +108,8 @@ func (e *env) observe(credits ...models.KaspaCredit) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.s.ApplyKaspaObservation(e.ctx, models.KaspaObservation{Network: "kaspa-mainnet", VirtualDaaScore: e.daa, Credits: credits, Watch: w}); err != nil {
+	e.utxos = append(e.utxos, credits...)
+	if _, err := e.s.ApplyKaspaObservation(e.ctx, models.KaspaObservation{Network: "kaspa-mainnet", VirtualDaaScore: e.daa, Credits: e.utxos, Watch: w}); err != nil {
 		e.t.Fatal(err)
 	}
 }

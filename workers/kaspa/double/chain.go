@@ -172,6 +172,7 @@ type State struct {
 	BlockTime       int64     `json:"blockTime"`
 	Price           string    `json:"price"`
 	IndexerLag      bool      `json:"indexerLag"`
+	Frozen          bool      `json:"frozen"`
 	CoinGeckoFail   bool      `json:"coingeckoFail"`
 	Transactions    int       `json:"transactions"`
 	Failures        []Failure `json:"failures"`
@@ -259,6 +260,8 @@ type Chain struct {
 
 	price         string
 	coingeckoFail bool
+
+	frozen bool
 
 	lag          bool
 	lagBlueScore uint64
@@ -519,8 +522,21 @@ func (c *Chain) Advance(n uint64) {
 }
 
 func (c *Chain) advanceLocked(n uint64) {
+	if c.frozen {
+		return
+	}
 	c.daa += n
 	c.blueScore += n
+}
+
+// Freeze stops (on) or restarts (off) the DAG: while frozen, the virtual
+// DAA score and blue score do not move — not with Advance, AutoAdvance, nor
+// the block Pay normally adds — so a payment lands in a block whose DAA
+// score equals the virtual score a watcher observed just before.
+func (c *Chain) Freeze(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.frozen = on
 }
 
 // VirtualDaaScore returns the current virtual DAA score.
@@ -594,6 +610,30 @@ func (c *Chain) Reject(txid string) bool {
 	t.acceptingHash, t.acceptingBlueScore, t.acceptingTime = "", 0, 0
 	for i := range t.outputs {
 		delete(c.utxos, outpoint{txid, uint32(i)})
+	}
+	return true
+}
+
+// Accept undoes Reject, as a reorg back to a chain that accepts the
+// transaction: is_accepted=true, accepted in the chain block at the current
+// blue score, and its outputs back in the UTXO set at the current virtual
+// DAA score. It reports whether the transaction exists and was rejected.
+func (c *Chain) Accept(txid string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.txs[txid]
+	if !ok || t.accepted {
+		return false
+	}
+	t.accepted = true
+	t.acceptingHash, t.acceptingBlueScore, t.acceptingTime = c.chainHashAt(c.blueScore), c.blueScore, c.nowMs()
+	coinbase := t.subnetwork != "0000000000000000000000000000000000000000"
+	for i, o := range t.outputs {
+		c.utxoSeq++
+		c.utxos[outpoint{t.id, uint32(i)}] = &utxo{
+			seq: c.utxoSeq, address: o.address, script: o.script, amount: o.amount,
+			daa: c.daa, coinbase: coinbase,
+		}
 	}
 	return true
 }
@@ -775,6 +815,7 @@ func (c *Chain) State() State {
 		IndexerLag:      c.lag,
 		CoinGeckoFail:   c.coingeckoFail,
 		Transactions:    len(c.txList),
+		Frozen:          c.frozen,
 		Failures:        []Failure{},
 		UTXOs:           []UTXO{},
 	}

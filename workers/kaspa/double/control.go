@@ -23,6 +23,8 @@ var ControlHelp = []string{
 	`POST /_double/spend {"transactionId":…,"index":n} | {"address":…} → {"removed":n}`,
 	`POST /_double/daa-score {"transactionId":…,"index":n,"blockDaaScore":n} (reorg moving a UTXO)`,
 	`POST /_double/reject {"transactionId":…} (accepted → merged-but-rejected, UTXOs removed)`,
+	`POST /_double/accept {"transactionId":…} (undo reject: accepted at the current blue score, UTXOs back at the current DAA score)`,
+	`POST /_double/freeze {"on":bool} (while on, the DAA and blue scores stand still, even on pay/advance)`,
 	`POST /_double/fail {"mode":"503|500|timeout|junk|truncated","count":n (0 = until cleared),"route":"POST /addresses/utxos" (optional),"delayMs":n (timeout only)}`,
 	`POST /_double/clear (remove all injected failures, incl. CoinGecko)`,
 	`POST /_double/indexer-lag {"on":bool}`,
@@ -194,6 +196,33 @@ func (c *Chain) controlMux() *http.ServeMux {
 			return 404, errors.New("no such transaction")
 		}
 		return 200, map[string]bool{"ok": true}
+	})
+
+	h("POST /_double/accept", func(r *http.Request) (int, any) {
+		var body struct {
+			TransactionID string `json:"transactionId"`
+		}
+		if err := decode(r, &body); err != nil {
+			return 400, err
+		}
+		if !c.Accept(body.TransactionID) {
+			return 404, errors.New("no such rejected transaction")
+		}
+		return 200, map[string]bool{"ok": true}
+	})
+
+	h("POST /_double/freeze", func(r *http.Request) (int, any) {
+		var body struct {
+			On *bool `json:"on"`
+		}
+		if err := decode(r, &body); err != nil {
+			return 400, err
+		}
+		if body.On == nil {
+			return 400, errors.New(`missing "on"`)
+		}
+		c.Freeze(*body.On)
+		return 200, scores()
 	})
 
 	h("POST /_double/fail", func(r *http.Request) (int, any) {

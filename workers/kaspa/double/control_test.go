@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -425,6 +426,32 @@ func TestControlAPI(t *testing.T) {
 		{"spend nothing", "spend", `{}`, 400, nil},
 		{"daa-score missing utxo", "daa-score", `{"transactionId":"PAYID","index":0,"blockDaaScore":5}`, 404, nil},
 		{"reject", "reject", `{"transactionId":"PAYID"}`, 200, nil},
+		{"accept", "accept", `{"transactionId":"PAYID"}`, 200, func(t *testing.T, m map[string]any) {
+			s := c.State()
+			if len(s.UTXOs) == 0 || s.UTXOs[len(s.UTXOs)-1].TransactionID != payID || s.UTXOs[len(s.UTXOs)-1].BlockDaaScore != s.VirtualDaaScore {
+				t.Errorf("the accepted output is not back at the current score: %+v", s.UTXOs)
+			}
+			r := call(t, "GET", url+"/transactions/"+payID, "")
+			if !strings.Contains(string(r.body), `"is_accepted":true`) || !strings.Contains(string(r.body), `"accepting_block_blue_score":`+strconv.FormatUint(c.BlueScore(), 10)) {
+				t.Errorf("transaction %s", r.body)
+			}
+		}},
+		{"accept an accepted transaction", "accept", `{"transactionId":"PAYID"}`, 404, nil},
+		{"freeze", "freeze", `{"on":true}`, 200, func(t *testing.T, m map[string]any) {
+			before := c.VirtualDaaScore()
+			st, paid := ctl("pay", `{"address":"`+a+`","sompi":5}`)
+			c.Advance(3)
+			if st != 200 || paid["blockDaaScore"].(float64) != float64(before) || c.VirtualDaaScore() != before || !c.State().Frozen {
+				t.Errorf("frozen at %d: pay %v, now %d", before, paid, c.VirtualDaaScore())
+			}
+		}},
+		{"freeze needs on", "freeze", `{}`, 400, nil},
+		{"unfreeze", "freeze", `{"on":false}`, 200, func(t *testing.T, m map[string]any) {
+			before := c.VirtualDaaScore()
+			if c.Advance(2); c.VirtualDaaScore() != before+2 {
+				t.Errorf("still frozen")
+			}
+		}},
 		{"fail", "fail", `{"mode":"503","count":1,"route":"GET /info/blockdag"}`, 200, func(t *testing.T, m map[string]any) {
 			if r := call(t, "GET", url+"/info/blockdag", ""); r.status != 503 {
 				t.Errorf("blockdag %d", r.status)
@@ -486,7 +513,7 @@ func TestControlAPI(t *testing.T) {
 		if err := json.Unmarshal(call(t, "GET", url+"/_double/state", "").body, &s); err != nil {
 			t.Fatal(err)
 		}
-		if s.Network != "mainnet" || s.VirtualDaaScore != c.VirtualDaaScore() || s.Price != "0.1234" || !s.CoinGeckoFail || s.Transactions != 3 {
+		if s.Network != "mainnet" || s.VirtualDaaScore != c.VirtualDaaScore() || s.Price != "0.1234" || !s.CoinGeckoFail || s.Transactions != 4 {
 			t.Errorf("state %+v", s)
 		}
 		if r := call(t, "GET", url+"/_double", ""); r.status != 200 || !strings.Contains(string(r.body), "/_double/pay") {

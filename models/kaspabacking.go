@@ -1,0 +1,418 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// A credit counts towards its payment only while the chain backs it. Each
+// cycle, a credit of a payment that is not confirmed yet is backed when its
+// output is in the UTXO answer (depth on the DAA scale) or, once spent, when
+// GET /transactions/{id} says its transaction is accepted (depth on the
+// blue-score scale, from the accepting block's blue score stored on the
+// transfer). A credit that is neither is unverified: its payment does not
+// confirm. When the indexer says the transaction is not accepted, or does not
+// know it, for longer than the reversal grace since the credit went missing,
+// the credit is reversed: kept with reversed_at, taken off the payment, which
+// goes back (conditional update, activity entry, no webhook event). If the
+// chain accepts it again it is credited again, once.
+
+// DefaultReversalGrace is how long a credit may be missing from the UTXO
+// answer while the indexer calls its transaction rejected or unknown before
+// Till reverses it. The indexer can lag behind the node by several seconds
+// and briefly disagree during a reorg; meanwhile the payment neither
+// confirms nor goes back.
+const DefaultReversalGrace = 60 * time.Second
+
+// chainBacking indexes one observation: which outpoints the UTXO answer
+// holds (with their block DAA score) and which transactions are known to be
+// accepted (with their accepting blue score).
+type chainBacking struct {
+	virtualDaa, sinkBlue uint64
+	utxo                 map[string]uint64
+	accepted             map[string]uint64
+}
+
+func newChainBacking(obs KaspaObservation) *chainBacking {
+	b := &chainBacking{virtualDaa: obs.VirtualDaaScore, sinkBlue: obs.SinkBlueScore,
+		utxo: map[string]uint64{}, accepted: map[string]uint64{}}
+	for _, c := range obs.Credits {
+		switch {
+		case c.BlockDaaScore > 0:
+			b.utxo[outpoint(c.TxID, c.Index)] = c.BlockDaaScore
+		case c.AcceptingBlueScore > 0:
+			b.accepted[c.TxID] = c.AcceptingBlueScore // history lists accepted transactions only
+		}
+	}
+	for id, l := range obs.Lookups {
+		if l.Found && l.Accepted && l.AcceptingBlueScore > 0 {
+			b.accepted[id] = l.AcceptingBlueScore
+		}
+	}
+	return b
+}
+
+// creditDepth is one credit's depth this cycle, and whether the chain backs
+// it at all. The DAA and blue-score scales are never mixed in one number.
+func (b *chainBacking) creditDepth(t Transfer) (int64, bool) {
+	if b == nil {
+		return 0, false
+	}
+	if daa, ok := b.utxo[outpoint(t.TxID, uint32(t.OutputIndex))]; ok {
+		if b.virtualDaa < daa {
+			return 0, true
+		}
+		return int64(b.virtualDaa - daa), true
+	}
+	if blue, ok := b.accepted[t.TxID]; ok && b.sinkBlue > 0 {
+		if b.sinkBlue < blue {
+			return 0, true
+		}
+		return int64(b.sinkBlue - blue), true
+	}
+	return 0, false
+}
+
+// depth is a payment's depth from its active credits: its newest credit's,
+// and only when every credit is backed.
+func (b *chainBacking) depth(credits []Transfer) (int64, bool) {
+	if len(credits) == 0 {
+		return 0, false
+	}
+	depth := int64(-1)
+	for _, t := range credits {
+		d, ok := b.creditDepth(t)
+		if !ok {
+			return 0, false
+		}
+		if depth < 0 || d < depth {
+			depth = d
+		}
+	}
+	return depth, true
+}
+
+// activeCredits loads the unreversed credits of payments, by payment id.
+func (s *Store) activeCredits(db *gorm.DB, paymentIDs []string) (map[string][]Transfer, error) {
+	out := map[string][]Transfer{}
+	for start := 0; start < len(paymentIDs); start += 500 {
+		var ts []Transfer
+		if err := db.Where("payment_id IN ? AND reversed_at IS NULL", paymentIDs[start:min(start+500, len(paymentIDs))]).
+			Order("seen_at, id").Find(&ts).Error; err != nil {
+			return nil, fmt.Errorf("models: payment credits: %w", err)
+		}
+		for _, t := range ts {
+			out[*t.PaymentID] = append(out[*t.PaymentID], t)
+		}
+	}
+	return out, nil
+}
+
+// otherCreditsDepth is the depth of payment id's active credits other than
+// except, and whether all of them are backed in obs (true when there are
+// none: the depth is then unbounded).
+func (s *Store) otherCreditsDepth(tx *gorm.DB, id, except string, obs KaspaObservation) (int64, bool, error) {
+	var ts []Transfer
+	if err := tx.Where("payment_id = ? AND reversed_at IS NULL AND id <> ?", id, except).Find(&ts).Error; err != nil {
+		return 0, false, fmt.Errorf("models: payment credits: %w", err)
+	}
+	if len(ts) == 0 {
+		return 1 << 62, true, nil
+	}
+	d, ok := obs.backing.depth(ts)
+	return d, ok, nil
+}
+
+// unconfirmedStatuses are the statuses of payments whose credits are
+// checked against the chain every cycle.
+var unconfirmedStatuses = []PaymentStatus{StatusConfirming, StatusUnderpaid}
+
+// CreditCheck is a transfer the watcher should verify when its output is
+// missing from the UTXO answer.
+type CreditCheck struct {
+	Transfer
+	// Reversed is true for a reversed credit that may be accepted again.
+	Reversed bool
+}
+
+// KaspaCreditsToCheck lists, at most limit each, the active credits of
+// payments that are not confirmed yet (oldest first) and the reversed
+// credits of payments that could still take them back. The watcher looks up
+// those missing from its UTXO answer, a bounded number per cycle.
+func (s *Store) KaspaCreditsToCheck(ctx context.Context, limit int) ([]CreditCheck, error) {
+	var active, reversed []Transfer
+	err := s.db.R(ctx).Model(&Transfer{}).Select("transfers.*").
+		Joins("JOIN payments ON payments.id = transfers.payment_id").
+		Where("transfers.chain = ? AND transfers.reversed_at IS NULL AND payments.status IN ?", chainKaspa, unconfirmedStatuses).
+		Order("transfers.seen_at, transfers.id").Limit(limit).Find(&active).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: credits to check: %w", err)
+	}
+	err = s.db.R(ctx).Model(&Transfer{}).Select("transfers.*").
+		Joins("JOIN payments ON payments.id = transfers.payment_id").
+		Where("transfers.chain = ? AND transfers.reversed_at IS NOT NULL", chainKaspa).
+		Where("payments.status IN ? OR (payments.status = ? AND payments.expires_at > ?)", openStatuses, StatusExpired, s.clock().Add(-s.lateWindow)).
+		Order("transfers.reversed_at DESC, transfers.id").Limit(limit).Find(&reversed).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: credits to check: %w", err)
+	}
+	out := make([]CreditCheck, 0, len(active)+len(reversed))
+	for _, t := range active {
+		out = append(out, CreditCheck{Transfer: t})
+	}
+	for _, t := range reversed {
+		out = append(out, CreditCheck{Transfer: t, Reversed: true})
+	}
+	return out, nil
+}
+
+type verifyResult struct{ reversed, recredited, confirmed int }
+
+// verifyCredits applies this cycle's backing to the credits of unconfirmed
+// payments: a backed credit clears its missing mark and records its
+// accepting blue score; a missing one is marked, and reversed once the
+// indexer has called it rejected or unknown for the whole grace period.
+// Reversed credits the lookups found accepted are credited again.
+func (s *Store) verifyCredits(ctx context.Context, obs KaspaObservation, now time.Time) (verifyResult, error) {
+	var res verifyResult
+	var ts []Transfer
+	err := s.db.R(ctx).Model(&Transfer{}).Select("transfers.*").
+		Joins("JOIN payments ON payments.id = transfers.payment_id").
+		Where("transfers.chain = ? AND transfers.reversed_at IS NULL AND payments.status IN ?", chainKaspa, unconfirmedStatuses).
+		Find(&ts).Error
+	if err != nil {
+		return res, fmt.Errorf("models: unconfirmed credits: %w", err)
+	}
+	for _, t := range ts {
+		if _, ok := obs.backing.creditDepth(t); ok {
+			up := map[string]any{}
+			if t.MissingSince != nil {
+				up["missing_since"] = nil
+			}
+			if blue, ok := obs.backing.accepted[t.TxID]; ok && (t.AcceptingBlueScore == nil || *t.AcceptingBlueScore != int64(blue)) {
+				up["accepting_blue_score"] = int64(blue)
+			}
+			if len(up) > 0 {
+				if err := s.db.W(ctx).Model(&Transfer{}).Where("id = ? AND reversed_at IS NULL", t.ID).Updates(up).Error; err != nil {
+					return res, fmt.Errorf("models: credit backed: %w", err)
+				}
+			}
+			continue
+		}
+		if t.MissingSince == nil {
+			if err := s.db.W(ctx).Model(&Transfer{}).Where("id = ? AND reversed_at IS NULL AND missing_since IS NULL", t.ID).
+				Update("missing_since", now).Error; err != nil {
+				return res, fmt.Errorf("models: credit missing: %w", err)
+			}
+			t.MissingSince = &now
+		}
+		l, looked := obs.Lookups[t.TxID]
+		if !looked || (l.Found && l.Accepted) || now.Sub(*t.MissingSince) < s.reversalGrace {
+			continue // unverified, or still inside the grace period: wait
+		}
+		why := "transaction not accepted (lost a double spend)"
+		if !l.Found {
+			why = "transaction unknown to the chain after the grace period"
+		}
+		ok, err := s.reverseCredit(ctx, t, why, now)
+		if errors.Is(err, errConcurrentChange) {
+			continue
+		}
+		if err != nil {
+			return res, err
+		}
+		if ok {
+			res.reversed++
+		}
+	}
+	// Reversed credits whose transaction the indexer now calls accepted
+	// (spent meanwhile, or not yet back in the UTXO answer).
+	var ids []string
+	for id, l := range obs.Lookups {
+		if l.Found && l.Accepted && l.AcceptingBlueScore > 0 {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return res, nil
+	}
+	var back []Transfer
+	if err := s.db.R(ctx).Where("chain = ? AND tx_id IN ? AND reversed_at IS NOT NULL AND payment_id IS NOT NULL", chainKaspa, ids).
+		Order("seen_at, id").Find(&back).Error; err != nil {
+		return res, fmt.Errorf("models: reversed credits: %w", err)
+	}
+	for _, t := range back {
+		c := KaspaCredit{TxID: t.TxID, Index: uint32(t.OutputIndex), Address: t.Address, Amount: t.Amount,
+			BlockTime: t.BlockTime, AcceptingBlueScore: obs.Lookups[t.TxID].AcceptingBlueScore}
+		if daa, ok := obs.backing.utxo[outpoint(t.TxID, uint32(t.OutputIndex))]; ok {
+			c.BlockDaaScore = daa
+		}
+		again, confirmed, err := s.recreditTransfer(ctx, t, c, obs, now)
+		if errors.Is(err, errConcurrentChange) {
+			continue
+		}
+		if err != nil {
+			return res, err
+		}
+		if again {
+			res.recredited++
+		}
+		if confirmed {
+			res.confirmed++
+		}
+	}
+	return res, nil
+}
+
+// reverseCredit takes credit t off its payment, in one transaction: the
+// transfer is marked reversed (kept), the payment goes back — to pending when
+// nothing is left on it, underpaid when part is, confirming when the rest
+// still covers it — with a conditional update, and an activity entry is
+// written. No webhook event for the reversal: the merchant was never told
+// the payment was confirmed.
+//
+// A shared-address session whose unique amount another session took while
+// it was confirming cannot wait for that amount again (one credit would fit
+// two sessions, and its checkout would ask the customer to send an amount
+// that pays someone else). It ends instead: expired, keeping its tx_id so no
+// credit by amount matches it, with payment.expired as any session that ends
+// unpaid. If the chain accepts the transaction again inside the late window,
+// it is still credited (late rules apply). It reports false when the credit
+// was already settled elsewhere.
+func (s *Store) reverseCredit(ctx context.Context, t Transfer, why string, now time.Time) (bool, error) {
+	done := false
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		var p Payment
+		if err := tx.Where("id = ?", *t.PaymentID).Take(&p).Error; err != nil {
+			return fmt.Errorf("models: reversed payment: %w", err)
+		}
+		if p.Status != StatusConfirming && p.Status != StatusUnderpaid {
+			return nil // confirmed or ended meanwhile: no longer ours to take back
+		}
+		res := tx.Model(&Transfer{}).Where("id = ? AND payment_id = ? AND reversed_at IS NULL", t.ID, p.ID).
+			Updates(map[string]any{"reversed_at": now, "missing_since": nil})
+		if res.Error != nil {
+			return fmt.Errorf("models: reverse credit: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return nil
+		}
+		var rest []Transfer
+		if err := tx.Where("payment_id = ? AND reversed_at IS NULL", p.ID).Order("seen_at, id").Find(&rest).Error; err != nil {
+			return fmt.Errorf("models: payment credits: %w", err)
+		}
+		received := max(p.AmountReceived-t.Amount, 0)
+		status := StatusConfirming
+		switch {
+		case received == 0:
+			status = StatusPending
+		case received < p.AmountExpected:
+			status = StatusUnderpaid
+		}
+		updates := map[string]any{"status": status, "amount_received": received, "updated_at": now}
+		if len(rest) == 0 {
+			updates["tx_id"], updates["detected_at"], updates["confirmations"], updates["late"] = "", nil, 0, false
+			updates["sender_address"] = ""
+		} else if p.TxID == t.TxID {
+			updates["tx_id"] = rest[0].TxID
+		}
+		detail := why
+		if status == StatusPending && p.DerivationIndex == nil {
+			taken, err := s.sharedAmountTaken(tx, &p, now)
+			if err != nil {
+				return err
+			}
+			if taken {
+				status = StatusExpired
+				updates["status"], updates["expired_at"] = status, now
+				delete(updates, "tx_id") // kept: with it, no credit by amount can match this session
+				detail += "; its amount now belongs to another session, so this one ended"
+			}
+		}
+		upd := tx.Model(&Payment{}).Where("id = ? AND status = ? AND amount_received = ?", p.ID, p.Status, p.AmountReceived).Updates(updates)
+		if upd.Error != nil {
+			if isUniqueViolation(upd.Error) {
+				return errConcurrentChange // a session took the amount just now; retried next cycle
+			}
+			return fmt.Errorf("models: payment back: %w", upd.Error)
+		}
+		if upd.RowsAffected == 0 {
+			return errConcurrentChange
+		}
+		if status == StatusExpired {
+			p.Status, p.AmountReceived, p.ExpiredAt, p.UpdatedAt = status, received, &now, now
+			if err := s.emitPaymentEvent(tx, &p, EventPaymentExpired); err != nil {
+				return err
+			}
+		}
+		done = true
+		return addActivity(tx, &p, ActivityReversed, t.TxID, t.Amount, detail, now)
+	})
+	return done, err
+}
+
+// sharedAmountTaken tells whether another shared-address session on p's
+// address could take a credit of p's amount: a pending one, or an expired one
+// still inside the late window and never paid (the same sessions the
+// unique-amount choice avoids).
+func (s *Store) sharedAmountTaken(tx *gorm.DB, p *Payment, now time.Time) (bool, error) {
+	var n int64
+	err := tx.Model(&Payment{}).
+		Where("chain = ? AND pay_address = ? AND amount_expected = ? AND derivation_index IS NULL AND id <> ?", p.Chain, p.PayAddress, p.AmountExpected, p.ID).
+		Where("status = ? OR (status = ? AND tx_id = '' AND expires_at > ?)", StatusPending, StatusExpired, now.Add(-s.lateWindow)).
+		Count(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("models: amount in use: %w", err)
+	}
+	return n > 0, nil
+}
+
+// recreditTransfer credits a reversed transfer again, once, through the
+// same path as a new credit (creditPayment), with an activity entry. When
+// its payment can no longer take money (confirmed by other funds, or ended
+// past the late window) the credit is detached and listed as unmatched for
+// the merchant.
+func (s *Store) recreditTransfer(ctx context.Context, t Transfer, c KaspaCredit, obs KaspaObservation, now time.Time) (again, confirmed bool, err error) {
+	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+		var p Payment
+		if err := tx.Where("id = ?", *t.PaymentID).Take(&p).Error; err != nil {
+			return fmt.Errorf("models: recredited payment: %w", err)
+		}
+		up := map[string]any{"reversed_at": nil, "missing_since": nil}
+		if c.BlockDaaScore > 0 {
+			up["block_daa_score"] = int64(c.BlockDaaScore)
+		}
+		if c.AcceptingBlueScore > 0 {
+			up["accepting_blue_score"] = int64(c.AcceptingBlueScore)
+		}
+		open := p.Status == StatusPending || p.Status == StatusUnderpaid || p.Status == StatusConfirming ||
+			(p.Status == StatusExpired && p.ExpiresAt.After(now.Add(-s.lateWindow)))
+		if !open {
+			up["payment_id"] = nil
+		}
+		res := tx.Model(&Transfer{}).Where("id = ? AND payment_id = ? AND reversed_at IS NOT NULL", t.ID, p.ID).Updates(up)
+		if res.Error != nil {
+			return fmt.Errorf("models: recredit: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return errConcurrentChange
+		}
+		if !open {
+			return nil
+		}
+		again = true
+		var err error
+		if confirmed, err = s.creditPayment(tx, &p, &t, c, obs, now); err != nil {
+			return err
+		}
+		return addActivity(tx, &p, ActivityRecredited, t.TxID, t.Amount, "transaction accepted again", now)
+	})
+	if err != nil {
+		again, confirmed = false, false
+	}
+	return again, confirmed, err
+}
