@@ -170,22 +170,20 @@ func (s *Store) KaspaCreditsToCheck(ctx context.Context, limit int) ([]CreditChe
 	return out, nil
 }
 
-type verifyResult struct{ reversed, recredited, confirmed int }
 
 // verifyCredits applies this cycle's backing to the credits of unconfirmed
 // payments: a backed credit clears its missing mark and records its
 // accepting blue score; a missing one is marked, and reversed once the
 // indexer has called it rejected or unknown for the whole grace period.
 // Reversed credits the lookups found accepted are credited again.
-func (s *Store) verifyCredits(ctx context.Context, obs KaspaObservation, now time.Time) (verifyResult, error) {
-	var res verifyResult
+func (s *Store) verifyCredits(ctx context.Context, obs KaspaObservation, now time.Time, res *KaspaApplyResult) error {
 	var ts []Transfer
 	err := s.db.R(ctx).Model(&Transfer{}).Select("transfers.*").
 		Joins("JOIN payments ON payments.id = transfers.payment_id").
 		Where("transfers.chain = ? AND transfers.reversed_at IS NULL AND payments.status IN ?", chainKaspa, unconfirmedStatuses).
 		Find(&ts).Error
 	if err != nil {
-		return res, fmt.Errorf("models: unconfirmed credits: %w", err)
+		return fmt.Errorf("models: unconfirmed credits: %w", err)
 	}
 	for _, t := range ts {
 		if _, ok := obs.backing.creditDepth(t); ok {
@@ -198,7 +196,7 @@ func (s *Store) verifyCredits(ctx context.Context, obs KaspaObservation, now tim
 			}
 			if len(up) > 0 {
 				if err := s.db.W(ctx).Model(&Transfer{}).Where("id = ? AND reversed_at IS NULL", t.ID).Updates(up).Error; err != nil {
-					return res, fmt.Errorf("models: credit backed: %w", err)
+					return fmt.Errorf("models: credit backed: %w", err)
 				}
 			}
 			continue
@@ -206,7 +204,7 @@ func (s *Store) verifyCredits(ctx context.Context, obs KaspaObservation, now tim
 		if t.MissingSince == nil {
 			if err := s.db.W(ctx).Model(&Transfer{}).Where("id = ? AND reversed_at IS NULL AND missing_since IS NULL", t.ID).
 				Update("missing_since", now).Error; err != nil {
-				return res, fmt.Errorf("models: credit missing: %w", err)
+				return fmt.Errorf("models: credit missing: %w", err)
 			}
 			t.MissingSince = &now
 		}
@@ -223,10 +221,10 @@ func (s *Store) verifyCredits(ctx context.Context, obs KaspaObservation, now tim
 			continue
 		}
 		if err != nil {
-			return res, err
+			return err
 		}
 		if ok {
-			res.reversed++
+			res.Reversed++
 		}
 	}
 	// Reversed credits whose transaction the indexer now calls accepted
@@ -238,12 +236,12 @@ func (s *Store) verifyCredits(ctx context.Context, obs KaspaObservation, now tim
 		}
 	}
 	if len(ids) == 0 {
-		return res, nil
+		return nil
 	}
 	var back []Transfer
 	if err := s.db.R(ctx).Where("chain = ? AND tx_id IN ? AND reversed_at IS NOT NULL AND payment_id IS NOT NULL", chainKaspa, ids).
 		Order("seen_at, id").Find(&back).Error; err != nil {
-		return res, fmt.Errorf("models: reversed credits: %w", err)
+		return fmt.Errorf("models: reversed credits: %w", err)
 	}
 	for _, t := range back {
 		c := KaspaCredit{TxID: t.TxID, Index: uint32(t.OutputIndex), Address: t.Address, Amount: t.Amount,
@@ -251,21 +249,31 @@ func (s *Store) verifyCredits(ctx context.Context, obs KaspaObservation, now tim
 		if daa, ok := obs.backing.utxo[outpoint(t.TxID, uint32(t.OutputIndex))]; ok {
 			c.BlockDaaScore = daa
 		}
-		again, confirmed, err := s.recreditTransfer(ctx, t, c, obs, now)
-		if errors.Is(err, errConcurrentChange) {
-			continue
-		}
-		if err != nil {
-			return res, err
-		}
-		if again {
-			res.recredited++
-		}
-		if confirmed {
-			res.confirmed++
+		if err := s.recredit(ctx, t, c, obs, now, res); err != nil {
+			return err
 		}
 	}
-	return res, nil
+	return nil
+}
+
+// recredit credits a reversed transfer again (recreditTransfer) and counts
+// the outcome in res; losing a race to another watcher is not an error, the
+// next cycle sees the new state.
+func (s *Store) recredit(ctx context.Context, t Transfer, c KaspaCredit, obs KaspaObservation, now time.Time, res *KaspaApplyResult) error {
+	again, confirmed, err := s.recreditTransfer(ctx, t, c, obs, now)
+	if errors.Is(err, errConcurrentChange) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if again {
+		res.Recredited++
+	}
+	if confirmed {
+		res.Confirmed++
+	}
+	return nil
 }
 
 // reverseCredit takes credit t off its payment, in one transaction: the

@@ -192,18 +192,8 @@ func (s *Store) ApplyKaspaObservation(ctx context.Context, obs KaspaObservation)
 			}
 			if t.ReversedAt != nil && t.PaymentID != nil && customerCredit(c) {
 				// The chain accepted a reversed credit again.
-				again, confirmed, err := s.recreditTransfer(ctx, t, c, obs, now)
-				if errors.Is(err, errConcurrentChange) {
-					continue
-				}
-				if err != nil {
+				if err := s.recredit(ctx, t, c, obs, now, &res); err != nil {
 					return res, err
-				}
-				if again {
-					res.Recredited++
-				}
-				if confirmed {
-					res.Confirmed++
 				}
 			}
 			continue
@@ -225,11 +215,7 @@ func (s *Store) ApplyKaspaObservation(ctx context.Context, obs KaspaObservation)
 			res.Confirmed++
 		}
 	}
-	vr, err := s.verifyCredits(ctx, obs, now)
-	res.Reversed += vr.reversed
-	res.Recredited += vr.recredited
-	res.Confirmed += vr.confirmed
-	if err != nil {
+	if err := s.verifyCredits(ctx, obs, now, &res); err != nil {
 		return res, err
 	}
 	n, err := s.advanceConfirmations(ctx, obs, now)
