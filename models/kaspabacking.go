@@ -170,7 +170,6 @@ func (s *Store) KaspaCreditsToCheck(ctx context.Context, limit int) ([]CreditChe
 	return out, nil
 }
 
-
 // verifyCredits applies this cycle's backing to the credits of unconfirmed
 // payments: a backed credit clears its missing mark and records its
 // accepting blue score; a missing one is marked, and reversed once the
