@@ -73,8 +73,29 @@ npm_ci_if_missing() {
   fi
 }
 
+# go_test ENGINE: every Go test with -race on one engine. The verbose log
+# goes to a file; the terminal gets the package lines, on failure the failed
+# tests with their output lines, and one count line ("sqlite: N passed,
+# N failed, N skipped", subtests included).
 go_test() { # go_test ENGINE
-  TILL_TEST_DB=$1 go test -race -count=1 -timeout 30m ./...
+  local log rc=0 passed failed skipped
+  log=$(mktemp "${TMPDIR:-/tmp}/till-test-$1.XXXXXX")
+  TILL_TEST_DB=$1 go test -race -count=1 -timeout 30m -v ./... >"$log" 2>&1 || rc=$?
+  grep -E '^(ok|FAIL)\s' "$log" || true
+  if ((rc != 0)); then
+    # What failed, with the test output lines (file:line) around it.
+    grep -E '^\s*--- FAIL|^panic:|^FAIL$|^# |\.go:[0-9]+:[0-9]+: |_test\.go:[0-9]+:|\.go:[0-9]+ \+0x' "$log" | tail -n 300 || true
+  fi
+  passed=$(grep -cE '^\s*--- PASS' "$log" || true)
+  failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
+  skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
+  echo "$1: $passed passed, $failed failed, $skipped skipped"
+  if ((rc != 0)); then
+    echo "full log: $log"
+  else
+    rm -f "$log"
+  fi
+  return "$rc"
 }
 
 step "system packages (apt, only what is missing)" \
