@@ -89,11 +89,11 @@ func TestParseUSDCJSON(t *testing.T) {
 		{`[1]`, 0, false},
 		{`""`, 0, false},
 		{`"abc"`, 0, false},
-		{`01`, 0, false},   // not JSON
-		{`.5`, 0, false},   // not JSON
-		{`+1`, 0, false},   // not JSON
-		{`1 2`, 0, false},  // two values
-		{`"1`, 0, false},   // unterminated
+		{`01`, 0, false},  // not JSON
+		{`.5`, 0, false},  // not JSON
+		{`+1`, 0, false},  // not JSON
+		{`1 2`, 0, false}, // two values
+		{`"1`, 0, false},  // unterminated
 		{``, 0, false},
 	}
 	for _, tc := range cases {
