@@ -1,10 +1,12 @@
 package models
 
 import (
+	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/shopspring/decimal"
+
+	"till/models/amount"
 )
 
 // Currency is what a link is priced in. Amounts are always integers in the
@@ -42,46 +44,33 @@ const SompiPerKAS = 100_000_000
 // (research/kaspa.md §4), so a smaller invoice could never be paid.
 const MinPayableSompi = 20_000_000 // 0.2 KAS
 
-// ParseAmount parses a decimal amount (a JSON number or string of digits)
-// into base units of c, refusing more fractional digits than c has, signs,
-// exponents and values over max base units.
+// ParseAmount parses a decimal amount (a JSON number or string of digits,
+// exponent form read exactly: "1e2" is 100) into base units of c, refusing
+// more fractional digits than c has, negatives, zero and values over max
+// base units. The parsing itself is amount.Parse, shared with USDC.
 func ParseAmount(s string, c Currency, max int64) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
+	v, err := amount.Parse(s, c.Decimals(), max)
+	switch {
+	case errors.Is(err, amount.ErrEmpty):
 		return 0, fmt.Errorf("amount is required")
-	}
-	for _, r := range s {
-		if (r < '0' || r > '9') && r != '.' && r != '-' && r != '+' && r != 'e' && r != 'E' {
-			return 0, fmt.Errorf("amount must be a number")
-		}
-	}
-	d, err := decimal.NewFromString(s)
-	if err != nil {
+	case errors.Is(err, amount.ErrSyntax):
 		return 0, fmt.Errorf("amount must be a number")
-	}
-	if !d.IsPositive() {
+	case errors.Is(err, amount.ErrNegative), err == nil && v == 0:
 		return 0, fmt.Errorf("amount must be greater than 0")
-	}
-	if -d.Exponent() > c.Decimals() && !d.Equal(d.Truncate(c.Decimals())) {
+	case errors.Is(err, amount.ErrPrecision):
 		return 0, fmt.Errorf("amount must have at most %d decimal places for %s", c.Decimals(), c)
-	}
-	units := d.Shift(c.Decimals())
-	if units.GreaterThan(decimal.NewFromInt(max)) {
+	case errors.Is(err, amount.ErrRange):
 		return 0, fmt.Errorf("amount is too large (at most %s %s)", FormatUnits(max, c.Decimals(), 0), c)
+	case err != nil:
+		return 0, err
 	}
-	return units.IntPart(), nil
+	return v, nil
 }
 
 // FormatUnits prints base units with exactly places decimals (places may
 // exceed decimals: 1999 cents with places 8 → "19.99000000"); places 0 trims
 // trailing zeros instead.
-func FormatUnits(v int64, decimals, places int32) string {
-	d := decimal.New(v, -decimals)
-	if places == 0 {
-		return d.String()
-	}
-	return d.StringFixed(places)
-}
+func FormatUnits(v int64, decimals, places int32) string { return amount.Format(v, decimals, places) }
 
 // FormatAmount8 prints base units of c the way the KasPay API prints every
 // amount: a string with 8 decimals, e.g. "100.00000000".

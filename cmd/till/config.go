@@ -11,11 +11,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"till/models"
+	"till/models/evm"
 	"till/models/kaspa"
 )
 
@@ -39,6 +41,11 @@ type Config struct {
 	SessionRateLimit    int
 	LogLevel            slog.Level
 	LogFormat           string
+	// EVMChains are the enabled EVM chains (TILL_EVM_CHAINS), in the
+	// order given; empty means USDC on EVM is off.
+	EVMChains []evm.ChainConfig
+	// EVMDefaultChain names the chain preselected for new USDC links.
+	EVMDefaultChain string
 }
 
 // configError names the variable and what it allows, in one line.
@@ -135,6 +142,10 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		return nil, &configError{"TILL_LOG_FORMAT", c.LogFormat, "must be text or json"}
 	}
 
+	if c.EVMChains, c.EVMDefaultChain, err = loadEVMChains(get); err != nil {
+		return nil, err
+	}
+
 	if s := getenv("TILL_SECRET"); s != "" {
 		if len(s) < 32 {
 			return nil, &configError{"TILL_SECRET", "(hidden)", "must be at least 32 characters (e.g. the output of: openssl rand -hex 32)"}
@@ -177,6 +188,172 @@ func (c *Config) LoadOrCreateSecret() error {
 	c.Secret = []byte(s)
 	c.SecretGenerated = true
 	return nil
+}
+
+// evmVar names a per-chain variable: TILL_EVM_<NAME>_<FIELD>, with the
+// chain name upper-cased and '-' turned into '_' (base-sepolia →
+// TILL_EVM_BASE_SEPOLIA_RPC_URL). Chain names allow no '_', so two names
+// never share a variable.
+func evmVar(name, field string) string {
+	return "TILL_EVM_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_" + field
+}
+
+// loadEVMChains reads TILL_EVM_CHAINS, each chain's TILL_EVM_<NAME>_*
+// variables and TILL_EVM_DEFAULT_CHAIN.
+func loadEVMChains(get func(string, string) string) ([]evm.ChainConfig, string, error) {
+	list := get("TILL_EVM_CHAINS", "")
+	def := get("TILL_EVM_DEFAULT_CHAIN", "")
+	if list == "" {
+		if def != "" {
+			return nil, "", &configError{"TILL_EVM_DEFAULT_CHAIN", def, "must be one of the chains in TILL_EVM_CHAINS, which is empty (EVM is off)"}
+		}
+		return nil, "", nil
+	}
+	builtins := strings.Join(evm.BuiltinNames(), ", ")
+	// Every name is checked before any chain's variables, so a typo in
+	// the list is reported as such.
+	var names []string
+	for _, raw := range strings.Split(list, ",") {
+		name := strings.TrimSpace(raw)
+		if !evm.ValidChainName(name) {
+			return nil, "", &configError{"TILL_EVM_CHAINS", list, fmt.Sprintf("%q is not a chain name: use 1 to 32 lower-case letters, digits and '-', starting with a letter (built in: %s; any other name is a local chain set by its TILL_EVM_<NAME>_* variables)", name, builtins)}
+		}
+		if slices.Contains(names, name) {
+			return nil, "", &configError{"TILL_EVM_CHAINS", list, fmt.Sprintf("lists %s twice", name)}
+		}
+		names = append(names, name)
+	}
+	var chains []evm.ChainConfig
+	byID := map[uint64]string{}
+	for _, name := range names {
+		cc, err := loadEVMChain(get, name, builtins)
+		if err != nil {
+			return nil, "", err
+		}
+		if other, taken := byID[cc.ChainID]; taken {
+			return nil, "", &configError{evmVar(name, "CHAIN_ID"), strconv.FormatUint(cc.ChainID, 10), fmt.Sprintf("chain ID %d is already enabled as %s; one chain is watched under one name", cc.ChainID, other)}
+		}
+		byID[cc.ChainID] = name
+		chains = append(chains, cc)
+	}
+	if def == "" {
+		return chains, names[0], nil
+	}
+	if slices.Contains(names, def) {
+		return chains, def, nil
+	}
+	return nil, "", &configError{"TILL_EVM_DEFAULT_CHAIN", def, "must be one of the enabled chains: " + strings.Join(names, ", ")}
+}
+
+// loadEVMChain reads one chain's variables. A built-in chain needs only its
+// RPC URL; a chain outside the table needs RPC URL, chain ID, USDC and
+// confirmations.
+func loadEVMChain(get func(string, string) string, name, builtins string) (evm.ChainConfig, error) {
+	chain, builtin := evm.Builtin(name)
+	if !builtin {
+		for _, field := range []string{"RPC_URL", "CHAIN_ID", "USDC", "CONFIRMATIONS"} {
+			if get(evmVar(name, field), "") == "" {
+				return evm.ChainConfig{}, &configError{evmVar(name, field), "", fmt.Sprintf("required because %s is not a built-in chain (%s); such a chain needs %s, %s, %s and %s",
+					name, builtins, evmVar(name, "RPC_URL"), evmVar(name, "CHAIN_ID"), evmVar(name, "USDC"), evmVar(name, "CONFIRMATIONS"))}
+			}
+		}
+		chain = evm.Chain{Name: name, DisplayName: name}
+	}
+	cc := evm.ChainConfig{Chain: chain, Builtin: builtin}
+
+	rpcVar := evmVar(name, "RPC_URL")
+	cc.RPCURL = get(rpcVar, "")
+	if cc.RPCURL == "" {
+		return cc, &configError{rpcVar, "", fmt.Sprintf("required: the JSON-RPC endpoint of %s (http or https), for every chain in TILL_EVM_CHAINS", name)}
+	}
+	u, err := url.Parse(cc.RPCURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
+		return cc, &configError{rpcVar, redactRPC(cc.RPCURL), "must be the chain's JSON-RPC endpoint, an absolute http(s) URL, e.g. https://mainnet.base.org"}
+	}
+	cc.RPCHost = u.Host
+
+	idVar := evmVar(name, "CHAIN_ID")
+	if v := get(idVar, ""); v != "" {
+		id, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || id == 0 {
+			return cc, &configError{idVar, v, "must be the chain's EIP-155 chain ID, a positive whole number, e.g. 1337"}
+		}
+		if builtin && id != chain.ChainID {
+			return cc, &configError{idVar, v, fmt.Sprintf("%s is chain %d; leave it unset, or give the other chain a name of its own", name, chain.ChainID)}
+		}
+		cc.ChainID = id
+	}
+
+	usdcVar := evmVar(name, "USDC")
+	if v := get(usdcVar, ""); v != "" {
+		a, err := evm.ParseAddress(v, evm.Strict)
+		if err != nil {
+			return cc, &configError{usdcVar, v, "must be the USDC token contract: " + err.Error()}
+		}
+		if what, ok := evm.BridgedUSDC[a]; ok {
+			return cc, &configError{usdcVar, v, fmt.Sprintf("is %s, not native USDC; Till credits only Circle's native USDC", what)}
+		}
+		if builtin && !chain.Testnet && a != chain.USDC {
+			return cc, &configError{usdcVar, v, fmt.Sprintf("Till credits only Circle's native USDC on %s (%s); leave it unset", name, chain.USDC.Hex())}
+		}
+		cc.USDC = a
+	}
+
+	confVar := evmVar(name, "CONFIRMATIONS")
+	if v := get(confVar, ""); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n < 1 || n > 100_000 {
+			return cc, &configError{confVar, v, "must be a whole number of blocks from 1 to 100000 (a transfer in the newest block has 1)"}
+		}
+		cc.Confirmations = n
+	}
+
+	finVar := evmVar(name, "FINALITY")
+	f := get(finVar, string(evm.FinalityDepth))
+	if cc.Finality, err = evm.ParseFinality(f); err != nil {
+		return cc, &configError{finVar, f, "must be depth, safe or finalized"}
+	}
+
+	rangeVar := evmVar(name, "MAX_RANGE")
+	r := get(rangeVar, strconv.Itoa(evm.DefaultMaxRange))
+	if cc.MaxRange, err = strconv.ParseUint(r, 10, 64); err != nil || cc.MaxRange < 1 || cc.MaxRange > 100_000 {
+		return cc, &configError{rangeVar, r, "must be a whole number of blocks per eth_getLogs call from 1 to 100000 (your RPC plan's limit, e.g. 10 on free tiers)"}
+	}
+
+	if cc.PollInterval, err = duration(get, evmVar(name, "POLL_INTERVAL"), chain.DefaultPollInterval().String(), 100*time.Millisecond, time.Hour); err != nil {
+		return cc, err
+	}
+	return cc, nil
+}
+
+// redactRPC shows only the scheme and host of an RPC URL: providers put
+// the API key in the path or the query.
+func redactRPC(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		if s == "" {
+			return ""
+		}
+		return "(hidden)"
+	}
+	if u.Path != "" || u.RawQuery != "" || u.User != nil {
+		return u.Scheme + "://" + u.Host + "/…"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// logEVM writes the start-up line listing the enabled EVM chains (never
+// their RPC URLs, which carry API keys).
+func (c *Config) logEVM(log *slog.Logger) {
+	if len(c.EVMChains) == 0 {
+		log.Info("evm chains off (set TILL_EVM_CHAINS to take USDC)")
+		return
+	}
+	parts := make([]string, len(c.EVMChains))
+	for i, cc := range c.EVMChains {
+		parts[i] = fmt.Sprintf("%s(chain %d, %d confirmations, finality %s, via %s)", cc.Name, cc.ChainID, cc.Confirmations, cc.Finality, cc.RPCHost)
+	}
+	log.Info("evm chains enabled", slog.String("chains", strings.Join(parts, ", ")), slog.String("default", c.EVMDefaultChain))
 }
 
 func duration(get func(string, string) string, name, def string, lo, hi time.Duration) (time.Duration, error) {

@@ -116,6 +116,7 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 	go func() { errc <- srv.App.Listen(cfg.Addr) }()
 	log.Info("till listening", slog.String("addr", cfg.Addr), slog.String("base_url", cfg.BaseURL),
 		slog.String("kaspa_network", string(cfg.KaspaNetwork)), slog.String("version", version))
+	cfg.logEVM(log)
 
 	select {
 	case err := <-errc:
