@@ -269,3 +269,5 @@ func TestConcurrentPaymentsAllLand(t *testing.T) {
 		t.Fatalf("balance %v %v, want %d", bal, err, want)
 	}
 }
+
+func bigInt(n int64) *big.Int { return big.NewInt(n) }
