@@ -50,10 +50,12 @@ type rewrite struct {
 	method string
 	left   int
 	fn     func(result json.RawMessage) json.RawMessage
+	err    *rpcError // answer with this error instead of asking the node
 }
 
 // Proxy is an HTTP server in front of a node's JSON-RPC URL that imitates hosted providers: an eth_getLogs
-// block-range limit and result cap, HTTP 429/413/503, slow, junk and truncated answers, and rewritten results.
+// block-range limit and result cap, HTTP 429/413/503, slow, junk and truncated answers, rewritten results and
+// canned JSON-RPC errors.
 // It counts HTTP requests and JSON-RPC calls per method (each batch element counts). Safe for concurrent use.
 type Proxy struct {
 	srv    *httptest.Server
@@ -118,6 +120,14 @@ func (p *Proxy) RewriteNext(method string, n int, fn func(result json.RawMessage
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rewrites = append(p.rewrites, rewrite{method: method, left: n, fn: fn})
+}
+
+// ErrorNext answers the next n calls of method with the JSON-RPC error (code, message) instead of asking
+// the node: the wording of a provider's limit or rate-limit errors.
+func (p *Proxy) ErrorNext(method string, n int, code int, message string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rewrites = append(p.rewrites, rewrite{method: method, left: n, err: &rpcError{Code: code, Message: message}})
 }
 
 // Clear removes every queued fault and rewrite and lifts the range limit and result cap.
@@ -279,6 +289,10 @@ func (p *Proxy) answer(ctx context.Context, reqs []message) ([]message, error) {
 	resps := make([]message, len(reqs))
 	var forward []int
 	for i, m := range reqs {
+		if e := p.takeError(m.Method); e != nil {
+			resps[i] = errorResponse(m.ID, e.Code, e.Message)
+			continue
+		}
 		if m.Method == "eth_getLogs" && rangeLimit > 0 {
 			span, err := p.logRange(ctx, m.Params)
 			if err != nil {
@@ -331,12 +345,25 @@ func (p *Proxy) answer(ctx context.Context, reqs []message) ([]message, error) {
 	return resps, nil
 }
 
+func (p *Proxy) takeError(method string) *rpcError {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.rewrites {
+		rw := &p.rewrites[i]
+		if rw.method == method && rw.left > 0 && rw.err != nil {
+			rw.left--
+			return rw.err
+		}
+	}
+	return nil
+}
+
 func (p *Proxy) takeRewrite(method string) func(json.RawMessage) json.RawMessage {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := range p.rewrites {
 		rw := &p.rewrites[i]
-		if rw.method == method && rw.left > 0 {
+		if rw.method == method && rw.left > 0 && rw.fn != nil {
 			rw.left--
 			return rw.fn
 		}

@@ -192,7 +192,11 @@ func TestProxyRewritesResultsOfOneMethod(t *testing.T) {
 	if !strings.Contains(body, `"result":null`) || !strings.Contains(body, `"result":"5"`) {
 		t.Fatalf("rewritten batch %s", body)
 	}
-	// Each rewrite was for one call only.
+	p.ErrorNext("eth_blockNumber", 1, -32005, "daily request count exceeded, request rate limited")
+	if _, body := post(t, p.URL(), blockNumberCall); !strings.Contains(body, `"error":{"code":-32005,"message":"daily request count exceeded, request rate limited"}`) {
+		t.Fatalf("canned error %s", body)
+	}
+	// Each rewrite and canned error was for one call only.
 	if _, body := post(t, p.URL(), blockNumberCall); !strings.Contains(body, `"result":"0x3"`) {
 		t.Fatalf("second call %s", body)
 	}
