@@ -9,6 +9,7 @@ import (
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"till/workers/evm/evmsim"
@@ -73,6 +74,10 @@ func TestStartServesJSONRPCOverHTTPQuickly(t *testing.T) {
 	}
 	if sim.USDC() == sim.FakeToken() {
 		t.Fatal("fake token shares USDC's address")
+	}
+	// The README's local setup names the token's address: the payer's first deployment, on every start.
+	if sim.USDC() != crypto.CreateAddress(sim.Payer(), 0) || sim.USDC() != common.HexToAddress("0x3A220f351252089D385b29beca14e27F204c296A") {
+		t.Fatalf("USDC at %s", sim.USDC())
 	}
 }
 
