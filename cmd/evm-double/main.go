@@ -5,7 +5,8 @@
 //	GET  /_double          {"rpcUrl", "chainId": 1337, "usdc": "0x…", "head": n}
 //	POST /_double/pay      {"to": "0x…", "amount": "12.345678"} → {"txHash", "blockNumber"} (mined at once)
 //	POST /_double/mine     {"blocks": n} → {"head"}
-//	POST /_double/reorg    {"depth": n} → {"head"} (drops the last n blocks, mines n empty ones)
+//	POST /_double/reorg    {"depth": n} → {"head"} (drops the last n blocks, mines n empty ones; the first 3
+//	                       blocks, which deploy and mint the token, stay)
 //
 // Flags (each also readable from the environment variable in brackets):
 //
@@ -207,8 +208,8 @@ func newHandler(sim *evmsim.Sim) (http.Handler, error) {
 			writeError(w, http.StatusInternalServerError, err)
 			return
 		}
-		if req.Depth < 1 || uint64(req.Depth) >= head.Number {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("depth %d: want 1 to %d", req.Depth, head.Number-1))
+		if req.Depth < 1 || uint64(req.Depth) > head.Number-evmsim.SetupBlocks {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("depth %d: want 1 to %d (the token's blocks stay)", req.Depth, head.Number-evmsim.SetupBlocks))
 			return
 		}
 		if err := sim.Reorg(req.Depth); err != nil {

@@ -130,7 +130,7 @@ func TestControlAPIRefusesBadInput(t *testing.T) {
 		{"/_double/pay", `{"to":"0x00aa","amount":"1"}`},
 		{"/_double/pay", `{"to":` + to + `,"amount":"1","extra":1}`},
 		{"/_double/mine", `{"blocks":0}`},
-		{"/_double/reorg", `{"depth":3}`}, // head is 3: nothing below genesis to fork from
+		{"/_double/reorg", `{"depth":1}`}, // head is 3: the token's blocks stay
 	}
 	for _, tc := range cases {
 		if code := call(t, "POST", base+tc.path, tc.body, nil); code != 400 {

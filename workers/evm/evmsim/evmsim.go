@@ -110,7 +110,11 @@ func StartT(t testing.TB) *Sim {
 	return s
 }
 
-// Start runs a new chain, deploys the tokens, mints to the payer and mines them (the chain starts at block 3).
+// SetupBlocks is the head of a new chain: block 1 deploys the contracts, block 2 mints to the payer, block 3 is
+// empty. A reorg never replaces them.
+const SetupBlocks = 3
+
+// Start runs a new chain, deploys the tokens, mints to the payer and mines them (the head is SetupBlocks).
 func Start(opts Options) (*Sim, error) {
 	key, err := crypto.HexToECDSA(PayerKeyHex)
 	if err != nil {
@@ -359,8 +363,8 @@ func (s *Sim) reorg(depth int, keep bool) error {
 	if err != nil {
 		return err
 	}
-	if depth < 1 || uint64(depth) > head {
-		return fmt.Errorf("evmsim: reorg depth %d at head %d", depth, head)
+	if depth < 1 || head-SetupBlocks < uint64(depth) {
+		return fmt.Errorf("evmsim: reorg depth %d at head %d: want 1 to %d (the setup blocks stay)", depth, head, head-SetupBlocks)
 	}
 	ctx := context.Background()
 	parent, err := s.client.HeaderByNumber(ctx, new(big.Int).SetUint64(head-uint64(depth)))
@@ -375,11 +379,11 @@ func (s *Sim) reorg(depth int, keep bool) error {
 	if !keep {
 		// Fork re-injects the dropped blocks' transactions into the pool; drop them.
 		s.backend.Rollback()
-		s.resetNonceLocked()
 	}
 	for range depth {
 		s.backend.Commit()
 	}
+	s.resetNonceLocked()
 	if now, err := s.headLocked(); err != nil || now != head {
 		return fmt.Errorf("evmsim: head %d after reorg of %d at %d (%v)", now, depth, head, err)
 	}

@@ -192,6 +192,10 @@ func TestReorgDropsTransfersAndChangesHashes(t *testing.T) {
 	if got := transferLogs(t, c, sim.USDC(), 0, 6); len(got) != 0 {
 		t.Fatalf("logs after reorg %v", got)
 	}
+	// The token's own blocks are never replaced.
+	if err := sim.Reorg(4); err == nil {
+		t.Fatal("a reorg of the setup blocks was accepted")
+	}
 	// The chain goes on: the payer's nonce is right again.
 	if _, err := sim.Pay(recvB, big.NewInt(1)); err != nil {
 		t.Fatal(err)

@@ -56,7 +56,8 @@ type rewrite struct {
 // Proxy is an HTTP server in front of a node's JSON-RPC URL that imitates hosted providers: an eth_getLogs
 // block-range limit and result cap, HTTP 429/413/503, slow, junk and truncated answers, rewritten results and
 // canned JSON-RPC errors.
-// It counts HTTP requests and JSON-RPC calls per method (each batch element counts). Safe for concurrent use.
+// It counts HTTP requests and JSON-RPC calls per method (each batch element counts), whether or not a fault
+// answers them. Safe for concurrent use.
 type Proxy struct {
 	srv    *httptest.Server
 	target string
