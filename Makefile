@@ -14,7 +14,7 @@ TAILWIND := node_modules/.bin/tailwindcss
 # Files that `make generate` writes and CI compares with the committed ones.
 GENERATED := '*_templ.go' static/css/app.css static/js/htmx.min.js
 
-.PHONY: help run run-double build generate lint check-generated test bench clean
+.PHONY: help run run-double run-evm-double build contracts generate lint check-generated test bench clean
 
 help: ## Show this list
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -26,9 +26,18 @@ run: ## Run the server on SQLite (needs only Go)
 run-double: ## Run the local Kaspa REST double
 	go run ./cmd/kaspa-double
 
-build: ## Build static binaries bin/till and bin/kaspa-double
+run-evm-double: ## Run the local EVM chain (chain ID 1337, MockUSDC) on 127.0.0.1:8545
+	go run ./cmd/evm-double
+
+build: ## Build static binaries bin/till, bin/kaspa-double and bin/evm-double
 	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o bin/till ./cmd/till
 	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o bin/kaspa-double ./cmd/kaspa-double
+	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o bin/evm-double ./cmd/evm-double
+
+# The test tokens' committed .abi/.bin; only this target needs solc (npm solc@0.8.28).
+EVM_CONTRACTS := workers/evm/evmsim/contracts
+contracts: ## Recompile the EVM test tokens (MockUSDC.sol) with npm solc@0.8.28
+	cd $(EVM_CONTRACTS) && npm ci --no-audit --no-fund && node compile.js
 
 generate: node_modules/.package-lock.json ## Regenerate templ code, static/css/app.css and static/js/htmx.min.js
 	go tool templ generate
