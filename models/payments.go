@@ -69,18 +69,29 @@ type Payment struct {
 	Confirmations         int64
 	RequiredConfirmations int
 	StartDaaScore         int64
-	TxID                  string
-	SenderAddress         string
-	CustomerEmail         string
-	CustomerName          string
-	Metadata              string
-	Visitor               string
-	ExpiresAt             time.Time
-	DetectedAt            *time.Time
-	ConfirmedAt           *time.Time
-	ExpiredAt             *time.Time
-	CreatedAt             time.Time
-	UpdatedAt             time.Time
+	// StartBlock is, on EVM chains, the chain's head when the session
+	// opened: only transfers in later blocks can pay it.
+	StartBlock int64
+	// TokenAddress is the token contract paid (EVM; "" for native KAS).
+	TokenAddress string
+	// SubmittedTxHash is a transaction the customer's wallet reported
+	// (shown as "sent"; it never credits by itself), TxKnownAt when, and
+	// Failure why it failed (a reverted transaction), if it did.
+	SubmittedTxHash string
+	TxKnownAt       *time.Time
+	Failure         string
+	TxID            string
+	SenderAddress   string
+	CustomerEmail   string
+	CustomerName    string
+	Metadata        string
+	Visitor         string
+	ExpiresAt       time.Time
+	DetectedAt      *time.Time
+	ConfirmedAt     *time.Time
+	ExpiredAt       *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // TableName pins the table name.
