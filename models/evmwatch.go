@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,8 +83,24 @@ func evmStoredCredit(t *Transfer, st *ChainState) (Credit, backing) {
 	return evmCredit(x, st.Head), evmBacking{head: st.Head}
 }
 
-// recordEVMTransfer records one transfer log under (chain, tx hash, log
-// index) among live rows and credits it through the neutral path.
+// EVMRecordResult says what recording one transfer log did.
+type EVMRecordResult struct{ Created, Matched, Confirmed bool }
+
+// RecordEVMTransfer records one USDC transfer log under (chain, tx hash, log
+// index) among live rows and credits it through the neutral path: exact
+// unique amount on that chain and receiver, session started before the
+// log's block, depth head − block + 1. Recording the same log twice changes
+// nothing. It is the building block of the EVM watcher's domain call.
+func (s *Store) RecordEVMTransfer(ctx context.Context, x EVMTransfer, head int64) (EVMRecordResult, error) {
+	var r EVMRecordResult
+	var err error
+	r.Created, r.Matched, r.Confirmed, err = s.recordEVMTransfer(ctx, x, head, s.clock())
+	if errors.Is(err, errConcurrentChange) {
+		return EVMRecordResult{}, nil // rolled back; the next cycle sees it as new
+	}
+	return r, err
+}
+
 func (s *Store) recordEVMTransfer(ctx context.Context, x EVMTransfer, head int64, now time.Time) (created, matched, confirmed bool, err error) {
 	n, bt := x.BlockNumber, x.BlockTime
 	t := &Transfer{ID: uuid.NewString(), Chain: x.Chain, TxID: x.TxHash, OutputIndex: x.LogIndex, Address: x.To,
