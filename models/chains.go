@@ -3,6 +3,8 @@ package models
 import (
 	"hash/fnv"
 	"regexp"
+
+	"till/models/kaspa"
 )
 
 // The chain seam. Payments, transfers, events and the webhook outbox are
@@ -72,6 +74,9 @@ func (p *Payment) AssetOf() Currency {
 	return ParamsOf(p.Chain).Asset
 }
 
+// AssetOf is the asset a transfer moved: its chain's.
+func (t *Transfer) AssetOf() Currency { return ParamsOf(t.Chain).Asset }
+
 // FormatAsset prints base units of asset exactly, trailing zeros trimmed
 // ("1.5", "0.000001"), never through a float. It is the one human-facing
 // amount printer; FormatAmount8 is the KasPay API's 8-place form.
@@ -81,8 +86,8 @@ func FormatAsset(v int64, asset Currency) string { return FormatUnits(v, asset.D
 // chain name (EVM chains join this table with their own explorers).
 var (
 	kaspaExplorers = map[string]string{
-		"mainnet":    "https://explorer.kaspa.org/txs/",
-		"testnet-10": "https://explorer-tn10.kaspa.org/txs/",
+		string(kaspa.Mainnet):   "https://explorer.kaspa.org/txs/",
+		string(kaspa.Testnet10): "https://explorer-tn10.kaspa.org/txs/",
 	}
 	// evmExplorers is filled by the EVM chain table (by chain name).
 	evmExplorers = map[string]string{}

@@ -85,15 +85,6 @@ func (s *Store) StrayCredit(ctx context.Context, p *Payment) (bool, error) {
 	return n > 0, nil
 }
 
-// MerchantName returns a merchant's public name (checkout pages).
-func (s *Store) MerchantName(ctx context.Context, merchantID string) (string, error) {
-	var m Merchant
-	if err := s.db.R(ctx).Select("name").Where("id = ?", merchantID).Take(&m).Error; err != nil {
-		return "", fmt.Errorf("models: merchant name: %w", err)
-	}
-	return m.Name, nil
-}
-
 // CheckLinkOpen reports why a link cannot take payments now (nil when it can):
 // drafts and inactive links are not found for customers, expired ones are gone.
 func (s *Store) CheckLinkOpen(l *PaymentLink) error { return s.checkLinkOpen(l, s.clock()) }

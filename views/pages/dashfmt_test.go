@@ -8,28 +8,6 @@ import (
 	"till/models"
 )
 
-func TestExplorerTxURL(t *testing.T) {
-	tx := strings.Repeat("ab", 32)
-	cases := []struct {
-		network, txid, want string
-	}{
-		{"mainnet", tx, "https://explorer.kaspa.org/txs/" + tx},
-		{"testnet-10", tx, "https://explorer-tn10.kaspa.org/txs/" + tx},
-		{"testnet-11", tx, ""},
-		{"mainnet", strings.ToUpper(tx), ""},
-		{"mainnet", tx[:63], ""},
-		{"mainnet", tx + "00", ""},
-		{"mainnet", tx[:62] + "\"/", ""},
-		{"mainnet", "javascript:alert(1)", ""},
-		{"mainnet", "", ""},
-	}
-	for _, tc := range cases {
-		if got := ExplorerTxURL(tc.network, tc.txid); got != tc.want {
-			t.Errorf("ExplorerTxURL(%q, %q) = %q, want %q", tc.network, tc.txid, got, tc.want)
-		}
-	}
-}
-
 func TestAmountFormatting(t *testing.T) {
 	cases := []struct{ got, want string }{
 		{KAS(0), "0 KAS"},
