@@ -274,7 +274,7 @@ func (h *Handlers) CheckoutReceipt(c *fiber.Ctx) error {
 	}
 	r := pages.CheckoutReceipt{
 		PaymentID: p.ID, MerchantName: v.MerchantName, Testnet: h.testnet(),
-		AmountReceived: kaspa.FormatKAS(p.AmountReceived), AmountExpected: kaspa.FormatKAS(p.AmountExpected),
+		AmountReceived: models.FormatAsset(p.AmountReceived, p.AssetOf()), AmountExpected: models.FormatAsset(p.AmountExpected, p.AssetOf()),
 		Address: p.PayAddress, TxID: p.TxID, ExplorerURL: templ.SafeURL(models.ExplorerTxURL(p.Chain, string(h.Store.Network()), p.TxID)),
 		Sender: p.SenderAddress, Late: p.Late, CreatedAt: humanTime(p.CreatedAt),
 	}
@@ -308,7 +308,7 @@ func linkAmount(l *models.PaymentLink) string {
 	if l.Currency == models.USD {
 		return models.FormatUnits(l.Amount, 2, 2)
 	}
-	return kaspa.FormatKAS(l.Amount)
+	return models.FormatAsset(l.Amount, l.Currency)
 }
 
 // sessionView turns a session into what the checkout shows. live marks a
@@ -318,17 +318,17 @@ func (h *Handlers) sessionView(v *models.CheckoutView, live bool) partials.Check
 	s := partials.CheckoutSession{
 		PaymentID: p.ID, MerchantName: v.MerchantName, Testnet: h.testnet(),
 		Phase: checkoutPhase(p, now), Status: string(p.Status), Final: p.Status.Final(),
-		Address: p.PayAddress, Amount: kaspa.FormatKAS(p.AmountExpected), URI: p.PaymentURI(),
+		Address: p.PayAddress, Amount: models.FormatAsset(p.AmountExpected, p.AssetOf()), URI: p.PaymentURI(),
 		QRURL: "/pay/qr/" + p.ID + ".png", SharedAddress: p.DerivationIndex == nil,
 		ExpiresAt: models.ISOTime(p.ExpiresAt), ExpiresIn: remaining(p.ExpiresAt.Sub(now)), ExpiresAtText: humanTime(p.ExpiresAt),
 		Confirmations: p.Confirmations, Required: int64(p.RequiredConfirmations),
-		Received: kaspa.FormatKAS(p.AmountReceived), TxID: p.TxID,
+		Received: models.FormatAsset(p.AmountReceived, p.AssetOf()), TxID: p.TxID,
 		ExplorerURL: templ.SafeURL(models.ExplorerTxURL(p.Chain, string(h.Store.Network()), p.TxID)), Late: p.Late, Live: live,
 		ReceiptURL: "/pay/receipt/" + p.ID, StrayCredit: v.StrayCredit,
 		Partial: p.Status == models.StatusExpired && p.AmountReceived > 0,
 	}
 	if over := p.Overpaid(); over > 0 {
-		s.Overpaid = kaspa.FormatKAS(over)
+		s.Overpaid = models.FormatAsset(over, p.AssetOf())
 	}
 	if p.DerivationIndex != nil {
 		s.DerivationIndex = strconv.FormatInt(*p.DerivationIndex, 10)

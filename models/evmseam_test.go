@@ -150,3 +150,52 @@ func TestEVMCreditsThroughNeutralPath(t *testing.T) {
 		t.Fatal("a base credit was assigned to a Kaspa session")
 	}
 }
+
+// TestStatsPerAsset: revenue, the daily chart and unmatched credits are
+// summed per asset; micro-USDC never lands in a sompi total, and the USD
+// value counts both (a USDC payment is valued at its price).
+func TestStatsPerAsset(t *testing.T) {
+	f, l := usdcFixture(t, evmReceiver)
+	now := f.clock.Now()
+	// One confirmed USDC payment of 25 USDC + offset.
+	u := f.usdcSession(l.Slug)
+	if r, err := f.s.RecordEVMTransfer(f.ctx, evmLog(evmReceiver, u.AmountExpected, 501, now), 510); err != nil || !r.Confirmed {
+		t.Fatalf("usdc payment: %+v %v", r, err)
+	}
+	// One unmatched USDC credit of 3 USDC.
+	if r, err := f.s.RecordEVMTransfer(f.ctx, evmLog(evmReceiver, 3_000_000, 502, now), 510); err != nil || r.Matched {
+		t.Fatalf("usdc stray: %+v %v", r, err)
+	}
+	// One confirmed KAS payment.
+	k := f.session()
+	f.observe(f.credit(merchantAddr, k.AmountExpected))
+	f.advance(200)
+	f.observe()
+	if got := f.reload(k.ID); got.Status != models.StatusConfirmed {
+		t.Fatalf("kas payment %s", got.Status)
+	}
+	o, err := f.s.Overview(f.ctx, f.m.ID, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Revenue.Sompi != k.AmountExpected || o.Revenue.Count != 2 {
+		t.Fatalf("KAS revenue %d sompi in %d payments, want %d in 2", o.Revenue.Sompi, o.Revenue.Count, k.AmountExpected)
+	}
+	want := models.AssetTotals{KAS: models.AssetTotal{Units: k.AmountExpected, Count: 1}, USDC: models.AssetTotal{Units: u.AmountExpected, Count: 1}}
+	if o.RevenueByAsset != want {
+		t.Fatalf("revenue by asset %+v, want %+v", o.RevenueByAsset, want)
+	}
+	if o.Revenue.USDCents < 2500 || o.Revenue.USDCount < 1 {
+		t.Fatalf("USD value %d cents over %d payments misses the USDC payment", o.Revenue.USDCents, o.Revenue.USDCount)
+	}
+	if o.Revenue.USDSompi+o.Revenue.UnvaluedSompi != k.AmountExpected {
+		t.Fatalf("KAS split %d + %d != %d", o.Revenue.USDSompi, o.Revenue.UnvaluedSompi, k.AmountExpected)
+	}
+	if o.Unmatched.Count != 1 || o.Unmatched.Sompi != 0 || o.UnmatchedByAsset.USDC != (models.AssetTotal{Units: 3_000_000, Count: 1}) {
+		t.Fatalf("unmatched %+v by asset %+v", o.Unmatched, o.UnmatchedByAsset)
+	}
+	today := o.Daily[len(o.Daily)-1]
+	if today.Sompi != k.AmountExpected || today.Count != 2 || today.ByAsset != want {
+		t.Fatalf("today %+v", today)
+	}
+}

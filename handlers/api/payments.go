@@ -14,7 +14,6 @@ import (
 	"till/handlers/authn"
 	"till/handlers/render"
 	"till/models"
-	"till/models/kaspa"
 )
 
 type createPaymentRequest struct {
@@ -59,7 +58,7 @@ func (a *API) CreatePayment(c *fiber.Ctx) error {
 	}
 	status, stage := p.Status.KasPay()
 	out := createPaymentResponse{
-		ID: p.ID, KaspaAddress: p.PayAddress, AmountExpected: models.FormatAmount8(p.AmountExpected, models.KAS),
+		ID: p.ID, KaspaAddress: p.PayAddress, AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()),
 		Status: status, ExpiresAt: models.ISOTime(p.ExpiresAt), Stage: stage, PaymentURI: p.PaymentURI(),
 		DerivationIndex: p.DerivationIndex, Currency: string(p.PriceCurrency),
 		RequiredConfirmations: p.RequiredConfirmations, CreatedAt: models.ISOTime(p.CreatedAt),
@@ -100,11 +99,12 @@ func (a *API) PaymentStatus(c *fiber.Ctx) error {
 	status, stage := p.Status.KasPay()
 	return render.JSON(c, fiber.StatusOK, statusResponse{
 		ID: p.ID, Status: status, Stage: stage,
-		// A JSON number in KAS, printed exactly from sompi (no float).
-		AmountReceived: json.Number(kaspa.FormatKAS(p.AmountReceived)),
+		// A JSON number in the payment's asset, printed exactly from base
+		// units (no float).
+		AmountReceived: json.Number(models.FormatAsset(p.AmountReceived, p.AssetOf())),
 		SenderAddress:  optString(p.SenderAddress), TxID: optString(p.TxID),
 		Confirmations: p.Confirmations, ConfirmedAt: isoTimePtr(p.ConfirmedAt),
-		AmountExpected: models.FormatAmount8(p.AmountExpected, models.KAS), RequiredConfirmations: p.RequiredConfirmations,
+		AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()), RequiredConfirmations: p.RequiredConfirmations,
 		ExpiresAt: models.ISOTime(p.ExpiresAt), Late: p.Late,
 	})
 }
@@ -145,8 +145,8 @@ func paymentFrom(p *models.Payment) paymentJSON {
 	}
 	status, stage := p.Status.KasPay()
 	return paymentJSON{
-		ID: p.ID, AmountExpected: models.FormatAmount8(p.AmountExpected, models.KAS),
-		AmountReceived: models.FormatAmount8(p.AmountReceived, models.KAS), Status: status, Stage: stage,
+		ID: p.ID, AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()),
+		AmountReceived: models.FormatAmount8(p.AmountReceived, p.AssetOf()), Status: status, Stage: stage,
 		TxID: optString(p.TxID), SenderAddress: optString(p.SenderAddress), CustomerName: optString(p.CustomerName),
 		CustomerEmail: optString(p.CustomerEmail), CreatedAt: models.ISOTime(p.CreatedAt), ConfirmedAt: isoTimePtr(p.ConfirmedAt),
 		PaymentLinkID: p.LinkID, KaspaAddress: p.PayAddress, DerivationIndex: p.DerivationIndex,

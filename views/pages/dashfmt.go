@@ -49,6 +49,17 @@ func Amount(v int64, asset models.Currency) string {
 	return groupDigits(models.FormatAsset(v, asset)) + " " + string(asset)
 }
 
+// Totals prints per-asset sums side by side, never added together: always
+// the KAS total, then each other asset that has any rows
+// ("1,234.5 KAS · 25.001234 USDC").
+func Totals(a models.AssetTotals) string {
+	s := KAS(a.KAS.Units)
+	if a.USDC.Count > 0 {
+		s += " · " + Amount(a.USDC.Units, models.USDC)
+	}
+	return s
+}
+
 // USD prints cents as dollars ("$1,234.50").
 func USD(cents int64) string {
 	s := models.FormatUnits(cents, 2, 2)

@@ -72,3 +72,21 @@ func TestRevenueChart(t *testing.T) {
 		})
 	}
 }
+
+func TestAssetAmounts(t *testing.T) {
+	cases := []struct{ got, want string }{
+		{Amount(12_345_678, models.USDC), "12.345678 USDC"},
+		{Amount(1_234_567_000_000, models.USDC), "1,234,567 USDC"},
+		{Amount(1, models.USDC), "0.000001 USDC"},
+		{Amount(150_000_000, models.KAS), "1.5 KAS"},
+		{Price(25_000_000, models.USDC), "25 USDC"},
+		{Totals(models.AssetTotals{KAS: models.AssetTotal{Units: 150_000_000, Count: 1}}), "1.5 KAS"},
+		{Totals(models.AssetTotals{}), "0 KAS"},
+		{Totals(models.AssetTotals{KAS: models.AssetTotal{Units: 100_000_000, Count: 1}, USDC: models.AssetTotal{Units: 2_500_000, Count: 2}}), "1 KAS · 2.5 USDC"},
+	}
+	for i, tc := range cases {
+		if tc.got != tc.want {
+			t.Errorf("case %d: %q, want %q", i, tc.got, tc.want)
+		}
+	}
+}
