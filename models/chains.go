@@ -1,7 +1,6 @@
 package models
 
 import (
-	"hash/fnv"
 	"regexp"
 
 	"till/models/kaspa"
@@ -116,20 +115,6 @@ func ExplorerTxURL(chain, network, txid string) string {
 	return ""
 }
 
-// EVMWatcherLockKey is the leadership lock of chain's watcher: FNV-64a of
-// "till-evm-watcher:"+chain, masked to a positive int64 and kept out of the
-// 7_114_111_0xx range Till's fixed keys use. It is stable across processes
-// and releases, and distinct per chain name.
-func EVMWatcherLockKey(chain string) int64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte("till-evm-watcher:" + chain))
-	k := int64(h.Sum64() & 0x7fff_ffff_ffff_ffff)
-	if k < 1<<33 {
-		k |= 1 << 62 // never in the range of the fixed keys (7_114_111_0xx)
-	}
-	return k
-}
-
 // EVMChain is what the domain needs to know of an enabled EVM chain
 // (StoreOptions.EVMChains, filled from configuration).
 type EVMChain struct {
@@ -143,12 +128,3 @@ type EVMChain struct {
 // defaultEVMConfirmations is the depth used when a chain's configuration
 // gives none.
 const defaultEVMConfirmations = 12
-
-// WatcherLockKey is the leadership lock of chain's watcher: Kaspa keeps
-// LockKaspaWatcher, each EVM chain gets its derived key.
-func WatcherLockKey(chain string) int64 {
-	if IsKaspa(chain) {
-		return LockKaspaWatcher
-	}
-	return EVMWatcherLockKey(chain)
-}
