@@ -145,7 +145,7 @@ func (s *Store) AssignCredit(ctx context.Context, merchantID, transferID, paymen
 		// Claim the credit first: a concurrent assignment of the same
 		// credit waits on this row, then finds it taken.
 		res := tx.Model(&Transfer{}).Scopes(ownedBy(merchantID)).
-			Where("id = ? AND payment_id IS NULL AND reversed_at IS NULL", t.ID).
+			Where("id = ? AND payment_id IS NULL AND reversed_at IS NULL AND orphaned_at IS NULL", t.ID).
 			Update("payment_id", p.ID)
 		if res.Error != nil {
 			return fmt.Errorf("models: claim credit: %w", res.Error)

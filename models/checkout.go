@@ -77,7 +77,7 @@ func (s *Store) StrayCredit(ctx context.Context, p *Payment) (bool, error) {
 	// unmatched credit has the merchant when only it uses the address.
 	err := s.db.R(ctx).Model(&Transfer{}).
 		Where("merchant_id = ? AND seen_at >= ? AND seen_at <= ?", p.MerchantID, p.CreatedAt, p.ExpiresAt.Add(s.lateWindow)).
-		Where("chain = ? AND address = ? AND payment_id IS NULL AND reversed_at IS NULL", p.Chain, p.PayAddress).
+		Where("chain = ? AND address = ? AND payment_id IS NULL AND reversed_at IS NULL AND orphaned_at IS NULL", p.Chain, p.PayAddress).
 		Limit(1).Count(&n).Error
 	if err != nil {
 		return false, fmt.Errorf("models: stray credit: %w", err)

@@ -25,6 +25,10 @@ import (
 //   - confirmPayment moves a confirming payment to confirmed with its event.
 //   - reverseCredit takes a credit back (Kaspa: rejected transaction; EVM:
 //     orphaned block) and recreditTransfer credits a reversed one again, once.
+//     An orphaned EVM transfer is taken back through reverseCredit and also
+//     marked orphaned_at; rows with orphaned_at set never count as active
+//     credits, unmatched credits or assignable credits, and free their key
+//     (the partial transfers_outpoint_key) for the log's re-inclusion.
 //
 // The contract for a chain half: a Credit names its chain, address and
 // amount in the chain's asset base units; Depth is its confirmations now;
@@ -266,7 +270,7 @@ func (s *Store) activeCredits(db *gorm.DB, paymentIDs []string) (map[string][]Tr
 	out := map[string][]Transfer{}
 	for start := 0; start < len(paymentIDs); start += 500 {
 		var ts []Transfer
-		if err := db.Where("payment_id IN ? AND reversed_at IS NULL", paymentIDs[start:min(start+500, len(paymentIDs))]).
+		if err := db.Where("payment_id IN ? AND reversed_at IS NULL AND orphaned_at IS NULL", paymentIDs[start:min(start+500, len(paymentIDs))]).
 			Order("seen_at, id").Find(&ts).Error; err != nil {
 			return nil, fmt.Errorf("models: payment credits: %w", err)
 		}
@@ -282,7 +286,7 @@ func (s *Store) activeCredits(db *gorm.DB, paymentIDs []string) (map[string][]Tr
 // none: the depth is then unbounded).
 func (s *Store) otherCreditsDepth(tx *gorm.DB, id, except string, b backing) (int64, bool, error) {
 	var ts []Transfer
-	if err := tx.Where("payment_id = ? AND reversed_at IS NULL AND id <> ?", id, except).Find(&ts).Error; err != nil {
+	if err := tx.Where("payment_id = ? AND reversed_at IS NULL AND orphaned_at IS NULL AND id <> ?", id, except).Find(&ts).Error; err != nil {
 		return 0, false, fmt.Errorf("models: payment credits: %w", err)
 	}
 	if len(ts) == 0 {
@@ -326,7 +330,7 @@ func (s *Store) reverseCredit(ctx context.Context, t Transfer, why string, now t
 			return nil
 		}
 		var rest []Transfer
-		if err := tx.Where("payment_id = ? AND reversed_at IS NULL", p.ID).Order("seen_at, id").Find(&rest).Error; err != nil {
+		if err := tx.Where("payment_id = ? AND reversed_at IS NULL AND orphaned_at IS NULL", p.ID).Order("seen_at, id").Find(&rest).Error; err != nil {
 			return fmt.Errorf("models: payment credits: %w", err)
 		}
 		received := max(p.AmountReceived-t.Amount, 0)
