@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -275,12 +274,12 @@ func (h *Handlers) CheckoutReceipt(c *fiber.Ctx) error {
 	}
 	r := pages.CheckoutReceipt{
 		PaymentID: p.ID, MerchantName: v.MerchantName, Testnet: h.testnet(),
-		AmountReceived: kaspa.FormatKAS(p.AmountReceived), AmountExpected: kaspa.FormatKAS(p.AmountExpected),
-		Address: p.PayAddress, TxID: p.TxID, ExplorerURL: explorerTxURL(h.Store.Network(), p.TxID),
+		AmountReceived: models.FormatAsset(p.AmountReceived, p.AssetOf()), AmountExpected: models.FormatAsset(p.AmountExpected, p.AssetOf()),
+		Address: p.PayAddress, TxID: p.TxID, ExplorerURL: templ.SafeURL(models.ExplorerTxURL(p.Chain, string(h.Store.Network()), p.TxID)),
 		Sender: p.SenderAddress, Late: p.Late, CreatedAt: humanTime(p.CreatedAt),
 	}
 	if p.ConfirmedAt != nil {
-		r.ConfirmedAt, r.ConfirmedAtISO = humanTime(*p.ConfirmedAt), isoTime(*p.ConfirmedAt)
+		r.ConfirmedAt, r.ConfirmedAtISO = humanTime(*p.ConfirmedAt), models.ISOTime(*p.ConfirmedAt)
 	}
 	if v.Link != nil {
 		r.Title = v.Link.Title
@@ -309,7 +308,7 @@ func linkAmount(l *models.PaymentLink) string {
 	if l.Currency == models.USD {
 		return models.FormatUnits(l.Amount, 2, 2)
 	}
-	return kaspa.FormatKAS(l.Amount)
+	return models.FormatAsset(l.Amount, l.Currency)
 }
 
 // sessionView turns a session into what the checkout shows. live marks a
@@ -319,17 +318,17 @@ func (h *Handlers) sessionView(v *models.CheckoutView, live bool) partials.Check
 	s := partials.CheckoutSession{
 		PaymentID: p.ID, MerchantName: v.MerchantName, Testnet: h.testnet(),
 		Phase: checkoutPhase(p, now), Status: string(p.Status), Final: p.Status.Final(),
-		Address: p.PayAddress, Amount: kaspa.FormatKAS(p.AmountExpected), URI: p.PaymentURI(),
+		Address: p.PayAddress, Amount: models.FormatAsset(p.AmountExpected, p.AssetOf()), URI: p.PaymentURI(),
 		QRURL: "/pay/qr/" + p.ID + ".png", SharedAddress: p.DerivationIndex == nil,
-		ExpiresAt: isoTime(p.ExpiresAt), ExpiresIn: remaining(p.ExpiresAt.Sub(now)), ExpiresAtText: humanTime(p.ExpiresAt),
+		ExpiresAt: models.ISOTime(p.ExpiresAt), ExpiresIn: remaining(p.ExpiresAt.Sub(now)), ExpiresAtText: humanTime(p.ExpiresAt),
 		Confirmations: p.Confirmations, Required: int64(p.RequiredConfirmations),
-		Received: kaspa.FormatKAS(p.AmountReceived), TxID: p.TxID,
-		ExplorerURL: explorerTxURL(h.Store.Network(), p.TxID), Late: p.Late, Live: live,
+		Received: models.FormatAsset(p.AmountReceived, p.AssetOf()), TxID: p.TxID,
+		ExplorerURL: templ.SafeURL(models.ExplorerTxURL(p.Chain, string(h.Store.Network()), p.TxID)), Late: p.Late, Live: live,
 		ReceiptURL: "/pay/receipt/" + p.ID, StrayCredit: v.StrayCredit,
 		Partial: p.Status == models.StatusExpired && p.AmountReceived > 0,
 	}
 	if over := p.Overpaid(); over > 0 {
-		s.Overpaid = kaspa.FormatKAS(over)
+		s.Overpaid = models.FormatAsset(over, p.AssetOf())
 	}
 	if p.DerivationIndex != nil {
 		s.DerivationIndex = strconv.FormatInt(*p.DerivationIndex, 10)
@@ -467,21 +466,6 @@ func (h *Handlers) ensureVisitor(c *fiber.Ctx) string {
 	return hex.EncodeToString(sum[:])
 }
 
-var txIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-// explorerTxURL links a transaction on the network's explorer; only a
-// well-formed id (64 lower-case hex digits) gets a link.
-func explorerTxURL(n kaspa.Network, txID string) templ.SafeURL {
-	if !txIDPattern.MatchString(txID) {
-		return ""
-	}
-	base := "https://explorer.kaspa.org/txs/"
-	if n == kaspa.Testnet10 {
-		base = "https://explorer-tn10.kaspa.org/txs/"
-	}
-	return templ.SafeURL(base + txID)
-}
-
 // httpURL returns u when it is an absolute http(s) URL without credentials
 // (the domain already validates redirectUrl; this guards old rows), and its
 // host for display.
@@ -492,8 +476,6 @@ func httpURL(u string) (templ.SafeURL, string) {
 	}
 	return templ.SafeURL(p.String()), p.Hostname()
 }
-
-func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 func humanTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") }
 

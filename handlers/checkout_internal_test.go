@@ -1,39 +1,9 @@
 package handlers
 
 import (
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/a-h/templ"
-
-	"till/models/kaspa"
 )
-
-func TestExplorerTxURL(t *testing.T) {
-	tx := strings.Repeat("ab", 32)
-	cases := []struct {
-		name    string
-		network kaspa.Network
-		tx      string
-		want    templ.SafeURL
-	}{
-		{"mainnet", kaspa.Mainnet, tx, templ.SafeURL("https://explorer.kaspa.org/txs/" + tx)},
-		{"testnet-10", kaspa.Testnet10, tx, templ.SafeURL("https://explorer-tn10.kaspa.org/txs/" + tx)},
-		{"empty", kaspa.Mainnet, "", ""},
-		{"upper case", kaspa.Mainnet, strings.ToUpper(tx), ""},
-		{"short", kaspa.Mainnet, tx[:62], ""},
-		{"injection", kaspa.Mainnet, tx[:60] + `"><a`, ""},
-		{"path", kaspa.Mainnet, "../../" + tx[:58], ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := explorerTxURL(tc.network, tc.tx); got != tc.want {
-				t.Errorf("explorerTxURL(%q) = %q, want %q", tc.tx, got, tc.want)
-			}
-		})
-	}
-}
 
 func TestHTTPURL(t *testing.T) {
 	cases := []struct {

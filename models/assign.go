@@ -93,9 +93,24 @@ func (s *Store) AssignCredit(ctx context.Context, merchantID, transferID, paymen
 	if _, err := uuid.Parse(paymentID); err != nil {
 		return nil, &NotFoundError{What: "Payment"}
 	}
-	st, err := s.ChainState(ctx, chainKaspa)
+	// The credit's chain (Kaspa when the credit is not found: the lookup
+	// below then answers 404 as for any missing credit).
+	chain := chainKaspa
+	var chains []string
+	if err := s.db.R(ctx).Model(&Transfer{}).Scopes(ownedBy(merchantID)).Where("id = ?", transferID).
+		Limit(1).Pluck("chain", &chains).Error; err != nil {
+		return nil, fmt.Errorf("models: credit chain: %w", err)
+	}
+	if len(chains) == 1 {
+		chain = chains[0]
+	}
+	st, err := s.ChainState(ctx, chain)
 	if errors.Is(err, ErrNotFound) {
-		return nil, &UnavailableError{Message: "The Kaspa network has not been observed yet; try again in a moment"}
+		what := "The Kaspa network"
+		if !IsKaspa(chain) {
+			what = "The " + chain + " network"
+		}
+		return nil, &UnavailableError{Message: what + " has not been observed yet; try again in a moment"}
 	}
 	if err != nil {
 		return nil, err
@@ -130,7 +145,7 @@ func (s *Store) AssignCredit(ctx context.Context, merchantID, transferID, paymen
 		// Claim the credit first: a concurrent assignment of the same
 		// credit waits on this row, then finds it taken.
 		res := tx.Model(&Transfer{}).Scopes(ownedBy(merchantID)).
-			Where("id = ? AND payment_id IS NULL AND reversed_at IS NULL", t.ID).
+			Where("id = ? AND payment_id IS NULL AND reversed_at IS NULL AND orphaned_at IS NULL", t.ID).
 			Update("payment_id", p.ID)
 		if res.Error != nil {
 			return fmt.Errorf("models: claim credit: %w", res.Error)
@@ -141,7 +156,8 @@ func (s *Store) AssignCredit(ctx context.Context, merchantID, transferID, paymen
 			}
 			return ErrCreditAssigned
 		}
-		if _, err := s.creditPayment(tx, p, t, creditOf(t), observationOf(st), now); err != nil {
+		c, b := s.storedCredit(t, st, now)
+		if _, err := s.creditPayment(tx, p, t, c, b, now); err != nil {
 			if errors.Is(err, errConcurrentChange) {
 				return &ConflictError{Message: "The payment changed while the credit was being assigned; try again."}
 			}
@@ -176,24 +192,6 @@ func transferCoinbase(tx *gorm.DB, id string) (bool, error) {
 		return false, fmt.Errorf("models: credit coinbase: %w", err)
 	}
 	return n > 0, nil
-}
-
-// creditOf is the chain credit a stored transfer records.
-func creditOf(t *Transfer) KaspaCredit {
-	c := KaspaCredit{TxID: t.TxID, Index: uint32(t.OutputIndex), Address: t.Address, Amount: t.Amount, BlockTime: t.BlockTime}
-	if t.BlockDaaScore != nil && *t.BlockDaaScore > 0 {
-		c.BlockDaaScore = uint64(*t.BlockDaaScore)
-	}
-	if t.AcceptingBlueScore != nil && *t.AcceptingBlueScore > 0 {
-		c.AcceptingBlueScore = uint64(*t.AcceptingBlueScore)
-	}
-	return c
-}
-
-// observationOf is the last observed chain position, as a watcher cycle
-// would have seen it (depths are measured from it).
-func observationOf(st *ChainState) KaspaObservation {
-	return KaspaObservation{Network: st.Network, VirtualDaaScore: st.DaaScore, SinkBlueScore: st.BlueScore}
 }
 
 // canTake checks that payment p may be given credit t by hand: same chain

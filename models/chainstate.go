@@ -18,6 +18,14 @@ type ChainState struct {
 	DaaScore   uint64
 	BlueScore  uint64
 	ObservedAt time.Time
+	// EVM chains: the chain ID, the last observed head, and the scan
+	// cursor (the last fully scanned block: number, hash and timestamp).
+	// CursorTime is the clock expiry runs on for EVM sessions.
+	ChainID    int64
+	Head       int64
+	Cursor     int64
+	CursorHash string
+	CursorTime *time.Time
 }
 
 // TableName pins the table name.

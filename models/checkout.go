@@ -77,21 +77,12 @@ func (s *Store) StrayCredit(ctx context.Context, p *Payment) (bool, error) {
 	// unmatched credit has the merchant when only it uses the address.
 	err := s.db.R(ctx).Model(&Transfer{}).
 		Where("merchant_id = ? AND seen_at >= ? AND seen_at <= ?", p.MerchantID, p.CreatedAt, p.ExpiresAt.Add(s.lateWindow)).
-		Where("chain = ? AND address = ? AND payment_id IS NULL AND reversed_at IS NULL", p.Chain, p.PayAddress).
+		Where("chain = ? AND address = ? AND payment_id IS NULL AND reversed_at IS NULL AND orphaned_at IS NULL", p.Chain, p.PayAddress).
 		Limit(1).Count(&n).Error
 	if err != nil {
 		return false, fmt.Errorf("models: stray credit: %w", err)
 	}
 	return n > 0, nil
-}
-
-// MerchantName returns a merchant's public name (checkout pages).
-func (s *Store) MerchantName(ctx context.Context, merchantID string) (string, error) {
-	var m Merchant
-	if err := s.db.R(ctx).Select("name").Where("id = ?", merchantID).Take(&m).Error; err != nil {
-		return "", fmt.Errorf("models: merchant name: %w", err)
-	}
-	return m.Name, nil
 }
 
 // CheckLinkOpen reports why a link cannot take payments now (nil when it can):

@@ -86,7 +86,7 @@ func (p *Payment) Snapshot() PaymentSnapshot {
 	status, stage := p.Status.KasPay()
 	return PaymentSnapshot{
 		ID: p.ID, Status: status, Stage: stage,
-		AmountExpected: FormatAmount8(p.AmountExpected, KAS), AmountReceived: FormatAmount8(p.AmountReceived, KAS),
+		AmountExpected: FormatAmount8(p.AmountExpected, p.AssetOf()), AmountReceived: FormatAmount8(p.AmountReceived, p.AssetOf()),
 		KaspaAddress: p.PayAddress, SenderAddress: optString(p.SenderAddress), TxID: optString(p.TxID),
 		CustomerEmail: optString(p.CustomerEmail), CustomerName: optString(p.CustomerName), Metadata: meta,
 		ConfirmedAt: optTime(p.ConfirmedAt), PaymentLinkID: p.LinkID, Currency: string(p.PriceCurrency),

@@ -2,8 +2,8 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -19,24 +19,57 @@ import (
 //     with the partial amount kept in amount_received, which the event's
 //     amountReceived carries, and their address leaves the watch list.
 //
-// A session only expires once its chain has been observed after that time:
-// during an outage Till cannot know whether the customer paid, so sessions
-// stay as they are until the watcher has looked again.
+// A session only expires once *its* chain has been observed after that
+// time: during an outage of a chain Till cannot know whether the customer
+// paid, so that chain's sessions stay as they are until its watcher has
+// looked again, while other chains' sessions expire as usual. The clock of a
+// chain is chainClock's: Kaspa's last observation time, an EVM chain's last
+// fully scanned block's timestamp (never the wall clock).
 func (s *Store) ExpireDue(ctx context.Context, limit int) (int, error) {
 	now := s.clock()
-	st, err := s.ChainState(ctx, chainKaspa)
-	if errors.Is(err, ErrNotFound) {
-		return 0, nil // never observed: nothing can be known yet
+	var states []ChainState
+	if err := s.db.R(ctx).Order("chain").Find(&states).Error; err != nil {
+		return 0, fmt.Errorf("models: chain states: %w", err)
 	}
-	if err != nil {
-		return 0, err
+	total := 0
+	for i := range states {
+		if total >= limit {
+			break
+		}
+		cutoff, ok := chainClock(&states[i], now)
+		if !ok {
+			continue // never scanned: nothing can be known yet
+		}
+		n, err := s.expireChainDue(ctx, states[i].Chain, cutoff, now, limit-total)
+		total += n
+		if err != nil {
+			return total, err
+		}
 	}
-	cutoff := now
-	if st.ObservedAt.Before(cutoff) {
-		cutoff = st.ObservedAt
+	return total, nil
+}
+
+// chainClock is how far chain st has been observed: Kaspa's observed_at, an
+// EVM chain's cursor_time; never later than now. ok is false for an EVM
+// chain not scanned yet.
+func chainClock(st *ChainState, now time.Time) (time.Time, bool) {
+	at := st.ObservedAt
+	if !IsKaspa(st.Chain) {
+		if st.CursorTime == nil {
+			return time.Time{}, false
+		}
+		at = *st.CursorTime
 	}
+	if at.After(now) {
+		at = now
+	}
+	return at, true
+}
+
+// expireChainDue expires chain's sessions due before cutoff, at most limit.
+func (s *Store) expireChainDue(ctx context.Context, chain string, cutoff, now time.Time, limit int) (int, error) {
 	var due []Payment
-	if err := s.db.R(ctx).Where("chain = ?", chainKaspa).
+	if err := s.db.R(ctx).Where("chain = ?", chain).
 		Where("(status = ? AND expires_at <= ?) OR (status = ? AND expires_at <= ?)",
 			StatusPending, cutoff, StatusUnderpaid, cutoff.Add(-s.lateWindow)).
 		Order("expires_at").Limit(limit).Find(&due).Error; err != nil {

@@ -105,7 +105,7 @@ func (e *PaymentExport) row(p *Payment) []string {
 	cells := []string{
 		p.ID, ISOTime(p.CreatedAt), string(p.Status), strconv.FormatBool(p.Late), linkID, title,
 		FormatUnits(p.PriceAmount, dec, dec), string(p.PriceCurrency),
-		FormatAmount8(p.AmountExpected, KAS), FormatAmount8(p.AmountReceived, KAS),
+		FormatAmount8(p.AmountExpected, p.AssetOf()), FormatAmount8(p.AmountReceived, p.AssetOf()),
 		p.Rate, p.RateSource, csvTime(p.RateAt),
 		p.TxID, p.SenderAddress, p.PayAddress, p.CustomerName, p.CustomerEmail, p.Metadata,
 		strconv.FormatInt(p.Confirmations, 10), strconv.Itoa(p.RequiredConfirmations),

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // A credit counts towards its payment only while the chain backs it. Each
@@ -94,37 +92,6 @@ func (b *chainBacking) depth(credits []Transfer) (int64, bool) {
 		}
 	}
 	return depth, true
-}
-
-// activeCredits loads the unreversed credits of payments, by payment id.
-func (s *Store) activeCredits(db *gorm.DB, paymentIDs []string) (map[string][]Transfer, error) {
-	out := map[string][]Transfer{}
-	for start := 0; start < len(paymentIDs); start += 500 {
-		var ts []Transfer
-		if err := db.Where("payment_id IN ? AND reversed_at IS NULL", paymentIDs[start:min(start+500, len(paymentIDs))]).
-			Order("seen_at, id").Find(&ts).Error; err != nil {
-			return nil, fmt.Errorf("models: payment credits: %w", err)
-		}
-		for _, t := range ts {
-			out[*t.PaymentID] = append(out[*t.PaymentID], t)
-		}
-	}
-	return out, nil
-}
-
-// otherCreditsDepth is the depth of payment id's active credits other than
-// except, and whether all of them are backed in obs (true when there are
-// none: the depth is then unbounded).
-func (s *Store) otherCreditsDepth(tx *gorm.DB, id, except string, obs KaspaObservation) (int64, bool, error) {
-	var ts []Transfer
-	if err := tx.Where("payment_id = ? AND reversed_at IS NULL AND id <> ?", id, except).Find(&ts).Error; err != nil {
-		return 0, false, fmt.Errorf("models: payment credits: %w", err)
-	}
-	if len(ts) == 0 {
-		return 1 << 62, true, nil
-	}
-	d, ok := obs.backing.depth(ts)
-	return d, ok, nil
 }
 
 // unconfirmedStatuses are the statuses of payments whose credits are
@@ -259,7 +226,7 @@ func (s *Store) verifyCredits(ctx context.Context, obs KaspaObservation, now tim
 // the outcome in res; losing a race to another watcher is not an error, the
 // next cycle sees the new state.
 func (s *Store) recredit(ctx context.Context, t Transfer, c KaspaCredit, obs KaspaObservation, now time.Time, res *KaspaApplyResult) error {
-	again, confirmed, err := s.recreditTransfer(ctx, t, c, obs, now)
+	again, confirmed, err := s.recreditTransfer(ctx, t, s.kaspaCredit(c, obs, now), kaspaPosition(c), obs.backing, now)
 	if errors.Is(err, errConcurrentChange) {
 		return nil
 	}
@@ -273,153 +240,4 @@ func (s *Store) recredit(ctx context.Context, t Transfer, c KaspaCredit, obs Kas
 		res.Confirmed++
 	}
 	return nil
-}
-
-// reverseCredit takes credit t off its payment, in one transaction: the
-// transfer is marked reversed (kept), the payment goes back — to pending when
-// nothing is left on it, underpaid when part is, confirming when the rest
-// still covers it — with a conditional update, and an activity entry is
-// written. No webhook event for the reversal: the merchant was never told
-// the payment was confirmed.
-//
-// A shared-address session whose unique amount another session took while
-// it was confirming cannot wait for that amount again (one credit would fit
-// two sessions, and its checkout would ask the customer to send an amount
-// that pays someone else). It ends instead: expired, keeping its tx_id so no
-// credit by amount matches it, with payment.expired as any session that ends
-// unpaid. If the chain accepts the transaction again inside the late window,
-// it is still credited (late rules apply). It reports false when the credit
-// was already settled elsewhere.
-func (s *Store) reverseCredit(ctx context.Context, t Transfer, why string, now time.Time) (bool, error) {
-	done := false
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		var p Payment
-		if err := tx.Where("id = ?", *t.PaymentID).Take(&p).Error; err != nil {
-			return fmt.Errorf("models: reversed payment: %w", err)
-		}
-		if p.Status != StatusConfirming && p.Status != StatusUnderpaid {
-			return nil // confirmed or ended meanwhile: no longer ours to take back
-		}
-		res := tx.Model(&Transfer{}).Where("id = ? AND payment_id = ? AND reversed_at IS NULL", t.ID, p.ID).
-			Updates(map[string]any{"reversed_at": now, "missing_since": nil})
-		if res.Error != nil {
-			return fmt.Errorf("models: reverse credit: %w", res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return nil
-		}
-		var rest []Transfer
-		if err := tx.Where("payment_id = ? AND reversed_at IS NULL", p.ID).Order("seen_at, id").Find(&rest).Error; err != nil {
-			return fmt.Errorf("models: payment credits: %w", err)
-		}
-		received := max(p.AmountReceived-t.Amount, 0)
-		status := StatusConfirming
-		switch {
-		case received == 0:
-			status = StatusPending
-		case received < p.AmountExpected:
-			status = StatusUnderpaid
-		}
-		updates := map[string]any{"status": status, "amount_received": received, "updated_at": now}
-		if len(rest) == 0 {
-			updates["tx_id"], updates["detected_at"], updates["confirmations"], updates["late"] = "", nil, 0, false
-			updates["sender_address"] = ""
-		} else if p.TxID == t.TxID {
-			updates["tx_id"] = rest[0].TxID
-		}
-		detail := why
-		if status == StatusPending && p.DerivationIndex == nil {
-			taken, err := s.sharedAmountTaken(tx, &p, now)
-			if err != nil {
-				return err
-			}
-			if taken {
-				status = StatusExpired
-				updates["status"], updates["expired_at"] = status, now
-				delete(updates, "tx_id") // kept: with it, no credit by amount can match this session
-				detail += "; its amount now belongs to another session, so this one ended"
-			}
-		}
-		upd := tx.Model(&Payment{}).Where("id = ? AND status = ? AND amount_received = ?", p.ID, p.Status, p.AmountReceived).Updates(updates)
-		if upd.Error != nil {
-			if isUniqueViolation(upd.Error) {
-				return errConcurrentChange // a session took the amount just now; retried next cycle
-			}
-			return fmt.Errorf("models: payment back: %w", upd.Error)
-		}
-		if upd.RowsAffected == 0 {
-			return errConcurrentChange
-		}
-		if status == StatusExpired {
-			p.Status, p.AmountReceived, p.ExpiredAt, p.UpdatedAt = status, received, &now, now
-			if err := s.emitPaymentEvent(tx, &p, EventPaymentExpired); err != nil {
-				return err
-			}
-		}
-		done = true
-		return addActivity(tx, &p, ActivityReversed, t.TxID, t.Amount, detail, now)
-	})
-	return done, err
-}
-
-// sharedAmountTaken tells whether another shared-address session on p's
-// address could take a credit of p's amount: a pending one, or an expired one
-// still inside the late window and never paid (the same sessions the
-// unique-amount choice avoids).
-func (s *Store) sharedAmountTaken(tx *gorm.DB, p *Payment, now time.Time) (bool, error) {
-	var n int64
-	err := tx.Model(&Payment{}).
-		Where("chain = ? AND pay_address = ? AND amount_expected = ? AND derivation_index IS NULL AND id <> ?", p.Chain, p.PayAddress, p.AmountExpected, p.ID).
-		Where("status = ? OR (status = ? AND tx_id = '' AND expires_at > ?)", StatusPending, StatusExpired, now.Add(-s.lateWindow)).
-		Count(&n).Error
-	if err != nil {
-		return false, fmt.Errorf("models: amount in use: %w", err)
-	}
-	return n > 0, nil
-}
-
-// recreditTransfer credits a reversed transfer again, once, through the
-// same path as a new credit (creditPayment), with an activity entry. When
-// its payment can no longer take money (confirmed by other funds, or ended
-// past the late window) the credit is detached and listed as unmatched for
-// the merchant.
-func (s *Store) recreditTransfer(ctx context.Context, t Transfer, c KaspaCredit, obs KaspaObservation, now time.Time) (again, confirmed bool, err error) {
-	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
-		var p Payment
-		if err := tx.Where("id = ?", *t.PaymentID).Take(&p).Error; err != nil {
-			return fmt.Errorf("models: recredited payment: %w", err)
-		}
-		up := map[string]any{"reversed_at": nil, "missing_since": nil}
-		if c.BlockDaaScore > 0 {
-			up["block_daa_score"] = int64(c.BlockDaaScore)
-		}
-		if c.AcceptingBlueScore > 0 {
-			up["accepting_blue_score"] = int64(c.AcceptingBlueScore)
-		}
-		open := p.Status == StatusPending || p.Status == StatusUnderpaid || p.Status == StatusConfirming ||
-			(p.Status == StatusExpired && p.ExpiresAt.After(now.Add(-s.lateWindow)))
-		if !open {
-			up["payment_id"] = nil
-		}
-		res := tx.Model(&Transfer{}).Where("id = ? AND payment_id = ? AND reversed_at IS NOT NULL", t.ID, p.ID).Updates(up)
-		if res.Error != nil {
-			return fmt.Errorf("models: recredit: %w", res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return errConcurrentChange
-		}
-		if !open {
-			return nil
-		}
-		again = true
-		var err error
-		if confirmed, err = s.creditPayment(tx, &p, &t, c, obs, now); err != nil {
-			return err
-		}
-		return addActivity(tx, &p, ActivityRecredited, t.TxID, t.Amount, "transaction accepted again", now)
-	})
-	if err != nil {
-		again, confirmed = false, false
-	}
-	return again, confirmed, err
 }

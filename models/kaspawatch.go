@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // The Kaspa watcher (workers/kaspa) does the chain I/O; these functions are
@@ -270,184 +269,59 @@ func (s *Store) estimateBlockTime(c KaspaCredit, virtualDaa uint64, now time.Tim
 	return now.Add(-time.Duration(depth) * time.Second / time.Duration(s.bps))
 }
 
-// recordKaspaCredit inserts a new transfer and credits it to the payment it
-// pays, if any, in one transaction.
+// recordKaspaCredit records a new output as a transfer and credits it to
+// the payment it pays, if any, through the neutral path (recordCredit).
 func (s *Store) recordKaspaCredit(ctx context.Context, c KaspaCredit, obs KaspaObservation, now time.Time) (created, matched, confirmed bool, err error) {
-	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
-		t := &Transfer{ID: uuid.NewString(), Chain: chainKaspa, TxID: c.TxID, OutputIndex: int64(c.Index), Address: c.Address,
-			Amount: c.Amount, BlockTime: c.BlockTime, SeenAt: now, CreatedAt: now}
-		if !customerCredit(c) {
-			// Kept so it is looked at once, never matched, claimed or
-			// looked up: it is nobody's payment.
-			t.Coinbase, t.DetailsFetched = true, true
-		}
-		if c.BlockDaaScore > 0 {
-			v := int64(c.BlockDaaScore)
-			t.BlockDaaScore = &v
-		}
-		if c.AcceptingBlueScore > 0 {
-			v := int64(c.AcceptingBlueScore)
-			t.AcceptingBlueScore = &v
-		}
-		ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(t)
-		if ins.Error != nil {
-			return fmt.Errorf("models: insert transfer: %w", ins.Error)
-		}
-		if ins.RowsAffected == 0 {
-			return nil // another watcher recorded it first
-		}
-		created = true
-		if t.Coinbase {
-			return nil
-		}
-		p, err := s.findPaymentForCredit(tx, c, now)
-		if err != nil {
-			return err
-		}
-		if p == nil {
-			return s.claimUnmatched(tx, t)
-		}
-		matched = true
-		confirmed, err = s.creditPayment(tx, p, t, c, obs, now)
-		return err
-	})
-	return
+	t := &Transfer{ID: uuid.NewString(), Chain: chainKaspa, TxID: c.TxID, OutputIndex: int64(c.Index), Address: c.Address,
+		Amount: c.Amount, BlockTime: c.BlockTime, SeenAt: now, CreatedAt: now}
+	if !customerCredit(c) {
+		// Kept so it is looked at once, never matched, claimed or
+		// looked up: it is nobody's payment.
+		t.Coinbase, t.DetailsFetched = true, true
+	}
+	if c.BlockDaaScore > 0 {
+		v := int64(c.BlockDaaScore)
+		t.BlockDaaScore = &v
+	}
+	if c.AcceptingBlueScore > 0 {
+		v := int64(c.AcceptingBlueScore)
+		t.AcceptingBlueScore = &v
+	}
+	return s.recordCredit(ctx, t, s.kaspaCredit(c, obs, now), obs.backing, now)
 }
 
-// findPaymentForCredit finds the session a credit pays. Per-payment address:
-// the session owning the address. Shared address: the open session whose
-// unique amount equals the credit exactly. Either way the session must have
-// started no later than the credit's block (its start score is the virtual
+// kaspaCredit is c in neutral terms: its depth on its own scale, its block
+// time (estimated from the DAA score when history gave none), and Kaspa's
+// start rule — a session started no later than the credit's block when its
+// start DAA score is at most the block's (the start score is the virtual
 // DAA score observed before it opened, and a block with that very score was
-// mined after the observation), and still be open or inside the late window.
-func (s *Store) findPaymentForCredit(tx *gorm.DB, c KaspaCredit, now time.Time) (*Payment, error) {
-	lateCutoff := now.Add(-s.lateWindow)
-	// Two indexed lookups rather than one OR, which would read every open
-	// session of a busy shared address for each credit.
-	started := func(q *gorm.DB) *gorm.DB {
-		q = q.Where("chain = ? AND pay_address = ?", chainKaspa, c.Address)
-		if c.BlockDaaScore > 0 {
-			return q.Where("start_daa_score <= ?", int64(c.BlockDaaScore))
-		}
-		if c.BlockTime != nil {
-			// History credits have a block time: the session must predate
-			// it (with a little slack for clock skew).
-			return q.Where("created_at < ?", c.BlockTime.Add(10*time.Second))
-		}
-		return q
-	}
-	var shared []Payment
-	err := started(tx.Model(&Payment{})).
-		Where("amount_expected = ? AND derivation_index IS NULL AND tx_id = ''", c.Amount).
-		Where("status = ? OR (status = ? AND expires_at > ?)", StatusPending, StatusExpired, lateCutoff).
-		Order("created_at").Limit(1).Find(&shared).Error
-	if err != nil {
-		return nil, fmt.Errorf("models: match credit: %w", err)
-	}
-	var derived []Payment
-	err = started(tx.Model(&Payment{})).
-		Where("derivation_index IS NOT NULL").
-		Where("status IN ? OR (status = ? AND expires_at > ?)", []PaymentStatus{StatusPending, StatusUnderpaid, StatusConfirming}, StatusExpired, lateCutoff).
-		Order("created_at").Limit(1).Find(&derived).Error
-	if err != nil {
-		return nil, fmt.Errorf("models: match credit: %w", err)
-	}
+// mined after the observation); a history credit without a DAA score must
+// postdate the session's creation (with a little slack for clock skew).
+func (s *Store) kaspaCredit(c KaspaCredit, obs KaspaObservation, now time.Time) Credit {
+	out := Credit{Chain: chainKaspa, TxID: c.TxID, Address: c.Address, Amount: c.Amount,
+		Depth: creditConfirmations(c, obs), BlockTime: s.estimateBlockTime(c, obs.VirtualDaaScore, now)}
 	switch {
-	case len(shared) == 0 && len(derived) == 0:
-		return nil, nil
-	case len(derived) == 0:
-		return &shared[0], nil
-	case len(shared) == 0 || derived[0].CreatedAt.Before(shared[0].CreatedAt):
-		return &derived[0], nil
+	case c.BlockDaaScore > 0:
+		daa := int64(c.BlockDaaScore)
+		out.Started = func(q *gorm.DB) *gorm.DB { return q.Where("start_daa_score <= ?", daa) }
+	case c.BlockTime != nil:
+		bt := c.BlockTime.Add(10 * time.Second)
+		out.Started = func(q *gorm.DB) *gorm.DB { return q.Where("created_at < ?", bt) }
 	}
-	return &shared[0], nil
+	return out
 }
 
-// claimUnmatched attributes an unmatched credit to the merchant whose
-// address it paid, when exactly one merchant uses that address.
-func (s *Store) claimUnmatched(tx *gorm.DB, t *Transfer) error {
-	var owners []string
-	if err := tx.Model(&Payment{}).Where("chain = ? AND pay_address = ?", chainKaspa, t.Address).Distinct().Limit(2).Pluck("merchant_id", &owners).Error; err != nil {
-		return fmt.Errorf("models: unmatched owner: %w", err)
+// kaspaPosition is the transfer columns a recredited Kaspa credit refreshes.
+func kaspaPosition(c KaspaCredit) map[string]any {
+	up := map[string]any{}
+	if c.BlockDaaScore > 0 {
+		up["block_daa_score"] = int64(c.BlockDaaScore)
 	}
-	if len(owners) != 1 {
-		return nil
+	if c.AcceptingBlueScore > 0 {
+		up["accepting_blue_score"] = int64(c.AcceptingBlueScore)
 	}
-	return tx.Model(&Transfer{}).Where("id = ?", t.ID).Update("merchant_id", owners[0]).Error
+	return up
 }
-
-// creditPayment applies credit t to p with a conditional update, and emits
-// payment.confirmed when the credit is already deep enough.
-func (s *Store) creditPayment(tx *gorm.DB, p *Payment, t *Transfer, c KaspaCredit, obs KaspaObservation, now time.Time) (bool, error) {
-	received := p.AmountReceived + t.Amount
-	conf := creditConfirmations(c, obs)
-	if p.AmountReceived > 0 && p.Confirmations < conf {
-		conf = p.Confirmations // depth of a multi-credit payment is its newest credit's
-	}
-	status := StatusConfirming
-	if received < p.AmountExpected {
-		status = StatusUnderpaid
-	} else if conf >= int64(p.RequiredConfirmations) {
-		status = StatusConfirmed
-	}
-	if p.Status == StatusConfirming && status == StatusUnderpaid {
-		status = StatusConfirming
-	}
-	if status == StatusConfirmed {
-		// Every other credit of the payment must be backed by the chain in
-		// this observation too, and the payment is as deep as its newest.
-		depth, ok, err := s.otherCreditsDepth(tx, p.ID, t.ID, obs)
-		if err != nil {
-			return false, err
-		}
-		switch {
-		case !ok:
-			status = StatusConfirming
-		case depth < conf:
-			conf = depth
-			if conf < int64(p.RequiredConfirmations) {
-				status = StatusConfirming
-			}
-		}
-	}
-	blockTime := s.estimateBlockTime(c, obs.VirtualDaaScore, now)
-	late := p.Late || blockTime.After(p.ExpiresAt)
-	updates := map[string]any{
-		"status": status, "amount_received": received, "confirmations": conf, "late": late, "updated_at": now,
-	}
-	if p.TxID == "" {
-		updates["tx_id"] = t.TxID
-		p.TxID = t.TxID
-	}
-	if p.DetectedAt == nil {
-		updates["detected_at"] = now
-		p.DetectedAt = &now
-	}
-	if status == StatusConfirmed {
-		updates["confirmed_at"] = now
-		p.ConfirmedAt = &now
-	}
-	res := tx.Model(&Payment{}).Where("id = ? AND status = ? AND amount_received = ?", p.ID, p.Status, p.AmountReceived).Updates(updates)
-	if res.Error != nil {
-		return false, fmt.Errorf("models: credit payment: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return false, errConcurrentChange
-	}
-	p.Status, p.AmountReceived, p.Confirmations, p.Late, p.UpdatedAt = status, received, conf, late, now
-	if err := tx.Model(&Transfer{}).Where("id = ? AND payment_id IS NULL", t.ID).
-		Updates(map[string]any{"payment_id": p.ID, "merchant_id": p.MerchantID}).Error; err != nil {
-		return false, fmt.Errorf("models: link transfer: %w", err)
-	}
-	if status == StatusConfirmed {
-		return true, s.emitPaymentEvent(tx, p, EventPaymentConfirmed)
-	}
-	return false, nil
-}
-
-// errConcurrentChange aborts a transaction whose conditional update lost a
-// race; the next watcher cycle sees the new state and tries again.
-var errConcurrentChange = errors.New("models: payment changed concurrently")
 
 // creditConfirmations is a credit's depth: virtual DAA minus its block DAA
 // score, or for history credits sink blue score minus accepting blue score.
@@ -517,27 +391,17 @@ func (s *Store) advanceConfirmations(ctx context.Context, obs KaspaObservation, 
 	return confirmed, nil
 }
 
-// confirmPayment moves a confirming payment to confirmed with its event, in
-// one transaction; it reports false when another process got there first.
-func (s *Store) confirmPayment(ctx context.Context, p *Payment, conf int64, now time.Time) (bool, error) {
-	done := false
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		// amount_received unchanged: no credit was reversed or added since
-		// the depth was computed.
-		res := tx.Model(&Payment{}).Where("id = ? AND status = ? AND amount_received = ?", p.ID, StatusConfirming, p.AmountReceived).
-			Updates(map[string]any{"status": StatusConfirmed, "confirmations": conf, "confirmed_at": now, "updated_at": now})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return nil
-		}
-		p.Status, p.Confirmations, p.ConfirmedAt, p.UpdatedAt = StatusConfirmed, conf, &now, now
-		done = true
-		return s.emitPaymentEvent(tx, p, EventPaymentConfirmed)
-	})
-	if err != nil {
-		return false, fmt.Errorf("models: confirm payment: %w", err)
+// kaspaStoredCredit is a recorded Kaspa transfer as a credit measured from
+// the last observed chain state (manual assignment), and that state's
+// backing: none, so a payment with other credits is not confirmed by it.
+func (s *Store) kaspaStoredCredit(t *Transfer, st *ChainState, now time.Time) (Credit, backing) {
+	c := KaspaCredit{TxID: t.TxID, Index: uint32(t.OutputIndex), Address: t.Address, Amount: t.Amount, BlockTime: t.BlockTime}
+	if t.BlockDaaScore != nil && *t.BlockDaaScore > 0 {
+		c.BlockDaaScore = uint64(*t.BlockDaaScore)
 	}
-	return done, nil
+	if t.AcceptingBlueScore != nil && *t.AcceptingBlueScore > 0 {
+		c.AcceptingBlueScore = uint64(*t.AcceptingBlueScore)
+	}
+	obs := KaspaObservation{Network: st.Network, VirtualDaaScore: st.DaaScore, SinkBlueScore: st.BlueScore}
+	return s.kaspaCredit(c, obs, now), obs.backing
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"hash/fnv"
 )
 
-// Lock keys of the background jobs that must run in one process at a time.
+// Lock keys of the background jobs that must run in one process at a time
+// (each EVM chain's watcher has its own, EVMWatcherLockKey).
 const (
 	LockKaspaWatcher int64 = 7_114_111_010
 	LockExpirer      int64 = 7_114_111_011
@@ -65,4 +67,27 @@ func (db *DB) TryLead(ctx context.Context, key int64) (*Leadership, error) {
 		return nil, nil
 	}
 	return &Leadership{conn: conn, key: key}, nil
+}
+
+// EVMWatcherLockKey is the leadership lock of chain's watcher: FNV-64a of
+// "till-evm-watcher:"+chain, masked to a positive int64 and kept out of the
+// 7_114_111_0xx range Till's fixed keys use. It is stable across processes
+// and releases, and distinct per chain name.
+func EVMWatcherLockKey(chain string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("till-evm-watcher:" + chain))
+	k := int64(h.Sum64() & 0x7fff_ffff_ffff_ffff)
+	if k < 1<<33 {
+		k |= 1 << 62 // never in the range of the fixed keys (7_114_111_0xx)
+	}
+	return k
+}
+
+// WatcherLockKey is the leadership lock of chain's watcher: Kaspa keeps
+// LockKaspaWatcher, each EVM chain gets its derived key.
+func WatcherLockKey(chain string) int64 {
+	if IsKaspa(chain) {
+		return LockKaspaWatcher
+	}
+	return EVMWatcherLockKey(chain)
 }

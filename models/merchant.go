@@ -35,8 +35,11 @@ type Merchant struct {
 	// refused once it is older than this. Logout everywhere, a password
 	// change and an API key rotation bump it.
 	CredentialEpoch int64
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// EVMAddress is the merchant's payout address on EVM chains (lower-case
+	// hex, "" when unset), the default receiver of USDC links.
+	EVMAddress string `gorm:"column:evm_address"`
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // TableName pins the table name.

@@ -229,6 +229,34 @@ CREATE TABLE rate_limits (
 CREATE INDEX rate_limits_window_idx ON rate_limits (window_start);
 CREATE INDEX transfers_reversed_idx ON transfers (payment_id) WHERE reversed_at IS NOT NULL;
 `)},
+	// 0008: a second chain family (USDC on EVM chains) on the same tables.
+	// Transfers of a block that left the canonical chain are kept, marked
+	// orphaned_at, so the outpoint key only spans live rows: the same
+	// (chain, tx, log index) can come back in a new block. A target-less
+	// ON CONFLICT DO NOTHING still honours the partial index on both
+	// engines; one that names the columns must also name its predicate.
+	// "cursor" is a non-reserved word on Postgres and no keyword on SQLite.
+	{ID: "0008_evm", Migrate: execDDL(`
+ALTER TABLE merchants ADD COLUMN evm_address TEXT NOT NULL DEFAULT '';
+ALTER TABLE payments ADD COLUMN start_block BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE payments ADD COLUMN token_address TEXT NOT NULL DEFAULT '';
+ALTER TABLE payments ADD COLUMN submitted_tx_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE payments ADD COLUMN tx_known_at {{TS}};
+ALTER TABLE payments ADD COLUMN failure TEXT NOT NULL DEFAULT '';
+ALTER TABLE transfers ADD COLUMN block_number BIGINT;
+ALTER TABLE transfers ADD COLUMN block_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE transfers ADD COLUMN token_address TEXT NOT NULL DEFAULT '';
+ALTER TABLE transfers ADD COLUMN orphaned_at {{TS}};
+DROP INDEX transfers_outpoint_key;
+CREATE UNIQUE INDEX transfers_outpoint_key ON transfers (chain, tx_id, output_index) WHERE orphaned_at IS NULL;
+CREATE INDEX transfers_block_idx ON transfers (chain, block_number) WHERE orphaned_at IS NULL;
+CREATE INDEX payments_chain_open_idx ON payments (chain, status, expires_at);
+ALTER TABLE chain_states ADD COLUMN chain_id BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE chain_states ADD COLUMN head BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE chain_states ADD COLUMN cursor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE chain_states ADD COLUMN cursor_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE chain_states ADD COLUMN cursor_time {{TS}};
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.

@@ -69,18 +69,29 @@ type Payment struct {
 	Confirmations         int64
 	RequiredConfirmations int
 	StartDaaScore         int64
-	TxID                  string
-	SenderAddress         string
-	CustomerEmail         string
-	CustomerName          string
-	Metadata              string
-	Visitor               string
-	ExpiresAt             time.Time
-	DetectedAt            *time.Time
-	ConfirmedAt           *time.Time
-	ExpiredAt             *time.Time
-	CreatedAt             time.Time
-	UpdatedAt             time.Time
+	// StartBlock is, on EVM chains, the chain's head when the session
+	// opened: only transfers in later blocks can pay it.
+	StartBlock int64
+	// TokenAddress is the token contract paid (EVM; "" for native KAS).
+	TokenAddress string
+	// SubmittedTxHash is a transaction the customer's wallet reported
+	// (shown as "sent"; it never credits by itself), TxKnownAt when, and
+	// Failure why it failed (a reverted transaction), if it did.
+	SubmittedTxHash string
+	TxKnownAt       *time.Time
+	Failure         string
+	TxID            string
+	SenderAddress   string
+	CustomerEmail   string
+	CustomerName    string
+	Metadata        string
+	Visitor         string
+	ExpiresAt       time.Time
+	DetectedAt      *time.Time
+	ConfirmedAt     *time.Time
+	ExpiredAt       *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // TableName pins the table name.
@@ -157,20 +168,24 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 	if err != nil {
 		return nil, err
 	}
-	if m.KaspaKpub == "" && m.KaspaAddress == "" {
-		return nil, &StateError{Message: "This merchant has not set up a payout address yet"}
-	}
+	params := ParamsOf(link.Chain)
 	p := &Payment{
-		ID: uuid.NewString(), MerchantID: m.ID, LinkID: &link.ID, Chain: "kaspa", Asset: string(KAS),
+		ID: uuid.NewString(), MerchantID: m.ID, LinkID: &link.ID, Chain: params.Chain, Asset: string(params.Asset),
 		PriceCurrency: link.Currency, PriceAmount: link.Amount, Status: StatusPending,
 		RequiredConfirmations: m.RequiredConfirmations, CustomerEmail: email, CustomerName: name,
 		Metadata: meta, Visitor: in.Visitor, CreatedAt: now, UpdatedAt: now,
 	}
+	minutes := link.EffectiveExpiryMinutes(m.PaymentExpiry)
+	p.ExpiresAt = now.Add(time.Duration(minutes) * time.Minute)
+	if params.Asset == USDC {
+		return p, s.createUSDCPayment(ctx, link, m, params, p)
+	}
+	if m.KaspaKpub == "" && m.KaspaAddress == "" && link.Receiver == "" {
+		return nil, &StateError{Message: "This merchant has not set up a payout address yet"}
+	}
 	if p.RequiredConfirmations <= 0 {
 		p.RequiredConfirmations = defaultRequiredConfirmations
 	}
-	minutes := link.EffectiveExpiryMinutes(m.PaymentExpiry)
-	p.ExpiresAt = now.Add(time.Duration(minutes) * time.Minute)
 
 	switch link.Currency {
 	case KAS:
@@ -198,7 +213,7 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 	default:
 		return nil, &StateError{Message: "This link's currency cannot be paid in KAS"}
 	}
-	if p.AmountExpected < MinPayableSompi {
+	if p.AmountExpected < params.MinPayable {
 		return nil, belowMinimum(p)
 	}
 	switch {
@@ -210,14 +225,65 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 			p.USDCents = &cents
 		}
 	}
-	if st, err := s.ChainState(ctx, "kaspa"); err == nil {
+	if st, err := s.ChainState(ctx, chainKaspa); err == nil {
 		p.StartDaaScore = int64(st.DaaScore)
 	}
-	if m.KaspaKpub != "" {
+	switch {
+	case link.Receiver != "":
+		// The link names its own pay-to address: shared, by unique amount.
+		p.PayAddress = link.Receiver
+	case m.KaspaKpub != "":
 		return p, s.insertDerivedPayment(ctx, m, p)
+	default:
+		p.PayAddress = m.KaspaAddress
 	}
-	p.PayAddress = m.KaspaAddress
-	return p, s.insertUniqueAmountPayment(ctx, p)
+	return p, s.insertUniqueAmountPayment(ctx, p, s.offsetRangeOf(params))
+}
+
+// createUSDCPayment opens a session paying USDC on an EVM chain: the link's
+// receiver (else the merchant's EVM address) receives the price plus a
+// unique offset of 1…9,999 micro-USDC, and only transfers in blocks after
+// the chain's last observed head can pay it.
+func (s *Store) createUSDCPayment(ctx context.Context, link *PaymentLink, m *Merchant, params ChainParams, p *Payment) error {
+	ch, ok := s.evm[params.Chain]
+	if !ok {
+		return &StateError{Message: "This link's network (" + params.Chain + ") is not enabled on this server"}
+	}
+	p.PayAddress = strings.ToLower(link.Receiver)
+	if p.PayAddress == "" {
+		p.PayAddress = m.EVMAddress
+	}
+	if p.PayAddress == "" {
+		return &StateError{Message: "This merchant has not set up a payout address yet"}
+	}
+	if link.Currency != USDC {
+		return &StateError{Message: "This link's currency cannot be paid in USDC"}
+	}
+	p.TokenAddress = ch.USDC
+	p.RequiredConfirmations = ch.Confirmations
+	if p.RequiredConfirmations <= 0 {
+		p.RequiredConfirmations = defaultEVMConfirmations
+	}
+	p.AmountExpected = link.Amount
+	if p.AmountExpected < params.MinPayable {
+		return belowMinimum(p)
+	}
+	// One USDC is valued at one US dollar; cents rounded half up.
+	cents := (p.AmountExpected + 5_000) / 10_000
+	p.USDCents = &cents
+	if st, err := s.ChainState(ctx, params.Chain); err == nil {
+		p.StartBlock = max(st.Head, st.Cursor)
+	}
+	return s.insertUniqueAmountPayment(ctx, p, s.offsetRangeOf(params))
+}
+
+// offsetRangeOf is the unique-offset range of a chain's sessions, narrowed
+// by StoreOptions.UniqueOffsetRange when set.
+func (s *Store) offsetRangeOf(params ChainParams) int64 {
+	if s.offsetRange > 0 && s.offsetRange < params.OffsetRange {
+		return s.offsetRange
+	}
+	return params.OffsetRange
 }
 
 // checkLinkOpen refuses drafts, inactive and expired links, all with the
@@ -244,6 +310,9 @@ const MsgLinkExpired = "Payment link has expired"
 // under MinPayableSompi: an input problem (400), not a conflict, and shown
 // on the checkout form as a form-level message.
 func belowMinimum(p *Payment) error {
+	if p.AssetOf() == USDC {
+		return &ValidationError{Message: "This link's amount is below the payable minimum of 0.01 USDC"}
+	}
 	msg := "This link's amount is below the payable minimum of 0.2 KAS"
 	if p.PriceCurrency == USD {
 		msg = fmt.Sprintf("This link's price of %s USD is %s KAS at the current rate (%s USD per KAS), "+
@@ -253,16 +322,17 @@ func belowMinimum(p *Payment) error {
 	return &ValidationError{Message: msg}
 }
 
-// insertUniqueAmountPayment adds a random number of sompi (1…99,999) to the
-// price so that no two open sessions on one address share an amount: a
+// insertUniqueAmountPayment adds a random number of base units (1…offsets:
+// 99,999 sompi on Kaspa, 9,999 micro-USDC on EVM chains) to the price so
+// that no two open sessions on one address of one chain share an amount: a
 // credit of that exact amount can then only mean this session. The partial
 // unique index settles races between concurrent creators; expired sessions
 // still inside the late window are checked too, since they can still match.
-func (s *Store) insertUniqueAmountPayment(ctx context.Context, p *Payment) error {
+func (s *Store) insertUniqueAmountPayment(ctx context.Context, p *Payment, offsets int64) error {
 	base := p.AmountExpected
 	lateCutoff := s.clock().Add(-s.lateWindow)
 	for attempt := 0; attempt < 50; attempt++ {
-		n, _ := rand.Int(rand.Reader, big.NewInt(s.offsetRange))
+		n, _ := rand.Int(rand.Reader, big.NewInt(offsets))
 		p.AmountExpected = base + 1 + n.Int64()
 		// Open (pending) sessions are kept apart by the partial unique index
 		// at insert; expired ones that can still be paid late are checked

@@ -184,7 +184,7 @@ func decodeCursor(c string) (time.Time, string, error) {
 // no payment (wrong amount, no open session), newest first.
 func (s *Store) UnmatchedTransfers(ctx context.Context, merchantID string, limit int) ([]Transfer, error) {
 	return listOwned[Transfer](ctx, s.db.read, merchantID, func(db *gorm.DB) *gorm.DB {
-		return db.Where("payment_id IS NULL").Order("seen_at DESC").Limit(limit)
+		return db.Where("payment_id IS NULL AND orphaned_at IS NULL").Order("seen_at DESC").Limit(limit)
 	})
 }
 

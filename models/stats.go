@@ -11,35 +11,73 @@ import (
 // The dashboard's overview: revenue, counts and a daily chart, each computed
 // by the database over one merchant's rows (tenant-scoped like every query).
 
-// Revenue is a merchant's confirmed income. KAS is what reached the
-// merchant's wallet; USD is each payment's value when its session opened:
+// Revenue is a merchant's confirmed income, per asset: amounts of different
+// assets (sompi, micro-USDC) are never added together. KAS is what reached
+// the merchant's wallet; USD is each payment's value when its session opened:
 // the price of USD links, and for KAS links the amount at the rate cached
 // then. A KAS session opened while no fresh rate was at hand has no USD
 // value, and it is never estimated afterwards.
 type Revenue struct {
-	// Sompi is the KAS received by every confirmed payment.
+	// Sompi is the KAS received by every confirmed KAS payment.
 	Sompi int64
-	// Count is the number of confirmed payments.
+	// Count is the number of confirmed payments (all assets).
 	Count int64
-	// USDCents is the USD value of the confirmed payments that have one.
+	// USDCents is the USD value of the confirmed payments that have one
+	// (a USDC payment's is its price: one USDC is valued at one dollar).
 	USDCents int64
 	// USDCount is the number of confirmed payments with a USD value.
 	USDCount int64
 	// USDSompi is the KAS those payments brought in.
 	USDSompi int64
-	// UnvaluedSompi and UnvaluedCount cover confirmed payments without a
-	// USD value.
+	// UnvaluedSompi and UnvaluedCount cover confirmed KAS payments without
+	// a USD value.
 	UnvaluedSompi int64
 	UnvaluedCount int64
 	// LateCount is how many confirmed payments arrived after their window.
 	LateCount int64
 }
 
+// AssetTotal is a sum of amounts of one asset, in its base units, and how
+// many rows it covers.
+type AssetTotal struct {
+	Units int64
+	Count int64
+}
+
+// AssetTotals holds one AssetTotal per asset Till is paid in. Amounts of
+// different assets are never added together. (Fixed fields rather than a
+// map keep the summaries comparable values.)
+type AssetTotals struct {
+	KAS  AssetTotal
+	USDC AssetTotal
+}
+
+// Of returns the total of asset c.
+func (a AssetTotals) Of(c Currency) AssetTotal {
+	if c == USDC {
+		return a.USDC
+	}
+	return a.KAS
+}
+
+// add counts n rows worth units of asset c.
+func (a *AssetTotals) add(c Currency, units, n int64) {
+	t := &a.KAS
+	if c == USDC {
+		t = &a.USDC
+	}
+	t.Units += units
+	t.Count += n
+}
+
 // DayRevenue is one day of the revenue chart (UTC days).
 type DayRevenue struct {
 	// Day is midnight UTC of the day.
-	Day   time.Time
-	Sompi int64
+	Day time.Time
+	// Sompi is the day's KAS revenue; ByAsset every asset's (base units).
+	Sompi   int64
+	ByAsset AssetTotals
+	// Count is the number of payments confirmed that day (all assets).
 	Count int64
 }
 
@@ -48,12 +86,17 @@ type DayRevenue struct {
 // no payment accounts for.
 type UnmatchedSummary struct {
 	Count int64
+	// Sompi is the unmatched KAS (Overview.UnmatchedByAsset has every
+	// asset's).
 	Sompi int64
 }
 
 // Overview is everything the dashboard's first page shows.
 type Overview struct {
 	Revenue Revenue
+	// RevenueByAsset is what confirmed payments received, per asset, in
+	// each asset's base units (its KAS entry equals Revenue.Sompi).
+	RevenueByAsset AssetTotals
 	// Counts holds the number of payments in each status.
 	Counts map[PaymentStatus]int64
 	// Total is the number of payments of any status.
@@ -69,6 +112,8 @@ type Overview struct {
 	Links       int64
 	ActiveLinks int64
 	Unmatched   UnmatchedSummary
+	// UnmatchedByAsset totals the unmatched credits per asset.
+	UnmatchedByAsset AssetTotals
 }
 
 // Overview bounds.
@@ -105,7 +150,7 @@ func (s *Store) Overview(ctx context.Context, merchantID string, days int) (*Ove
 	if err := s.linkCounts(ctx, merchantID, now, o); err != nil {
 		return nil, err
 	}
-	if o.Unmatched, err = s.unmatchedSummary(ctx, merchantID); err != nil {
+	if o.Unmatched, o.UnmatchedByAsset, err = s.unmatchedSummary(ctx, merchantID); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -115,6 +160,7 @@ func (s *Store) Overview(ctx context.Context, merchantID string, days int) (*Ove
 func (s *Store) statusTotals(ctx context.Context, merchantID string, o *Overview) error {
 	type row struct {
 		Status   PaymentStatus
+		Asset    Currency
 		Valued   bool
 		Late     bool
 		N        int64
@@ -123,10 +169,10 @@ func (s *Store) statusTotals(ctx context.Context, merchantID string, o *Overview
 	}
 	var rows []row
 	err := s.db.R(ctx).Model(&Payment{}).Scopes(ownedBy(merchantID)).
-		Select("status, usd_cents IS NOT NULL AS valued, late, COUNT(*) AS n, " +
+		Select("status, asset, usd_cents IS NOT NULL AS valued, late, COUNT(*) AS n, " +
 			"CAST(COALESCE(SUM(amount_received), 0) AS BIGINT) AS received, " +
 			"CAST(COALESCE(SUM(usd_cents), 0) AS BIGINT) AS cents").
-		Group("status, usd_cents IS NOT NULL, late").Scan(&rows).Error
+		Group("status, asset, usd_cents IS NOT NULL, late").Scan(&rows).Error
 	if err != nil {
 		return fmt.Errorf("models: payment totals: %w", err)
 	}
@@ -138,15 +184,22 @@ func (s *Store) statusTotals(ctx context.Context, merchantID string, o *Overview
 		}
 		rv := &o.Revenue
 		rv.Count += r.N
-		rv.Sompi += r.Received
+		o.RevenueByAsset.add(r.Asset, r.Received, r.N)
 		if r.Late {
 			rv.LateCount += r.N
 		}
-		if r.Valued {
+		kas := r.Asset == KAS
+		if kas {
+			rv.Sompi += r.Received
+		}
+		switch {
+		case r.Valued:
 			rv.USDCents += r.Cents
 			rv.USDCount += r.N
-			rv.USDSompi += r.Received
-		} else {
+			if kas {
+				rv.USDSompi += r.Received
+			}
+		case kas:
 			rv.UnvaluedSompi += r.Received
 			rv.UnvaluedCount += r.N
 		}
@@ -154,7 +207,7 @@ func (s *Store) statusTotals(ctx context.Context, merchantID string, o *Overview
 	return nil
 }
 
-// DailyRevenue returns the KAS received by confirmed payments on each of
+// DailyRevenue returns what confirmed payments received, per asset, on each of
 // the days UTC days ending with the day of now, oldest first; days without
 // revenue are present with zeros. A payment counts on the day it was
 // confirmed.
@@ -168,7 +221,8 @@ func (s *Store) DailyRevenue(ctx context.Context, merchantID string, now time.Ti
 	end := today.AddDate(0, 0, 1)
 	type row struct {
 		Day   string
-		Sompi int64
+		Asset Currency
+		Units int64
 		N     int64
 	}
 	// The day of a timestamp, as YYYY-MM-DD in UTC: the one expression that
@@ -179,9 +233,9 @@ func (s *Store) DailyRevenue(ctx context.Context, merchantID string, now time.Ti
 	}
 	var rows []row
 	err := s.db.R(ctx).Model(&Payment{}).Scopes(ownedBy(merchantID)).
-		Select(dayExpr+" AS day, CAST(COALESCE(SUM(amount_received), 0) AS BIGINT) AS sompi, COUNT(*) AS n").
+		Select(dayExpr+" AS day, asset, CAST(COALESCE(SUM(amount_received), 0) AS BIGINT) AS units, COUNT(*) AS n").
 		Where("status = ? AND confirmed_at >= ? AND confirmed_at < ?", StatusConfirmed, start, end).
-		Group(dayExpr).Scan(&rows).Error
+		Group(dayExpr + ", asset").Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: daily revenue: %w", err)
 	}
@@ -194,8 +248,12 @@ func (s *Store) DailyRevenue(ctx context.Context, merchantID string, now time.Ti
 	}
 	for _, r := range rows {
 		if i, ok := index[r.Day]; ok {
-			out[i].Sompi += r.Sompi
-			out[i].Count += r.N
+			d := &out[i]
+			d.ByAsset.add(r.Asset, r.Units, r.N)
+			if r.Asset == KAS {
+				d.Sompi += r.Units
+			}
+			d.Count += r.N
 		}
 	}
 	return out, nil
@@ -247,16 +305,27 @@ func (s *Store) linkCounts(ctx context.Context, merchantID string, now time.Time
 }
 
 // unmatchedSummary totals the merchant's credits that matched no payment.
-func (s *Store) unmatchedSummary(ctx context.Context, merchantID string) (UnmatchedSummary, error) {
-	var r struct {
+func (s *Store) unmatchedSummary(ctx context.Context, merchantID string) (UnmatchedSummary, AssetTotals, error) {
+	var rows []struct {
+		Chain string
 		N     int64
-		Sompi int64
+		Units int64
 	}
 	err := s.db.R(ctx).Model(&Transfer{}).Scopes(ownedBy(merchantID)).
-		Select("COUNT(*) AS n, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS sompi").
-		Where("payment_id IS NULL").Scan(&r).Error
+		Select("chain, COUNT(*) AS n, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS units").
+		Where("payment_id IS NULL AND orphaned_at IS NULL").Group("chain").Scan(&rows).Error
 	if err != nil {
-		return UnmatchedSummary{}, fmt.Errorf("models: unmatched credits: %w", err)
+		return UnmatchedSummary{}, AssetTotals{}, fmt.Errorf("models: unmatched credits: %w", err)
 	}
-	return UnmatchedSummary{Count: r.N, Sompi: r.Sompi}, nil
+	var out UnmatchedSummary
+	var by AssetTotals
+	for _, r := range rows {
+		asset := ParamsOf(r.Chain).Asset
+		by.add(asset, r.Units, r.N)
+		out.Count += r.N
+		if asset == KAS {
+			out.Sompi += r.Units
+		}
+	}
+	return out, by, nil
 }

@@ -28,8 +28,11 @@ type Store struct {
 	reversalGrace time.Duration
 	// kpubs caches parsed extended public keys by their text.
 	kpubs sync.Map
-	// offsetRange is how many distinct sompi offsets make amounts unique.
+	// offsetRange, when positive, narrows every chain's unique-offset
+	// range (tests); 0 keeps ChainParams.OffsetRange.
 	offsetRange int64
+	// evm holds the enabled EVM chains, by name.
+	evm map[string]EVMChain
 	// rateLimitPruned is when this process last pruned rate_limits (unix ns).
 	rateLimitPruned atomic.Int64
 	// dummyHash is compared for unknown emails at login: a bcrypt hash made
@@ -58,8 +61,12 @@ type StoreOptions struct {
 	// from DAA scores (default 10).
 	BlocksPerSecond int64
 	// UniqueOffsetRange is how many sompi (1…n) may be added to a price to
-	// make it unique on a shared address (default 99,999; tests shrink it).
+	// make it unique on a shared address (default per chain, 99,999 on Kaspa;
+	// tests shrink it).
 	UniqueOffsetRange int64
+	// EVMChains are the enabled EVM chains by name; a USDC link on a chain
+	// not listed cannot open sessions.
+	EVMChains map[string]EVMChain
 	// ReversalGrace is how long a credit missing from the UTXO set, whose
 	// transaction the indexer calls rejected or unknown, waits before it is
 	// reversed (default DefaultReversalGrace).
@@ -81,9 +88,7 @@ func NewStore(db *DB, o StoreOptions) *Store {
 		s.reversalGrace = DefaultReversalGrace
 	}
 	s.offsetRange = o.UniqueOffsetRange
-	if s.offsetRange <= 0 {
-		s.offsetRange = uniqueOffsetRange
-	}
+	s.evm = o.EVMChains
 	if s.bcryptCost == 0 {
 		s.bcryptCost = 12
 	}

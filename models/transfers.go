@@ -36,6 +36,14 @@ type Transfer struct {
 	// unknown after the grace period). The row is kept; a reversed credit
 	// no longer counts towards its payment.
 	ReversedAt *time.Time
+	// BlockNumber and BlockHash place an EVM transfer (OutputIndex is then
+	// its log index); TokenAddress is the token contract that emitted it.
+	BlockNumber  *int64
+	BlockHash    string
+	TokenAddress string
+	// OrphanedAt is when the transfer's block left the canonical chain
+	// (EVM reorg). The row is kept; the outpoint key spans live rows only.
+	OrphanedAt *time.Time
 	SeenAt     time.Time
 	CreatedAt  time.Time
 }

@@ -20,53 +20,25 @@ type Expirer struct {
 // Name identifies the worker in logs.
 func (e *Expirer) Name() string { return "expirer" }
 
-// Run expires due sessions every Interval until ctx ends.
+// Run expires due sessions every Interval until ctx ends, under the
+// expirer's leadership lock (Loop).
 func (e *Expirer) Run(ctx context.Context) error {
-	if e.Interval <= 0 {
-		e.Interval = time.Second
+	log := e.Log
+	if log == nil {
+		log = slog.Default()
 	}
-	if e.Log == nil {
-		e.Log = slog.Default()
-	}
-	var lead *models.Leadership
-	defer func() {
-		if lead != nil {
-			lead.Release()
-		}
-	}()
-	t := time.NewTicker(e.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		if lead != nil && !lead.Alive(ctx) {
-			lead.Release()
-			lead = nil
-		}
-		if lead == nil {
-			l, err := e.Store.DB().TryLead(ctx, models.LockExpirer)
-			if err != nil || l == nil {
-				continue
-			}
-			lead = l
-		}
+	return RunLed(ctx, e.Store.DB(), models.LockExpirer, e.Interval, time.Minute, log, "expirer", func(ctx context.Context) error {
 		for {
 			n, err := e.Store.ExpireDue(ctx, 500)
 			if err != nil {
-				if ctx.Err() == nil {
-					e.Log.Warn("expirer", slog.Any("error", err))
-				}
-				break
+				return err
 			}
 			if n > 0 {
-				e.Log.Info("payments expired", slog.Int("count", n))
+				log.Info("payments expired", slog.Int("count", n))
 			}
 			if n < 500 {
-				break
+				return nil
 			}
 		}
-	}
+	})
 }

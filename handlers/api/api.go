@@ -28,14 +28,11 @@ type API struct {
 	LoginLimit models.RateLimit
 }
 
-// isoTime formats t as the KasPay documents do: UTC with milliseconds and Z.
-func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-
-// isoTimePtr is isoTime for optional times (null when nil).
+// isoTimePtr is models.ISOTime for optional times (null when nil).
 func isoTimePtr(t *time.Time) *string {
 	if t == nil {
 		return nil
 	}
-	s := isoTime(*t)
+	s := models.ISOTime(*t)
 	return &s
 }

@@ -116,6 +116,6 @@ func (a *API) Me(c *fiber.Ctx) error {
 	return render.JSON(c, fiber.StatusOK, meResponse{
 		ID: m.ID, Email: m.Email, Name: m.Name, KaspaAddress: m.KaspaAddress, APIKey: key,
 		PaymentExpiry: m.PaymentExpiry, KaspaKpub: m.KaspaKpub, KaspaNextIndex: m.KaspaNextIndex,
-		RequiredConfirmations: m.RequiredConfirmations, CreatedAt: isoTime(m.CreatedAt),
+		RequiredConfirmations: m.RequiredConfirmations, CreatedAt: models.ISOTime(m.CreatedAt),
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"till/handlers/render"
+	"till/models"
 	kaspaw "till/workers/kaspa"
 )
 
@@ -27,7 +28,7 @@ func (a *API) Price(c *fiber.Ctx) error {
 		return render.Errorf(fiber.StatusServiceUnavailable, "Price unavailable: no fresh KAS/USD price right now")
 	}
 	return render.JSON(c, fiber.StatusOK, fiber.Map{
-		"price": json.Number(q.Rate), "currency": "USD", "source": q.Source, "updatedAt": isoTime(q.At),
+		"price": json.Number(q.Rate), "currency": "USD", "source": q.Source, "updatedAt": models.ISOTime(q.At),
 	})
 }
 

@@ -86,7 +86,7 @@ func (a *API) linkJSON(l *models.PaymentLink, m *models.Merchant) linkJSON {
 		ID: l.ID, Title: l.Title, Description: l.Description, Amount: models.FormatAmount8(l.Amount, l.Currency),
 		Currency: string(l.Currency), Slug: l.Slug, URL: a.BaseURL + "/pay/" + l.Slug, Status: string(l.Status),
 		ExpiresAt: isoTimePtr(l.ExpiresAt), ExpiryMinutes: l.EffectiveExpiryMinutes(m.PaymentExpiry), SuccessMessage: l.SuccessMessage,
-		RedirectURL: l.RedirectURL, CreatedAt: isoTime(l.CreatedAt), UpdatedAt: isoTime(l.UpdatedAt),
+		RedirectURL: l.RedirectURL, CreatedAt: models.ISOTime(l.CreatedAt), UpdatedAt: models.ISOTime(l.UpdatedAt),
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"till/handlers/authn"
 	"till/handlers/render"
 	"till/models"
-	"till/models/kaspa"
 )
 
 type createPaymentRequest struct {
@@ -59,10 +58,10 @@ func (a *API) CreatePayment(c *fiber.Ctx) error {
 	}
 	status, stage := p.Status.KasPay()
 	out := createPaymentResponse{
-		ID: p.ID, KaspaAddress: p.PayAddress, AmountExpected: models.FormatAmount8(p.AmountExpected, models.KAS),
-		Status: status, ExpiresAt: isoTime(p.ExpiresAt), Stage: stage, PaymentURI: p.PaymentURI(),
+		ID: p.ID, KaspaAddress: p.PayAddress, AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()),
+		Status: status, ExpiresAt: models.ISOTime(p.ExpiresAt), Stage: stage, PaymentURI: p.PaymentURI(),
 		DerivationIndex: p.DerivationIndex, Currency: string(p.PriceCurrency),
-		RequiredConfirmations: p.RequiredConfirmations, CreatedAt: isoTime(p.CreatedAt),
+		RequiredConfirmations: p.RequiredConfirmations, CreatedAt: models.ISOTime(p.CreatedAt),
 	}
 	if p.PriceCurrency == models.USD {
 		usd := models.FormatAmount8(p.PriceAmount, models.USD)
@@ -100,12 +99,13 @@ func (a *API) PaymentStatus(c *fiber.Ctx) error {
 	status, stage := p.Status.KasPay()
 	return render.JSON(c, fiber.StatusOK, statusResponse{
 		ID: p.ID, Status: status, Stage: stage,
-		// A JSON number in KAS, printed exactly from sompi (no float).
-		AmountReceived: json.Number(kaspa.FormatKAS(p.AmountReceived)),
+		// A JSON number in the payment's asset, printed exactly from base
+		// units (no float).
+		AmountReceived: json.Number(models.FormatAsset(p.AmountReceived, p.AssetOf())),
 		SenderAddress:  optString(p.SenderAddress), TxID: optString(p.TxID),
 		Confirmations: p.Confirmations, ConfirmedAt: isoTimePtr(p.ConfirmedAt),
-		AmountExpected: models.FormatAmount8(p.AmountExpected, models.KAS), RequiredConfirmations: p.RequiredConfirmations,
-		ExpiresAt: isoTime(p.ExpiresAt), Late: p.Late,
+		AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()), RequiredConfirmations: p.RequiredConfirmations,
+		ExpiresAt: models.ISOTime(p.ExpiresAt), Late: p.Late,
 	})
 }
 
@@ -145,12 +145,12 @@ func paymentFrom(p *models.Payment) paymentJSON {
 	}
 	status, stage := p.Status.KasPay()
 	return paymentJSON{
-		ID: p.ID, AmountExpected: models.FormatAmount8(p.AmountExpected, models.KAS),
-		AmountReceived: models.FormatAmount8(p.AmountReceived, models.KAS), Status: status, Stage: stage,
+		ID: p.ID, AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()),
+		AmountReceived: models.FormatAmount8(p.AmountReceived, p.AssetOf()), Status: status, Stage: stage,
 		TxID: optString(p.TxID), SenderAddress: optString(p.SenderAddress), CustomerName: optString(p.CustomerName),
-		CustomerEmail: optString(p.CustomerEmail), CreatedAt: isoTime(p.CreatedAt), ConfirmedAt: isoTimePtr(p.ConfirmedAt),
+		CustomerEmail: optString(p.CustomerEmail), CreatedAt: models.ISOTime(p.CreatedAt), ConfirmedAt: isoTimePtr(p.ConfirmedAt),
 		PaymentLinkID: p.LinkID, KaspaAddress: p.PayAddress, DerivationIndex: p.DerivationIndex,
-		Confirmations: p.Confirmations, RequiredConfirmations: p.RequiredConfirmations, ExpiresAt: isoTime(p.ExpiresAt),
+		Confirmations: p.Confirmations, RequiredConfirmations: p.RequiredConfirmations, ExpiresAt: models.ISOTime(p.ExpiresAt),
 		Currency: string(p.PriceCurrency), PriceAmount: models.FormatAmount8(p.PriceAmount, p.PriceCurrency),
 		Rate: optString(p.Rate), RateSource: optString(p.RateSource), Late: p.Late, Metadata: meta,
 	}

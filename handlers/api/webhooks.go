@@ -98,7 +98,7 @@ type webhookJSON struct {
 
 func webhookFrom(e *models.WebhookEndpoint) webhookJSON {
 	return webhookJSON{ID: e.ID, URL: e.URL, Events: eventsOf(e), IsActive: e.IsActive, Description: e.Description,
-		CreatedAt: isoTime(e.CreatedAt), UpdatedAt: isoTime(e.UpdatedAt)}
+		CreatedAt: models.ISOTime(e.CreatedAt), UpdatedAt: models.ISOTime(e.UpdatedAt)}
 }
 
 func eventsOf(e *models.WebhookEndpoint) []string {
@@ -148,13 +148,13 @@ func deliveryFrom(d *models.DeliveryRecord) deliveryJSON {
 	out := deliveryJSON{
 		ID: d.ID, EventID: d.EventID, Event: d.EventType, Status: string(d.Status), Attempts: d.Attempts,
 		LastStatusCode: d.LastStatusCode, LastError: optText(d.LastError), DeliveredAt: isoTimePtr(d.DeliveredAt),
-		CreatedAt: isoTime(d.CreatedAt), UpdatedAt: isoTime(d.UpdatedAt), AttemptLog: make([]attemptJSON, len(d.AttemptLog)),
+		CreatedAt: models.ISOTime(d.CreatedAt), UpdatedAt: models.ISOTime(d.UpdatedAt), AttemptLog: make([]attemptJSON, len(d.AttemptLog)),
 	}
 	if d.Status == models.DeliveryPending {
 		out.NextAttemptAt = isoTimePtr(&d.NextAttemptAt)
 	}
 	for i, a := range d.AttemptLog {
-		out.AttemptLog[i] = attemptJSON{ID: a.ID, AttemptedAt: isoTime(a.AttemptedAt), StatusCode: a.StatusCode,
+		out.AttemptLog[i] = attemptJSON{ID: a.ID, AttemptedAt: models.ISOTime(a.AttemptedAt), StatusCode: a.StatusCode,
 			LatencyMS: a.LatencyMS, Error: optText(a.Error), ResponseSnippet: a.ResponseSnippet}
 	}
 	return out
@@ -189,7 +189,7 @@ func (a *API) ListWebhooks(c *fiber.Ctx) error {
 	out := make([]webhookListItemJSON, len(eps))
 	for i := range eps {
 		e := &eps[i]
-		out[i] = webhookListItemJSON{ID: e.ID, URL: e.URL, Events: eventsOf(e), IsActive: e.IsActive, CreatedAt: isoTime(e.CreatedAt)}
+		out[i] = webhookListItemJSON{ID: e.ID, URL: e.URL, Events: eventsOf(e), IsActive: e.IsActive, CreatedAt: models.ISOTime(e.CreatedAt)}
 	}
 	return render.JSON(c, fiber.StatusOK, fiber.Map{"data": out})
 }

@@ -116,7 +116,7 @@ func Overview(n layouts.Nav, d OverviewData) templ.Component {
 				}
 				return nil
 			})
-			templ_7745c5c3_Err = statCard("Confirmed revenue", KAS(d.O.Revenue.Sompi), "stat-revenue").Render(templ.WithChildren(ctx, templ_7745c5c3_Var3), templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = statCard("Confirmed revenue", Totals(d.O.RevenueByAsset), "stat-revenue").Render(templ.WithChildren(ctx, templ_7745c5c3_Var3), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -380,9 +380,9 @@ func Overview(n layouts.Nav, d OverviewData) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var22 string
-				templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(KAS(d.O.Unmatched.Sompi))
+				templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(Totals(d.O.UnmatchedByAsset))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/dashboard.templ`, Line: 65, Col: 92}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/dashboard.templ`, Line: 65, Col: 96}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var22))
 				if templ_7745c5c3_Err != nil {

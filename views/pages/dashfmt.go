@@ -2,7 +2,6 @@ package pages
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +43,23 @@ func KASAmount(sompi int64) string { return groupDigits(kaspa.FormatKAS(sompi)) 
 // KAS prints sompi with its unit ("1,234.5 KAS").
 func KAS(sompi int64) string { return KASAmount(sompi) + " KAS" }
 
+// Amount prints base units of an asset exactly, grouped, with its unit
+// ("1,234.5 KAS", "12.345678 USDC").
+func Amount(v int64, asset models.Currency) string {
+	return groupDigits(models.FormatAsset(v, asset)) + " " + string(asset)
+}
+
+// Totals prints per-asset sums side by side, never added together: always
+// the KAS total, then each other asset that has any rows
+// ("1,234.5 KAS · 25.001234 USDC").
+func Totals(a models.AssetTotals) string {
+	s := KAS(a.KAS.Units)
+	if a.USDC.Count > 0 {
+		s += " · " + Amount(a.USDC.Units, models.USDC)
+	}
+	return s
+}
+
 // USD prints cents as dollars ("$1,234.50").
 func USD(cents int64) string {
 	s := models.FormatUnits(cents, 2, 2)
@@ -58,10 +74,8 @@ func Price(amount int64, c models.Currency) string {
 	switch c {
 	case models.USD:
 		return USD(amount)
-	case models.KAS:
-		return KAS(amount)
 	}
-	return models.FormatUnits(amount, c.Decimals(), 0) + " " + string(c)
+	return Amount(amount, c)
 }
 
 // When prints a time for tables: "2026-03-01 12:00 UTC".
@@ -87,24 +101,6 @@ func Short(s string) string {
 		return s
 	}
 	return s[:8] + "…" + s[len(s)-4:]
-}
-
-var txHex = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-// ExplorerTxURL links a Kaspa transaction on the public explorer of network,
-// or returns "" when txid is not a 64-digit lower-case hex id (nothing else
-// is ever put into the URL).
-func ExplorerTxURL(network, txid string) string {
-	if !txHex.MatchString(txid) {
-		return ""
-	}
-	switch network {
-	case string(kaspa.Mainnet):
-		return "https://explorer.kaspa.org/txs/" + txid
-	case string(kaspa.Testnet10):
-		return "https://explorer-tn10.kaspa.org/txs/" + txid
-	}
-	return ""
 }
 
 // Plural picks the singular or plural form for n: Plural(2, "payment",
@@ -210,7 +206,7 @@ func timelineLabel(e models.TimelineEntry, p *models.Payment) string {
 		return s
 	case "expired":
 		if p.AmountReceived > 0 && p.Status == models.StatusExpired {
-			return "Session expired with " + KAS(p.AmountReceived) + " of " + KAS(p.AmountExpected) + " received"
+			return "Session expired with " + Amount(p.AmountReceived, p.AssetOf()) + " of " + Amount(p.AmountExpected, p.AssetOf()) + " received"
 		}
 		return "Session expired unpaid"
 	case "event":
@@ -270,11 +266,15 @@ func customerShort(p models.Payment) string {
 }
 
 // activityAmount prints an activity entry's amount in the payment's asset.
-func activityAmount(e models.TimelineEntry, _ *models.Payment) string {
+func activityAmount(e models.TimelineEntry, p *models.Payment) string {
 	if e.Activity == nil {
 		return "a credit"
 	}
-	return KAS(e.Activity.Amount)
+	asset := models.KAS
+	if p != nil {
+		asset = p.AssetOf()
+	}
+	return Amount(e.Activity.Amount, asset)
 }
 
 // activityTx names the transaction of an activity entry, if any.
@@ -289,14 +289,16 @@ func activityTx(e models.TimelineEntry) string {
 }
 
 // overpaidText says by how much a payment exceeded its amount.
-func overpaidText(p *models.Payment) string { return "overpaid by " + KAS(p.Overpaid()) }
+func overpaidText(p *models.Payment) string {
+	return "overpaid by " + Amount(p.Overpaid(), p.AssetOf())
+}
 
 // candidateLabel describes a session offered for a manual assignment: what
 // it expects, where it stands, when it opened and for whom.
 func candidateLabel(p *models.Payment) string {
-	s := "Expects " + KAS(p.AmountExpected) + " · " + statusLabel(string(p.Status))
+	s := "Expects " + Amount(p.AmountExpected, p.AssetOf()) + " · " + statusLabel(string(p.Status))
 	if p.AmountReceived > 0 {
-		s += ", received " + KAS(p.AmountReceived)
+		s += ", received " + Amount(p.AmountReceived, p.AssetOf())
 	}
 	s += " · opened " + When(p.CreatedAt)
 	if c := customerShort(*p); c != "—" {

@@ -8,28 +8,6 @@ import (
 	"till/models"
 )
 
-func TestExplorerTxURL(t *testing.T) {
-	tx := strings.Repeat("ab", 32)
-	cases := []struct {
-		network, txid, want string
-	}{
-		{"mainnet", tx, "https://explorer.kaspa.org/txs/" + tx},
-		{"testnet-10", tx, "https://explorer-tn10.kaspa.org/txs/" + tx},
-		{"testnet-11", tx, ""},
-		{"mainnet", strings.ToUpper(tx), ""},
-		{"mainnet", tx[:63], ""},
-		{"mainnet", tx + "00", ""},
-		{"mainnet", tx[:62] + "\"/", ""},
-		{"mainnet", "javascript:alert(1)", ""},
-		{"mainnet", "", ""},
-	}
-	for _, tc := range cases {
-		if got := ExplorerTxURL(tc.network, tc.txid); got != tc.want {
-			t.Errorf("ExplorerTxURL(%q, %q) = %q, want %q", tc.network, tc.txid, got, tc.want)
-		}
-	}
-}
-
 func TestAmountFormatting(t *testing.T) {
 	cases := []struct{ got, want string }{
 		{KAS(0), "0 KAS"},
@@ -92,5 +70,23 @@ func TestRevenueChart(t *testing.T) {
 				t.Error("no summary")
 			}
 		})
+	}
+}
+
+func TestAssetAmounts(t *testing.T) {
+	cases := []struct{ got, want string }{
+		{Amount(12_345_678, models.USDC), "12.345678 USDC"},
+		{Amount(1_234_567_000_000, models.USDC), "1,234,567 USDC"},
+		{Amount(1, models.USDC), "0.000001 USDC"},
+		{Amount(150_000_000, models.KAS), "1.5 KAS"},
+		{Price(25_000_000, models.USDC), "25 USDC"},
+		{Totals(models.AssetTotals{KAS: models.AssetTotal{Units: 150_000_000, Count: 1}}), "1.5 KAS"},
+		{Totals(models.AssetTotals{}), "0 KAS"},
+		{Totals(models.AssetTotals{KAS: models.AssetTotal{Units: 100_000_000, Count: 1}, USDC: models.AssetTotal{Units: 2_500_000, Count: 2}}), "1 KAS · 2.5 USDC"},
+	}
+	for i, tc := range cases {
+		if tc.got != tc.want {
+			t.Errorf("case %d: %q, want %q", i, tc.got, tc.want)
+		}
 	}
 }

@@ -551,9 +551,9 @@ func paymentRow(d PaymentsData, p *models.Payment) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var22 string
-			templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(KAS(p.AmountReceived))
+			templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(Amount(p.AmountReceived, p.AssetOf()))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 213, Col: 53}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 213, Col: 69}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var22))
 			if templ_7745c5c3_Err != nil {
@@ -569,9 +569,9 @@ func paymentRow(d PaymentsData, p *models.Payment) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var23 string
-			templ_7745c5c3_Var23, templ_7745c5c3_Err = templ.JoinStringErrs(KAS(p.AmountExpected))
+			templ_7745c5c3_Var23, templ_7745c5c3_Err = templ.JoinStringErrs(Amount(p.AmountExpected, p.AssetOf()))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 215, Col: 93}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 215, Col: 109}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var23))
 			if templ_7745c5c3_Err != nil {
@@ -606,9 +606,9 @@ func paymentRow(d PaymentsData, p *models.Payment) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var25 string
-			templ_7745c5c3_Var25, templ_7745c5c3_Err = templ.JoinStringErrs(KAS(p.AmountExpected))
+			templ_7745c5c3_Var25, templ_7745c5c3_Err = templ.JoinStringErrs(Amount(p.AmountExpected, p.AssetOf()))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 220, Col: 132}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 220, Col: 148}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var25))
 			if templ_7745c5c3_Err != nil {
@@ -695,7 +695,7 @@ func paymentRow(d PaymentsData, p *models.Payment) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if p.TxID != "" {
-			if u := ExplorerTxURL(d.Network, p.TxID); u != "" {
+			if u := models.ExplorerTxURL(p.Chain, d.Network, p.TxID); u != "" {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 50, "<a class=\"link\" href=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -855,9 +855,9 @@ func unmatchedSection(csrf string, d PaymentsData) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var40 string
-			templ_7745c5c3_Var40, templ_7745c5c3_Err = templ.JoinStringErrs(KAS(t.Amount))
+			templ_7745c5c3_Var40, templ_7745c5c3_Err = templ.JoinStringErrs(Amount(t.Amount, t.AssetOf()))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 261, Col: 68}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 261, Col: 84}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var40))
 			if templ_7745c5c3_Err != nil {
@@ -893,7 +893,7 @@ func unmatchedSection(csrf string, d PaymentsData) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if u := ExplorerTxURL(d.Network, t.TxID); u != "" {
+			if u := models.ExplorerTxURL(t.Chain, d.Network, t.TxID); u != "" {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 67, "<a class=\"link\" href=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -1329,9 +1329,9 @@ func PaymentDetail(n layouts.Nav, d PaymentDetailData) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var67 string
-				templ_7745c5c3_Var67, templ_7745c5c3_Err = templ.JoinStringErrs(KAS(d.D.Payment.AmountExpected))
+				templ_7745c5c3_Var67, templ_7745c5c3_Err = templ.JoinStringErrs(Amount(d.D.Payment.AmountExpected, d.D.Payment.AssetOf()))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 341, Col: 109}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 341, Col: 135}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var67))
 				if templ_7745c5c3_Err != nil {
@@ -1364,9 +1364,9 @@ func PaymentDetail(n layouts.Nav, d PaymentDetailData) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var69 string
-				templ_7745c5c3_Var69, templ_7745c5c3_Err = templ.JoinStringErrs(KAS(d.D.Payment.AmountReceived))
+				templ_7745c5c3_Var69, templ_7745c5c3_Err = templ.JoinStringErrs(Amount(d.D.Payment.AmountReceived, d.D.Payment.AssetOf()))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 344, Col: 109}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 344, Col: 135}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var69))
 				if templ_7745c5c3_Err != nil {
@@ -1400,9 +1400,9 @@ func PaymentDetail(n layouts.Nav, d PaymentDetailData) templ.Component {
 						return templ_7745c5c3_Err
 					}
 					var templ_7745c5c3_Var71 string
-					templ_7745c5c3_Var71, templ_7745c5c3_Err = templ.JoinStringErrs(KAS(d.D.Payment.AmountExpected - d.D.Payment.AmountReceived))
+					templ_7745c5c3_Var71, templ_7745c5c3_Err = templ.JoinStringErrs(Amount(d.D.Payment.AmountExpected-d.D.Payment.AmountReceived, d.D.Payment.AssetOf()))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 348, Col: 199}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 348, Col: 225}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var71))
 					if templ_7745c5c3_Err != nil {
@@ -1647,7 +1647,7 @@ func PaymentDetail(n layouts.Nav, d PaymentDetailData) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					if u := ExplorerTxURL(d.Network, t.TxID); u != "" {
+					if u := models.ExplorerTxURL(t.Chain, d.Network, t.TxID); u != "" {
 						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 127, "<a class=\"link mt-1 inline-block text-sm\" href=\"")
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
@@ -1661,7 +1661,7 @@ func PaymentDetail(n layouts.Nav, d PaymentDetailData) templ.Component {
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
-						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 128, "\" rel=\"noopener noreferrer\" target=\"_blank\" data-testid=\"explorer-link\">View on the Kaspa explorer<span class=\"sr-only\">(opens in a new tab)</span> ↗</a>")
+						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 128, "\" rel=\"noopener noreferrer\" target=\"_blank\" data-testid=\"explorer-link\">View on the explorer<span class=\"sr-only\">(opens in a new tab)</span> ↗</a>")
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -1687,9 +1687,9 @@ func PaymentDetail(n layouts.Nav, d PaymentDetailData) templ.Component {
 							return templ_7745c5c3_Err
 						}
 						var templ_7745c5c3_Var87 string
-						templ_7745c5c3_Var87, templ_7745c5c3_Err = templ.JoinStringErrs(KAS(t.Amount))
+						templ_7745c5c3_Var87, templ_7745c5c3_Err = templ.JoinStringErrs(Amount(t.Amount, t.AssetOf()))
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 390, Col: 65}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/payments.templ`, Line: 390, Col: 81}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var87))
 						if templ_7745c5c3_Err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"till/models"
+	"till/workers"
 )
 
 // Watcher finds payments on the Kaspa chain. Each cycle it makes one
@@ -73,68 +74,18 @@ func (w *Watcher) defaults() {
 // sessions stay as they are meanwhile.
 func (w *Watcher) Run(ctx context.Context) error {
 	w.defaults()
-	var lead *models.Leadership
-	defer func() {
-		if lead != nil {
-			lead.Release()
-		}
-	}()
-	failures := 0
-	wait := time.Duration(0)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		wait = w.Interval
-		if lead != nil && !lead.Alive(ctx) {
-			lead.Release()
-			lead = nil
-		}
-		if lead == nil {
-			l, err := w.Store.DB().TryLead(ctx, models.LockKaspaWatcher)
-			if err != nil {
-				w.Log.Warn("kaspa watcher: lock", slog.Any("error", err))
-				continue
+	loop := &workers.Loop{Name: "kaspa watcher", DB: w.Store.DB(), LockKey: models.WatcherLockKey(models.ChainKaspa),
+		Interval: w.Interval, MaxBackoff: w.MaxBackoff, Timeout: 2 * time.Minute, Log: w.Log,
+		Cycle: func(ctx context.Context) error {
+			res, err := w.Cycle(ctx)
+			if err == nil && (res.NewTransfers > 0 || res.Confirmed > 0 || res.Reversed > 0 || res.Recredited > 0) {
+				w.Log.Info("kaspa watcher: cycle", slog.Int("new_transfers", res.NewTransfers),
+					slog.Int("matched", res.Matched), slog.Int("confirmed", res.Confirmed),
+					slog.Int("reversed", res.Reversed), slog.Int("recredited", res.Recredited))
 			}
-			if l == nil {
-				continue // another process watches; check again next interval
-			}
-			lead = l
-		}
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		res, err := w.Cycle(cctx)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			failures++
-			wait = backoff(w.Interval, w.MaxBackoff, failures)
-			w.Log.Warn("kaspa watcher: cycle failed; retrying", slog.Any("error", err),
-				slog.Int("failures", failures), slog.Duration("retry_in", wait))
-			continue
-		}
-		if failures > 0 {
-			w.Log.Info("kaspa watcher: recovered", slog.Int("after_failures", failures))
-		}
-		failures = 0
-		if res.NewTransfers > 0 || res.Confirmed > 0 || res.Reversed > 0 || res.Recredited > 0 {
-			w.Log.Info("kaspa watcher: cycle", slog.Int("new_transfers", res.NewTransfers),
-				slog.Int("matched", res.Matched), slog.Int("confirmed", res.Confirmed),
-				slog.Int("reversed", res.Reversed), slog.Int("recredited", res.Recredited))
-		}
-	}
-}
-
-// backoff doubles the wait per consecutive failure up to max.
-func backoff(base, max time.Duration, failures int) time.Duration {
-	d := base
-	for i := 1; i < failures && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)
+			return err
+		}}
+	return loop.Run(ctx)
 }
 
 // Cycle runs one watch cycle.
