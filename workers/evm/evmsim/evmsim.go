@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
@@ -210,7 +211,9 @@ func (s *Sim) deploy() error {
 	if s.nft, err = deploy(erc721Bin, nftABI); err != nil {
 		return fmt.Errorf("evmsim: deploy MockERC721Emitter: %w", err)
 	}
-	s.backend.Commit()
+	if err := s.commitLocked(); err != nil {
+		return err
+	}
 	for _, c := range []*bind.BoundContract{s.usdc, s.fake, s.nft} {
 		if code, err := s.client.CodeAt(context.Background(), c.Address(), nil); err != nil || len(code) == 0 {
 			return fmt.Errorf("evmsim: no contract at %s after deployment (%v)", c.Address(), err)
@@ -221,7 +224,9 @@ func (s *Sim) deploy() error {
 			return fmt.Errorf("evmsim: mint: %w", err)
 		}
 	}
-	s.backend.Commit()
+	if err := s.commitLocked(); err != nil {
+		return err
+	}
 	// A third block so that every contract and balance sits below the first block a test pays in.
 	s.backend.Commit()
 	return nil
@@ -340,9 +345,30 @@ func (s *Sim) Mine(n int) (uint64, error) {
 		return 0, errClosed
 	}
 	for range n {
-		s.backend.Commit()
+		if err := s.commitLocked(); err != nil {
+			return 0, err
+		}
 	}
 	return s.headLocked()
+}
+
+// commitLocked seals a block once every transaction sent so far is pending:
+// the pool promotes new transactions asynchronously, and a block sealed
+// before that would leave some of them out.
+func (s *Sim) commitLocked() error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := s.client.PendingNonceAt(context.Background(), s.payer)
+		if err == nil && n >= s.nonce {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("evmsim: %d of the payer's transactions never reached the pool (%v)", s.nonce-n, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.backend.Commit()
+	return nil
 }
 
 // Reorg drops the last depth blocks (and their transactions) and mines depth empty blocks in their place:
