@@ -24,6 +24,19 @@ type CheckoutLink struct {
 	// session).
 	Notice string
 	Form   Form
+	// OpenAmount: a USDC link without a price, where the customer enters
+	// the amount (at least 0.01 USDC) before the session opens.
+	OpenAmount bool
+	// Network names a USDC link's chain ("" for Kaspa).
+	Network string
+}
+
+// AssetName is what the customer pays in: "USDC" or "KAS".
+func (l CheckoutLink) AssetName() string {
+	if l.Currency == "USDC" {
+		return "USDC"
+	}
+	return "Kaspa"
 }
 
 // USD reports whether the link is priced in dollars.
