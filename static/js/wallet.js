@@ -33,7 +33,7 @@
   }
 
   function say(btn, text) {
-    var out = btn.parentNode.querySelector("[data-wallet-status]");
+    var out = document.querySelector("[data-wallet-status]");
     if (out) out.textContent = text;
   }
 
@@ -87,7 +87,9 @@
 
   function setup(root) {
     if (!window.ethereum || typeof BigInt === "undefined") return;
-    (root || document).querySelectorAll("[data-evm-pay]").forEach(function (b) { b.hidden = false; });
+    // The button sits in a hidden box (a .btn's display would override its
+    // own hidden attribute): shown only when a wallet is there.
+    (root || document).querySelectorAll("[data-evm-pay-box]").forEach(function (b) { b.hidden = false; });
   }
 
   document.addEventListener("click", function (ev) {
