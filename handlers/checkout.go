@@ -307,14 +307,22 @@ func (h *Handlers) CheckoutReceipt(c *fiber.Ctx) error {
 		if v.Link != nil {
 			back = sessionPath(v.Link.Slug, p.ID)
 		}
+		network := "the Kaspa network"
+		if v.EVM != nil {
+			network = v.EVM.Network
+		}
 		return h.checkoutUnavailableBack(c, fiber.StatusNotFound, "No receipt yet",
-			"A receipt is issued once the payment is confirmed on the Kaspa network.", v.MerchantName, back)
+			"A receipt is issued once the payment is confirmed on "+network+".", v.MerchantName, back)
 	}
 	r := pages.CheckoutReceipt{
 		PaymentID: p.ID, MerchantName: v.MerchantName, Testnet: h.testnet(),
 		AmountReceived: models.FormatAsset(p.AmountReceived, p.AssetOf()), AmountExpected: models.FormatAsset(p.AmountExpected, p.AssetOf()),
 		Address: p.PayAddress, TxID: p.TxID, ExplorerURL: templ.SafeURL(models.ExplorerTxURL(p.Chain, string(h.Store.Network()), p.TxID)),
-		Sender: p.SenderAddress, Late: p.Late, CreatedAt: humanTime(p.CreatedAt),
+		Sender: p.SenderAddress, Late: p.Late, CreatedAt: humanTime(p.CreatedAt), Asset: string(p.AssetOf()),
+	}
+	if v.EVM != nil {
+		r.Network, r.ExplorerURL = v.EVM.Network, templ.SafeURL(v.EVM.TxURL)
+		r.Address = v.EVM.Receiver.Hex()
 	}
 	if p.ConfirmedAt != nil {
 		r.ConfirmedAt, r.ConfirmedAtISO = humanTime(*p.ConfirmedAt), models.ISOTime(*p.ConfirmedAt)

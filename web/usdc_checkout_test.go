@@ -265,6 +265,18 @@ func TestUSDCCheckoutPaidAfterCredit(t *testing.T) {
 	if r.Doc.Find(`#pay-poll[hx-trigger]`).Length() != 0 {
 		t.Error("still polling after Paid")
 	}
+	// The receipt prints USDC and links the Base explorer.
+	rc := c2.Get("/pay/receipt/" + id2)
+	if got := strings.Join(strings.Fields(rc.TestID("receipt-amount")), " "); got != models.FormatAsset(p2.AmountExpected, models.USDC)+" USDC" {
+		t.Errorf("receipt amount %q", got)
+	}
+	sum := sha256.Sum256([]byte(p2.ID))
+	if href, _ := rc.Doc.Find(`[data-testid="receipt-explorer"]`).Attr("href"); href != "https://basescan.org/tx/0x"+hex.EncodeToString(sum[:]) {
+		t.Errorf("receipt explorer %q", href)
+	}
+	if strings.Contains(rc.Doc.Find("main").Text(), "KAS") {
+		t.Error("the USDC receipt mentions KAS")
+	}
 }
 
 func TestUSDCWalletTxReport(t *testing.T) {
