@@ -180,6 +180,10 @@ func TestUSDCCheckoutShowsWhereAndWhatToPay(t *testing.T) {
 	if sp.Doc.Find(`script[src="/static/js/wallet.js"]`).Length() != 1 {
 		t.Error("wallet script not loaded")
 	}
+	// The wallet button waits, hidden, for wallet.js to find a wallet.
+	if _, hidden := sp.Doc.Find(`[data-evm-pay-box]`).Attr("hidden"); !hidden {
+		t.Error("the browser-wallet button is shown before a wallet was found")
+	}
 	wb := sp.Doc.Find(`[data-testid="pay-browser-wallet"]`)
 	for attr, want := range map[string]string{"data-chain-id": "0x2105", "data-token": usdcBaseToken.Hex(),
 		"data-receiver": receiver.Hex(), "data-units": itoa(p.AmountExpected), "data-tx-url": "/pay/status/" + p.ID + "/tx"} {
