@@ -20,6 +20,7 @@ import (
 	"till/handlers/render"
 	"till/handlers/session"
 	"till/models"
+	"till/models/evm"
 	"till/models/kaspa"
 	"till/views/pages"
 	"till/views/partials"
@@ -120,19 +121,51 @@ func (h *Handlers) StartCheckout(c *fiber.Ctx) error {
 		return render.Redirect(c, sessionPath(link.Slug, p.ID))
 	}
 	name, email := strings.TrimSpace(c.FormValue("customerName")), strings.TrimSpace(c.FormValue("customerEmail"))
-	p, err := h.Store.CreatePayment(ctx, models.CreatePaymentInput{
-		LinkSlug: link.Slug, CustomerName: name, CustomerEmail: email, Visitor: visitor,
-	})
+	in := models.CreatePaymentInput{LinkSlug: link.Slug, CustomerName: name, CustomerEmail: email, Visitor: visitor}
+	amount := strings.TrimSpace(c.FormValue("amount"))
+	if openAmount(link) {
+		units, err := evm.ParseUSDC(amount)
+		if err != nil {
+			return h.startFailed(c, link, name, email, amount, models.Invalid("amount", "Enter an amount in USDC, such as 12.50"))
+		}
+		in.CustomerAmount = units
+	}
+	p, err := h.Store.CreatePayment(ctx, in)
 	if err != nil {
-		return h.startFailed(c, link, name, email, err)
+		return h.startFailed(c, link, name, email, amount, err)
 	}
 	return render.Redirect(c, sessionPath(link.Slug, p.ID))
+}
+
+// openAmount reports whether the customer names the amount: a USDC link
+// without a price.
+func openAmount(l *models.PaymentLink) bool {
+	return l.Currency == models.USDC && l.Amount == 0
+}
+
+// SubmitWalletTx takes the transaction hash the browser wallet returned:
+// POST /pay/status/:id/tx (CSRF and rate limit as the other checkout
+// POSTs). It only records the hash, which the page then shows as sent and
+// waiting to be mined; crediting is the watcher's. It answers plain text
+// for the wallet script: what happened, or why not, with the error's status.
+func (h *Handlers) SubmitWalletTx(c *fiber.Ctx) error {
+	ctx, cancel := checkoutCtx(c)
+	defer cancel()
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if _, err := h.Store.SubmitWalletTx(ctx, c.Params("id"), c.FormValue("txHash")); err != nil {
+		status, msg, internal := render.StatusOf(err)
+		if internal {
+			return err
+		}
+		return c.Status(status).SendString(msg)
+	}
+	return c.SendString("Sent, waiting to be mined")
 }
 
 // startFailed re-renders the link page with what went wrong: inline errors
 // for the optional fields, a form-level message for the rest (no payout
 // address, no price feed), a 404/410 page if the link closed meanwhile.
-func (h *Handlers) startFailed(c *fiber.Ctx, link *models.PaymentLink, name, email string, err error) error {
+func (h *Handlers) startFailed(c *fiber.Ctx, link *models.PaymentLink, name, email, amount string, err error) error {
 	status, msg, internal := render.StatusOf(err)
 	if internal {
 		return err
@@ -148,7 +181,7 @@ func (h *Handlers) startFailed(c *fiber.Ctx, link *models.PaymentLink, name, ema
 		return merr
 	}
 	data := h.linkView(link, m)
-	data.Form = pages.Form{Values: map[string]string{"customerName": name, "customerEmail": email}}
+	data.Form = pages.Form{Values: map[string]string{"customerName": name, "customerEmail": email, "amount": amount}}
 	fields, general := formErrors(err)
 	for k, v := range fields {
 		fields[k] = strings.Replace(v, "customerName", "Name", 1)
@@ -222,8 +255,9 @@ func (h *Handlers) CheckoutStatus(c *fiber.Ctx) error {
 }
 
 // CheckoutQR is the QR code of a session's wallet URI, as a PNG:
-// GET /pay/qr/:id.png. It encodes exactly Payment.PaymentURI(), which never
-// changes for a session, so it may be cached for a long time.
+// GET /pay/qr/:id.png. It encodes exactly Store.PaymentURI (Kaspa's URI,
+// or the EIP-681 transfer for USDC), which never changes for a session, so
+// it may be cached for a long time.
 func (h *Handlers) CheckoutQR(c *fiber.Ctx) error {
 	ctx, cancel := checkoutCtx(c)
 	defer cancel()
@@ -231,7 +265,11 @@ func (h *Handlers) CheckoutQR(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	png, err := QRPNG(p.PaymentURI())
+	uri, err := h.Store.PaymentURI(p)
+	if err != nil {
+		return err
+	}
+	png, err := QRPNG(uri)
 	if err != nil {
 		return fmt.Errorf("handlers: qr %s: %w", p.ID, err)
 	}
@@ -269,14 +307,22 @@ func (h *Handlers) CheckoutReceipt(c *fiber.Ctx) error {
 		if v.Link != nil {
 			back = sessionPath(v.Link.Slug, p.ID)
 		}
+		network := "the Kaspa network"
+		if v.EVM != nil {
+			network = v.EVM.Network
+		}
 		return h.checkoutUnavailableBack(c, fiber.StatusNotFound, "No receipt yet",
-			"A receipt is issued once the payment is confirmed on the Kaspa network.", v.MerchantName, back)
+			"A receipt is issued once the payment is confirmed on "+network+".", v.MerchantName, back)
 	}
 	r := pages.CheckoutReceipt{
 		PaymentID: p.ID, MerchantName: v.MerchantName, Testnet: h.testnet(),
 		AmountReceived: models.FormatAsset(p.AmountReceived, p.AssetOf()), AmountExpected: models.FormatAsset(p.AmountExpected, p.AssetOf()),
 		Address: p.PayAddress, TxID: p.TxID, ExplorerURL: templ.SafeURL(models.ExplorerTxURL(p.Chain, string(h.Store.Network()), p.TxID)),
-		Sender: p.SenderAddress, Late: p.Late, CreatedAt: humanTime(p.CreatedAt),
+		Sender: p.SenderAddress, Late: p.Late, CreatedAt: humanTime(p.CreatedAt), Asset: string(p.AssetOf()),
+	}
+	if v.EVM != nil {
+		r.Network, r.ExplorerURL = v.EVM.Network, templ.SafeURL(v.EVM.TxURL)
+		r.Address = v.EVM.Receiver.Hex()
 	}
 	if p.ConfirmedAt != nil {
 		r.ConfirmedAt, r.ConfirmedAtISO = humanTime(*p.ConfirmedAt), models.ISOTime(*p.ConfirmedAt)
@@ -301,7 +347,19 @@ func (h *Handlers) linkView(l *models.PaymentLink, m *models.Merchant) pages.Che
 	return pages.CheckoutLink{
 		Slug: l.Slug, MerchantName: m.Name, Title: l.Title, Description: l.Description, Testnet: h.testnet(),
 		Currency: string(l.Currency), Amount: linkAmount(l), ExpiryMinutes: minutes,
+		OpenAmount: openAmount(l), Network: h.networkName(l.Chain),
 	}
+}
+
+// networkName is how the checkout names a USDC link's chain ("" for Kaspa).
+func (h *Handlers) networkName(chain string) string {
+	if models.IsKaspa(chain) {
+		return ""
+	}
+	if b, ok := evm.Builtin(chain); ok {
+		return b.DisplayName
+	}
+	return chain
 }
 
 func linkAmount(l *models.PaymentLink) string {
@@ -326,6 +384,20 @@ func (h *Handlers) sessionView(v *models.CheckoutView, live bool) partials.Check
 		ExplorerURL: templ.SafeURL(models.ExplorerTxURL(p.Chain, string(h.Store.Network()), p.TxID)), Late: p.Late, Live: live,
 		ReceiptURL: "/pay/receipt/" + p.ID, StrayCredit: v.StrayCredit,
 		Partial: p.Status == models.StatusExpired && p.AmountReceived > 0,
+	}
+	s.Asset = string(p.AssetOf())
+	if e := v.EVM; e != nil {
+		s.URI, s.Address = e.URI, e.Receiver.Hex()
+		s.ExplorerURL = templ.SafeURL(e.TxURL)
+		s.EVM = &partials.EVMPay{
+			Network: e.Network, ChainID: strconv.FormatUint(e.ChainID, 10), ChainIDHex: "0x" + strconv.FormatUint(e.ChainID, 16),
+			Token: e.Token.Hex(), TokenURL: templ.SafeURL(e.TokenURL), Units: strconv.FormatInt(p.AmountExpected, 10),
+			TxPostURL: "/pay/status/" + p.ID + "/tx",
+		}
+		s.SubmittedTx, s.SubmittedTxURL, s.Failure = p.SubmittedTxHash, templ.SafeURL(e.SubmittedTxURL), p.Failure
+		// Safe as a link target: an EIP-681 URI built from two parsed
+		// addresses and integers only.
+		s.WalletURL = templ.SafeURL(e.URI)
 	}
 	if over := p.Overpaid(); over > 0 {
 		s.Overpaid = models.FormatAsset(over, p.AssetOf())
@@ -395,6 +467,12 @@ func sessionVersion(p *models.Payment, stray bool, now time.Time) string {
 		strconv.FormatInt(p.AmountReceived, 10)
 	if stray {
 		v += ".u"
+	}
+	if p.SubmittedTxHash != "" {
+		v += ".s"
+	}
+	if p.Failure != "" {
+		v += ".f"
 	}
 	return v
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"gorm.io/gorm"
+
+	"till/models/evm"
 )
 
 // VisitorPayment returns the newest session a checkout visitor opened on a
@@ -35,6 +37,82 @@ type CheckoutView struct {
 	// StrayCredit: a credit reached the session's shared address after it
 	// opened and matched nothing (see StrayCredit).
 	StrayCredit bool
+	// EVM describes the network and token of a USDC session (nil for Kaspa).
+	EVM *EVMCheckout
+}
+
+// EVMCheckout is what a USDC checkout shows about where to pay: the
+// network (name and chain ID), the USDC contract, the receiver, the
+// EIP-681 URI of the exact amount and explorer links.
+type EVMCheckout struct {
+	Network  string
+	ChainID  uint64
+	Token    evm.Address
+	Receiver evm.Address
+	// URI is evm.PaymentURI of the exact amount (what the QR encodes).
+	URI string
+	// TokenURL links the USDC contract, TxURL the paying transaction and
+	// SubmittedTxURL the one the customer's wallet reported ("" when the
+	// chain has no explorer or there is no such transaction).
+	TokenURL, TxURL, SubmittedTxURL string
+}
+
+// evmCheckout fills EVMCheckout for a USDC session: chain ID and token from
+// the enabled chain (else the built-in table and the session's own token),
+// name and explorer from the built-in table when the chain IDs agree (a
+// local chain shows its configured name and has no explorer).
+func (s *Store) evmCheckout(p *Payment) (*EVMCheckout, error) {
+	v := &EVMCheckout{Network: p.Chain}
+	token := p.TokenAddress
+	b, builtin := evm.Builtin(p.Chain)
+	if ch, ok := s.evm[p.Chain]; ok {
+		v.ChainID = uint64(ch.ChainID)
+		if token == "" {
+			token = ch.USDC
+		}
+	} else if builtin {
+		v.ChainID = b.ChainID
+	}
+	if builtin && b.ChainID == v.ChainID {
+		v.Network = b.DisplayName
+	} else {
+		b = evm.Chain{}
+	}
+	var err error
+	if v.Token, err = evm.ParseAddress(token, evm.Format); err != nil {
+		return nil, fmt.Errorf("models: checkout token of %s: %w", p.ID, err)
+	}
+	if v.Receiver, err = evm.ParseAddress(p.PayAddress, evm.Format); err != nil {
+		return nil, fmt.Errorf("models: checkout receiver of %s: %w", p.ID, err)
+	}
+	v.URI = evm.PaymentURI(v.Token, v.ChainID, v.Receiver, p.AmountExpected)
+	b.USDC = v.Token
+	v.TokenURL = b.TokenURL()
+	txURL := func(h string) string {
+		if u := ExplorerTxURL(p.Chain, "", h); u != "" {
+			return u
+		}
+		if h == "" {
+			return ""
+		}
+		return b.TxURL(h)
+	}
+	v.TxURL, v.SubmittedTxURL = txURL(p.TxID), txURL(p.SubmittedTxHash)
+	return v, nil
+}
+
+// PaymentURI is the wallet URI a session's QR code encodes: Kaspa's
+// kaspa:ADDR?amount=… or, for USDC, the EIP-681 transfer of the exact
+// amount on the session's chain.
+func (s *Store) PaymentURI(p *Payment) (string, error) {
+	if p.AssetOf() != USDC {
+		return p.PaymentURI(), nil
+	}
+	v, err := s.evmCheckout(p)
+	if err != nil {
+		return "", err
+	}
+	return v.URI, nil
 }
 
 // Checkout loads a session with its link and merchant name for the public
@@ -56,6 +134,11 @@ func (s *Store) Checkout(ctx context.Context, paymentID string) (*CheckoutView, 
 		return nil, fmt.Errorf("models: checkout merchant: %w", err)
 	}
 	v.MerchantName = m.Name
+	if p.AssetOf() == USDC {
+		if v.EVM, err = s.evmCheckout(p); err != nil {
+			return nil, err
+		}
+	}
 	if v.StrayCredit, err = s.StrayCredit(ctx, p); err != nil {
 		return nil, err
 	}

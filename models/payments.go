@@ -125,6 +125,10 @@ type CreatePaymentInput struct {
 	Metadata json.RawMessage
 	// Visitor identifies the browser for checkout resume ("" from the API).
 	Visitor string
+	// CustomerAmount is the amount the customer chose on an open-amount
+	// USDC link (price 0), in micro-USDC: at least 0.01 USDC; the unique
+	// offset is added on top. Ignored on links with a price.
+	CustomerAmount int64
 }
 
 // Bounds on session input.
@@ -178,7 +182,7 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 	minutes := link.EffectiveExpiryMinutes(m.PaymentExpiry)
 	p.ExpiresAt = now.Add(time.Duration(minutes) * time.Minute)
 	if params.Asset == USDC {
-		return p, s.createUSDCPayment(ctx, link, m, params, p)
+		return p, s.createUSDCPayment(ctx, link, m, params, p, in.CustomerAmount)
 	}
 	if m.KaspaKpub == "" && m.KaspaAddress == "" && link.Receiver == "" {
 		return nil, &StateError{Message: "This merchant has not set up a payout address yet"}
@@ -244,7 +248,7 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 // receiver (else the merchant's EVM address) receives the price plus a
 // unique offset of 1…9,999 micro-USDC, and only transfers in blocks after
 // the chain's last observed head can pay it.
-func (s *Store) createUSDCPayment(ctx context.Context, link *PaymentLink, m *Merchant, params ChainParams, p *Payment) error {
+func (s *Store) createUSDCPayment(ctx context.Context, link *PaymentLink, m *Merchant, params ChainParams, p *Payment, customer int64) error {
 	ch, ok := s.evm[params.Chain]
 	if !ok {
 		return &StateError{Message: "This link's network (" + params.Chain + ") is not enabled on this server"}
@@ -265,6 +269,12 @@ func (s *Store) createUSDCPayment(ctx context.Context, link *PaymentLink, m *Mer
 		p.RequiredConfirmations = defaultEVMConfirmations
 	}
 	p.AmountExpected = link.Amount
+	if link.Amount == 0 { // open amount: the customer names it
+		if customer < params.MinPayable {
+			return Invalid("amount", "Enter an amount of at least 0.01 USDC")
+		}
+		p.AmountExpected, p.PriceAmount = customer, customer
+	}
 	if p.AmountExpected < params.MinPayable {
 		return belowMinimum(p)
 	}

@@ -73,6 +73,7 @@ func routes(app *fiber.App, d routeDeps) {
 	// opens a session), one session's page, its polled status fragment, its
 	// QR code and the receipt.
 	h.Get("/pay/status/:id", p.CheckoutStatus)
+	h.Post("/pay/status/:id/tx", d.publicLimit, p.SubmitWalletTx)
 	h.Get("/pay/qr/:id.png", p.CheckoutQR)
 	h.Get("/pay/receipt/:id", p.CheckoutReceipt)
 	h.Get("/pay/:slug", p.ShowCheckout)

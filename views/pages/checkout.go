@@ -24,6 +24,19 @@ type CheckoutLink struct {
 	// session).
 	Notice string
 	Form   Form
+	// OpenAmount: a USDC link without a price, where the customer enters
+	// the amount (at least 0.01 USDC) before the session opens.
+	OpenAmount bool
+	// Network names a USDC link's chain ("" for Kaspa).
+	Network string
+}
+
+// AssetName is what the customer pays in: "USDC" or "KAS".
+func (l CheckoutLink) AssetName() string {
+	if l.Currency == "USDC" {
+		return "USDC"
+	}
+	return "Kaspa"
 }
 
 // USD reports whether the link is priced in dollars.
@@ -51,6 +64,26 @@ type CheckoutReceipt struct {
 	Late           bool
 	// CheckoutURL leads back to the link's checkout ("" without a link).
 	CheckoutURL string
+	// Asset is what was paid ("USDC"; "" or "KAS" for Kaspa) and Network
+	// the EVM network's name ("" for Kaspa).
+	Asset   string
+	Network string
+}
+
+// AssetName is the unit printed after amounts.
+func (r CheckoutReceipt) AssetName() string {
+	if r.Asset == "" {
+		return "KAS"
+	}
+	return r.Asset
+}
+
+// ExplorerName names the explorer the transaction link leads to.
+func (r CheckoutReceipt) ExplorerName() string {
+	if r.Network != "" {
+		return r.Network + " explorer"
+	}
+	return "Kaspa explorer"
 }
 
 // CheckoutProblem is the page for a link or session a customer cannot use.

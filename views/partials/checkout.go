@@ -99,7 +99,35 @@ type CheckoutSession struct {
 	ReceiptURL  string
 	// CSRF is the token for the "start a new payment" form.
 	CSRF string
+
+	// Asset names the unit of every amount shown ("KAS", "USDC").
+	Asset string
+	// EVM is set on USDC sessions: the network and token to pay on.
+	EVM *EVMPay
+	// SubmittedTx is the transaction the customer's browser wallet reported
+	// ("sent, waiting to be mined"), SubmittedTxURL its explorer link, and
+	// Failure why it failed (e.g. reverted), if it did.
+	SubmittedTx    string
+	SubmittedTxURL templ.SafeURL
+	Failure        string
 }
+
+// EVMPay is how to pay a USDC session: network, chain ID, the USDC contract
+// (EIP-55) with its explorer link, and what the browser-wallet script needs
+// (the chain ID in hex, the amount in micro-USDC).
+type EVMPay struct {
+	Network    string
+	ChainID    string
+	ChainIDHex string
+	Token      string
+	TokenURL   templ.SafeURL
+	Units      string
+	// TxPostURL receives the wallet's transaction hash.
+	TxPostURL string
+}
+
+// IsEVM reports whether the session pays USDC on an EVM chain.
+func (s CheckoutSession) IsEVM() bool { return s.EVM != nil }
 
 // Progress is the confirmation progress in percent, for the bar's label.
 func (s CheckoutSession) Progress() int64 {
@@ -119,4 +147,28 @@ func (s CheckoutSession) ConfirmationsShown() int64 {
 		return s.Required
 	}
 	return s.Confirmations
+}
+
+// NetworkName is the network the session pays on, as the status says it.
+func (s CheckoutSession) NetworkName() string {
+	if s.EVM != nil {
+		return s.EVM.Network
+	}
+	return "the Kaspa network"
+}
+
+// ExplorerName names the explorer a transaction link leads to.
+func (s CheckoutSession) ExplorerName() string {
+	if s.EVM != nil {
+		return s.EVM.Network + " explorer"
+	}
+	return "Kaspa explorer"
+}
+
+// AddressKind is the kind of address the customer pays to.
+func (s CheckoutSession) AddressKind() string {
+	if s.EVM != nil {
+		return s.EVM.Network
+	}
+	return "Kaspa"
 }
