@@ -348,7 +348,7 @@ func (s *Store) applyLinkChain(l *PaymentLink, in LinkInput, m *Merchant) error 
 		case r != "":
 			a, err := evm.ParseAddress(r, evm.Strict)
 			if err != nil {
-				v.add(Invalid("receiver", "Invalid receiver address: %s", err.Error()))
+				v.add(Invalid("receiver", "Invalid receiver address: %s", evmReason(err)))
 			} else {
 				l.Receiver = a.Lower()
 			}
@@ -359,6 +359,12 @@ func (s *Store) applyLinkChain(l *PaymentLink, in LinkInput, m *Merchant) error 
 		}
 	}
 	return v.err()
+}
+
+// evmReason is an evm package error without its "invalid EVM address: "
+// prefix, for messages that name the field themselves.
+func evmReason(err error) string {
+	return strings.TrimPrefix(err.Error(), evm.ErrInvalidAddress.Error()+": ")
 }
 
 // enabledChainList names the enabled EVM chains for messages.

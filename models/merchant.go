@@ -301,7 +301,7 @@ func (s *Store) UpdateSettings(ctx context.Context, merchantID string, in Settin
 		if addr != "" {
 			a, err := evm.ParseAddress(addr, evm.Strict)
 			if err != nil {
-				v.add(Invalid("evmAddress", "Invalid EVM address: %s", err.Error()))
+				v.add(Invalid("evmAddress", "Invalid EVM address: %s", evmReason(err)))
 			} else {
 				addr = a.Lower()
 			}
