@@ -270,7 +270,7 @@ func (s *Store) applyLinkInput(l *PaymentLink, in LinkInput, now time.Time, m *M
 			l.Currency = c
 		}
 	}
-	v.add(s.applyLinkChain(l, in, m))
+	s.applyLinkChain(&v, l, in, m)
 	if in.Amount != nil || in.Currency != nil {
 		text := str(in.Amount)
 		if in.Amount == nil { // currency changed alone: re-check the stored amount
@@ -319,8 +319,7 @@ func (s *Store) applyLinkInput(l *PaymentLink, in LinkInput, now time.Time, m *M
 // applyLinkChain sets a USDC link's chain and receiver (and a KAS/USD
 // link's chain to Kaspa), refusing a chain that is not enabled, a receiver
 // that fails strict EIP-55 and a USDC link with no receiver at all.
-func (s *Store) applyLinkChain(l *PaymentLink, in LinkInput, m *Merchant) error {
-	var v ValidationErrors
+func (s *Store) applyLinkChain(v *ValidationErrors, l *PaymentLink, in LinkInput, m *Merchant) {
 	if l.Currency != USDC {
 		if in.Chain != nil && strings.TrimSpace(*in.Chain) != "" && !IsKaspa(strings.TrimSpace(*in.Chain)) {
 			v.add(Invalid("chain", "chain applies to USDC links only"))
@@ -329,7 +328,7 @@ func (s *Store) applyLinkChain(l *PaymentLink, in LinkInput, m *Merchant) error 
 			v.add(Invalid("receiver", "receiver applies to USDC links only"))
 		}
 		l.Chain, l.Receiver = chainKaspa, ""
-		return v.err()
+		return
 	}
 	if in.Chain != nil || IsKaspa(l.Chain) {
 		name := strings.ToLower(strings.TrimSpace(str(in.Chain)))
@@ -358,7 +357,6 @@ func (s *Store) applyLinkChain(l *PaymentLink, in LinkInput, m *Merchant) error 
 			v.add(Invalid("receiver", "receiver is required: set your EVM address in settings or give the link a receiver"))
 		}
 	}
-	return v.err()
 }
 
 // evmReason is an evm package error without its "invalid EVM address: "
