@@ -261,6 +261,8 @@ func (s *Store) applyLinkInput(l *PaymentLink, in LinkInput, now time.Time, m *M
 	if in.Currency != nil {
 		c := Currency(strings.ToUpper(strings.TrimSpace(*in.Currency)))
 		switch {
+		case !c.Valid() && len(s.evm) == 0:
+			v.add(Invalid("currency", "currency must be KAS or USD")) // the KasPay document's message
 		case !c.Valid():
 			v.add(Invalid("currency", "currency must be KAS, USD or USDC"))
 		case l.Slug != "" && (c == USDC) != (l.Currency == USDC):
