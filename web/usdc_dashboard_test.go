@@ -201,6 +201,16 @@ func TestUSDCDashboardPaymentsAndAssign(t *testing.T) {
 	if got := strings.TrimSpace(row.Find(`[data-testid="payment-amount"]`).Text()); !strings.Contains(got, evm.FormatUSDC(paidUnits)+" USDC") {
 		t.Errorf("amount cell %q", got)
 	}
+	detail := c.Get("/dashboard/payments/" + paidID)
+	if got := detail.TestID("detail-chain"); !strings.HasPrefix(got, "Base Sepolia") || detail.TestID("detail-token") != chain.USDC.Hex() {
+		t.Errorf("detail network %q token %q", got, detail.TestID("detail-token"))
+	}
+	if got := detail.Text("#pay-address"); got != evmAddr1 {
+		t.Errorf("detail pay-to %q, want EIP-55 %s", got, evmAddr1)
+	}
+	if href, _ := detail.Doc.Find(`[data-testid="explorer-link"]`).Attr("href"); href != "https://sepolia.basescan.org/tx/"+tx1 {
+		t.Errorf("detail explorer link %q", href)
+	}
 	un := page.Doc.Find(`[data-testid="unmatched-row"]`)
 	if un.Length() != 1 {
 		t.Fatalf("%d unmatched rows", un.Length())
