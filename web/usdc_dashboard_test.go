@@ -245,6 +245,31 @@ func TestUSDCDashboardPaymentsAndAssign(t *testing.T) {
 		t.Error("the assigned transfer is still listed as unmatched")
 	}
 
+	// A transfer mined before a session's start block is never offered to
+	// it, whatever the clocks say (the EVM start rule of matching).
+	observeUSDCChain(t, env, 300)
+	lateID, lateUnits := open()
+	if p, _ := env.Store.Payment(context.Background(), lateID); p.StartBlock != 300 {
+		t.Fatalf("session start block %d, want the observed head 300", p.StartBlock)
+	}
+	tx3 := "0x" + strings.Repeat("d4", 32)
+	if res := recordUSDC(t, env, evmAddr1, lateUnits+1, 250, 300, tx3); res.Matched {
+		t.Fatalf("a transfer before the session's start matched it: %+v", res)
+	}
+	again := c.Get("/dashboard/payments")
+	old := again.Doc.Find(`[data-testid="unmatched-row"]`)
+	oldID, _ := old.Attr("data-transfer-id")
+	var offers []string
+	again.Doc.Find(`[data-testid="assign-row"][data-transfer-id="` + oldID + `"] option`).Each(func(_ int, s *goquery.Selection) {
+		if v, _ := s.Attr("value"); v != "" {
+			offers = append(offers, v)
+		}
+	})
+	// The underpaid session (started at block 100) may take it; the new one not.
+	if old.Length() != 1 || strings.Join(offers, ",") != otherID {
+		t.Errorf("a transfer from block 250 is offered to %v, want only %s (not the session started at block 300)", offers, otherID)
+	}
+
 	// Overview: revenue per asset and in USD.
 	ov := c.Get("/dashboard")
 	if got := ov.TestID("revenue-usdc"); !strings.Contains(got, evm.FormatUSDC(paidUnits)+" USDC") || !strings.Contains(got, "1 payment") {
