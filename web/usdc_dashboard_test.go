@@ -159,6 +159,15 @@ func TestUSDCDashboardLinks(t *testing.T) {
 	if got.Amount != 20_000_000 || got.Receiver != strings.ToLower(evmAddr2) || got.Slug != ebook.Slug {
 		t.Errorf("updated link %+v", got)
 	}
+
+	// Without an EVM address in settings an empty receiver is refused.
+	if r := env.Do("PATCH", "/api/settings", map[string]any{"evmAddress": ""}, m.Bearer()...); r.Status != 200 {
+		t.Fatal(r.Status)
+	}
+	p := c.Submit("/dashboard/links/new", "/dashboard/links", usdcLinkForm("No receiver", "5", usdcTestChain, ""))
+	if got := p.TestID("error-receiver"); !strings.Contains(got, "receiver is required") {
+		t.Errorf("empty receiver without an EVM address: %q (status %d)", got, p.Status)
+	}
 }
 
 func TestUSDCDashboardPaymentsAndAssign(t *testing.T) {
