@@ -123,24 +123,19 @@ func (h *Handlers) StartCheckout(c *fiber.Ctx) error {
 	name, email := strings.TrimSpace(c.FormValue("customerName")), strings.TrimSpace(c.FormValue("customerEmail"))
 	in := models.CreatePaymentInput{LinkSlug: link.Slug, CustomerName: name, CustomerEmail: email, Visitor: visitor}
 	amount := strings.TrimSpace(c.FormValue("amount"))
-	if openAmount(link) {
-		units, err := evm.ParseUSDC(amount)
-		if err != nil {
+	if link.OpenAmount() {
+		// The domain checks the amount; the page words its refusals for a
+		// customer rather than an integrator.
+		if _, err := evm.ParseUSDC(amount); err != nil {
 			return h.startFailed(c, link, name, email, amount, models.Invalid("amount", "Enter an amount in USDC, such as 12.50"))
 		}
-		in.CustomerAmount = units
+		in.Amount = amount
 	}
 	p, err := h.Store.CreatePayment(ctx, in)
 	if err != nil {
 		return h.startFailed(c, link, name, email, amount, err)
 	}
 	return render.Redirect(c, sessionPath(link.Slug, p.ID))
-}
-
-// openAmount reports whether the customer names the amount: a USDC link
-// without a price.
-func openAmount(l *models.PaymentLink) bool {
-	return l.Currency == models.USDC && l.Amount == 0
 }
 
 // SubmitWalletTx takes the transaction hash the browser wallet returned:
@@ -347,7 +342,7 @@ func (h *Handlers) linkView(l *models.PaymentLink, m *models.Merchant) pages.Che
 	return pages.CheckoutLink{
 		Slug: l.Slug, MerchantName: m.Name, Title: l.Title, Description: l.Description, Testnet: h.testnet(),
 		Currency: string(l.Currency), Amount: linkAmount(l), ExpiryMinutes: minutes,
-		OpenAmount: openAmount(l), Network: h.networkName(l.Chain),
+		OpenAmount: l.OpenAmount(), Network: h.networkName(l.Chain),
 	}
 }
 

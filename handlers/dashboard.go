@@ -49,7 +49,9 @@ func (h *Handlers) settingsData(m *models.Merchant) pages.SettingsData {
 			"paymentExpiry":         strconv.Itoa(m.PaymentExpiry),
 			"kaspaKpub":             m.KaspaKpub,
 			"requiredConfirmations": strconv.Itoa(m.RequiredConfirmations),
+			"evmAddress":            m.EVMAddressHex(),
 		}},
+		EVMChains: h.Store.EVMChainNames(),
 	}
 }
 
@@ -65,6 +67,12 @@ func (h *Handlers) UpdateSettings(c *fiber.Ctx) error {
 	name, addr, kpub := c.FormValue("name"), c.FormValue("kaspaAddress"), c.FormValue("kaspaKpub")
 	expiryText, confText := c.FormValue("paymentExpiry"), c.FormValue("requiredConfirmations")
 	values := map[string]string{"name": name, "kaspaAddress": addr, "paymentExpiry": expiryText, "kaspaKpub": kpub, "requiredConfirmations": confText}
+	// evmAddress is changed only when the form carries the field ("" clears it).
+	var evmAddr *string
+	if c.Request().PostArgs().Has("evmAddress") {
+		v := c.FormValue("evmAddress")
+		evmAddr, values["evmAddress"] = &v, v
+	}
 	d := h.settingsData(m)
 	d.Form.Values = values
 	var conv models.ValidationErrors
@@ -82,6 +90,7 @@ func (h *Handlers) UpdateSettings(c *fiber.Ctx) error {
 		var saved *models.Merchant
 		saved, err = h.Store.UpdateSettings(c.UserContext(), m.ID, models.SettingsInput{
 			Name: &name, KaspaAddress: &addr, PaymentExpiry: &expiry, KaspaKpub: &kpub, RequiredConfirmations: &conf,
+			EVMAddress: evmAddr,
 		})
 		if err == nil {
 			d = h.settingsData(saved)

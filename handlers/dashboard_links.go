@@ -19,7 +19,7 @@ import (
 
 // linkFields are the builder's form fields; they carry the API's names, so
 // domain validation errors land on the right field.
-var linkFields = []string{"title", "description", "amount", "currency", "expiryMinutes", "status", "successMessage", "redirectUrl", "linkExpiresIn"}
+var linkFields = []string{"title", "description", "amount", "currency", "expiryMinutes", "status", "successMessage", "redirectUrl", "linkExpiresIn", "chain", "receiver"}
 
 // linkForm reads the builder's fields into a LinkInput. Values that are
 // not numbers where numbers belong come back as conversion errors (the
@@ -41,6 +41,11 @@ func linkInput(v map[string]string) (models.LinkInput, models.ValidationErrors) 
 		SuccessMessage: &success, RedirectURL: &redirect}
 	if status != "" {
 		in.Status = &status
+	}
+	if strings.EqualFold(strings.TrimSpace(currency), string(models.USDC)) {
+		// The chain and receiver fields only mean something for USDC.
+		chain, receiver := v["chain"], v["receiver"]
+		in.Chain, in.Receiver = &chain, &receiver
 	}
 	var conv models.ValidationErrors
 	if text := strings.TrimSpace(v["expiryMinutes"]); text == "" {
@@ -72,6 +77,9 @@ func linkValues(l *models.PaymentLink) map[string]string {
 		"currency": string(l.Currency), "status": string(l.Status), "successMessage": l.SuccessMessage,
 		"redirectUrl": l.RedirectURL, "linkExpiresIn": "keep",
 	}
+	if l.Currency == models.USDC {
+		v["chain"], v["receiver"] = l.Chain, l.ReceiverHex()
+	}
 	if l.ExpiryMinutes != nil {
 		v["expiryMinutes"] = strconv.Itoa(*l.ExpiryMinutes)
 	}
@@ -97,8 +105,12 @@ func (h *Handlers) NewLink(c *fiber.Ctx) error {
 	ctx, cancel := dashCtx(c)
 	defer cancel()
 	m := authn.Merchant(c)
-	d := pages.LinkFormData{DefaultWindow: m.PaymentExpiry,
-		Form: pages.Form{Values: map[string]string{"currency": "KAS", "status": "active", "linkExpiresIn": "0"}}}
+	d := pages.LinkFormData{DefaultWindow: m.PaymentExpiry, EVMChains: h.Store.EVMChainNames(),
+		Form: pages.Form{Values: map[string]string{"currency": "KAS", "status": "active", "linkExpiresIn": "0",
+			"receiver": m.EVMAddressHex()}}}
+	if len(d.EVMChains) > 0 {
+		d.Form.Values["chain"] = d.EVMChains[0]
+	}
 	kas, active := "KAS", "active"
 	p, err := h.Store.PreviewLink(ctx, m.ID, models.LinkInput{Currency: &kas, Status: &active})
 	if err != nil {
@@ -118,7 +130,7 @@ func (h *Handlers) EditLink(c *fiber.Ctx) error {
 		return err
 	}
 	d := pages.LinkFormData{ID: l.ID, URL: h.linkURL(l), ExpiresAt: l.ExpiresAt, DefaultWindow: m.PaymentExpiry,
-		Form: pages.Form{Values: linkValues(l)}}
+		Form: pages.Form{Values: linkValues(l)}, EVMChains: h.Store.EVMChainNames()}
 	in, _ := linkInput(d.Form.Values)
 	if d.Preview, err = h.Store.PreviewLink(ctx, m.ID, in); err != nil {
 		return err
@@ -146,7 +158,7 @@ func (h *Handlers) CreateLink(c *fiber.Ctx) error {
 	defer cancel()
 	m := authn.Merchant(c)
 	in, values, conv := linkForm(c)
-	d := pages.LinkFormData{DefaultWindow: m.PaymentExpiry, Form: pages.Form{Values: values}}
+	d := pages.LinkFormData{DefaultWindow: m.PaymentExpiry, Form: pages.Form{Values: values}, EVMChains: h.Store.EVMChainNames()}
 	if len(conv) == 0 {
 		l, err := h.Store.CreateLink(ctx, m.ID, in)
 		if err == nil {
@@ -164,7 +176,7 @@ func (h *Handlers) UpdateLink(c *fiber.Ctx) error {
 	defer cancel()
 	m := authn.Merchant(c)
 	in, values, conv := linkForm(c)
-	d := pages.LinkFormData{ID: c.Params("id"), DefaultWindow: m.PaymentExpiry, Form: pages.Form{Values: values}}
+	d := pages.LinkFormData{ID: c.Params("id"), DefaultWindow: m.PaymentExpiry, Form: pages.Form{Values: values}, EVMChains: h.Store.EVMChainNames()}
 	if len(conv) == 0 {
 		l, err := h.Store.UpdateLink(ctx, m.ID, d.ID, in)
 		if err == nil {

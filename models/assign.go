@@ -216,6 +216,9 @@ func (s *Store) canTake(p *Payment, t *Transfer, now time.Time) error {
 	}
 	var before bool
 	switch {
+	case !IsKaspa(t.Chain) && t.BlockNumber != nil:
+		// EVM: the start rule of matching, start_block < block number.
+		before = *t.BlockNumber <= p.StartBlock
 	case t.BlockDaaScore != nil && p.StartDaaScore > 0:
 		before = *t.BlockDaaScore < p.StartDaaScore
 	case t.BlockTime != nil:

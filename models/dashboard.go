@@ -80,7 +80,7 @@ func (s *Store) PreviewLink(ctx context.Context, merchantID string, in LinkInput
 	now := s.clock()
 	l, in := newLink(merchantID, in, now)
 	p := &LinkPreview{MerchantName: m.Name}
-	if err := s.applyLinkInput(l, in, now); err != nil {
+	if err := s.applyLinkInput(l, in, now, m); err != nil {
 		v, ok := AsValidation(err)
 		if !ok {
 			return nil, err

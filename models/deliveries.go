@@ -305,7 +305,7 @@ func samplePayment(m *Merchant, now time.Time) PaymentSnapshot {
 	confirmed := ISOTime(now)
 	return PaymentSnapshot{
 		ID: "00000000-0000-0000-0000-000000000000", Status: KasPayConfirmed, Stage: StageConfirmed,
-		AmountExpected: "100.00000000", AmountReceived: "100.00000000", KaspaAddress: m.KaspaAddress,
+		AmountExpected: "100.00000000", AmountReceived: "100.00000000", KaspaAddress: str(m.KaspaAddress),
 		TxID: str(strings.Repeat("0", 64)), CustomerEmail: str("customer@example.com"), CustomerName: str("Test Customer"),
 		Metadata: []byte(`{"test":true}`), ConfirmedAt: &confirmed, Currency: string(KAS),
 		Confirmations: defaultRequiredConfirmations, RequiredConfirmations: defaultRequiredConfirmations,

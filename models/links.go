@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+
+	"till/models/evm"
 )
 
 // LinkStatus is the publication state a merchant sets on a link.
@@ -27,8 +30,11 @@ const (
 // Valid reports whether s is a known link status.
 func (s LinkStatus) Valid() bool { return s == LinkDraft || s == LinkActive || s == LinkInactive }
 
-// PaymentLink is a reusable checkout: a fixed amount in KAS or USD that any
-// number of customers can pay, each in their own payment session.
+// PaymentLink is a reusable checkout: a fixed amount in KAS or USD (paid in
+// KAS), or in USDC on one EVM chain, that any number of customers can pay,
+// each in their own payment session. A USDC link names its Chain and its
+// Receiver (lower-case hex) and its slug is a 10-character random code; a
+// USDC price of 0 is an open amount (the customer enters it).
 type PaymentLink struct {
 	ID             string
 	MerchantID     string
@@ -92,7 +98,46 @@ const (
 	MaxLinkLifetime      = 5 * 366 * 24 * 60
 	maxLinkKAS           = 1_000_000_000 * SompiPerKAS // a billion KAS
 	maxLinkUSDCents      = 100_000_000_00              // a hundred million dollars
+	maxLinkMicroUSDC     = 100_000_000 * 1_000_000     // a hundred million USDC
+	// LinkCodeLen is the length of a USDC link's code ([a-z0-9]).
+	LinkCodeLen = 10
 )
+
+// OpenAmount reports whether the link lets the customer choose the amount
+// (a USDC link priced 0).
+func (l *PaymentLink) OpenAmount() bool { return l.Currency == USDC && l.Amount == 0 }
+
+// ReceiverHex is the link's USDC receiver in EIP-55 form ("" for none).
+func (l *PaymentLink) ReceiverHex() string { return evmHex(l.Receiver) }
+
+// evmHex shows a stored lower-case EVM address in EIP-55 form.
+func evmHex(lower string) string {
+	if lower == "" {
+		return ""
+	}
+	a, err := evm.ParseAddress(lower, evm.Format)
+	if err != nil {
+		return lower
+	}
+	return a.Hex()
+}
+
+// EVMChainNames lists the enabled EVM chains by name, sorted (the link
+// builder's choices).
+func (s *Store) EVMChainNames() []string {
+	names := make([]string, 0, len(s.evm))
+	for n := range s.evm {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// EVMChainEnabled reports whether chain is an enabled EVM chain.
+func (s *Store) EVMChainEnabled(chain string) bool {
+	_, ok := s.evm[chain]
+	return ok
+}
 
 // LinkInput carries link fields from either API or page. Nil means "not
 // given": on create the default applies, on update the field stays.
@@ -108,6 +153,10 @@ type LinkInput struct {
 	// LinkExpiresIn is the link's lifetime in minutes from now; a pointer to
 	// 0 or to nil means it never expires.
 	LinkExpiresIn **int
+	// Chain is a USDC link's EVM chain (an enabled one); Receiver its
+	// pay-to address, strict EIP-55 ("" means the merchant's EVM address).
+	Chain    *string
+	Receiver *string
 }
 
 func str(p *string) string {
@@ -121,11 +170,19 @@ func str(p *string) string {
 func (s *Store) CreateLink(ctx context.Context, merchantID string, in LinkInput) (*PaymentLink, error) {
 	now := s.clock()
 	l, in := newLink(merchantID, in, now)
-	if err := s.applyLinkInput(l, in, now); err != nil {
+	m, err := s.Merchant(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.applyLinkInput(l, in, now, m); err != nil {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		l.Slug = makeSlug(l.Title)
+		if l.Currency == USDC {
+			l.Slug = makeCode()
+		} else {
+			l.Slug = makeSlug(l.Title)
+		}
 		err := s.db.W(ctx).Create(l).Error
 		if err == nil {
 			return l, nil
@@ -161,8 +218,12 @@ func (s *Store) UpdateLink(ctx context.Context, merchantID, id string, in LinkIn
 	if in == (LinkInput{}) {
 		return nil, Invalid("", "No fields to update")
 	}
+	m, err := s.Merchant(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
 	now := s.clock()
-	if err := s.applyLinkInput(l, in, now); err != nil {
+	if err := s.applyLinkInput(l, in, now, m); err != nil {
 		return nil, err
 	}
 	l.UpdatedAt = now
@@ -170,6 +231,7 @@ func (s *Store) UpdateLink(ctx context.Context, merchantID, id string, in LinkIn
 		"title": l.Title, "description": l.Description, "currency": l.Currency, "amount": l.Amount,
 		"expiry_minutes": l.ExpiryMinutes, "status": l.Status, "success_message": l.SuccessMessage,
 		"redirect_url": l.RedirectURL, "expires_at": l.ExpiresAt, "updated_at": l.UpdatedAt,
+		"chain": l.Chain, "receiver": l.Receiver,
 	})
 	if res.Error != nil {
 		return nil, fmt.Errorf("models: update link: %w", res.Error)
@@ -182,7 +244,9 @@ func (s *Store) UpdateLink(ctx context.Context, merchantID, id string, in LinkIn
 
 // applyLinkInput validates every given field against l's resulting state and
 // copies them in; on error l may be partly changed and must be discarded.
-func (s *Store) applyLinkInput(l *PaymentLink, in LinkInput, now time.Time) error {
+// m is the link's merchant (its EVM address is a USDC link's default
+// receiver).
+func (s *Store) applyLinkInput(l *PaymentLink, in LinkInput, now time.Time, m *Merchant) error {
 	var v ValidationErrors
 	if in.Title != nil {
 		t := strings.TrimSpace(*in.Title)
@@ -196,12 +260,19 @@ func (s *Store) applyLinkInput(l *PaymentLink, in LinkInput, now time.Time) erro
 	}
 	if in.Currency != nil {
 		c := Currency(strings.ToUpper(strings.TrimSpace(*in.Currency)))
-		if c != KAS && c != USD {
-			v.add(Invalid("currency", "currency must be KAS or USD"))
-		} else {
+		switch {
+		case !c.Valid() && len(s.evm) == 0:
+			v.add(Invalid("currency", "currency must be KAS or USD")) // the KasPay document's message
+		case !c.Valid():
+			v.add(Invalid("currency", "currency must be KAS, USD or USDC"))
+		case l.Slug != "" && (c == USDC) != (l.Currency == USDC):
+			// A link's code and sessions belong to one chain family.
+			v.add(Invalid("currency", "A link's currency cannot change between USDC and KAS/USD; create a new link instead"))
+		default:
 			l.Currency = c
 		}
 	}
+	s.applyLinkChain(&v, l, in, m)
 	if in.Amount != nil || in.Currency != nil {
 		text := str(in.Amount)
 		if in.Amount == nil { // currency changed alone: re-check the stored amount
@@ -247,7 +318,67 @@ func (s *Store) applyLinkInput(l *PaymentLink, in LinkInput, now time.Time) erro
 	return v.err()
 }
 
+// applyLinkChain sets a USDC link's chain and receiver (and a KAS/USD
+// link's chain to Kaspa), refusing a chain that is not enabled, a receiver
+// that fails strict EIP-55 and a USDC link with no receiver at all.
+func (s *Store) applyLinkChain(v *ValidationErrors, l *PaymentLink, in LinkInput, m *Merchant) {
+	if l.Currency != USDC {
+		if in.Chain != nil && strings.TrimSpace(*in.Chain) != "" && !IsKaspa(strings.TrimSpace(*in.Chain)) {
+			v.add(Invalid("chain", "chain applies to USDC links only"))
+		}
+		if in.Receiver != nil && strings.TrimSpace(*in.Receiver) != "" {
+			v.add(Invalid("receiver", "receiver applies to USDC links only"))
+		}
+		l.Chain, l.Receiver = chainKaspa, ""
+		return
+	}
+	if in.Chain != nil || IsKaspa(l.Chain) {
+		name := strings.ToLower(strings.TrimSpace(str(in.Chain)))
+		switch {
+		case name == "":
+			v.add(Invalid("chain", "chain is required for USDC links (one of: %s)", s.enabledChainList()))
+		case !s.EVMChainEnabled(name):
+			v.add(Invalid("chain", "chain %q is not enabled on this server (enabled: %s)", name, s.enabledChainList()))
+		default:
+			l.Chain = name
+		}
+	}
+	if in.Receiver != nil || l.Receiver == "" {
+		r := strings.TrimSpace(str(in.Receiver))
+		switch {
+		case r != "":
+			a, err := evm.ParseAddress(r, evm.Strict)
+			if err != nil {
+				v.add(Invalid("receiver", "Invalid receiver address: %s", evmReason(err)))
+			} else {
+				l.Receiver = a.Lower()
+			}
+		case m != nil && m.EVMAddress != "":
+			l.Receiver = m.EVMAddress
+		default:
+			v.add(Invalid("receiver", "receiver is required: set your EVM address in settings or give the link a receiver"))
+		}
+	}
+}
+
+// evmReason is an evm package error without its "invalid EVM address: "
+// prefix, for messages that name the field themselves.
+func evmReason(err error) string {
+	return strings.TrimPrefix(err.Error(), evm.ErrInvalidAddress.Error()+": ")
+}
+
+// enabledChainList names the enabled EVM chains for messages.
+func (s *Store) enabledChainList() string {
+	if len(s.evm) == 0 {
+		return "none"
+	}
+	return strings.Join(s.EVMChainNames(), ", ")
+}
+
 func validateLinkAmount(text string, l *PaymentLink) error {
+	if l.Currency == USDC {
+		return validateUSDCLinkAmount(text, l)
+	}
 	max := int64(maxLinkKAS)
 	if l.Currency == USD {
 		max = maxLinkUSDCents
@@ -261,6 +392,25 @@ func validateLinkAmount(text string, l *PaymentLink) error {
 	}
 	if l.Currency == KAS && units < MinPayableSompi {
 		return Invalid("amount", "amount must be at least 0.2 KAS: smaller payments cannot be sent from standard Kaspa wallets")
+	}
+	l.Amount = units
+	return nil
+}
+
+// validateUSDCLinkAmount reads a USDC price exactly: 0 is an open amount,
+// anything else is at least the payable minimum (0.01 USDC).
+func validateUSDCLinkAmount(text string, l *PaymentLink) error {
+	if strings.TrimSpace(text) == "" {
+		return Invalid("amount", "amount is required (0 lets the customer choose it)")
+	}
+	units, err := evm.ParseUSDC(text)
+	switch {
+	case err != nil:
+		return Invalid("amount", "amount: %s", strings.TrimPrefix(err.Error(), evm.ErrInvalidAmount.Error()+": "))
+	case units > maxLinkMicroUSDC:
+		return Invalid("amount", "amount is too large (at most %s USDC)", FormatAsset(maxLinkMicroUSDC, USDC))
+	case units != 0 && units < MinPayableMicroUSDC:
+		return Invalid("amount", "amount must be 0 (open amount) or at least 0.01 USDC")
 	}
 	l.Amount = units
 	return nil
@@ -320,11 +470,18 @@ func makeSlug(title string) string {
 	if base == "" {
 		base = "pay"
 	}
+	return base + "-" + randomCode(6)
+}
+
+// makeCode is a USDC link's code: LinkCodeLen random characters [a-z0-9].
+func makeCode() string { return randomCode(LinkCodeLen) }
+
+func randomCode(n int) string {
 	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 6)
+	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	for i := range b {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
-	return base + "-" + string(b)
+	return string(b)
 }

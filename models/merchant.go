@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
+	"till/models/evm"
 	"till/models/kaspa"
 )
 
@@ -247,12 +248,19 @@ type SettingsInput struct {
 	// the single payout address.
 	KaspaKpub             *string
 	RequiredConfirmations *int
+	// EVMAddress is the payout address on EVM chains (strict EIP-55); ""
+	// clears it.
+	EVMAddress *string
 }
 
 // Empty reports whether no field is set.
 func (in SettingsInput) Empty() bool {
-	return in.Name == nil && in.KaspaAddress == nil && in.PaymentExpiry == nil && in.KaspaKpub == nil && in.RequiredConfirmations == nil
+	return in.Name == nil && in.KaspaAddress == nil && in.PaymentExpiry == nil && in.KaspaKpub == nil && in.RequiredConfirmations == nil &&
+		in.EVMAddress == nil
 }
+
+// EVMAddressHex is the merchant's EVM address in EIP-55 form ("" if unset).
+func (m *Merchant) EVMAddressHex() string { return evmHex(m.EVMAddress) }
 
 // Bounds on confirmation depth.
 const (
@@ -287,6 +295,18 @@ func (s *Store) UpdateSettings(ctx context.Context, merchantID string, in Settin
 			v.add(Invalid("requiredConfirmations", "requiredConfirmations must be between %d and %d", MinConfirmations, MaxConfirmations))
 		}
 		updates["required_confirmations"] = *in.RequiredConfirmations
+	}
+	if in.EVMAddress != nil {
+		addr := strings.TrimSpace(*in.EVMAddress)
+		if addr != "" {
+			a, err := evm.ParseAddress(addr, evm.Strict)
+			if err != nil {
+				v.add(Invalid("evmAddress", "Invalid EVM address: %s", evmReason(err)))
+			} else {
+				addr = a.Lower()
+			}
+		}
+		updates["evm_address"] = addr
 	}
 	if in.KaspaKpub != nil {
 		kpub := strings.TrimSpace(*in.KaspaKpub)

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"till/models/evm"
 	"till/models/kaspa"
 )
 
@@ -97,8 +99,65 @@ type Payment struct {
 // TableName pins the table name.
 func (Payment) TableName() string { return "payments" }
 
-// PaymentURI is the wallet URI for the exact amount (QR codes, wallet links).
-func (p *Payment) PaymentURI() string { return kaspa.PaymentURI(p.PayAddress, p.AmountExpected) }
+// PaymentURI is the wallet URI for the exact amount (QR codes, wallet
+// links): a Kaspa URI on Kaspa, the EIP-681 USDC transfer request on an
+// EVM chain ("" when the chain's ID is unknown to this process).
+func (p *Payment) PaymentURI() string {
+	if IsKaspa(p.Chain) {
+		return kaspa.PaymentURI(p.PayAddress, p.AmountExpected)
+	}
+	id, ok := EVMChainID(p.Chain)
+	token, err1 := evm.ParseAddress(p.TokenAddress, evm.Format)
+	to, err2 := evm.ParseAddress(p.PayAddress, evm.Format)
+	if !ok || err1 != nil || err2 != nil {
+		return ""
+	}
+	return evm.PaymentURI(token, uint64(id), to, p.AmountExpected)
+}
+
+// ChainID is the EVM chain ID of the payment's chain (0 on Kaspa or when
+// unknown).
+func (p *Payment) ChainID() int64 {
+	id, _ := EVMChainID(p.Chain)
+	return id
+}
+
+// PayAddressHex is the pay-to address as shown: EIP-55 on EVM chains.
+func (p *Payment) PayAddressHex() string {
+	if IsKaspa(p.Chain) {
+		return p.PayAddress
+	}
+	return evmHex(p.PayAddress)
+}
+
+// TokenAddressHex is the token contract paid in EIP-55 form ("" for KAS).
+func (p *Payment) TokenAddressHex() string { return evmHex(p.TokenAddress) }
+
+// evmChainIDs maps enabled EVM chain names to their chain IDs; NewStore
+// adds its StoreOptions.EVMChains, so presenters that see only a Payment
+// (PaymentURI, ChainID) know them. Built-in chains are known by default.
+var evmChainIDs sync.Map // string → int64
+
+// registerEVMChains records the chain IDs of enabled chains.
+func registerEVMChains(chains map[string]EVMChain) {
+	for name, c := range chains {
+		if c.ChainID > 0 {
+			evmChainIDs.Store(name, c.ChainID)
+		}
+	}
+}
+
+// EVMChainID returns the chain ID of an EVM chain by name: an enabled
+// chain's configured ID, else the built-in table's.
+func EVMChainID(chain string) (int64, bool) {
+	if v, ok := evmChainIDs.Load(chain); ok {
+		return v.(int64), true
+	}
+	if c, ok := evm.Builtin(chain); ok {
+		return int64(c.ChainID), true
+	}
+	return 0, false
+}
 
 // Quote is a KAS price: Rate is USD per KAS as an exact decimal string.
 type Quote struct {
@@ -125,10 +184,10 @@ type CreatePaymentInput struct {
 	Metadata json.RawMessage
 	// Visitor identifies the browser for checkout resume ("" from the API).
 	Visitor string
-	// CustomerAmount is the amount the customer chose on an open-amount
-	// USDC link (price 0), in micro-USDC: at least 0.01 USDC; the unique
-	// offset is added on top. Ignored on links with a price.
-	CustomerAmount int64
+	// Amount is, on an open-amount USDC link only, the amount the customer
+	// chose: decimal USDC text, at least 0.01 (the unique offset is added
+	// to it). "" on every other link.
+	Amount string
 }
 
 // Bounds on session input.
@@ -164,6 +223,10 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 	if err != nil {
 		return nil, err
 	}
+	customerAmount, err := openAmount(link, in.Amount)
+	if err != nil {
+		return nil, err
+	}
 	now := s.clock()
 	if err := s.checkLinkOpen(link, now); err != nil {
 		return nil, err
@@ -182,7 +245,10 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 	minutes := link.EffectiveExpiryMinutes(m.PaymentExpiry)
 	p.ExpiresAt = now.Add(time.Duration(minutes) * time.Minute)
 	if params.Asset == USDC {
-		return p, s.createUSDCPayment(ctx, link, m, params, p, in.CustomerAmount)
+		if link.OpenAmount() {
+			p.PriceAmount = customerAmount
+		}
+		return p, s.createUSDCPayment(ctx, link, m, params, p)
 	}
 	if m.KaspaKpub == "" && m.KaspaAddress == "" && link.Receiver == "" {
 		return nil, &StateError{Message: "This merchant has not set up a payout address yet"}
@@ -248,7 +314,7 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 // receiver (else the merchant's EVM address) receives the price plus a
 // unique offset of 1…9,999 micro-USDC, and only transfers in blocks after
 // the chain's last observed head can pay it.
-func (s *Store) createUSDCPayment(ctx context.Context, link *PaymentLink, m *Merchant, params ChainParams, p *Payment, customer int64) error {
+func (s *Store) createUSDCPayment(ctx context.Context, link *PaymentLink, m *Merchant, params ChainParams, p *Payment) error {
 	ch, ok := s.evm[params.Chain]
 	if !ok {
 		return &StateError{Message: "This link's network (" + params.Chain + ") is not enabled on this server"}
@@ -268,13 +334,7 @@ func (s *Store) createUSDCPayment(ctx context.Context, link *PaymentLink, m *Mer
 	if p.RequiredConfirmations <= 0 {
 		p.RequiredConfirmations = defaultEVMConfirmations
 	}
-	p.AmountExpected = link.Amount
-	if link.Amount == 0 { // open amount: the customer names it
-		if customer < params.MinPayable {
-			return Invalid("amount", "Enter an amount of at least 0.01 USDC")
-		}
-		p.AmountExpected, p.PriceAmount = customer, customer
-	}
+	p.AmountExpected = p.PriceAmount // the link's price, or the customer's amount
 	if p.AmountExpected < params.MinPayable {
 		return belowMinimum(p)
 	}
@@ -285,6 +345,34 @@ func (s *Store) createUSDCPayment(ctx context.Context, link *PaymentLink, m *Mer
 		p.StartBlock = max(st.Head, st.Cursor)
 	}
 	return s.insertUniqueAmountPayment(ctx, p, s.offsetRangeOf(params))
+}
+
+// Bounds on an open-amount link's customer amount (micro-USDC).
+const maxCustomerMicroUSDC = maxLinkMicroUSDC
+
+// openAmount validates the customer's amount against the link: required
+// (≥ 0.01 USDC, ≤ 6 decimals) on an open-amount link, refused on others.
+func openAmount(link *PaymentLink, text string) (int64, error) {
+	text = strings.TrimSpace(text)
+	if !link.OpenAmount() {
+		if text != "" {
+			return 0, Invalid("amount", "amount can only be given for an open-amount link; this link has a fixed price")
+		}
+		return 0, nil
+	}
+	if text == "" {
+		return 0, Invalid("amount", "amount is required: this link lets the customer choose the amount (at least 0.01 USDC)")
+	}
+	units, err := evm.ParseUSDC(text)
+	switch {
+	case err != nil:
+		return 0, Invalid("amount", "amount: %s", strings.TrimPrefix(err.Error(), evm.ErrInvalidAmount.Error()+": "))
+	case units < MinPayableMicroUSDC:
+		return 0, Invalid("amount", "amount must be at least 0.01 USDC")
+	case units > maxCustomerMicroUSDC:
+		return 0, Invalid("amount", "amount is too large (at most %s USDC)", FormatAsset(maxCustomerMicroUSDC, USDC))
+	}
+	return units, nil
 }
 
 // offsetRangeOf is the unique-offset range of a chain's sessions, narrowed

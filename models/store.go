@@ -89,6 +89,7 @@ func NewStore(db *DB, o StoreOptions) *Store {
 	}
 	s.offsetRange = o.UniqueOffsetRange
 	s.evm = o.EVMChains
+	registerEVMChains(o.EVMChains)
 	if s.bcryptCost == 0 {
 		s.bcryptCost = 12
 	}

@@ -60,9 +60,11 @@ func clickTo(p *rod.Page, sel, path string) {
 // the checkout confirms and redirects; the payments table (filtered with htmx) shows
 // it confirmed, the CSV fetched with the browser's cookies has its row, and
 // the webhook log shows the delivery. Screenshots of the overview, the
-// payments table and the links on a phone are saved.
+// payments table and the links on a phone are saved. With an EVM chain
+// enabled, the merchant then sets an EVM address, builds a USDC link, and
+// the payments table shows a paid USDC session's chain and explorer link.
 func TestBrowserDashboardJourney(t *testing.T) {
-	h := newDashEnv(t)
+	h := newDashEnv(t, webtest.WithEVMChains(usdcTestChain))
 	base := h.env.Listen()
 	var got atomic.Value
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -272,6 +274,52 @@ func TestBrowserDashboardJourney(t *testing.T) {
 	}()
 	page.MustElement(`[data-testid="link-card"] [data-testid="link-deactivate"]`).MustClick()
 	page.MustWait(`() => [...document.querySelectorAll('[data-testid="link-card"]')].some(c => c.textContent.includes("Ethiopia") && c.textContent.includes("Inactive"))`)
+
+	// USDC: an EVM payout address (a mistyped checksum is refused first).
+	page.MustSetViewport(1280, 900, 1, false)
+	page.MustNavigate(base + "/dashboard/settings").MustWaitLoad()
+	page.MustElement("#evmAddress").MustInput(evmAddr1Typo)
+	page.MustElement(`[data-testid="settings-submit"]`).MustClick()
+	waitText(t, page, `[data-testid="error-evmAddress"]`, "Invalid EVM address: the upper/lower case of its letters does not match "+
+		"its EIP-55 checksum, so a character was probably changed; copy the address again from your wallet")
+	page.MustElement("#evmAddress").MustSelectAllText().MustInput(evmAddr1)
+	page.MustElement(`[data-testid="settings-submit"]`).MustClick()
+	page.MustElement(`[data-testid="settings-saved"]`)
+	// A USDC link on the enabled chain, paid to that address by default.
+	page.MustNavigate(base + "/dashboard/links/new").MustWaitLoad()
+	page.MustElement("#title").MustInput("Beans, paid in USDC")
+	page.MustElement("#currency").MustSelect("USDC (EVM chains)")
+	page.MustElement("#amount").MustInput("20")
+	waitText(t, page, `[data-testid="preview-amount"]`, "20 USDC")
+	if v := page.MustElement("#receiver").MustProperty("value").String(); v != evmAddr1 {
+		t.Fatalf("receiver prefilled with %q", v)
+	}
+	if v := page.MustElement("#chain").MustProperty("value").String(); v != usdcTestChain {
+		t.Fatalf("chain %q", v)
+	}
+	clickTo(page, `[data-testid="link-submit"]`, `^/dashboard/links$`)
+	waitText(t, page, `[data-testid="link-row"] [data-testid="link-chain"]`, "USDC on Base Sepolia")
+	usdcURL := textOf(page, `[data-testid="link-row"] [data-testid="link-url"]`)
+	r := h.env.Do("POST", "/api/payments", map[string]any{"paymentLinkSlug": usdcURL[strings.LastIndex(usdcURL, "/")+1:]})
+	if r.Status != http.StatusOK {
+		t.Fatalf("USDC session: %d %s", r.Status, r.Body)
+	}
+	usdcPID := r.JSON(t)["id"].(string)
+	usdcTx := "0x" + strings.Repeat("c3", 32)
+	if res := recordUSDC(t, h.env, evmAddr1, usdcUnits(t, r.JSON(t)["amountExpected"].(string)), 5, 100, usdcTx); !res.Confirmed {
+		t.Fatalf("USDC transfer: %+v", res)
+	}
+	page.MustNavigate(base + "/dashboard/payments").MustWaitLoad()
+	urow := `[data-testid="payment-row"][data-payment-id="` + usdcPID + `"]`
+	waitText(t, page, urow+` [data-testid="payment-chain"]`, "Base Sepolia")
+	waitText(t, page, `[data-testid="payment-row"][data-payment-id="`+pid+`"] [data-testid="payment-chain"]`, "Kaspa")
+	if href := *page.MustElement(urow + ` [data-testid="payment-explorer"]`).MustAttribute("href"); href != "https://sepolia.basescan.org/tx/"+usdcTx {
+		t.Fatalf("USDC explorer link %s", href)
+	}
+	if st := *page.MustElement(urow).MustAttribute("data-status"); st != "confirmed" {
+		t.Fatalf("USDC row status %s", st)
+	}
+	webtest.Screenshot(t, page, "dashboard-payments-usdc-desktop")
 	if errs := consoleErrors(); len(errs) > 0 {
 		t.Fatalf("browser console errors: %v", errs)
 	}

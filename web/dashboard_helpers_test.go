@@ -40,8 +40,8 @@ func newDashHarness(t *testing.T) *dashHarness {
 }
 
 // newDashEnv is the harness without a merchant (the browser test signs up
-// through the pages).
-func newDashEnv(t *testing.T) *dashHarness {
+// through the pages); extra adjusts the store (e.g. enables EVM chains).
+func newDashEnv(t *testing.T, extra ...func(*models.StoreOptions)) *dashHarness {
 	t.Helper()
 	chain := double.New(double.Options{Clock: time.Now, Price: "0.125"})
 	u, stop, err := chain.StartLoopback()
@@ -50,7 +50,7 @@ func newDashEnv(t *testing.T) *dashHarness {
 	}
 	t.Cleanup(stop)
 	feed := &price.Feed{CoinGeckoURL: u + "/coingecko"}
-	env := webtest.NewWith(t, []func(*models.StoreOptions){func(o *models.StoreOptions) { o.Rates = feed }},
+	env := webtest.NewWith(t, append([]func(*models.StoreOptions){func(o *models.StoreOptions) { o.Rates = feed }}, extra...),
 		func(o *web.Options) { o.Rates = feed; o.WebhookAllowPrivate = true })
 	h := &dashHarness{t: t, ctx: context.Background(), env: env, chain: chain}
 	h.watcher = &kaspa.Watcher{Client: kaspa.NewClient(u, &http.Client{Timeout: 2 * time.Second}), Store: env.Store, Interval: 20 * time.Millisecond}

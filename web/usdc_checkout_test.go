@@ -23,8 +23,7 @@ import (
 )
 
 // The USDC checkout, over the real HTTP stack and database. USDC links are
-// inserted by insertUSDCLinkFixture (the USDC link API is built elsewhere);
-// payments are credited through the models EVM functions (payUSDC), which
+// created through the domain (insertUSDCLinkFixture); payments are credited through the models EVM functions (payUSDC), which
 // the EVM watcher will call once it lands.
 
 const (
@@ -54,17 +53,19 @@ func newUSDCHarness(t testing.TB) *usdcHarness {
 	return h
 }
 
-// insertUSDCLinkFixture writes an active USDC link on base paying
-// usdcReceiver, with a 10-character code as its slug; price in micro-USDC
-// (0: open amount).
+// insertUSDCLinkFixture creates an active USDC link on base paying
+// usdcReceiver through the domain (Store.CreateLink), with its 10-character
+// code as the slug; price in micro-USDC (0: open amount).
 func (h *usdcHarness) insertUSDCLinkFixture(price int64, redirect string) *models.PaymentLink {
 	h.t.Helper()
-	now := time.Now().UTC()
-	code := strings.ReplaceAll(uuid.NewString(), "-", "")[:10]
-	l := &models.PaymentLink{ID: uuid.NewString(), MerchantID: h.m.ID, Slug: code, Title: "Conference ticket",
-		Description: "One seat.", Currency: models.USDC, Amount: price, Chain: usdcChainBase,
-		Receiver: strings.ToLower(usdcReceiver), Status: models.LinkActive, RedirectURL: redirect, CreatedAt: now, UpdatedAt: now}
-	if err := h.env.Store.DB().W(h.ctx).Create(l).Error; err != nil {
+	title, desc, currency, chain, receiver := "Conference ticket", "One seat.", string(models.USDC), usdcChainBase, usdcReceiver
+	amount := models.FormatAsset(price, models.USDC)
+	in := models.LinkInput{Title: &title, Description: &desc, Amount: &amount, Currency: &currency, Chain: &chain, Receiver: &receiver}
+	if redirect != "" {
+		in.RedirectURL = &redirect
+	}
+	l, err := h.env.Store.CreateLink(h.ctx, h.m.ID, in)
+	if err != nil {
 		h.t.Fatal(err)
 	}
 	return l
@@ -374,8 +375,8 @@ func TestUSDCOpenAmountForm(t *testing.T) {
 		return n
 	}
 	for _, tc := range []struct{ amount, msg string }{
-		{"0.009", "Enter an amount of at least 0.01 USDC"},
-		{"0", "Enter an amount of at least 0.01 USDC"},
+		{"0.009", "amount must be at least 0.01 USDC"},
+		{"0", "amount must be at least 0.01 USDC"},
 		{"", "Enter an amount in USDC, such as 12.50"},
 		{"ten", "Enter an amount in USDC, such as 12.50"},
 		{"1.0000001", "Enter an amount in USDC, such as 12.50"},

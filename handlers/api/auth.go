@@ -103,6 +103,7 @@ type meResponse struct {
 	KaspaNextIndex        int64  `json:"kaspaNextIndex"`
 	RequiredConfirmations int    `json:"requiredConfirmations"`
 	CreatedAt             string `json:"createdAt"`
+	EVMAddress            string `json:"evmAddress"`
 }
 
 // Me returns the authenticated merchant with its API key: GET /api/auth/me.
@@ -117,5 +118,6 @@ func (a *API) Me(c *fiber.Ctx) error {
 		ID: m.ID, Email: m.Email, Name: m.Name, KaspaAddress: m.KaspaAddress, APIKey: key,
 		PaymentExpiry: m.PaymentExpiry, KaspaKpub: m.KaspaKpub, KaspaNextIndex: m.KaspaNextIndex,
 		RequiredConfirmations: m.RequiredConfirmations, CreatedAt: models.ISOTime(m.CreatedAt),
+		EVMAddress: m.EVMAddressHex(),
 	})
 }

@@ -18,6 +18,9 @@ type linkRequest struct {
 	SuccessMessage optional[string] `json:"successMessage"`
 	RedirectURL    optional[string] `json:"redirectUrl"`
 	LinkExpiresIn  optional[int]    `json:"linkExpiresIn"`
+	// USDC links (extensions): the EVM chain and the receiver.
+	Chain    optional[string] `json:"chain"`
+	Receiver optional[string] `json:"receiver"`
 }
 
 // input converts the request to the domain's LinkInput. A null string
@@ -38,6 +41,8 @@ func (r linkRequest) input() models.LinkInput {
 	in.Status = strField(r.Status)
 	in.SuccessMessage = strField(r.SuccessMessage)
 	in.RedirectURL = strField(r.RedirectURL)
+	in.Chain = strField(r.Chain)
+	in.Receiver = strField(r.Receiver)
 	if r.Amount.Set {
 		t := r.Amount.Value.Text
 		in.Amount = &t
@@ -76,18 +81,25 @@ type linkJSON struct {
 	RedirectURL    string  `json:"redirectUrl"`
 	CreatedAt      string  `json:"createdAt"`
 	UpdatedAt      string  `json:"updatedAt"`
+	// USDC links only (extensions): chain and receiver (EIP-55).
+	Chain    string `json:"chain,omitempty"`
+	Receiver string `json:"receiver,omitempty"`
 }
 
 // linkJSON is a link as the API shows it. expiryMinutes is always the
 // session window that applies: the link's own, or the merchant's default
 // (paymentExpiry) when the link has none.
 func (a *API) linkJSON(l *models.PaymentLink, m *models.Merchant) linkJSON {
-	return linkJSON{
+	out := linkJSON{
 		ID: l.ID, Title: l.Title, Description: l.Description, Amount: models.FormatAmount8(l.Amount, l.Currency),
 		Currency: string(l.Currency), Slug: l.Slug, URL: a.BaseURL + "/pay/" + l.Slug, Status: string(l.Status),
 		ExpiresAt: isoTimePtr(l.ExpiresAt), ExpiryMinutes: l.EffectiveExpiryMinutes(m.PaymentExpiry), SuccessMessage: l.SuccessMessage,
 		RedirectURL: l.RedirectURL, CreatedAt: models.ISOTime(l.CreatedAt), UpdatedAt: models.ISOTime(l.UpdatedAt),
 	}
+	if l.Currency == models.USDC {
+		out.Chain, out.Receiver = l.Chain, l.ReceiverHex()
+	}
+	return out
 }
 
 // CreateLink creates a payment link: POST /api/links.

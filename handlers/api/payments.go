@@ -21,11 +21,14 @@ type createPaymentRequest struct {
 	CustomerEmail   *string         `json:"customerEmail"`
 	CustomerName    *string         `json:"customerName"`
 	Metadata        json.RawMessage `json:"metadata"`
+	// Amount is the customer's amount on an open-amount USDC link (an
+	// extension): a JSON number or decimal string, read from its text.
+	Amount json.RawMessage `json:"amount"`
 }
 
 type createPaymentResponse struct {
 	ID                    string  `json:"id"`
-	KaspaAddress          string  `json:"kaspaAddress"`
+	KaspaAddress          *string `json:"kaspaAddress"`
 	AmountExpected        string  `json:"amountExpected"`
 	Status                string  `json:"status"`
 	ExpiresAt             string  `json:"expiresAt"`
@@ -37,6 +40,33 @@ type createPaymentResponse struct {
 	Rate                  *string `json:"rate"`
 	RequiredConfirmations int     `json:"requiredConfirmations"`
 	CreatedAt             string  `json:"createdAt"`
+	// USDC payments only (extensions): chain, chainId, asset, payAddress,
+	// tokenAddress, paymentUri (EIP-681, replacing the Kaspa URI above)
+	// and the exact amounts.
+	*models.EVMFields
+}
+
+// customerAmount reads the optional open-amount field: absent or null is
+// "", a JSON number is its text, a string its content.
+func customerAmount(raw json.RawMessage) (string, error) {
+	t := strings.TrimSpace(string(raw))
+	switch {
+	case t == "" || t == "null":
+		return "", nil
+	case t[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", render.BadRequest("amount must be a number")
+		}
+		return s, nil
+	case t[0] == '-' || (t[0] >= '0' && t[0] <= '9'):
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", render.BadRequest("amount must be a number")
+		}
+		return n.String(), nil
+	}
+	return "", render.BadRequest("amount must be a number")
 }
 
 // CreatePayment opens a payment session for a link (public):
@@ -49,19 +79,24 @@ func (a *API) CreatePayment(c *fiber.Ctx) error {
 	if len(req.Metadata) > 0 && req.Metadata[0] != '{' && string(req.Metadata) != "null" {
 		return render.BadRequest("metadata must be a JSON object")
 	}
+	amount, err := customerAmount(req.Amount)
+	if err != nil {
+		return err
+	}
 	p, err := a.Store.CreatePayment(c.UserContext(), models.CreatePaymentInput{
 		LinkSlug: deref(req.PaymentLinkSlug), CustomerEmail: deref(req.CustomerEmail),
-		CustomerName: deref(req.CustomerName), Metadata: req.Metadata,
+		CustomerName: deref(req.CustomerName), Metadata: req.Metadata, Amount: amount,
 	})
 	if err != nil {
 		return err
 	}
 	status, stage := p.Status.KasPay()
 	out := createPaymentResponse{
-		ID: p.ID, KaspaAddress: p.PayAddress, AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()),
+		ID: p.ID, KaspaAddress: p.KaspaAddressOf(), AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()),
 		Status: status, ExpiresAt: models.ISOTime(p.ExpiresAt), Stage: stage, PaymentURI: p.PaymentURI(),
 		DerivationIndex: p.DerivationIndex, Currency: string(p.PriceCurrency),
 		RequiredConfirmations: p.RequiredConfirmations, CreatedAt: models.ISOTime(p.CreatedAt),
+		EVMFields: p.EVMFieldsOf(),
 	}
 	if p.PriceCurrency == models.USD {
 		usd := models.FormatAmount8(p.PriceAmount, models.USD)
@@ -85,6 +120,8 @@ type statusResponse struct {
 	RequiredConfirmations int         `json:"requiredConfirmations"`
 	ExpiresAt             string      `json:"expiresAt"`
 	Late                  bool        `json:"late"`
+	// USDC payments only (extensions).
+	*models.EVMFields
 }
 
 // PaymentStatus reports a session's status from the database only — it
@@ -105,7 +142,7 @@ func (a *API) PaymentStatus(c *fiber.Ctx) error {
 		SenderAddress:  optString(p.SenderAddress), TxID: optString(p.TxID),
 		Confirmations: p.Confirmations, ConfirmedAt: isoTimePtr(p.ConfirmedAt),
 		AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()), RequiredConfirmations: p.RequiredConfirmations,
-		ExpiresAt: models.ISOTime(p.ExpiresAt), Late: p.Late,
+		ExpiresAt: models.ISOTime(p.ExpiresAt), Late: p.Late, EVMFields: p.EVMFieldsOf(),
 	})
 }
 
@@ -125,7 +162,7 @@ type paymentJSON struct {
 	ConfirmedAt           *string         `json:"confirmedAt"`
 	Stage                 string          `json:"stage"`
 	PaymentLinkID         *string         `json:"paymentLinkId"`
-	KaspaAddress          string          `json:"kaspaAddress"`
+	KaspaAddress          *string         `json:"kaspaAddress"`
 	DerivationIndex       *int64          `json:"derivationIndex"`
 	Confirmations         int64           `json:"confirmations"`
 	RequiredConfirmations int             `json:"requiredConfirmations"`
@@ -136,6 +173,8 @@ type paymentJSON struct {
 	RateSource            *string         `json:"rateSource"`
 	Late                  bool            `json:"late"`
 	Metadata              json.RawMessage `json:"metadata"`
+	// USDC payments only (extensions).
+	*models.EVMFields
 }
 
 func paymentFrom(p *models.Payment) paymentJSON {
@@ -149,10 +188,11 @@ func paymentFrom(p *models.Payment) paymentJSON {
 		AmountReceived: models.FormatAmount8(p.AmountReceived, p.AssetOf()), Status: status, Stage: stage,
 		TxID: optString(p.TxID), SenderAddress: optString(p.SenderAddress), CustomerName: optString(p.CustomerName),
 		CustomerEmail: optString(p.CustomerEmail), CreatedAt: models.ISOTime(p.CreatedAt), ConfirmedAt: isoTimePtr(p.ConfirmedAt),
-		PaymentLinkID: p.LinkID, KaspaAddress: p.PayAddress, DerivationIndex: p.DerivationIndex,
+		PaymentLinkID: p.LinkID, KaspaAddress: p.KaspaAddressOf(), DerivationIndex: p.DerivationIndex,
 		Confirmations: p.Confirmations, RequiredConfirmations: p.RequiredConfirmations, ExpiresAt: models.ISOTime(p.ExpiresAt),
 		Currency: string(p.PriceCurrency), PriceAmount: models.FormatAmount8(p.PriceAmount, p.PriceCurrency),
 		Rate: optString(p.Rate), RateSource: optString(p.RateSource), Late: p.Late, Metadata: meta,
+		EVMFields: p.EVMFieldsOf(),
 	}
 }
 

@@ -14,6 +14,7 @@ type settingsRequest struct {
 	PaymentExpiry         *int    `json:"paymentExpiry"`
 	KaspaKpub             *string `json:"kaspaKpub"`
 	RequiredConfirmations *int    `json:"requiredConfirmations"`
+	EVMAddress            *string `json:"evmAddress"`
 }
 
 type settingsResponse struct {
@@ -23,6 +24,7 @@ type settingsResponse struct {
 	KaspaKpub             string `json:"kaspaKpub"`
 	KaspaNextIndex        int64  `json:"kaspaNextIndex"`
 	RequiredConfirmations int    `json:"requiredConfirmations"`
+	EVMAddress            string `json:"evmAddress"`
 }
 
 // UpdateSettings changes the merchant's settings: PATCH /api/settings. Every
@@ -35,6 +37,7 @@ func (a *API) UpdateSettings(c *fiber.Ctx) error {
 	m, err := a.Store.UpdateSettings(c.UserContext(), authn.Merchant(c).ID, models.SettingsInput{
 		Name: req.Name, KaspaAddress: req.KaspaAddress, PaymentExpiry: req.PaymentExpiry,
 		KaspaKpub: req.KaspaKpub, RequiredConfirmations: req.RequiredConfirmations,
+		EVMAddress: req.EVMAddress,
 	})
 	if err != nil {
 		return err
@@ -44,7 +47,8 @@ func (a *API) UpdateSettings(c *fiber.Ctx) error {
 
 func settingsFrom(m *models.Merchant) settingsResponse {
 	return settingsResponse{PaymentExpiry: m.PaymentExpiry, KaspaAddress: m.KaspaAddress, Name: m.Name,
-		KaspaKpub: m.KaspaKpub, KaspaNextIndex: m.KaspaNextIndex, RequiredConfirmations: m.RequiredConfirmations}
+		KaspaKpub: m.KaspaKpub, KaspaNextIndex: m.KaspaNextIndex, RequiredConfirmations: m.RequiredConfirmations,
+		EVMAddress: m.EVMAddressHex()}
 }
 
 type rotateResponse struct {

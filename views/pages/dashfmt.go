@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"till/models"
+	"till/models/evm"
 	"till/models/kaspa"
 )
 
@@ -305,4 +306,50 @@ func candidateLabel(p *models.Payment) string {
 		s += " · " + c
 	}
 	return s
+}
+
+// evmAddressHelp explains the EVM payout address: the default receiver of
+// USDC links, on every enabled chain, and why a smart-contract wallet needs
+// care.
+func evmAddressHelp(chains []string) string {
+	on := "the enabled EVM chains"
+	if len(chains) > 0 {
+		on = strings.Join(chains, ", ")
+	}
+	return "USDC payments on " + on + " go straight to this address; it is the default receiver of new USDC links. " +
+		"Paste it exactly as your wallet shows it (mixed-case addresses are checked). " +
+		"An ordinary wallet address (externally owned) works on every chain; a smart-contract wallet such as a Safe " +
+		"must exist at this address on every chain you accept, or funds sent there may be lost. Leave empty to clear."
+}
+
+// LinkPrice is a link's price, "Any amount (USDC)" for an open-amount link.
+func LinkPrice(l *models.PaymentLink) string {
+	if l.OpenAmount() {
+		return "Any amount (USDC)"
+	}
+	return Price(l.Amount, l.Currency)
+}
+
+// ChainName is a chain's display name: the built-in table's ("Base"), the
+// configured name for a local chain, "Kaspa" for Kaspa.
+func ChainName(chain string) string {
+	if models.IsKaspa(chain) {
+		return "Kaspa"
+	}
+	if c, ok := evm.Builtin(chain); ok {
+		return c.DisplayName
+	}
+	return chain
+}
+
+// AddressOn shows an address of chain: EIP-55 on EVM chains, as stored on
+// Kaspa.
+func AddressOn(chain, addr string) string {
+	if models.IsKaspa(chain) || addr == "" {
+		return addr
+	}
+	if a, err := evm.ParseAddress(addr, evm.Format); err == nil {
+		return a.Hex()
+	}
+	return addr
 }

@@ -25,6 +25,8 @@ type SettingsData struct {
 	Rotated bool
 	// NextIndex is the next kpub derivation index.
 	NextIndex string
+	// EVMChains are the enabled EVM chains (the EVM address field's help).
+	EVMChains []string
 	// Password is the password-change form (errors only; passwords are
 	// never echoed back).
 	Password Form
@@ -251,7 +253,7 @@ func SettingsForm(csrf string, d SettingsData) templ.Component {
 			var templ_7745c5c3_Var5 string
 			templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(d.NextIndex)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/settings.templ`, Line: 102, Col: 45}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/settings.templ`, Line: 104, Col: 45}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 			if templ_7745c5c3_Err != nil {
@@ -261,6 +263,10 @@ func SettingsForm(csrf string, d SettingsData) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
+		}
+		templ_7745c5c3_Err = components.Input(components.Field{Name: "evmAddress", Label: "EVM payout address (USDC, optional)", Value: d.Form.V("evmAddress"), Error: d.Form.E("evmAddress"), Placeholder: "0x…", Help: evmAddressHelp(d.EVMChains), Attrs: templ.Attributes{"spellcheck": "false", "autocapitalize": "off", "autocomplete": "off"}}).Render(ctx, templ_7745c5c3_Buffer)
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
 		}
 		templ_7745c5c3_Err = components.Input(components.Field{Name: "paymentExpiry", Label: "Payment window (minutes)", Type: "number", Value: d.Form.V("paymentExpiry"), Error: d.Form.E("paymentExpiry"), Required: true, Help: "How long a customer has to pay once checkout starts, unless the link sets its own (1–10080).", Attrs: templ.Attributes{"min": "1", "max": "10080", "inputmode": "numeric"}}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
@@ -307,7 +313,7 @@ func APIKeyMasked(csrf, hint string) templ.Component {
 		var templ_7745c5c3_Var7 string
 		templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(hint)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/settings.templ`, Line: 116, Col: 118}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/settings.templ`, Line: 119, Col: 118}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
 		if templ_7745c5c3_Err != nil {
@@ -368,7 +374,7 @@ func APIKeyRevealed(csrf, key string, rotated bool) templ.Component {
 		var templ_7745c5c3_Var9 string
 		templ_7745c5c3_Var9, templ_7745c5c3_Err = templ.JoinStringErrs(key)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/settings.templ`, Line: 132, Col: 146}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/settings.templ`, Line: 135, Col: 146}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var9))
 		if templ_7745c5c3_Err != nil {
