@@ -162,8 +162,9 @@ type EVMWatchState struct {
 	Cursor     int64
 	CursorHash string
 	// Receivers are the distinct pay addresses of the chain's open and
-	// late-window sessions (lower-case); OldestStart the smallest
-	// start_block among those sessions.
+	// late-window sessions (lower-case; confirming ones included: a reorg
+	// may hand their transfer back to be found again); OldestStart the
+	// smallest start_block among those sessions.
 	Receivers   []string
 	OldestStart int64
 	// Unsettled are the live transfers credited to a payment not yet
@@ -187,7 +188,7 @@ func (s *Store) EVMWatchState(ctx context.Context, chain string) (*EVMWatchState
 	}
 	open := func() *gorm.DB {
 		return db.Model(&Payment{}).Where("chain = ?", chain).
-			Where("status IN ? OR (status = ? AND expires_at > ?)", []PaymentStatus{StatusPending, StatusUnderpaid}, StatusExpired, now.Add(-s.lateWindow))
+			Where("status IN ? OR (status = ? AND expires_at > ?)", []PaymentStatus{StatusPending, StatusUnderpaid, StatusConfirming}, StatusExpired, now.Add(-s.lateWindow))
 	}
 	if err := open().Distinct().Order("pay_address").Pluck("pay_address", &out.Receivers).Error; err != nil {
 		return nil, fmt.Errorf("models: receivers: %w", err)
