@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"till/models"
 	chains "till/models/evm"
 	"till/models/modeltest"
+	"till/web"
 	"till/workers/evm"
 	"till/workers/evm/evmsim"
 )
@@ -35,6 +38,25 @@ type wharness struct {
 	link  *models.PaymentLink
 	w     *evm.Watcher
 	name  string
+	clock *clock
+}
+
+// clock is the store's clock; tests move it forward.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
 }
 
 func chainConfig(name string, sim *evmsim.Sim, url string, conf uint64) chains.ChainConfig {
@@ -54,8 +76,12 @@ func newWatch(t *testing.T, cfg func(*chains.ChainConfig)) *wharness {
 	if cfg != nil {
 		cfg(&c)
 	}
-	store := modeltest.Store(t, func(o *models.StoreOptions) { o.EVMChains = evm.StoreChains([]chains.ChainConfig{c}) })
-	h := &wharness{t: t, ctx: context.Background(), sim: sim, proxy: proxy, store: store, name: c.Name}
+	clk := &clock{t: time.Now().UTC()}
+	store := modeltest.Store(t, func(o *models.StoreOptions) {
+		o.EVMChains = evm.StoreChains([]chains.ChainConfig{c})
+		o.Now = clk.Now
+	})
+	h := &wharness{t: t, ctx: context.Background(), sim: sim, proxy: proxy, store: store, name: c.Name, clock: clk}
 	m, err := store.Register(h.ctx, models.RegisterInput{Email: "m@example.com", Password: "securepassword", Name: "Shop", KaspaAddress: kaspaAddr})
 	if err != nil {
 		t.Fatal(err)
@@ -566,3 +592,267 @@ func (s *syncBuilder) String() string {
 }
 
 func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// cursorTime is the timestamp of the chain's last scanned block.
+func (h *wharness) cursorTime() time.Time {
+	h.t.Helper()
+	st, err := h.store.ChainState(h.ctx, h.name)
+	if err != nil || st.CursorTime == nil {
+		h.t.Fatalf("chain state %+v %v", st, err)
+	}
+	return *st.CursorTime
+}
+
+// mineUntil mines blocks until the head's timestamp is after t.
+func (h *wharness) mineUntil(t time.Time) {
+	h.t.Helper()
+	for {
+		head, err := h.sim.Head()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if time.Unix(int64(head.Time), 0).After(t) {
+			return
+		}
+		h.mine(5)
+	}
+}
+
+func (h *wharness) expire() int {
+	h.t.Helper()
+	n, err := h.store.ExpireDue(h.ctx, 1000)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+func TestWatcherOutageNoFalseExpiry(t *testing.T) {
+	h := newWatch(t, nil)
+	p := h.session(h.link)
+	deadline := h.cursorTime().Add(20 * time.Second)
+	if err := h.store.DB().W(h.ctx).Model(&models.Payment{}).Where("id = ?", p.ID).Update("expires_at", deadline).Error; err != nil {
+		t.Fatal(err)
+	}
+	// The provider fails the next 4 requests; the wall clock passes the
+	// deadline meanwhile, and the chain moves past it too.
+	const outage = 4
+	h.proxy.FailNext(evmsim.Fault{Kind: evmsim.Unavailable}, outage)
+	h.clock.Set(deadline.Add(time.Hour))
+	h.mineUntil(deadline)
+	for i := 0; i < outage; i++ {
+		if _, err := h.w.Cycle(h.ctx); err == nil {
+			t.Fatalf("cycle %d succeeded during the outage", i)
+		}
+		if n := h.expire(); n != 0 {
+			t.Fatalf("expired %d sessions while the chain was not observed", n)
+		}
+	}
+	h.want(p.ID, models.StatusPending, 0)
+	// Observed again: the chain was scanned past the deadline.
+	h.cycle()
+	if !h.cursorTime().After(deadline) {
+		t.Fatalf("cursor time %s not after %s", h.cursorTime(), deadline)
+	}
+	if n := h.expire(); n != 1 {
+		t.Fatalf("expired %d after the scan past the deadline, want 1", n)
+	}
+	h.want(p.ID, models.StatusExpired, 0)
+}
+
+func TestWatcherLatePayment(t *testing.T) {
+	h := newWatch(t, nil)
+	p := h.session(h.link)
+	deadline := h.cursorTime().Add(10 * time.Second)
+	if err := h.store.DB().W(h.ctx).Model(&models.Payment{}).Where("id = ?", p.ID).Update("expires_at", deadline).Error; err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Set(deadline.Add(time.Minute))
+	h.mineUntil(deadline)
+	h.cycle()
+	if n := h.expire(); n != 1 {
+		t.Fatalf("expired %d", n)
+	}
+	h.pay(recvA, p.AmountExpected)
+	h.mine(2)
+	h.cycle()
+	got := h.want(p.ID, models.StatusConfirmed, 3)
+	if !got.Late {
+		t.Fatal("a payment in a block after the deadline is not flagged late")
+	}
+	if ev := h.events(p.ID); len(ev) != 2 || ev[0] != models.EventPaymentExpired || ev[1] != models.EventPaymentConfirmed {
+		t.Fatalf("events %v", ev)
+	}
+}
+
+func TestWatcherOrphanedSessionWaitsBeforeExpiry(t *testing.T) {
+	h := newWatch(t, nil)
+	p := h.session(h.link)
+	deadline := h.cursorTime().Add(10 * time.Second)
+	if err := h.store.DB().W(h.ctx).Model(&models.Payment{}).Where("id = ?", p.ID).Update("expires_at", deadline).Error; err != nil {
+		t.Fatal(err)
+	}
+	h.pay(recvA, p.AmountExpected)
+	h.cycle()
+	h.clock.Set(deadline.Add(time.Minute))
+	if err := h.sim.Reorg(1); err != nil {
+		t.Fatal(err)
+	}
+	h.mineUntil(deadline)
+	h.cycle()
+	h.want(p.ID, models.StatusPending, 0)
+	if n := h.expire(); n != 0 {
+		t.Fatalf("expired %d within the orphan grace", n)
+	}
+	h.clock.Set(deadline.Add(time.Minute + models.OrphanExpiryGrace + time.Second))
+	if n := h.expire(); n != 1 {
+		t.Fatalf("expired %d after the orphan grace, want 1", n)
+	}
+}
+
+func TestWatcherUnconvertibleValueKeptUnmatched(t *testing.T) {
+	h := newWatch(t, nil)
+	p := h.session(h.link)
+	tx := h.pay(recvA, p.AmountExpected)
+	// The provider reports a value above 2^62 for that log.
+	h.proxy.RewriteNext("eth_getLogs", 1, func(raw json.RawMessage) json.RawMessage {
+		var logs []map[string]any
+		if err := json.Unmarshal(raw, &logs); err != nil {
+			t.Error(err)
+			return raw
+		}
+		for _, l := range logs {
+			l["data"] = "0x" + strings.Repeat("f", 64)
+		}
+		out, _ := json.Marshal(logs)
+		return out
+	})
+	h.cycle()
+	h.want(p.ID, models.StatusPending, 0)
+	ts := h.transfers("")
+	if len(ts) != 1 || ts[0].TxID != strings.ToLower(tx.Hash.Hex()) || ts[0].PaymentID != nil || ts[0].Amount != 0 {
+		t.Fatalf("transfers %+v, want the log kept unmatched and unconverted", ts)
+	}
+}
+
+// TestStatusPollsCauseNoChainCalls: customers polling the status endpoint
+// through the real HTTP stack read the database only.
+func TestStatusPollsCauseNoChainCalls(t *testing.T) {
+	h := newWatch(t, nil)
+	p := h.session(h.link)
+	srv := web.New(web.Options{Store: h.store, BaseURL: "http://127.0.0.1", Secret: modeltest.TestSecret,
+		ChainStatus: func() any { return map[string]evm.ChainStatus{"local": {Status: evm.StateWatching}} }})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.App.Listener(ln) }()
+	t.Cleanup(func() { _ = srv.App.Shutdown() })
+	base := "http://" + ln.Addr().String()
+	h.proxy.ResetCounts()
+	for i := 0; i < 20; i++ {
+		resp, err := http.Get(base + "/api/payments/" + p.ID + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status poll: %d", resp.StatusCode)
+		}
+	}
+	if n := h.proxy.Requests(); n != 0 {
+		t.Fatalf("%d chain requests caused by status polls", n)
+	}
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ready struct {
+		Status    string                     `json:"status"`
+		EVMChains map[string]evm.ChainStatus `json:"evmChains"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ready); err != nil || ready.Status != "ready" || ready.EVMChains["local"].Status != evm.StateWatching {
+		t.Fatalf("readyz %+v %v", ready, err)
+	}
+}
+
+// TestTwoWatchersOnePostgres: two processes' watchers of one chain on one
+// Postgres database; the chain's lock lets one scan.
+func TestTwoWatchersOnePostgres(t *testing.T) {
+	if modeltest.Engine() != models.Postgres {
+		t.Skip("Postgres only (TILL_TEST_DB=postgres)")
+	}
+	h := newWatch(t, nil)
+	url := modeltest.URL(t)
+	var stores []*models.Store
+	for i := 0; i < 2; i++ {
+		db, err := models.Open(h.ctx, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := db.Migrate(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		sealer, _ := models.NewSealer(models.DeriveKey(modeltest.TestSecret, "seal"))
+		stores = append(stores, models.NewStore(db, models.StoreOptions{Sealer: sealer, BcryptCost: 4,
+			EVMChains: evm.StoreChains([]chains.ChainConfig{h.w.Config})}))
+	}
+	h.store = stores[0]
+	m, err := h.store.Register(h.ctx, models.RegisterInput{Email: "pg@example.com", Password: "securepassword", Name: "Shop", KaspaAddress: kaspaAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.m = m
+	ctx, cancel := context.WithCancel(h.ctx)
+	var wg sync.WaitGroup
+	var ws []*evm.Watcher
+	for _, s := range stores {
+		w := h.watcher(h.w.Config, s)
+		w.Config.PollInterval = 50 * time.Millisecond
+		ws = append(ws, w)
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = w.Run(ctx) }()
+	}
+	defer func() { cancel(); wg.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := h.store.ChainState(h.ctx, h.name); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no watcher scanned")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l := h.usdcLink(h.name, recvA, 3_000_000)
+	var ps []*models.Payment
+	for i := 0; i < 5; i++ {
+		ps = append(ps, h.session(l))
+	}
+	h.proxy.ResetCounts()
+	for _, p := range ps {
+		h.pay(recvA, p.AmountExpected)
+	}
+	h.mine(3)
+	for _, p := range ps {
+		for h.reload(p.ID).Status != models.StatusConfirmed {
+			if time.Now().After(deadline) {
+				t.Fatalf("payment %s: %s", p.ID, h.reload(p.ID).Status)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if ev := h.events(p.ID); len(ev) != 1 {
+			t.Fatalf("events %v", ev)
+		}
+	}
+	if n := len(h.transfers("")); n != len(ps) {
+		t.Fatalf("%d transfers, want %d", n, len(ps))
+	}
+	// One leader: eth_blockNumber and eth_getLogs in lockstep, one of each per cycle.
+	calls := h.proxy.AllCalls()
+	if calls["eth_blockNumber"] == 0 || calls["eth_getLogs"] > calls["eth_blockNumber"] {
+		t.Fatalf("calls %v", calls)
+	}
+}
