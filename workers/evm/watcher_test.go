@@ -333,10 +333,11 @@ func TestWatcherReorgReinclusionCreditsOnce(t *testing.T) {
 	if got.AmountReceived != p.AmountExpected || got.TxID != strings.ToLower(tx.Hash.Hex()) {
 		t.Fatalf("re-included: received %d tx %q", got.AmountReceived, got.TxID)
 	}
-	all := h.transfers("tx_id = ?", strings.ToLower(tx.Hash.Hex()))
+	orphaned := h.transfers("tx_id = ? AND orphaned_at IS NOT NULL", strings.ToLower(tx.Hash.Hex()))
 	live := h.transfers("tx_id = ? AND orphaned_at IS NULL", strings.ToLower(tx.Hash.Hex()))
-	if len(all) != 2 || len(live) != 1 || live[0].BlockHash == all[0].BlockHash && all[0].OrphanedAt == nil {
-		t.Fatalf("transfers %+v", all)
+	if len(orphaned) != 1 || len(live) != 1 || live[0].BlockHash == orphaned[0].BlockHash ||
+		live[0].PaymentID == nil || *live[0].PaymentID != p.ID || orphaned[0].ReversedAt == nil {
+		t.Fatalf("orphaned %+v live %+v", orphaned, live)
 	}
 	h.mine(2)
 	h.cycle()
