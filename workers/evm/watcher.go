@@ -46,6 +46,10 @@ type Watcher struct {
 	Log    *slog.Logger
 	// MaxBackoff caps the wait after repeated failures (default 1 minute).
 	MaxBackoff time.Duration
+	// Wait waits d or until ctx ends, reporting whether d elapsed: between
+	// cycles and for a rate limit's Retry-After (tests inject their own;
+	// default a timer).
+	Wait func(ctx context.Context, d time.Duration) bool
 
 	mu        sync.Mutex
 	span      uint64 // current eth_getLogs block range
@@ -85,18 +89,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if interval <= 0 {
 		interval = w.Config.DefaultPollInterval()
 	}
-	loop := &workers.Loop{Name: "evm watcher " + w.Config.Name, DB: w.Store.DB(), LockKey: models.WatcherLockKey(w.Config.Name),
+	wait := w.Wait
+	if wait == nil {
+		wait = sleep
+	}
+	loop := &workers.Loop{Wait: wait, Name: "evm watcher " + w.Config.Name, DB: w.Store.DB(), LockKey: models.WatcherLockKey(w.Config.Name),
 		Interval: interval, MaxBackoff: w.MaxBackoff, Timeout: 5 * time.Minute, Log: w.Log,
 		Cycle: func(ctx context.Context) error {
 			res, err := w.Cycle(ctx)
 			var e *Error
 			if errors.As(err, &e) && e.Kind == KindRateLimited && e.RetryAfter > 0 {
-				t := time.NewTimer(min(e.RetryAfter, 10*time.Minute))
-				select {
-				case <-ctx.Done():
-				case <-t.C:
-				}
-				t.Stop()
+				wait(ctx, min(e.RetryAfter, 10*time.Minute)) // then the loop's back-off
 			}
 			if err == nil && (res.Recorded > 0 || res.Orphaned > 0 || res.Confirmed > 0) {
 				w.Log.Info("evm watcher "+w.Config.Name, slog.Int("recorded", res.Recorded), slog.Int("matched", res.Matched),
@@ -325,4 +328,16 @@ func dedupe(ns []int64) []int64 {
 		}
 	}
 	return out
+}
+
+// sleep waits d unless ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

@@ -515,6 +515,7 @@ func TestWatcherCallsIndependentOfSessions(t *testing.T) {
 func TestChainsStartupChecks(t *testing.T) {
 	h := newWatch(t, nil)
 	good := h.w.Config
+	good.PollInterval = 50 * time.Millisecond
 	badID := good
 	badID.Name, badID.ChainID = "wrongid", 8453
 	badToken := good
@@ -856,4 +857,30 @@ func TestTwoWatchersOnePostgres(t *testing.T) {
 	if calls["eth_blockNumber"] == 0 || calls["eth_getLogs"] > calls["eth_blockNumber"] {
 		t.Fatalf("calls %v", calls)
 	}
+}
+
+// TestWatcherRespectsRetryAfter: a 429 with Retry-After is waited out before
+// the next attempt.
+func TestWatcherRespectsRetryAfter(t *testing.T) {
+	h := newWatch(t, nil)
+	p := h.session(h.link)
+	h.pay(recvA, p.AmountExpected)
+	h.proxy.FailNext(evmsim.Fault{Kind: evmsim.RateLimited, RetryAfter: 7 * time.Second}, 1)
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer cancel()
+	var waits []time.Duration
+	h.w.Config.PollInterval = time.Second
+	h.w.Wait = func(ctx context.Context, d time.Duration) bool {
+		waits = append(waits, d)
+		if h.reload(p.ID).Status == models.StatusConfirming || len(waits) > 20 {
+			cancel()
+			return false
+		}
+		return ctx.Err() == nil
+	}
+	_ = h.w.Run(ctx)
+	if len(waits) < 2 || waits[0] != 7*time.Second {
+		t.Fatalf("waits %v, want the provider's 7s Retry-After first", waits)
+	}
+	h.want(p.ID, models.StatusConfirming, 1)
 }
