@@ -884,3 +884,43 @@ func TestWatcherRespectsRetryAfter(t *testing.T) {
 	}
 	h.want(p.ID, models.StatusConfirming, 1)
 }
+
+// TestWatcherDeepReorgRescansOnce: a reorg below the cursor re-mines both
+// unsettled transfers (one at the same height, one a block lower) under new
+// block hashes; each is orphaned and found again once by the rescan, and
+// the confirmed payment below the reorg is untouched.
+func TestWatcherDeepReorgRescansOnce(t *testing.T) {
+	h := newWatch(t, nil)
+	done := h.session(h.link)
+	h.pay(recvA, done.AmountExpected)
+	h.mine(2)
+	h.cycle()
+	h.want(done.ID, models.StatusConfirmed, 3)
+	a, b := h.session(h.link), h.session(h.link)
+	h.pay(recvA, a.AmountExpected)
+	h.pay(recvA, b.AmountExpected)
+	h.cycle()
+	if err := h.sim.ReorgKeep(2); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		h.cycle()
+	}
+	h.want(a.ID, models.StatusConfirming, 2)
+	h.want(b.ID, models.StatusConfirming, 2)
+	h.want(done.ID, models.StatusConfirmed, 3)
+	if live, orphaned := len(h.transfers("orphaned_at IS NULL")), len(h.transfers("orphaned_at IS NOT NULL")); live != 3 || orphaned != 2 {
+		t.Fatalf("%d live and %d orphaned transfers, want 3 and 2", live, orphaned)
+	}
+	for _, id := range []string{done.ID, a.ID, b.ID} {
+		if n := len(h.transfers("payment_id = ? AND orphaned_at IS NULL", id)); n != 1 {
+			t.Fatalf("payment %s has %d live credits", id, n)
+		}
+	}
+	h.mine(2)
+	h.cycle()
+	h.want(a.ID, models.StatusConfirmed, 4)
+	if ev := h.events(done.ID); len(ev) != 1 {
+		t.Fatalf("confirmed payment's events %v", ev)
+	}
+}
