@@ -30,6 +30,8 @@ type Handlers struct {
 	// LoginLimit is the password-attempt budget per client IP and per
 	// account, shared with the JSON login.
 	LoginLimit models.RateLimit
+	// ChainStatus reports each EVM chain's watcher state (nil: none).
+	ChainStatus func() any
 }
 
 // meta builds the page shell data for the current request.
@@ -75,7 +77,13 @@ func (h *Handlers) Readyz(c *fiber.Ctx) error {
 	if err := h.Store.DB().Ping(ctx); err != nil {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": "database unreachable"})
 	}
-	return c.JSON(fiber.Map{"status": "ready"})
+	out := fiber.Map{"status": "ready"}
+	if h.ChainStatus != nil {
+		// One entry per EVM chain ("watching", "checking", or "disabled"
+		// with the reason); a disabled chain does not make Till unready.
+		out["evmChains"] = h.ChainStatus()
+	}
+	return c.JSON(out)
 }
 
 // Home sends visitors to the dashboard or the login page.

@@ -314,6 +314,18 @@ func (s *Store) otherCreditsDepth(tx *gorm.DB, id, except string, b backing) (in
 func (s *Store) reverseCredit(ctx context.Context, t Transfer, why string, now time.Time) (bool, error) {
 	done := false
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		var err error
+		done, err = s.reverseCreditTx(tx, t, why, now)
+		return err
+	})
+	return done, err
+}
+
+// reverseCreditTx is reverseCredit inside the caller's transaction (the EVM
+// orphaning marks the transfer orphaned in the same one).
+func (s *Store) reverseCreditTx(tx *gorm.DB, t Transfer, why string, now time.Time) (bool, error) {
+	done := false
+	err := func() error {
 		var p Payment
 		if err := tx.Where("id = ?", *t.PaymentID).Take(&p).Error; err != nil {
 			return fmt.Errorf("models: reversed payment: %w", err)
@@ -379,7 +391,7 @@ func (s *Store) reverseCredit(ctx context.Context, t Transfer, why string, now t
 		}
 		done = true
 		return addActivity(tx, &p, ActivityReversed, t.TxID, t.Amount, detail, now)
-	})
+	}()
 	return done, err
 }
 

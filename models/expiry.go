@@ -72,6 +72,9 @@ func (s *Store) expireChainDue(ctx context.Context, chain string, cutoff, now ti
 	if err := s.db.R(ctx).Where("chain = ?", chain).
 		Where("(status = ? AND expires_at <= ?) OR (status = ? AND expires_at <= ?)",
 			StatusPending, cutoff, StatusUnderpaid, cutoff.Add(-s.lateWindow)).
+		// A session whose transfer was orphaned (EVM reorg) waits
+		// OrphanExpiryGrace: the transaction usually comes back.
+		Where("NOT EXISTS (SELECT 1 FROM transfers t WHERE t.payment_id = payments.id AND t.orphaned_at > ?)", now.Add(-OrphanExpiryGrace)).
 		Order("expires_at").Limit(limit).Find(&due).Error; err != nil {
 		return 0, fmt.Errorf("models: due payments: %w", err)
 	}

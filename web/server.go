@@ -49,6 +49,9 @@ type Options struct {
 	// WebhookAllowPrivate accepts webhook URLs on loopback and private
 	// networks (TILL_WEBHOOK_ALLOW_PRIVATE; development and tests only).
 	WebhookAllowPrivate bool
+	// ChainStatus reports each EVM chain's watcher state for /readyz (nil:
+	// no EVM chains).
+	ChainStatus func() any
 	// WebhookResolver resolves webhook hostnames at registration (nil: the
 	// system resolver; tests map names to addresses).
 	WebhookResolver netguard.Resolver
@@ -82,7 +85,7 @@ func New(o Options) *Server {
 	webhookPolicy := &netguard.Policy{AllowPrivate: o.WebhookAllowPrivate, Resolver: o.WebhookResolver}
 	authLimit := models.RateLimit{Max: o.AuthRateLimit, Window: o.AuthRateWindow}
 	pages := &handlers.Handlers{Store: o.Store, Sessions: sessions, BaseURL: o.BaseURL, Version: o.Version, WebhookPolicy: webhookPolicy,
-		LoginLimit: authLimit}
+		LoginLimit: authLimit, ChainStatus: o.ChainStatus}
 	jsonAPI := &api.API{Store: o.Store, Tokens: tokens, BaseURL: o.BaseURL, Rates: o.Rates, Chain: o.Chain,
 		WebhookPolicy: webhookPolicy, LoginLimit: authLimit}
 

@@ -18,6 +18,7 @@ import (
 	"till/models/netguard"
 	"till/web"
 	"till/workers"
+	evmwatch "till/workers/evm"
 	"till/workers/kaspa"
 	"till/workers/price"
 	"till/workers/webhooks"
@@ -96,20 +97,31 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 	rates := &price.Feed{CoinGeckoURL: cfg.PriceAPIURL, Fallback: chain}
 	store := models.NewStore(db, models.StoreOptions{
 		Sealer: sealer, Network: cfg.KaspaNetwork, Log: log, Rates: rates, LateWindow: cfg.LatePaymentWindow,
+		EVMChains: evmwatch.StoreChains(cfg.EVMChains),
 	})
+	evmChains := &evmwatch.Chains{Configs: cfg.EVMChains, Store: store, Log: log}
+	var chainStatus func() any
+	if len(cfg.EVMChains) > 0 {
+		chainStatus = func() any { return evmChains.Status() }
+	}
 
 	srv := web.New(web.Options{
 		Store: store, BaseURL: cfg.BaseURL, Secret: cfg.Secret, TokenTTL: cfg.TokenTTL, Log: log,
 		Version: version, TrustedProxies: cfg.TrustedProxies, PublicRateLimit: cfg.SessionRateLimit,
 		Rates: rates, Chain: &kaspa.NetworkStats{Client: chain},
 		WebhookAllowPrivate: cfg.WebhookAllowPrivate,
+		ChainStatus:         chainStatus,
 	})
-	runner := workers.NewRunner(log,
+	ws := []workers.Worker{
 		&kaspa.Watcher{Client: chain, Store: store, Interval: cfg.PollInterval, Log: log, ReconcileEvery: 15},
 		&workers.Expirer{Store: store, Interval: time.Second, Log: log},
 		rates,
 		&webhooks.Dispatcher{Store: store, Policy: &netguard.Policy{AllowPrivate: cfg.WebhookAllowPrivate}, Log: log},
-	)
+	}
+	if len(cfg.EVMChains) > 0 {
+		ws = append(ws, evmChains) // one watcher per enabled chain that passes its start-up check
+	}
+	runner := workers.NewRunner(log, ws...)
 	runner.Start(ctx)
 
 	errc := make(chan error, 1)
