@@ -250,7 +250,7 @@ func TestKasPayDocumentVerifierAcceptsDeliveries(t *testing.T) {
 			}
 			continue
 		}
-		if p.PaymentLinkID == nil || *p.PaymentLinkID != e.link.ID || p.CustomerName == nil || p.KaspaAddress != addrA ||
+		if p.PaymentLinkID == nil || *p.PaymentLinkID != e.link.ID || p.CustomerName == nil || p.KaspaAddress == nil || *p.KaspaAddress != addrA ||
 			!strings.HasPrefix(p.AmountExpected, "100.") || p.CustomerEmail == nil || len(p.Metadata) == 0 {
 			t.Errorf("payment snapshot incomplete: %+v", p)
 		}
