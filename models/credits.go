@@ -53,6 +53,9 @@ type Credit struct {
 	Depth int64
 	// BlockTime is when the credit's block was made (zero: now).
 	BlockTime time.Time
+	// Sender is who paid, when the chain tells it with the credit (EVM:
+	// the log's from topic); empty when it comes later (Kaspa's details).
+	Sender string
 	// Started narrows a payments query to sessions that started no later
 	// than the credit's position on the chain (nil: no bound).
 	Started func(q *gorm.DB) *gorm.DB
@@ -209,6 +212,10 @@ func (s *Store) creditPayment(tx *gorm.DB, p *Payment, t *Transfer, c Credit, b 
 	if p.TxID == "" {
 		updates["tx_id"] = t.TxID
 		p.TxID = t.TxID
+	}
+	if p.SenderAddress == "" && c.Sender != "" {
+		updates["sender_address"] = c.Sender
+		p.SenderAddress = c.Sender
 	}
 	if p.DetectedAt == nil {
 		updates["detected_at"] = now

@@ -89,7 +89,7 @@ func evmDepth(head, block int64) int64 {
 func evmCredit(x EVMTransfer, head int64) Credit {
 	block := x.BlockNumber
 	return Credit{Chain: x.Chain, TxID: x.TxHash, Address: x.To, Amount: x.Amount,
-		Depth: evmDepth(head, block), BlockTime: x.BlockTime,
+		Depth: evmDepth(head, block), BlockTime: x.BlockTime, Sender: x.From,
 		Started: func(q *gorm.DB) *gorm.DB { return q.Where("start_block < ?", block) }}
 }
 

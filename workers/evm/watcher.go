@@ -54,6 +54,7 @@ type Watcher struct {
 	mu        sync.Mutex
 	span      uint64 // current eth_getLogs block range
 	successes int
+	receipts  *ReceiptChecker // wallet-reported transactions, once per cycle
 }
 
 // Name identifies the worker in logs.
@@ -110,8 +111,25 @@ func (w *Watcher) Run(ctx context.Context) error {
 	return loop.Run(ctx)
 }
 
-// Cycle runs one observation of the chain and applies it.
+// Cycle runs one observation of the chain and applies it, then checks the
+// receipts of wallet-reported transactions (a reverted one fails its
+// session on the checkout; no calls when none is waiting).
 func (w *Watcher) Cycle(ctx context.Context) (models.EVMApplyResult, error) {
+	res, err := w.observe(ctx)
+	if err != nil {
+		return res, err
+	}
+	if w.receipts == nil {
+		w.receipts = &ReceiptChecker{Store: w.Store, Client: w.Client, Chain: w.Config.Name}
+	}
+	if _, err := w.receipts.Cycle(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// observe is the observation half of a cycle: scan and apply.
+func (w *Watcher) observe(ctx context.Context) (models.EVMApplyResult, error) {
 	var none models.EVMApplyResult
 	chain := w.Config.Name
 	head64, err := w.Client.BlockNumber(ctx)
