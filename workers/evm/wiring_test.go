@@ -3,6 +3,7 @@ package evm_test
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -19,7 +20,7 @@ import (
 func (h *wharness) serveWeb() string {
 	h.t.Helper()
 	srv := web.New(web.Options{Store: h.store, BaseURL: "http://127.0.0.1", Secret: modeltest.TestSecret,
-		PublicRateLimit: 100_000, ChainStatus: func() any { return map[string]evm.ChainStatus{h.name: {Status: evm.StateWatching}} }})
+		PublicRateLimit: 100_000, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), ChainStatus: func() any { return map[string]evm.ChainStatus{h.name: {Status: evm.StateWatching}} }})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		h.t.Fatal(err)
