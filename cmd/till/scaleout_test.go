@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -24,16 +25,21 @@ import (
 
 // TestScaleOut runs several real `till serve` processes on one database
 // (three on Postgres; one on SQLite, which serves a single process) against
-// the Kaspa double, pays every session, stops the first process half way,
-// and checks that each payment is confirmed exactly once and each event is
-// delivered exactly once to the webhook endpoint (DESIGN.md §9).
+// the Kaspa double and a local EVM chain (the cmd/evm-double binary, mining
+// only on request), pays every KAS and USDC session, stops the first process
+// half way, and checks that each payment is confirmed exactly once and each
+// event is delivered exactly once to the webhook endpoint (DESIGN.md §9).
 func TestScaleOut(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "till")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("build till: %v", err)
+	dir := t.TempDir()
+	bin, evmBin := filepath.Join(dir, "till"), filepath.Join(dir, "evm-double")
+	for _, b := range [][2]string{{bin, "."}, {evmBin, "../evm-double"}} {
+		build := exec.Command("go", "build", "-o", b[0], b[1])
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			t.Fatalf("build %s: %v", b[1], err)
+		}
 	}
+	evmChain := startEVMDouble(t, evmBin)
 	chain := double.New(double.Options{Clock: time.Now})
 	chainURL, stopChain, err := chain.StartLoopback()
 	if err != nil {
@@ -67,6 +73,9 @@ func TestScaleOut(t *testing.T) {
 			"TILL_ADDR="+addr, "TILL_DATABASE_URL="+dbURL, "TILL_SECRET=scale-out-test-secret-0123456789abcdef",
 			"TILL_KASPA_API_URL="+chainURL, "TILL_PRICE_API_URL="+chainURL+"/coingecko", "TILL_POLL_INTERVAL=200ms",
 			"TILL_WEBHOOK_ALLOW_PRIVATE=true", "TILL_LOG_LEVEL=warn", "TILL_DATA_DIR="+t.TempDir(),
+			"TILL_EVM_CHAINS=local", "TILL_EVM_LOCAL_RPC_URL="+evmChain.base, "TILL_EVM_LOCAL_CHAIN_ID=1337",
+			"TILL_EVM_LOCAL_USDC="+evmChain.usdc, "TILL_EVM_LOCAL_CONFIRMATIONS="+strconv.Itoa(evmConfirmations),
+			"TILL_EVM_LOCAL_POLL_INTERVAL=200ms",
 		)
 		var logs bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -91,18 +100,29 @@ func TestScaleOut(t *testing.T) {
 	tok := reg["token"].(string)
 	call(t, "PATCH", bases[len(bases)-1]+"/api/settings", tok, map[string]any{"requiredConfirmations": 20})
 	link := call(t, "POST", bases[0]+"/api/links", tok, map[string]any{"title": "Scale", "amount": 1})
+	usdcLink := call(t, "POST", bases[len(bases)-1]+"/api/links", tok, map[string]any{"title": "Scale USDC", "amount": 2.5,
+		"currency": "USDC", "chain": "local", "receiver": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"})
 	call(t, "POST", bases[0]+"/api/webhooks", tok, map[string]any{"url": receiver.URL + "/hook", "events": []string{"*"}})
 
 	const n = 12
-	ids := make([]string, n)
-	for i := range ids {
+	ids := make([]string, 0, 2*n) // n KAS payments, then n USDC payments
+	var usdcIDs []string
+	for i := 0; i < n; i++ {
 		p := call(t, "POST", bases[i%len(bases)]+"/api/payments", "", map[string]any{"paymentLinkSlug": link["slug"]})
-		ids[i] = p["id"].(string)
+		ids = append(ids, p["id"].(string))
 		sompi, err := double.ParseKAS(p["amountExpected"].(string))
 		if err != nil {
 			t.Fatal(err)
 		}
 		chain.Pay(merchantAddr, sompi, "")
+		// A USDC session on another process, paid on the EVM chain (each
+		// payment is mined in its own block).
+		u := call(t, "POST", bases[(i+1)%len(bases)]+"/api/payments", "", map[string]any{"paymentLinkSlug": usdcLink["slug"]})
+		if u["asset"] != "USDC" || u["chain"] != "local" {
+			t.Fatalf("USDC session %v", u)
+		}
+		usdcIDs = append(usdcIDs, u["id"].(string))
+		call(t, "POST", evmChain.base+"/_double/pay", "", map[string]any{"to": u["payAddress"], "amount": u["assetAmount"]})
 		if i == n/2 && len(cmds) > 1 {
 			// The first process (likely the watcher's leader) stops; the
 			// others take over its locks and its queue.
@@ -111,6 +131,10 @@ func TestScaleOut(t *testing.T) {
 			bases = bases[1:]
 		}
 	}
+
+	ids = append(ids, usdcIDs...)
+	// Every USDC transfer is now at least evmConfirmations deep.
+	call(t, "POST", evmChain.base+"/_double/mine", "", map[string]any{"blocks": evmConfirmations})
 
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -124,11 +148,11 @@ func TestScaleOut(t *testing.T) {
 		mu.Lock()
 		got := len(deliveries)
 		mu.Unlock()
-		if confirmed == n && got >= n {
+		if confirmed == len(ids) && got >= len(ids) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 90 s: %d of %d confirmed, %d events delivered", confirmed, n, got)
+			t.Fatalf("after 90 s: %d of %d confirmed, %d events delivered", confirmed, len(ids), got)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -148,12 +172,68 @@ func TestScaleOut(t *testing.T) {
 		if len(evs) != 1 || evs[0].Type != models.EventPaymentConfirmed {
 			t.Fatalf("payment %s has events %v, want one payment.confirmed", id, evs)
 		}
+		p, err := store.Payment(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Status != models.StatusConfirmed || p.AmountReceived != p.AmountExpected {
+			t.Fatalf("payment %s (%s) %s, received %d of %d", id, p.Chain, p.Status, p.AmountReceived, p.AmountExpected)
+		}
 		mu.Lock()
 		c := deliveries[evs[0].ID]
 		mu.Unlock()
 		if c != 1 {
 			t.Fatalf("event %s delivered %d times", evs[0].ID, c)
 		}
+	}
+}
+
+// evmConfirmations is the local EVM chain's required depth.
+const evmConfirmations = 3
+
+// evmDouble is a running cmd/evm-double process.
+type evmDouble struct {
+	base string // JSON-RPC at /, controls at /_double
+	usdc string // its MockUSDC contract
+}
+
+// startEVMDouble runs the evm-double binary on a free port, mining only
+// when asked, until the test ends.
+func startEVMDouble(t *testing.T, bin string) evmDouble {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "-addr", addr, "-block-time", "0")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("evm-double log:\n%s", logs.String())
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(base + "/_double")
+		if err == nil {
+			var info struct {
+				ChainID uint64 `json:"chainId"`
+				USDC    string `json:"usdc"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&info)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode == http.StatusOK && info.ChainID == 1337 && info.USDC != "" {
+				return evmDouble{base: base, usdc: info.USDC}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("evm-double at %s never answered: %v\n%s", base, err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
