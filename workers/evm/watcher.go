@@ -38,7 +38,9 @@ const growAfter = 10
 // most MaxReceiversPerCall. Calls per cycle: 1 + ⌈blocks/range⌉ ×
 // ⌈receivers/1000⌉ + one batch, whatever the number of sessions or
 // customer polls (plus one header batch only if a provider's logs lack
-// blockTimestamp). Everything goes to Store.ApplyEVMObservation.
+// blockTimestamp). Everything goes to Store.ApplyEVMObservation; then the
+// receipts of wallet-reported transactions of pending sessions are checked
+// (ReceiptChecker; no call when there is none).
 type Watcher struct {
 	Config chains.ChainConfig
 	Client *Client
