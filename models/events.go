@@ -127,7 +127,7 @@ func (p *Payment) Snapshot() PaymentSnapshot {
 	return PaymentSnapshot{
 		ID: p.ID, Status: status, Stage: stage,
 		AmountExpected: FormatAmount8(p.AmountExpected, p.AssetOf()), AmountReceived: FormatAmount8(p.AmountReceived, p.AssetOf()),
-		KaspaAddress: p.KaspaAddressOf(), SenderAddress: optString(p.SenderAddress), TxID: optString(p.TxID),
+		KaspaAddress: p.KaspaAddressOf(), SenderAddress: optString(p.SenderHex()), TxID: optString(p.TxID),
 		CustomerEmail: optString(p.CustomerEmail), CustomerName: optString(p.CustomerName), Metadata: meta,
 		ConfirmedAt: optTime(p.ConfirmedAt), PaymentLinkID: p.LinkID, Currency: string(p.PriceCurrency),
 		Confirmations: p.Confirmations, RequiredConfirmations: p.RequiredConfirmations, Late: p.Late,

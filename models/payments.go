@@ -130,6 +130,15 @@ func (p *Payment) PayAddressHex() string {
 	return evmHex(p.PayAddress)
 }
 
+// SenderHex is the payer's address as a wallet shows it: as stored for
+// Kaspa, EIP-55 for EVM chains ("" when unknown).
+func (p *Payment) SenderHex() string {
+	if IsKaspa(p.Chain) {
+		return p.SenderAddress
+	}
+	return evmHex(p.SenderAddress)
+}
+
 // TokenAddressHex is the token contract paid in EIP-55 form ("" for KAS).
 func (p *Payment) TokenAddressHex() string { return evmHex(p.TokenAddress) }
 

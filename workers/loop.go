@@ -57,7 +57,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	wait := l.Wait
 	if wait == nil {
-		wait = sleep
+		wait = Sleep
 	}
 	var lead *models.Leadership
 	defer func() {
@@ -122,8 +122,8 @@ func Backoff(base, max time.Duration, failures int) time.Duration {
 	return min(d, max)
 }
 
-// sleep waits d unless ctx ends first.
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits d unless ctx ends first; it reports whether d passed.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

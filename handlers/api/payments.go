@@ -139,7 +139,7 @@ func (a *API) PaymentStatus(c *fiber.Ctx) error {
 		// A JSON number in the payment's asset, printed exactly from base
 		// units (no float).
 		AmountReceived: json.Number(models.FormatAsset(p.AmountReceived, p.AssetOf())),
-		SenderAddress:  optString(p.SenderAddress), TxID: optString(p.TxID),
+		SenderAddress:  optString(p.SenderHex()), TxID: optString(p.TxID),
 		Confirmations: p.Confirmations, ConfirmedAt: isoTimePtr(p.ConfirmedAt),
 		AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()), RequiredConfirmations: p.RequiredConfirmations,
 		ExpiresAt: models.ISOTime(p.ExpiresAt), Late: p.Late, EVMFields: p.EVMFieldsOf(),
@@ -186,7 +186,7 @@ func paymentFrom(p *models.Payment) paymentJSON {
 	return paymentJSON{
 		ID: p.ID, AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()),
 		AmountReceived: models.FormatAmount8(p.AmountReceived, p.AssetOf()), Status: status, Stage: stage,
-		TxID: optString(p.TxID), SenderAddress: optString(p.SenderAddress), CustomerName: optString(p.CustomerName),
+		TxID: optString(p.TxID), SenderAddress: optString(p.SenderHex()), CustomerName: optString(p.CustomerName),
 		CustomerEmail: optString(p.CustomerEmail), CreatedAt: models.ISOTime(p.CreatedAt), ConfirmedAt: isoTimePtr(p.ConfirmedAt),
 		PaymentLinkID: p.LinkID, KaspaAddress: p.KaspaAddressOf(), DerivationIndex: p.DerivationIndex,
 		Confirmations: p.Confirmations, RequiredConfirmations: p.RequiredConfirmations, ExpiresAt: models.ISOTime(p.ExpiresAt),

@@ -94,7 +94,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 	wait := w.Wait
 	if wait == nil {
-		wait = sleep
+		wait = workers.Sleep
 	}
 	loop := &workers.Loop{Wait: wait, Name: "evm watcher " + w.Config.Name, DB: w.Store.DB(), LockKey: models.WatcherLockKey(w.Config.Name),
 		Interval: interval, MaxBackoff: w.MaxBackoff, Timeout: 5 * time.Minute, Log: w.Log,
@@ -348,16 +348,4 @@ func dedupe(ns []int64) []int64 {
 		}
 	}
 	return out
-}
-
-// sleep waits d unless ctx ends first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -128,8 +128,9 @@ func TestWatcherRecordsSender(t *testing.T) {
 	if got := h.want(p.ID, models.StatusConfirming, 1); got.SenderAddress != payer {
 		t.Fatalf("sender %q, want %q", got.SenderAddress, payer)
 	}
-	if s := status(); s["senderAddress"] != payer {
-		t.Fatalf("status API sender %v, want %s", s["senderAddress"], payer)
+	// Stored lower-case, shown as the wallet shows it (EIP-55).
+	if s := status(); s["senderAddress"] != h.sim.Payer().Hex() {
+		t.Fatalf("status API sender %v, want %s", s["senderAddress"], h.sim.Payer().Hex())
 	}
 	if tr := h.transfers("payment_id = ?", p.ID); len(tr) != 1 || tr[0].SenderAddress != payer {
 		t.Fatalf("transfers %+v", tr)
@@ -149,7 +150,7 @@ func TestWatcherRecordsSender(t *testing.T) {
 	if got := h.want(p.ID, models.StatusConfirmed, 3); got.SenderAddress != payer {
 		t.Fatalf("sender %q after re-payment", got.SenderAddress)
 	}
-	if s := status(); s["senderAddress"] != payer || s["status"] != "confirmed" {
+	if s := status(); s["senderAddress"] != h.sim.Payer().Hex() || s["status"] != "confirmed" {
 		t.Fatalf("status API %v", s)
 	}
 }
