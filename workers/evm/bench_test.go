@@ -243,6 +243,95 @@ func BenchmarkEVMWatcherCycle(b *testing.B) {
 	}
 }
 
+// BenchmarkEVMWatcherHistory is one watcher cycle (one op, one new block
+// each) with 1,000 open sessions on one receiver and rows past sessions of
+// the same chain and receiver (70% confirmed, 30% expired long ago, beyond
+// the late window), each with a settled transfer: the watcher must not read
+// them, so the cycle should cost what
+// BenchmarkEVMWatcherCycle/sessions=1000/receivers=1 costs.
+func BenchmarkEVMWatcherHistory(b *testing.B) {
+	sim := evmsim.StartT(b)
+	for _, size := range []struct {
+		name string
+		rows int
+	}{{"100k", 100_000}} {
+		b.Run("rows="+size.name, func(b *testing.B) {
+			c := newBenchChain(b, sim, nil)
+			open := c.openSessions(b, 1001, 1)
+			// open[0] is paid and confirmed: the model of the past rows,
+			// each with its transfer.
+			if _, err := sim.Pay(common.HexToAddress(open[0].PayAddress), big.NewInt(open[0].AmountExpected)); err != nil {
+				b.Fatal(err)
+			}
+			c.cycle(b)
+			c.prefillPast(b, "payments", open[0].ID, size.rows)
+			c.prefillPast(b, "transfers", open[0].ID, size.rows)
+			b.Run("cycle", func(b *testing.B) { c.benchCycles(b, 1) })
+		})
+	}
+}
+
+// prefillPast copies the row of table ("payments" or "transfers") whose id
+// (for transfers: payment_id) is id into rows closed ones with one
+// INSERT … SELECT (generate_series on Postgres, a recursive CTE on SQLite):
+// every column as the original but the id, a payment's status (70%
+// confirmed, 30% expired), amount and times (created and expired two days
+// ago and more), a transfer's tx hash and block. Postgres then gets VACUUM ANALYZE,
+// SQLite no ANALYZE (Till never runs one), as BenchmarkPayments does.
+func (c *benchChain) prefillPast(b *testing.B, table, id string, rows int) {
+	b.Helper()
+	start := time.Now()
+	db := c.store.DB().W(c.ctx)
+	var model any = &models.Payment{}
+	key := "id"
+	if table == "transfers" {
+		model, key = &models.Transfer{}, "payment_id"
+	}
+	cols, err := db.Migrator().ColumnTypes(model)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pg := modeltest.Engine() == models.Postgres
+	idExpr, ts, from := `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' ||
+		substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`,
+		`strftime('%Y-%m-%d %H:%M:%f', CAST(strftime('%s', 'now') AS INTEGER) - 172800 - n, 'unixepoch') || '+00:00'`,
+		`WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?) SELECT %s FROM %s, seq WHERE %[2]s.%s = ?`
+	if pg {
+		idExpr, ts, from = `gen_random_uuid()::text`, `now() - interval '2 days' - n * interval '1 second'`,
+			`SELECT %s FROM %s, generate_series(1, ?::bigint) AS n WHERE %[2]s.%s = ?`
+	}
+	override := map[string]string{"id": idExpr, "status": `CASE WHEN n % 10 < 7 THEN 'confirmed' ELSE 'expired' END`,
+		"amount_expected": "amount_expected + 10000 + n", "expires_at": ts, "created_at": ts, "updated_at": ts}
+	if table == "transfers" {
+		// Past transfers lie before the reorg window; the simulated chain
+		// being young, below its genesis.
+		override = map[string]string{"id": idExpr, "tx_id": "tx_id || '-' || n", "block_number": "block_number - 1000 - n"}
+	}
+	var names, exprs []string
+	for _, col := range cols {
+		n := col.Name()
+		names = append(names, `"`+n+`"`)
+		if e, ok := override[n]; ok {
+			exprs = append(exprs, e)
+		} else {
+			exprs = append(exprs, `"`+n+`"`)
+		}
+	}
+	q := "INSERT INTO " + table + " (" + strings.Join(names, ", ") + ") " + fmt.Sprintf(from, strings.Join(exprs, ", "), table, key)
+	if err := db.Exec(q, rows, id).Error; err != nil {
+		b.Fatalf("prefill %d rows: %v", rows, err)
+	}
+	if pg {
+		err = db.Exec("VACUUM ANALYZE " + table).Error
+	} else {
+		err = db.Exec("PRAGMA wal_checkpoint(TRUNCATE)").Error
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("prefilled %d %s in %s", rows, table, time.Since(start).Round(time.Millisecond))
+}
+
 // benchCycles times cycles, mining one block before each outside the timer.
 func (c *benchChain) benchCycles(b *testing.B, receivers int) {
 	c.mine(b, 1)
