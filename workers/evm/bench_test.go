@@ -246,7 +246,8 @@ func BenchmarkEVMWatcherCycle(b *testing.B) {
 // BenchmarkEVMWatcherHistory is one watcher cycle (one op, one new block
 // each) with 1,000 open sessions on one receiver and rows past sessions of
 // the same chain and receiver (70% confirmed, 30% expired long ago, beyond
-// the late window), each with a settled transfer: the watcher must not read
+// the late window), and rows settled transfers (credited to a confirmed
+// session, in blocks before the reorg window): the watcher must not read
 // them, so the cycle should cost what
 // BenchmarkEVMWatcherCycle/sessions=1000/receivers=1 costs.
 func BenchmarkEVMWatcherHistory(b *testing.B) {
