@@ -2,13 +2,18 @@
 # `make bench`: every Go benchmark, once on SQLite and once on a throwaway
 # PostgreSQL started the same way as in .ci/test.sh. Results go to stdout;
 # record the ones that matter in docs/BENCHMARKS.md (it explains each
-# figure). The whole run takes about 10 minutes on a 2-core machine.
+# figure). The whole run takes about 13 minutes on a 2-core machine, of
+# which the EVM watcher's benchmarks (workers/evm, against the simulated
+# chain) take about 3 (1.5 per engine, most of it mining 10,000-block
+# outages and opening 10,000-session fixtures).
 #
 # Knobs (environment): BENCH (regexp, default "."), BENCHTIME (default 1s),
 # COUNT (default 1; use 6+ for benchstat), PKGS (default ./...). BENCH is
 # matched level by level ("/") with top-level alternatives ("|"), e.g.
 #   make bench BENCH='Payments/rows=(0|100k)|WatcherCycle|Serve'  # all but the 1M-row table
 #   make bench BENCH=Serve                                        # the real binary only
+#   make bench BENCH=EVM PKGS=./workers/evm                       # the EVM watcher only
+#   make bench BENCH='EVMWatcherCycle/sessions=1000$' PKGS=./workers/evm  # without 10,000-session setups
 # (the 1M-row table spends about a minute per engine filling itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -186,29 +187,50 @@ func (s *Store) EVMWatchState(ctx context.Context, chain string) (*EVMWatchState
 	case !errors.Is(err, gorm.ErrRecordNotFound):
 		return nil, fmt.Errorf("models: chain state: %w", err)
 	}
-	open := func() *gorm.DB {
-		return db.Model(&Payment{}).Where("chain = ?", chain).
-			Where("status IN ? OR (status = ? AND expires_at > ?)", []PaymentStatus{StatusPending, StatusUnderpaid, StatusConfirming}, StatusExpired, now.Add(-s.lateWindow))
+	// One pass over the open and the late-window sessions, each branch
+	// fully on payments_chain_open_idx (chain, status, expires_at): an OR of
+	// the two made SQLite (no statistics) use only the index's chain column
+	// and read every past session of the chain each cycle.
+	var rows []struct {
+		PayAddress string
+		MinStart   int64
 	}
-	if err := open().Distinct().Order("pay_address").Pluck("pay_address", &out.Receivers).Error; err != nil {
+	if err := db.Raw(`SELECT pay_address, COALESCE(MIN(start_block), 0) AS min_start FROM (
+	SELECT pay_address, start_block FROM payments WHERE chain = ? AND status IN ?
+	UNION ALL
+	SELECT pay_address, start_block FROM payments WHERE chain = ? AND status = ? AND expires_at > ?
+) AS open_sessions GROUP BY pay_address ORDER BY pay_address`,
+		chain, []PaymentStatus{StatusPending, StatusUnderpaid, StatusConfirming}, chain, StatusExpired, now.Add(-s.lateWindow)).
+		Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("models: receivers: %w", err)
 	}
-	if len(out.Receivers) > 0 {
-		var oldest *int64
-		if err := open().Select("MIN(start_block)").Scan(&oldest).Error; err != nil {
-			return nil, fmt.Errorf("models: oldest start: %w", err)
-		}
-		if oldest != nil {
-			out.OldestStart = *oldest
+	for i, r := range rows {
+		out.Receivers = append(out.Receivers, r.PayAddress)
+		if i == 0 || r.MinStart < out.OldestStart {
+			out.OldestStart = r.MinStart
 		}
 	}
-	var ts []Transfer
+	// Credited-unconfirmed and young unmatched transfers, in two queries
+	// (disjoint: payment_id set or not), each on its own index: their OR
+	// let SQLite use only the chain of transfers_block_idx and read every
+	// transfer of the chain. The first names no chain (its payments do): a
+	// chain condition would again draw SQLite to transfers_block_idx.
+	var ts, young []Transfer
+	const live = "orphaned_at IS NULL AND reversed_at IS NULL AND block_number IS NOT NULL"
 	unsettled := db.Model(&Payment{}).Select("id").Where("chain = ? AND status IN ?", chain, []PaymentStatus{StatusConfirming, StatusUnderpaid})
-	if err := db.Where("chain = ? AND orphaned_at IS NULL AND reversed_at IS NULL AND block_number IS NOT NULL", chain).
-		Where("payment_id IN (?) OR (payment_id IS NULL AND block_number > ?)", unsettled, out.Head-EVMReorgWindow).
-		Order("block_number, id").Find(&ts).Error; err != nil {
+	if err := db.Where(live).Where("payment_id IN (?)", unsettled).Find(&ts).Error; err != nil {
 		return nil, fmt.Errorf("models: unsettled transfers: %w", err)
 	}
+	if err := db.Where(live).Where("chain = ? AND payment_id IS NULL AND block_number > ?", chain, out.Head-EVMReorgWindow).Find(&young).Error; err != nil {
+		return nil, fmt.Errorf("models: unmatched transfers: %w", err)
+	}
+	ts = append(ts, young...)
+	sort.Slice(ts, func(i, j int) bool {
+		if *ts[i].BlockNumber != *ts[j].BlockNumber {
+			return *ts[i].BlockNumber < *ts[j].BlockNumber
+		}
+		return ts[i].ID < ts[j].ID
+	})
 	for _, t := range ts {
 		out.Unsettled = append(out.Unsettled, EVMSettling{ID: t.ID, TxHash: t.TxID, LogIndex: t.OutputIndex,
 			BlockNumber: *t.BlockNumber, BlockHash: t.BlockHash, PaymentID: t.PaymentID})

@@ -35,7 +35,10 @@ const hdKpub = "kpub2KUE88roSn5peP1rEZnbRuKYw1fEPbhqBoXVWW7mLfkrLvQBAjUqwx7m1eze
 //   - polls: GET /api/payments/:id/status over the 1,000 open sessions;
 //   - sessions: POST /api/payments on a single-address merchant (unique amounts);
 //   - sessions-per-address: the same on a merchant with a kpub (one derived
-//     address per session).
+//     address per session);
+//   - sessions-usdc: the same for USDC links on one EVM receiver
+//     (base-sepolia enabled, its chain state seeded through the store: a
+//     USDC session reads chain_states, never the chain).
 //
 // The HTTP ones report requests/s, p50/p99 latency seen by the client, and
 // how many requests the Kaspa REST double (wired in as Till's chain API, as
@@ -55,6 +58,7 @@ func BenchmarkPayments(b *testing.B) {
 			b.Run("polls", f.benchPolls)
 			b.Run("sessions", func(b *testing.B) { f.benchSessions(b, f.slug) })
 			b.Run("sessions-per-address", func(b *testing.B) { f.benchSessions(b, f.hdSlug) })
+			b.Run("sessions-usdc", func(b *testing.B) { f.benchSessions(b, f.usdcSlugs...) })
 		})
 	}
 }
@@ -68,7 +72,11 @@ type apiFixture struct {
 	slug   string
 	linkID string
 	hdSlug string
-	open   []*models.Payment // open sessions to poll
+	// usdcSlugs are USDC links of the single-address shop on one receiver,
+	// one per whole-USDC price: each price has 9,999 unique offsets, so
+	// several keep the random draw quick over a long run.
+	usdcSlugs []string
+	open      []*models.Payment // open sessions to poll
 }
 
 func newAPIFixture(b *testing.B) *apiFixture {
@@ -81,7 +89,7 @@ func newAPIFixture(b *testing.B) *apiFixture {
 	b.Cleanup(stop)
 	client := kaspa.NewClient(url, &http.Client{Timeout: 10 * time.Second})
 	feed := &price.Feed{CoinGeckoURL: url + "/coingecko", Fallback: client}
-	env := webtest.NewWith(b, []func(*models.StoreOptions){func(o *models.StoreOptions) { o.Rates = feed }},
+	env := webtest.NewWith(b, []func(*models.StoreOptions){func(o *models.StoreOptions) { o.Rates = feed }, webtest.WithEVMChains(usdcChain)},
 		func(o *web.Options) {
 			o.Rates = feed
 			o.Chain = &kaspa.NetworkStats{Client: client}
@@ -104,8 +112,29 @@ func newAPIFixture(b *testing.B) *apiFixture {
 	if _, err := w.Cycle(context.Background()); err != nil {
 		b.Fatal(err)
 	}
+
+	// USDC: the EVM watcher's first observation, as the store records it
+	// (no chain here: session creation reads only chain_states).
+	if _, err := env.Store.ApplyEVMObservation(context.Background(), models.EVMObservation{Chain: usdcChain, ChainID: usdcChainID,
+		Head: 1000, Cursor: 1000, CursorHash: "0x" + strings.Repeat("ab", 32), CursorTime: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	for i := range usdcPrices {
+		l := mustJSON(b, env.Do("POST", "/api/links", map[string]any{"title": fmt.Sprintf("Coffee %d", i), "amount": 10 + i,
+			"currency": "USDC", "chain": usdcChain, "receiver": usdcReceiver}, f.shop.Bearer()...))
+		f.usdcSlugs = append(f.usdcSlugs, l["slug"].(string))
+	}
 	return f
 }
+
+// The USDC links of the fixture: a built-in testnet (its chain ID and
+// contract from the table), one EIP-55 receiver, usdcPrices prices.
+const (
+	usdcChain    = "base-sepolia"
+	usdcChainID  = 84532
+	usdcReceiver = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+	usdcPrices   = 10
+)
 
 func mustJSON(b *testing.B, r webtest.Response) map[string]any {
 	b.Helper()
@@ -193,13 +222,16 @@ FROM r`,
 	b.Logf("prefilled %d payments in %s", rows, time.Since(start).Round(time.Millisecond))
 }
 
-// benchSessions opens sessions on the link slug; one op is one session.
-func (f *apiFixture) benchSessions(b *testing.B, slug string) {
-	body := []byte(fmt.Sprintf(`{"paymentLinkSlug":%q}`, slug))
-	req := RawRequest("POST", f.host, "/api/payments", body)
+// benchSessions opens sessions on the link slugs, round-robin; one op is
+// one session.
+func (f *apiFixture) benchSessions(b *testing.B, slugs ...string) {
+	reqs := make([][]byte, len(slugs))
+	for i, slug := range slugs {
+		reqs[i] = RawRequest("POST", f.host, "/api/payments", []byte(fmt.Sprintf(`{"paymentLinkSlug":%q}`, slug)))
+	}
 	f.run(b, "sessions/s", &Load{
 		Addr: f.host, Clients: benchClients,
-		Request: func(int) []byte { return req },
+		Request: func(i int) []byte { return reqs[i%len(reqs)] },
 		Check: func(status int, body []byte) error {
 			if status != http.StatusOK || !strings.Contains(string(body), `"status":"pending"`) {
 				return fmt.Errorf("status %d: %s", status, truncate(body, 200))
