@@ -188,7 +188,7 @@ func (s *Store) EVMWatchState(ctx context.Context, chain string) (*EVMWatchState
 		return nil, fmt.Errorf("models: chain state: %w", err)
 	}
 	// One pass over the open and the late-window sessions, each branch
-	// fully on payments_chain_open_idx (chain, status, expires_at): an OR of
+	// fully on payments_chain_open_idx (status, chain, expires_at): an OR of
 	// the two made SQLite (no statistics) use only the index's chain column
 	// and read every past session of the chain each cycle.
 	var rows []struct {

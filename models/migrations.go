@@ -250,7 +250,7 @@ ALTER TABLE transfers ADD COLUMN orphaned_at {{TS}};
 DROP INDEX transfers_outpoint_key;
 CREATE UNIQUE INDEX transfers_outpoint_key ON transfers (chain, tx_id, output_index) WHERE orphaned_at IS NULL;
 CREATE INDEX transfers_block_idx ON transfers (chain, block_number) WHERE orphaned_at IS NULL;
-CREATE INDEX payments_chain_open_idx ON payments (chain, status, expires_at);
+CREATE INDEX payments_chain_open_idx ON payments (status, chain, expires_at);
 ALTER TABLE chain_states ADD COLUMN chain_id BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE chain_states ADD COLUMN head BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE chain_states ADD COLUMN cursor BIGINT NOT NULL DEFAULT 0;
