@@ -122,14 +122,19 @@ func evmHex(lower string) string {
 	return a.Hex()
 }
 
-// EVMChainNames lists the enabled EVM chains by name, sorted (the link
-// builder's choices).
+// EVMChainNames lists the enabled EVM chains by name (the link builder's
+// choices): the default chain first, then the others sorted.
 func (s *Store) EVMChainNames() []string {
 	names := make([]string, 0, len(s.evm))
 	for n := range s.evm {
-		names = append(names, n)
+		if n != s.defaultEVM {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
+	if s.defaultEVM != "" {
+		names = append([]string{s.defaultEVM}, names...)
+	}
 	return names
 }
 
@@ -334,6 +339,9 @@ func (s *Store) applyLinkChain(v *ValidationErrors, l *PaymentLink, in LinkInput
 	}
 	if in.Chain != nil || IsKaspa(l.Chain) {
 		name := strings.ToLower(strings.TrimSpace(str(in.Chain)))
+		if name == "" {
+			name = s.defaultEVM // TILL_EVM_DEFAULT_CHAIN, when set
+		}
 		switch {
 		case name == "":
 			v.add(Invalid("chain", "chain is required for USDC links (one of: %s)", s.enabledChainList()))

@@ -33,6 +33,8 @@ type Store struct {
 	offsetRange int64
 	// evm holds the enabled EVM chains, by name.
 	evm map[string]EVMChain
+	// defaultEVM is the chain a USDC link gets when it names none.
+	defaultEVM string
 	// rateLimitPruned is when this process last pruned rate_limits (unix ns).
 	rateLimitPruned atomic.Int64
 	// dummyHash is compared for unknown emails at login: a bcrypt hash made
@@ -67,6 +69,9 @@ type StoreOptions struct {
 	// EVMChains are the enabled EVM chains by name; a USDC link on a chain
 	// not listed cannot open sessions.
 	EVMChains map[string]EVMChain
+	// DefaultEVMChain (TILL_EVM_DEFAULT_CHAIN) is the chain a new USDC link
+	// gets when it names none, and the link builder's preselected choice.
+	DefaultEVMChain string
 	// ReversalGrace is how long a credit missing from the UTXO set, whose
 	// transaction the indexer calls rejected or unknown, waits before it is
 	// reversed (default DefaultReversalGrace).
@@ -89,6 +94,9 @@ func NewStore(db *DB, o StoreOptions) *Store {
 	}
 	s.offsetRange = o.UniqueOffsetRange
 	s.evm = o.EVMChains
+	if _, ok := o.EVMChains[o.DefaultEVMChain]; ok {
+		s.defaultEVM = o.DefaultEVMChain
+	}
 	registerEVMChains(o.EVMChains)
 	if s.bcryptCost == 0 {
 		s.bcryptCost = 12

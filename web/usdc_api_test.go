@@ -413,3 +413,31 @@ func checkValues(t *testing.T, where string, got, want map[string]any) {
 		}
 	}
 }
+
+// TestUSDCDefaultChain: with TILL_EVM_DEFAULT_CHAIN set, a USDC link that
+// names no chain gets the default one, and the dashboard's link builder
+// offers it first (preselected); without it the chain stays required (see
+// TestUSDCLinksAPI).
+func TestUSDCDefaultChain(t *testing.T) {
+	env := webtest.NewWith(t, []func(*models.StoreOptions){
+		webtest.WithEVMChains("base", usdcTestChain),
+		func(o *models.StoreOptions) { o.DefaultEVMChain = usdcTestChain },
+	})
+	m := usdcMerchant(t, env, "usdc-default@example.com", evmAddr1)
+	l := usdcLink(t, env, m, `{"title":"Ebook","amount":5,"currency":"USDC"}`)
+	if l["chain"] != usdcTestChain {
+		t.Fatalf("link without a chain got %v, want the default %s", l["chain"], usdcTestChain)
+	}
+	if l := usdcLink(t, env, m, `{"title":"Ebook","amount":5,"currency":"USDC","chain":"base"}`); l["chain"] != "base" {
+		t.Fatalf("an explicit chain is kept: got %v", l["chain"])
+	}
+	if got := env.Store.EVMChainNames(); len(got) != 2 || got[0] != usdcTestChain || got[1] != "base" {
+		t.Fatalf("chain choices %v, want the default first", got)
+	}
+	dc := dashLogin(t, env, m)
+	page := dc.Get("/dashboard/links/new")
+	first := page.Doc.Find(`select[name="chain"] option`).First().AttrOr("value", "")
+	if first != usdcTestChain {
+		t.Fatalf("link builder's first chain %q, want the default %s", first, usdcTestChain)
+	}
+}

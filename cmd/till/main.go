@@ -97,7 +97,8 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 	rates := &price.Feed{CoinGeckoURL: cfg.PriceAPIURL, Fallback: chain}
 	store := models.NewStore(db, models.StoreOptions{
 		Sealer: sealer, Network: cfg.KaspaNetwork, Log: log, Rates: rates, LateWindow: cfg.LatePaymentWindow,
-		EVMChains: evmwatch.StoreChains(cfg.EVMChains),
+		EVMChains:       evmwatch.StoreChains(cfg.EVMChains),
+		DefaultEVMChain: cfg.EVMDefaultChain,
 	})
 	evmChains := &evmwatch.Chains{Configs: cfg.EVMChains, Store: store, Log: log}
 	var chainStatus func() any
