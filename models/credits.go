@@ -237,8 +237,13 @@ func (s *Store) creditPayment(tx *gorm.DB, p *Payment, t *Transfer, c Credit, b 
 		Updates(map[string]any{"payment_id": p.ID, "merchant_id": p.MerchantID}).Error; err != nil {
 		return false, fmt.Errorf("models: link transfer: %w", err)
 	}
+	// Every credit is a transfer seen for the first time (KiraPay's
+	// transaction.created; KasPay has no event for it).
+	if err := s.emitTransition(tx, p, TransitionTransferSeen); err != nil {
+		return false, err
+	}
 	if status == StatusConfirmed {
-		return true, s.emitPaymentEvent(tx, p, EventPaymentConfirmed)
+		return true, s.emitTransition(tx, p, TransitionConfirmed)
 	}
 	return false, nil
 }
@@ -264,7 +269,7 @@ func (s *Store) confirmPayment(ctx context.Context, p *Payment, conf int64, now 
 		}
 		p.Status, p.Confirmations, p.ConfirmedAt, p.UpdatedAt = StatusConfirmed, conf, &now, now
 		done = true
-		return s.emitPaymentEvent(tx, p, EventPaymentConfirmed)
+		return s.emitTransition(tx, p, TransitionConfirmed)
 	})
 	if err != nil {
 		return false, fmt.Errorf("models: confirm payment: %w", err)
@@ -392,7 +397,7 @@ func (s *Store) reverseCreditTx(tx *gorm.DB, t Transfer, why string, now time.Ti
 		}
 		if status == StatusExpired {
 			p.Status, p.AmountReceived, p.ExpiredAt, p.UpdatedAt = status, received, &now, now
-			if err := s.emitPaymentEvent(tx, &p, EventPaymentExpired); err != nil {
+			if err := s.emitTransition(tx, &p, TransitionExpired); err != nil {
 				return err
 			}
 		}

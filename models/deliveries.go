@@ -81,10 +81,15 @@ const (
 )
 
 // enqueueDeliveries creates, inside tx, one due delivery of ev for every
-// active endpoint of ev's merchant subscribed to ev.Type (or to "*").
+// active endpoint of ev's merchant in ev's dialect subscribed to ev.Type
+// (or to "*").
 func (s *Store) enqueueDeliveries(tx *gorm.DB, ev *Event) error {
 	var eps []WebhookEndpoint
-	if err := tx.Scopes(ownedBy(ev.MerchantID)).Where("is_active = ?", true).Find(&eps).Error; err != nil {
+	dialect := ev.Dialect
+	if dialect == "" {
+		dialect = DialectKasPay
+	}
+	if err := tx.Scopes(ownedBy(ev.MerchantID)).Where("is_active = ? AND dialect = ?", true, dialect).Find(&eps).Error; err != nil {
 		return fmt.Errorf("models: endpoints for event: %w", err)
 	}
 	var rows []WebhookDelivery
@@ -261,7 +266,7 @@ func (s *Store) SendTestWebhook(ctx context.Context, merchantID, endpointID stri
 		"webhook-test:merchant:"+merchantID); err != nil {
 		return nil, err
 	}
-	ev := &Event{ID: uuid.NewString(), MerchantID: merchantID, Type: EventWebhookTest, Data: string(data), CreatedAt: now}
+	ev := &Event{ID: uuid.NewString(), MerchantID: merchantID, Type: EventWebhookTest, Dialect: e.Dialect, Data: string(data), CreatedAt: now}
 	d := &WebhookDelivery{ID: uuid.NewString(), EventID: ev.ID, EndpointID: e.ID, MerchantID: merchantID,
 		Status: DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
 	err = s.db.Tx(ctx, func(tx *gorm.DB) error {

@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -24,80 +23,18 @@ type Event struct {
 	ID         string
 	MerchantID string
 	Type       string
-	PaymentID  *string
-	// Data is the payment snapshot in canonical JSON (see CanonicalJSON).
+	// Dialect is the API surface whose event this is (DialectKasPay, …):
+	// its deliveries go to that dialect's endpoints only.
+	Dialect   string
+	PaymentID *string
+	// Data is the dialect's payment snapshot in canonical JSON (see
+	// CanonicalJSON).
 	Data      string
 	CreatedAt time.Time
 }
 
 // TableName pins the table name.
 func (Event) TableName() string { return "events" }
-
-// PaymentSnapshot is the payment object carried by events and webhooks, in
-// the KasPay dialect (field order is the order of the JSON).
-type PaymentSnapshot struct {
-	ID string `json:"id"`
-	// Status is the KasPay status (pending, confirmed, expired) and Stage
-	// Till's detailed stage; see PaymentStatus.KasPay.
-	Status         string `json:"status"`
-	Stage          string `json:"stage"`
-	AmountExpected string `json:"amountExpected"`
-	AmountReceived string `json:"amountReceived"`
-	// KaspaAddress is null for payments on other chains.
-	KaspaAddress          *string         `json:"kaspaAddress"`
-	SenderAddress         *string         `json:"senderAddress"`
-	TxID                  *string         `json:"txId"`
-	CustomerEmail         *string         `json:"customerEmail"`
-	CustomerName          *string         `json:"customerName"`
-	Metadata              json.RawMessage `json:"metadata"`
-	ConfirmedAt           *string         `json:"confirmedAt"`
-	PaymentLinkID         *string         `json:"paymentLinkId"`
-	Currency              string          `json:"currency"`
-	Confirmations         int64           `json:"confirmations"`
-	RequiredConfirmations int             `json:"requiredConfirmations"`
-	Late                  bool            `json:"late"`
-	ExpiresAt             string          `json:"expiresAt"`
-	CreatedAt             string          `json:"createdAt"`
-	// EVMFields are Till extensions, present on non-Kaspa payments only
-	// (a Kaspa payment's snapshot is exactly the KasPay document's).
-	*EVMFields
-}
-
-// EVMFields describe where and how a USDC payment is paid: the chain by
-// name and ID, the asset, the receiver and token contract (EIP-55), the
-// EIP-681 payment URI and the amounts exactly in USDC (the 8-place strings
-// of the KasPay fields print the same value).
-type EVMFields struct {
-	Chain           string `json:"chain"`
-	ChainID         int64  `json:"chainId"`
-	Asset           string `json:"asset"`
-	PayAddress      string `json:"payAddress"`
-	TokenAddress    string `json:"tokenAddress"`
-	PaymentURI      string `json:"paymentUri"`
-	AssetAmount     string `json:"assetAmount"`
-	AssetAmountPaid string `json:"assetAmountReceived"`
-}
-
-// EVMFieldsOf returns p's EVM extension fields, nil for a Kaspa payment.
-func (p *Payment) EVMFieldsOf() *EVMFields {
-	if IsKaspa(p.Chain) {
-		return nil
-	}
-	a := p.AssetOf()
-	return &EVMFields{Chain: p.Chain, ChainID: p.ChainID(), Asset: string(a), PayAddress: p.PayAddressHex(),
-		TokenAddress: p.TokenAddressHex(), PaymentURI: p.PaymentURI(),
-		AssetAmount: FormatAsset(p.AmountExpected, a), AssetAmountPaid: FormatAsset(p.AmountReceived, a)}
-}
-
-// KaspaAddressOf is the kaspaAddress field of the KasPay surface: the pay
-// address of a Kaspa payment, null on other chains.
-func (p *Payment) KaspaAddressOf() *string {
-	if !IsKaspa(p.Chain) {
-		return nil
-	}
-	a := p.PayAddress
-	return &a
-}
 
 // ISOTime formats t the way every Till API does: UTC, milliseconds, Z.
 func ISOTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
@@ -117,37 +54,89 @@ func optTime(t *time.Time) *string {
 	return &s
 }
 
-// Snapshot returns the event/webhook view of p.
-func (p *Payment) Snapshot() PaymentSnapshot {
-	meta := json.RawMessage(p.Metadata)
-	if len(meta) == 0 {
-		meta = json.RawMessage("{}")
-	}
-	status, stage := p.Status.KasPay()
-	return PaymentSnapshot{
-		ID: p.ID, Status: status, Stage: stage,
-		AmountExpected: FormatAmount8(p.AmountExpected, p.AssetOf()), AmountReceived: FormatAmount8(p.AmountReceived, p.AssetOf()),
-		KaspaAddress: p.KaspaAddressOf(), SenderAddress: optString(p.SenderHex()), TxID: optString(p.TxID),
-		CustomerEmail: optString(p.CustomerEmail), CustomerName: optString(p.CustomerName), Metadata: meta,
-		ConfirmedAt: optTime(p.ConfirmedAt), PaymentLinkID: p.LinkID, Currency: string(p.PriceCurrency),
-		Confirmations: p.Confirmations, RequiredConfirmations: p.RequiredConfirmations, Late: p.Late,
-		ExpiresAt: ISOTime(p.ExpiresAt), CreatedAt: ISOTime(p.CreatedAt), EVMFields: p.EVMFieldsOf(),
-	}
+// Payment transitions: what happened to a payment, before any dialect
+// names it. Each projection maps a transition to zero or one event of its
+// dialect, so one state change writes the events of every dialect that has
+// a name for it, in the same database transaction.
+type Transition string
+
+// The payment transitions the domain emits.
+const (
+	// TransitionTransferSeen: a transfer to the payment was credited for
+	// the first time, before any confirmation.
+	TransitionTransferSeen Transition = "transfer_seen"
+	// TransitionConfirmed: the payment is confirmed (paid in full and
+	// deep enough).
+	TransitionConfirmed Transition = "confirmed"
+	// TransitionExpired: the session expired unpaid.
+	TransitionExpired Transition = "expired"
+)
+
+// Projection turns a payment transition into an event of one dialect:
+// its type and snapshot, or ok false when the dialect has no name for it.
+type Projection struct {
+	Dialect string
+	Project func(p *Payment, t Transition) (typ string, data any, ok bool)
 }
 
-// emitPaymentEvent records that p (already in its new state) had event typ,
-// inside tx, and queues the webhook deliveries it causes.
-func (s *Store) emitPaymentEvent(tx *gorm.DB, p *Payment, typ string) error {
-	data, err := CanonicalJSON(p.Snapshot())
+// projections is the table every transition goes through, one entry per
+// dialect. Only KasPay's is registered; KiraPay's comes with its surface.
+var projections = []Projection{
+	{Dialect: DialectKasPay, Project: kasPayProjection},
+}
+
+// kasPayProjection names confirmed and expired payments (payment.confirmed,
+// payment.expired, with the KasPay snapshot); a transfer first seen is no
+// KasPay event.
+func kasPayProjection(p *Payment, t Transition) (string, any, bool) {
+	switch t {
+	case TransitionConfirmed:
+		return EventPaymentConfirmed, p.Snapshot(), true
+	case TransitionExpired:
+		return EventPaymentExpired, p.Snapshot(), true
+	}
+	return "", nil, false
+}
+
+// ProjectTransition runs t through the projection table: the events it
+// would write, one per dialect that names it (ID, MerchantID, PaymentID
+// and CreatedAt left to the caller).
+func ProjectTransition(p *Payment, t Transition) ([]Event, error) {
+	var evs []Event
+	for _, pr := range projections {
+		typ, snap, ok := pr.Project(p, t)
+		if !ok {
+			continue
+		}
+		data, err := CanonicalJSON(snap)
+		if err != nil {
+			return nil, fmt.Errorf("models: event payload: %w", err)
+		}
+		evs = append(evs, Event{Type: typ, Dialect: pr.Dialect, Data: string(data)})
+	}
+	return evs, nil
+}
+
+// emitTransition records, inside tx, the events of transition t of p
+// (already in its new state) and queues the webhook deliveries they cause.
+func (s *Store) emitTransition(tx *gorm.DB, p *Payment, t Transition) error {
+	evs, err := ProjectTransition(p, t)
 	if err != nil {
-		return fmt.Errorf("models: event payload: %w", err)
+		return err
 	}
-	pid := p.ID
-	ev := &Event{ID: uuid.NewString(), MerchantID: p.MerchantID, Type: typ, PaymentID: &pid, Data: string(data), CreatedAt: s.clock()}
-	if err := tx.Create(ev).Error; err != nil {
-		return fmt.Errorf("models: insert event: %w", err)
+	now := s.clock()
+	for i := range evs {
+		ev := &evs[i]
+		pid := p.ID
+		ev.ID, ev.MerchantID, ev.PaymentID, ev.CreatedAt = uuid.NewString(), p.MerchantID, &pid, now
+		if err := tx.Create(ev).Error; err != nil {
+			return fmt.Errorf("models: insert event: %w", err)
+		}
+		if err := s.enqueueDeliveries(tx, ev); err != nil {
+			return err
+		}
 	}
-	return s.enqueueDeliveries(tx, ev)
+	return nil
 }
 
 // EventsForPayment lists a payment's events, oldest first.

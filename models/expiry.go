@@ -94,7 +94,7 @@ func (s *Store) expireChainDue(ctx context.Context, chain string, cutoff, now ti
 			}
 			p.Status, p.ExpiredAt, p.UpdatedAt = StatusExpired, &now, now
 			n++
-			return s.emitPaymentEvent(tx, p, EventPaymentExpired)
+			return s.emitTransition(tx, p, TransitionExpired)
 		})
 		if err != nil {
 			return n, fmt.Errorf("models: expire %s: %w", p.ID, err)

@@ -49,9 +49,11 @@ type PaymentLink struct {
 	Status         LinkStatus
 	SuccessMessage string
 	RedirectURL    string
-	ExpiresAt      *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// APIKeyID is the API key that created the link (nil: dashboard/JWT).
+	APIKeyID  *string
+	ExpiresAt *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // TableName pins the table name.

@@ -257,6 +257,21 @@ ALTER TABLE chain_states ADD COLUMN cursor BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE chain_states ADD COLUMN cursor_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE chain_states ADD COLUMN cursor_time {{TS}};
 `)},
+	// 0009: two API dialects over one domain. A link records the API key
+	// that created it (null: dashboard or JWT); an event belongs to one
+	// dialect (existing rows are KasPay's; webhook_endpoints.dialect exists
+	// since 0003). The KiraPay _id of an entity is the first 24 hex digits
+	// of its UUID without dashes (ShortIDExpr); these unique expression
+	// indexes let it be looked up without a stored column.
+	{ID: "0009_dialects", Migrate: execDDL(`
+ALTER TABLE payment_links ADD COLUMN api_key_id TEXT;
+ALTER TABLE events ADD COLUMN dialect TEXT NOT NULL DEFAULT 'kaspay';
+CREATE UNIQUE INDEX merchants_short_id_key ON merchants ((substr(replace(id, '-', ''), 1, 24)));
+CREATE UNIQUE INDEX payment_links_short_id_key ON payment_links ((substr(replace(id, '-', ''), 1, 24)));
+CREATE UNIQUE INDEX payments_short_id_key ON payments ((substr(replace(id, '-', ''), 1, 24)));
+CREATE UNIQUE INDEX webhook_endpoints_short_id_key ON webhook_endpoints ((substr(replace(id, '-', ''), 1, 24)));
+CREATE UNIQUE INDEX webhook_deliveries_short_id_key ON webhook_deliveries ((substr(replace(id, '-', ''), 1, 24)));
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.
