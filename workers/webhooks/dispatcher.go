@@ -222,7 +222,11 @@ func (d *Dispatcher) deliver(sendCtx context.Context, job *models.DeliveryJob) {
 		log.Info("webhook send interrupted by shutdown; released for another attempt")
 		return
 	}
-	status, err := d.Store.RecordDeliveryAttempt(rctx, job, res, d.Schedule)
+	schedule := d.Schedule
+	if dl, err := dialectOf(job.Dialect); err == nil {
+		schedule = dl.Schedule(d.Schedule)
+	}
+	status, err := d.Store.RecordDeliveryAttempt(rctx, job, res, schedule)
 	switch {
 	case errors.Is(err, models.ErrLeaseLost):
 		log.Warn("webhook lease lost before recording (lease shorter than the send?)")
@@ -243,14 +247,12 @@ func (d *Dispatcher) send(ctx context.Context, job *models.DeliveryJob) models.A
 		res.Err = "cannot decrypt the endpoint's signing secret (was TILL_SECRET changed?)"
 		return res
 	}
-	var body []byte
-	var err error
-	switch job.Dialect {
-	case models.DialectKasPay, "":
-		body, err = KasPayBody(job.EventType, job.EventData)
-	default:
-		err = fmt.Errorf("unknown webhook dialect %q", job.Dialect)
+	dialect, err := dialectOf(job.Dialect)
+	if err != nil {
+		res.Err = err.Error()
+		return res
 	}
+	body, err := dialect.Body(job)
 	if err != nil {
 		res.Err = err.Error()
 		return res
@@ -263,7 +265,7 @@ func (d *Dispatcher) send(ctx context.Context, job *models.DeliveryJob) models.A
 		res.Err = "invalid endpoint URL"
 		return res
 	}
-	kasPayHeaders(req.Header, job, body, start)
+	dialect.SetHeaders(req.Header, job, body, start)
 	resp, err := d.Client.Do(req)
 	if err != nil {
 		res.Latency = time.Since(start)
