@@ -44,7 +44,9 @@ func dialectOf(name string) (Dialect, error) {
 type KasPay struct{}
 
 // Body implements Dialect.
-func (KasPay) Body(job *models.DeliveryJob) ([]byte, error) { return KasPayBody(job.EventType, job.EventData) }
+func (KasPay) Body(job *models.DeliveryJob) ([]byte, error) {
+	return KasPayBody(job.EventType, job.EventData)
+}
 
 // SetHeaders implements Dialect.
 func (KasPay) SetHeaders(h http.Header, job *models.DeliveryJob, body []byte, sentAt time.Time) {
