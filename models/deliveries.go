@@ -304,18 +304,21 @@ func (s *Store) SendTestWebhook(ctx context.Context, merchantID, endpointID stri
 	return &DeliveryRecord{WebhookDelivery: *d, EventType: ev.Type, AttemptLog: []WebhookAttempt{}}, nil
 }
 
-// samplePayment is the payment carried by webhook.test events.
+// samplePayment is the payment carried by webhook.test events: a confirmed
+// 100 KAS payment to the merchant's address, shown through the KasPay
+// presenter like every real one.
 func samplePayment(m *Merchant, now time.Time) PaymentSnapshot {
-	str := func(s string) *string { return &s }
-	confirmed := ISOTime(now)
-	return PaymentSnapshot{
-		ID: "00000000-0000-0000-0000-000000000000", Status: KasPayConfirmed, Stage: StageConfirmed,
-		AmountExpected: "100.00000000", AmountReceived: "100.00000000", KaspaAddress: str(m.KaspaAddress),
-		TxID: str(strings.Repeat("0", 64)), CustomerEmail: str("customer@example.com"), CustomerName: str("Test Customer"),
-		Metadata: []byte(`{"test":true}`), ConfirmedAt: &confirmed, Currency: string(KAS),
+	confirmed := now
+	const amount = 100 * 100_000_000 // 100 KAS in sompi
+	p := Payment{
+		ID: "00000000-0000-0000-0000-000000000000", Chain: ChainKaspa, Status: StatusConfirmed,
+		AmountExpected: amount, AmountReceived: amount, PayAddress: m.KaspaAddress, PriceCurrency: KAS,
+		TxID: strings.Repeat("0", 64), CustomerEmail: "customer@example.com", CustomerName: "Test Customer",
+		Metadata: `{"test":true}`, ConfirmedAt: &confirmed,
 		Confirmations: defaultRequiredConfirmations, RequiredConfirmations: defaultRequiredConfirmations,
-		ExpiresAt: ISOTime(now.Add(30 * time.Minute)), CreatedAt: ISOTime(now),
+		ExpiresAt: now.Add(30 * time.Minute), CreatedAt: now,
 	}
+	return p.Snapshot()
 }
 
 // DeliveryJob is a claimed delivery with everything needed to send it.

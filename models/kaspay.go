@@ -162,3 +162,129 @@ func (p *Payment) Snapshot() PaymentSnapshot {
 		ExpiresAt: ISOTime(p.ExpiresAt), CreatedAt: ISOTime(p.CreatedAt), EVMFields: p.EVMFieldsOf(),
 	}
 }
+
+// KasPayCreated is the KasPay create-payment response (POST
+// /api/payments).
+type KasPayCreated struct {
+	ID                    string  `json:"id"`
+	KaspaAddress          *string `json:"kaspaAddress"`
+	AmountExpected        string  `json:"amountExpected"`
+	Status                string  `json:"status"`
+	ExpiresAt             string  `json:"expiresAt"`
+	Stage                 string  `json:"stage"`
+	PaymentURI            string  `json:"paymentUri"`
+	DerivationIndex       *int64  `json:"derivationIndex"`
+	Currency              string  `json:"currency"`
+	OriginalUSDAmount     *string `json:"originalUsdAmount"`
+	Rate                  *string `json:"rate"`
+	RequiredConfirmations int     `json:"requiredConfirmations"`
+	CreatedAt             string  `json:"createdAt"`
+	// USDC payments only (extensions): chain, chainId, asset, payAddress,
+	// tokenAddress, paymentUri (EIP-681, replacing the Kaspa URI above)
+	// and the exact amounts.
+	*EVMFields
+}
+
+// KasPayStatus is the document's status object: amountReceived is a JSON
+// number of KAS here (a string in lists and webhooks, as the document shows).
+type KasPayStatus struct {
+	ID                    string      `json:"id"`
+	Status                string      `json:"status"`
+	AmountReceived        json.Number `json:"amountReceived"`
+	SenderAddress         *string     `json:"senderAddress"`
+	TxID                  *string     `json:"txId"`
+	Confirmations         int64       `json:"confirmations"`
+	ConfirmedAt           *string     `json:"confirmedAt"`
+	Stage                 string      `json:"stage"`
+	AmountExpected        string      `json:"amountExpected"`
+	RequiredConfirmations int         `json:"requiredConfirmations"`
+	ExpiresAt             string      `json:"expiresAt"`
+	Late                  bool        `json:"late"`
+	// USDC payments only (extensions).
+	*EVMFields
+}
+
+// KasPayCreated returns p as the KasPay create-payment response.
+func (p *Payment) KasPayCreated() KasPayCreated {
+	status, stage := p.Status.KasPay()
+	out := KasPayCreated{
+		ID: p.ID, KaspaAddress: p.KaspaAddressOf(), AmountExpected: FormatAmount8(p.AmountExpected, p.AssetOf()),
+		Status: status, ExpiresAt: ISOTime(p.ExpiresAt), Stage: stage, PaymentURI: p.PaymentURI(),
+		DerivationIndex: p.DerivationIndex, Currency: string(p.PriceCurrency),
+		RequiredConfirmations: p.RequiredConfirmations, CreatedAt: ISOTime(p.CreatedAt),
+		EVMFields: p.EVMFieldsOf(),
+	}
+	if p.PriceCurrency == USD {
+		usd := FormatAmount8(p.PriceAmount, USD)
+		rate := p.Rate
+		out.OriginalUSDAmount, out.Rate = &usd, &rate
+	}
+	return out
+}
+
+// KasPayStatus returns p as the KasPay status object
+// (GET /api/payments/:id/status).
+func (p *Payment) KasPayStatus() KasPayStatus {
+	status, stage := p.Status.KasPay()
+	return KasPayStatus{
+		ID: p.ID, Status: status, Stage: stage,
+		// A JSON number in the payment's asset, printed exactly from base
+		// units (no float).
+		AmountReceived: json.Number(FormatAsset(p.AmountReceived, p.AssetOf())),
+		SenderAddress:  optString(p.SenderHex()), TxID: optString(p.TxID),
+		Confirmations: p.Confirmations, ConfirmedAt: optTime(p.ConfirmedAt),
+		AmountExpected: FormatAmount8(p.AmountExpected, p.AssetOf()), RequiredConfirmations: p.RequiredConfirmations,
+		ExpiresAt: ISOTime(p.ExpiresAt), Late: p.Late, EVMFields: p.EVMFieldsOf(),
+	}
+}
+
+// KasPayPayment is a payment in lists and GET /api/payments/:id: the
+// document's list item (amountReceived a string with 8 decimals), then
+// Till's extensions.
+type KasPayPayment struct {
+	ID                    string          `json:"id"`
+	AmountExpected        string          `json:"amountExpected"`
+	AmountReceived        string          `json:"amountReceived"`
+	Status                string          `json:"status"`
+	TxID                  *string         `json:"txId"`
+	SenderAddress         *string         `json:"senderAddress"`
+	CustomerName          *string         `json:"customerName"`
+	CustomerEmail         *string         `json:"customerEmail"`
+	CreatedAt             string          `json:"createdAt"`
+	ConfirmedAt           *string         `json:"confirmedAt"`
+	Stage                 string          `json:"stage"`
+	PaymentLinkID         *string         `json:"paymentLinkId"`
+	KaspaAddress          *string         `json:"kaspaAddress"`
+	DerivationIndex       *int64          `json:"derivationIndex"`
+	Confirmations         int64           `json:"confirmations"`
+	RequiredConfirmations int             `json:"requiredConfirmations"`
+	ExpiresAt             string          `json:"expiresAt"`
+	Currency              string          `json:"currency"`
+	PriceAmount           string          `json:"priceAmount"`
+	Rate                  *string         `json:"rate"`
+	RateSource            *string         `json:"rateSource"`
+	Late                  bool            `json:"late"`
+	Metadata              json.RawMessage `json:"metadata"`
+	// USDC payments only (extensions).
+	*EVMFields
+}
+
+// KasPayItem returns p as a KasPay list item (GET /api/payments[/:id]).
+func (p *Payment) KasPayItem() KasPayPayment {
+	meta := json.RawMessage(p.Metadata)
+	if len(meta) == 0 {
+		meta = json.RawMessage("{}")
+	}
+	status, stage := p.Status.KasPay()
+	return KasPayPayment{
+		ID: p.ID, AmountExpected: FormatAmount8(p.AmountExpected, p.AssetOf()),
+		AmountReceived: FormatAmount8(p.AmountReceived, p.AssetOf()), Status: status, Stage: stage,
+		TxID: optString(p.TxID), SenderAddress: optString(p.SenderHex()), CustomerName: optString(p.CustomerName),
+		CustomerEmail: optString(p.CustomerEmail), CreatedAt: ISOTime(p.CreatedAt), ConfirmedAt: optTime(p.ConfirmedAt),
+		PaymentLinkID: p.LinkID, KaspaAddress: p.KaspaAddressOf(), DerivationIndex: p.DerivationIndex,
+		Confirmations: p.Confirmations, RequiredConfirmations: p.RequiredConfirmations, ExpiresAt: ISOTime(p.ExpiresAt),
+		Currency: string(p.PriceCurrency), PriceAmount: FormatAmount8(p.PriceAmount, p.PriceCurrency),
+		Rate: optString(p.Rate), RateSource: optString(p.RateSource), Late: p.Late, Metadata: meta,
+		EVMFields: p.EVMFieldsOf(),
+	}
+}

@@ -26,26 +26,6 @@ type createPaymentRequest struct {
 	Amount json.RawMessage `json:"amount"`
 }
 
-type createPaymentResponse struct {
-	ID                    string  `json:"id"`
-	KaspaAddress          *string `json:"kaspaAddress"`
-	AmountExpected        string  `json:"amountExpected"`
-	Status                string  `json:"status"`
-	ExpiresAt             string  `json:"expiresAt"`
-	Stage                 string  `json:"stage"`
-	PaymentURI            string  `json:"paymentUri"`
-	DerivationIndex       *int64  `json:"derivationIndex"`
-	Currency              string  `json:"currency"`
-	OriginalUSDAmount     *string `json:"originalUsdAmount"`
-	Rate                  *string `json:"rate"`
-	RequiredConfirmations int     `json:"requiredConfirmations"`
-	CreatedAt             string  `json:"createdAt"`
-	// USDC payments only (extensions): chain, chainId, asset, payAddress,
-	// tokenAddress, paymentUri (EIP-681, replacing the Kaspa URI above)
-	// and the exact amounts.
-	*models.EVMFields
-}
-
 // customerAmount reads the optional open-amount field: absent or null is
 // "", a JSON number is its text, a string its content.
 func customerAmount(raw json.RawMessage) (string, error) {
@@ -90,38 +70,7 @@ func (a *API) CreatePayment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	status, stage := p.Status.KasPay()
-	out := createPaymentResponse{
-		ID: p.ID, KaspaAddress: p.KaspaAddressOf(), AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()),
-		Status: status, ExpiresAt: models.ISOTime(p.ExpiresAt), Stage: stage, PaymentURI: p.PaymentURI(),
-		DerivationIndex: p.DerivationIndex, Currency: string(p.PriceCurrency),
-		RequiredConfirmations: p.RequiredConfirmations, CreatedAt: models.ISOTime(p.CreatedAt),
-		EVMFields: p.EVMFieldsOf(),
-	}
-	if p.PriceCurrency == models.USD {
-		usd := models.FormatAmount8(p.PriceAmount, models.USD)
-		out.OriginalUSDAmount, out.Rate = &usd, &p.Rate
-	}
-	return render.JSON(c, fiber.StatusOK, out)
-}
-
-// statusResponse is the document's status object: amountReceived is a JSON
-// number of KAS here (a string in lists and webhooks, as the document shows).
-type statusResponse struct {
-	ID                    string      `json:"id"`
-	Status                string      `json:"status"`
-	AmountReceived        json.Number `json:"amountReceived"`
-	SenderAddress         *string     `json:"senderAddress"`
-	TxID                  *string     `json:"txId"`
-	Confirmations         int64       `json:"confirmations"`
-	ConfirmedAt           *string     `json:"confirmedAt"`
-	Stage                 string      `json:"stage"`
-	AmountExpected        string      `json:"amountExpected"`
-	RequiredConfirmations int         `json:"requiredConfirmations"`
-	ExpiresAt             string      `json:"expiresAt"`
-	Late                  bool        `json:"late"`
-	// USDC payments only (extensions).
-	*models.EVMFields
+	return render.JSON(c, fiber.StatusOK, p.KasPayCreated())
 }
 
 // PaymentStatus reports a session's status from the database only — it
@@ -133,67 +82,7 @@ func (a *API) PaymentStatus(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	status, stage := p.Status.KasPay()
-	return render.JSON(c, fiber.StatusOK, statusResponse{
-		ID: p.ID, Status: status, Stage: stage,
-		// A JSON number in the payment's asset, printed exactly from base
-		// units (no float).
-		AmountReceived: json.Number(models.FormatAsset(p.AmountReceived, p.AssetOf())),
-		SenderAddress:  optString(p.SenderHex()), TxID: optString(p.TxID),
-		Confirmations: p.Confirmations, ConfirmedAt: isoTimePtr(p.ConfirmedAt),
-		AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()), RequiredConfirmations: p.RequiredConfirmations,
-		ExpiresAt: models.ISOTime(p.ExpiresAt), Late: p.Late, EVMFields: p.EVMFieldsOf(),
-	})
-}
-
-// paymentJSON is a payment in lists and GET /api/payments/:id: the
-// document's list item (amountReceived a string with 8 decimals), then
-// Till's extensions.
-type paymentJSON struct {
-	ID                    string          `json:"id"`
-	AmountExpected        string          `json:"amountExpected"`
-	AmountReceived        string          `json:"amountReceived"`
-	Status                string          `json:"status"`
-	TxID                  *string         `json:"txId"`
-	SenderAddress         *string         `json:"senderAddress"`
-	CustomerName          *string         `json:"customerName"`
-	CustomerEmail         *string         `json:"customerEmail"`
-	CreatedAt             string          `json:"createdAt"`
-	ConfirmedAt           *string         `json:"confirmedAt"`
-	Stage                 string          `json:"stage"`
-	PaymentLinkID         *string         `json:"paymentLinkId"`
-	KaspaAddress          *string         `json:"kaspaAddress"`
-	DerivationIndex       *int64          `json:"derivationIndex"`
-	Confirmations         int64           `json:"confirmations"`
-	RequiredConfirmations int             `json:"requiredConfirmations"`
-	ExpiresAt             string          `json:"expiresAt"`
-	Currency              string          `json:"currency"`
-	PriceAmount           string          `json:"priceAmount"`
-	Rate                  *string         `json:"rate"`
-	RateSource            *string         `json:"rateSource"`
-	Late                  bool            `json:"late"`
-	Metadata              json.RawMessage `json:"metadata"`
-	// USDC payments only (extensions).
-	*models.EVMFields
-}
-
-func paymentFrom(p *models.Payment) paymentJSON {
-	meta := json.RawMessage(p.Metadata)
-	if len(meta) == 0 {
-		meta = json.RawMessage("{}")
-	}
-	status, stage := p.Status.KasPay()
-	return paymentJSON{
-		ID: p.ID, AmountExpected: models.FormatAmount8(p.AmountExpected, p.AssetOf()),
-		AmountReceived: models.FormatAmount8(p.AmountReceived, p.AssetOf()), Status: status, Stage: stage,
-		TxID: optString(p.TxID), SenderAddress: optString(p.SenderHex()), CustomerName: optString(p.CustomerName),
-		CustomerEmail: optString(p.CustomerEmail), CreatedAt: models.ISOTime(p.CreatedAt), ConfirmedAt: isoTimePtr(p.ConfirmedAt),
-		PaymentLinkID: p.LinkID, KaspaAddress: p.KaspaAddressOf(), DerivationIndex: p.DerivationIndex,
-		Confirmations: p.Confirmations, RequiredConfirmations: p.RequiredConfirmations, ExpiresAt: models.ISOTime(p.ExpiresAt),
-		Currency: string(p.PriceCurrency), PriceAmount: models.FormatAmount8(p.PriceAmount, p.PriceCurrency),
-		Rate: optString(p.Rate), RateSource: optString(p.RateSource), Late: p.Late, Metadata: meta,
-		EVMFields: p.EVMFieldsOf(),
-	}
+	return render.JSON(c, fiber.StatusOK, p.KasPayStatus())
 }
 
 // ListPayments lists the merchant's payments, newest first:
@@ -238,9 +127,9 @@ func (a *API) ListPayments(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]paymentJSON, len(page.Payments))
+	out := make([]models.KasPayPayment, len(page.Payments))
 	for i := range page.Payments {
-		out[i] = paymentFrom(&page.Payments[i])
+		out[i] = page.Payments[i].KasPayItem()
 	}
 	var next *string
 	if page.NextCursor != "" {
@@ -272,7 +161,7 @@ func streamPayments(c *fiber.Ctx, stream *models.PaymentStream) {
 		first := true
 		err := stream.EachPage(ctx, func(ps []models.Payment) error {
 			for i := range ps {
-				b, err := json.Marshal(paymentFrom(&ps[i]))
+				b, err := json.Marshal(ps[i].KasPayItem())
 				if err != nil {
 					return err
 				}
@@ -305,7 +194,7 @@ func (a *API) GetPayment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render.JSON(c, fiber.StatusOK, paymentFrom(p))
+	return render.JSON(c, fiber.StatusOK, p.KasPayItem())
 }
 
 // parseTimeParam accepts an RFC 3339 time or a YYYY-MM-DD date (UTC midnight).
@@ -321,11 +210,4 @@ func parseTimeParam(v, name string) (*time.Time, error) {
 		}
 	}
 	return nil, render.BadRequest(name + " must be a date (YYYY-MM-DD) or an RFC 3339 time")
-}
-
-func optString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
