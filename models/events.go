@@ -79,16 +79,20 @@ type Projection struct {
 	Project func(p *Payment, t Transition) (typ string, data any, ok bool)
 }
 
-// projections is the table every transition goes through, one entry per
-// dialect. Only KasPay's is registered; KiraPay's comes with its surface.
-var projections = []Projection{
-	{Dialect: DialectKasPay, Project: kasPayProjection},
+// Projections is the table every transition goes through, one entry per
+// dialect.
+type Projections []Projection
+
+// DefaultProjections is the table a Store uses: only KasPay's is
+// registered; KiraPay's comes with its surface.
+func DefaultProjections() Projections {
+	return Projections{{Dialect: DialectKasPay, Project: KasPayProjection}}
 }
 
-// kasPayProjection names confirmed and expired payments (payment.confirmed,
+// KasPayProjection names confirmed and expired payments (payment.confirmed,
 // payment.expired, with the KasPay snapshot); a transfer first seen is no
-// KasPay event.
-func kasPayProjection(p *Payment, t Transition) (string, any, bool) {
+// KasPay event, so KasPay webhooks are what they were.
+func KasPayProjection(p *Payment, t Transition) (string, any, bool) {
 	switch t {
 	case TransitionConfirmed:
 		return EventPaymentConfirmed, p.Snapshot(), true
@@ -98,12 +102,12 @@ func kasPayProjection(p *Payment, t Transition) (string, any, bool) {
 	return "", nil, false
 }
 
-// ProjectTransition runs t through the projection table: the events it
-// would write, one per dialect that names it (ID, MerchantID, PaymentID
-// and CreatedAt left to the caller).
-func ProjectTransition(p *Payment, t Transition) ([]Event, error) {
+// Project runs transition t of p through the table: the events it writes,
+// one per dialect that names it, in table order (ID, MerchantID, PaymentID
+// and CreatedAt are left to the caller).
+func (ps Projections) Project(p *Payment, t Transition) ([]Event, error) {
 	var evs []Event
-	for _, pr := range projections {
+	for _, pr := range ps {
 		typ, snap, ok := pr.Project(p, t)
 		if !ok {
 			continue
@@ -120,7 +124,11 @@ func ProjectTransition(p *Payment, t Transition) ([]Event, error) {
 // emitTransition records, inside tx, the events of transition t of p
 // (already in its new state) and queues the webhook deliveries they cause.
 func (s *Store) emitTransition(tx *gorm.DB, p *Payment, t Transition) error {
-	evs, err := ProjectTransition(p, t)
+	table := s.projections
+	if table == nil {
+		table = DefaultProjections()
+	}
+	evs, err := table.Project(p, t)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,9 @@ type Store struct {
 	defaultEVM string
 	// rateLimitPruned is when this process last pruned rate_limits (unix ns).
 	rateLimitPruned atomic.Int64
+	// projections maps payment transitions to events (nil: the
+	// DefaultProjections).
+	projections Projections
 	// dummyHash is compared for unknown emails at login: a bcrypt hash made
 	// at start-up with bcryptCost, so both paths cost the same.
 	dummyHash []byte
