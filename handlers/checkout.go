@@ -165,8 +165,7 @@ func (h *Handlers) startFailed(c *fiber.Ctx, link *models.PaymentLink, name, ema
 	if internal {
 		return err
 	}
-	var st *models.StateError
-	if errors.As(err, &st) && (st.Gone || st.Status == fiber.StatusBadRequest) {
+	if errors.Is(err, models.ErrLinkNotActive) || errors.Is(err, models.ErrLinkClosed) || errors.Is(err, models.ErrLinkExpired) {
 		return h.linkClosed(c, err)
 	}
 	ctx, cancel := checkoutCtx(c)
@@ -485,8 +484,7 @@ func sessionTitle(v *models.CheckoutView) string {
 // drafts and inactive links (indistinguishable from unknown ones), 410 for
 // expired ones.
 func (h *Handlers) linkClosed(c *fiber.Ctx, err error) error {
-	var st *models.StateError
-	if errors.As(err, &st) && st.Gone {
+	if errors.Is(err, models.ErrLinkExpired) {
 		return h.checkoutUnavailable(c, fiber.StatusGone, msgLinkGone,
 			"The merchant set this link to stop taking payments. Ask them for a new one.")
 	}
