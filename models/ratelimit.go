@@ -38,7 +38,9 @@ type RateLimitError struct {
 func (e *RateLimitError) Error() string { return e.Message }
 
 // Unwrap makes it a StateError with reason ErrRateLimited (429 in KasPay).
-func (e *RateLimitError) Unwrap() error { return &StateError{Reason: ErrRateLimited, Message: e.Message} }
+func (e *RateLimitError) Unwrap() error {
+	return &StateError{Reason: ErrRateLimited, Message: e.Message}
+}
 
 // RetryAfterSeconds is RetryAfter rounded up to whole seconds (at least 1).
 func (e *RateLimitError) RetryAfterSeconds() int {

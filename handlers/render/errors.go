@@ -141,9 +141,10 @@ func StatusOf(err error) (status int, msg string, internal bool) {
 }
 
 // KiraPayStatusOf maps any error to the KiraPay dialect: a status and an
-// upper-snake code (or, where the seed shows one, its sentence: "Link not
-// found", "Internal server error"). Statuses follow KiraPayReasons; errors
-// without a reason keep the KasPay status.
+// upper-snake code. Reasons follow KiraPayReasons; a named not-found keeps
+// its sentence (the seed answers "Link not found"), unexpected errors the
+// seed's "Internal server error"; other errors keep the KasPay status and
+// take the code of that status.
 func KiraPayStatusOf(err error) (status int, msg string, internal bool) {
 	status, msg, internal = StatusOf(err)
 	if internal {
@@ -154,32 +155,42 @@ func KiraPayStatusOf(err error) (status int, msg string, internal bool) {
 			return a.Status, a.Message, false
 		}
 	}
-	var he *HTTPError
-	if errors.As(err, &he) && he == Unauthorized {
-		return http.StatusUnauthorized, "API_KEY_INVALID", false
+	var valid models.ValidationErrors
+	if errors.As(err, &valid) {
+		return KiraPayReasons[models.ErrInvalid].Status, KiraPayReasons[models.ErrInvalid].Message, false
 	}
-	var fe *fiber.Error
-	if errors.As(err, &fe) {
-		return fe.Code, kiraFiberCode(fe.Code), false
+	var nf *models.NotFoundError
+	if errors.As(err, &nf) {
+		return status, msg, false
+	}
+	if code := kiraStatusCode(status); code != "" {
+		return status, code, false
 	}
 	return status, msg, false
 }
 
-// kiraFiberCode names Fiber's own errors in the KiraPay dialect.
-func kiraFiberCode(code int) string {
-	switch code {
-	case http.StatusRequestEntityTooLarge:
-		return "PAYLOAD_TOO_LARGE"
+// kiraStatusCode names a status in the KiraPay dialect ("" keeps the
+// message).
+func kiraStatusCode(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "BAD_REQUEST"
+	case http.StatusUnauthorized:
+		return "API_KEY_INVALID"
+	case http.StatusForbidden:
+		return "FORBIDDEN"
 	case http.StatusNotFound:
 		return "NOT_FOUND"
 	case http.StatusMethodNotAllowed:
 		return "METHOD_NOT_ALLOWED"
+	case http.StatusRequestEntityTooLarge:
+		return "PAYLOAD_TOO_LARGE"
 	case http.StatusTooManyRequests:
 		return "TOO_MANY_REQUESTS"
-	case http.StatusUnauthorized:
-		return "API_KEY_INVALID"
+	case http.StatusServiceUnavailable:
+		return "SERVICE_UNAVAILABLE"
 	}
-	return http.StatusText(code)
+	return ""
 }
 
 func isValidation(err error) bool {
