@@ -1,8 +1,6 @@
 package web
 
 import (
-	"time"
-
 	"github.com/gofiber/fiber/v2"
 
 	"till/handlers"
@@ -25,8 +23,6 @@ type routeDeps struct {
 	limit func(name string) fiber.Handler
 	// publicLimit bounds anonymous session creation per IP.
 	publicLimit fiber.Handler
-	// timeout is every request's deadline (0: DefaultRequestTimeout).
-	timeout time.Duration
 }
 
 // routes is Till's whole route table, one line per route.
@@ -34,11 +30,7 @@ func routes(app *fiber.App, d routeDeps) {
 	p, a := d.pages, d.api
 
 	// Every handler's context gets a deadline (streamed bodies keep their own).
-	timeout := d.timeout
-	if timeout <= 0 {
-		timeout = middleware.DefaultRequestTimeout
-	}
-	app.Use(middleware.Deadline(timeout))
+	app.Use(middleware.Deadline(middleware.DefaultRequestTimeout))
 
 	// Operations.
 	app.Get("/healthz", p.Healthz)
