@@ -97,8 +97,15 @@ const DefaultRequestTimeout = 30 * time.Second
 // export) run on their own, longer contexts and are not cut by it.
 func Deadline(d time.Duration) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		ctx, cancel := context.WithTimeout(c.UserContext(), d)
-		defer cancel()
+		parent := c.UserContext()
+		ctx, cancel := context.WithTimeout(parent, d)
+		defer func() {
+			cancel()
+			// The error handler runs after this returns (or panics) and
+			// renders with the request's context: give it back the parent,
+			// which this cancel does not end.
+			c.SetUserContext(parent)
+		}()
 		c.SetUserContext(ctx)
 		return c.Next()
 	}
