@@ -70,6 +70,11 @@ const (
 	ErrAssignRefused Reason = "assign_refused"
 )
 
+// Reasons lists every Reason, for the dialect tables' completeness tests.
+var Reasons = []Reason{ErrRefused, ErrInvalid, ErrBelowMinimum, ErrLinkNotActive, ErrLinkClosed, ErrLinkExpired,
+	ErrNoPayoutAddress, ErrCurrencyMismatch, ErrChainDisabled, ErrKeyUnusable, ErrNotWalletPayment,
+	ErrPaymentClosed, ErrWebhookInactive, ErrRateLimited, ErrDuplicate, ErrAssignRefused}
+
 // ValidationError reports input that breaks a domain rule. Field names the
 // input field (JSON name, neutral across dialects), Reason why (ErrInvalid
 // unless more specific) and Message is the KasPay wording, safe to show to

@@ -1,6 +1,8 @@
 package render
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -60,7 +62,15 @@ const KiraPayTimeFormat = "2006-01-02T15:04:05.000Z"
 
 // KiraPayError writes the KiraPay error body: the status, the code, the time
 // (now, UTC, milliseconds) and the path with its query as requested.
+// The path is written as requested (no \u0026 for "&").
 func KiraPayError(c *fiber.Ctx, status int, code string, now time.Time) error {
-	return c.Status(status).JSON(kiraPayError{StatusCode: status, Message: code,
-		Timestamp: now.UTC().Format(KiraPayTimeFormat), Path: c.OriginalURL()})
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(kiraPayError{StatusCode: status, Message: code,
+		Timestamp: now.UTC().Format(KiraPayTimeFormat), Path: c.OriginalURL()}); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Status(status).Send(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 }
