@@ -117,22 +117,19 @@ func (h *Handlers) StartCheckout(c *fiber.Ctx) error {
 		return h.linkClosed(c, err)
 	}
 	visitor := h.ensureVisitor(c)
-	if p, err := h.Store.VisitorPayment(ctx, link.ID, visitor); err == nil && isOpenPhase(checkoutPhase(p, h.Store.Now())) {
-		return render.Redirect(c, sessionPath(link.Slug, p.ID))
-	}
 	name, email := strings.TrimSpace(c.FormValue("customerName")), strings.TrimSpace(c.FormValue("customerEmail"))
-	in := models.CreatePaymentInput{LinkSlug: link.Slug, CustomerName: name, CustomerEmail: email, Visitor: visitor}
 	amount := strings.TrimSpace(c.FormValue("amount"))
+	in := models.CreatePaymentInput{LinkSlug: link.Slug, CustomerName: name, CustomerEmail: email, Visitor: visitor}
 	if link.OpenAmount() {
-		// The domain checks the amount; the page words its refusals for a
-		// customer rather than an integrator.
-		if _, err := evm.ParseUSDC(amount); err != nil {
-			return h.startFailed(c, link, name, email, amount, models.Invalid("amount", "Enter an amount in USDC, such as 12.50"))
-		}
 		in.Amount = amount
 	}
-	p, err := h.Store.CreatePayment(ctx, in)
+	p, _, err := h.Store.StartCheckout(ctx, in)
 	if err != nil {
+		// The domain refuses an unreadable amount too; the page words it
+		// for a customer rather than an integrator, ahead of other fields.
+		if _, perr := evm.ParseUSDC(amount); link.OpenAmount() && perr != nil {
+			err = models.Invalid("amount", "Enter an amount in USDC, such as 12.50")
+		}
 		return h.startFailed(c, link, name, email, amount, err)
 	}
 	return render.Redirect(c, sessionPath(link.Slug, p.ID))
@@ -165,8 +162,7 @@ func (h *Handlers) startFailed(c *fiber.Ctx, link *models.PaymentLink, name, ema
 	if internal {
 		return err
 	}
-	var st *models.StateError
-	if errors.As(err, &st) && (st.Gone || st.Status == fiber.StatusBadRequest) {
+	if errors.Is(err, models.ErrLinkNotActive) || errors.Is(err, models.ErrLinkClosed) || errors.Is(err, models.ErrLinkExpired) {
 		return h.linkClosed(c, err)
 	}
 	ctx, cancel := checkoutCtx(c)
@@ -450,11 +446,6 @@ func checkoutPhase(p *models.Payment, now time.Time) string {
 	return partials.PhaseExpired
 }
 
-// isOpenPhase reports whether a session still takes (or is taking) payment.
-func isOpenPhase(phase string) bool {
-	return phase == partials.PhasePending || phase == partials.PhaseConfirming || phase == partials.PhaseUnderpaid
-}
-
 // sessionVersion identifies everything the status fragment shows (stray:
 // the unmatched-credit notice); a poll carrying the current version gets 204.
 func sessionVersion(p *models.Payment, stray bool, now time.Time) string {
@@ -485,8 +476,7 @@ func sessionTitle(v *models.CheckoutView) string {
 // drafts and inactive links (indistinguishable from unknown ones), 410 for
 // expired ones.
 func (h *Handlers) linkClosed(c *fiber.Ctx, err error) error {
-	var st *models.StateError
-	if errors.As(err, &st) && st.Gone {
+	if errors.Is(err, models.ErrLinkExpired) {
 		return h.checkoutUnavailable(c, fiber.StatusGone, msgLinkGone,
 			"The merchant set this link to stop taking payments. Ask them for a new one.")
 	}

@@ -48,8 +48,10 @@ type AssignError struct {
 
 func (e *AssignError) Error() string { return e.Message }
 
-// Unwrap makes it a StateError (409 with its message) for render.StatusOf.
-func (e *AssignError) Unwrap() error { return &StateError{Message: e.Message} }
+// Unwrap makes it a StateError with reason ErrAssignRefused (409 in KasPay).
+func (e *AssignError) Unwrap() error {
+	return &StateError{Reason: ErrAssignRefused, Message: e.Message}
+}
 
 // Is matches another AssignError with the same reason.
 func (e *AssignError) Is(target error) bool {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -26,6 +28,45 @@ func (s *Store) VisitorPayment(ctx context.Context, linkID, visitor string) (*Pa
 		return nil, fmt.Errorf("models: visitor payment: %w", err)
 	}
 	return &p, nil
+}
+
+// StartCheckout is the checkout's one domain call to start paying a link:
+// it resumes the visitor's open session on the link (so a double click or a
+// resubmitted form does not open, and with per-payment addresses burn,
+// another one) or opens one with in. resumed reports which. A closed link is
+// refused (ErrLinkNotActive, ErrLinkClosed, ErrLinkExpired) before anything
+// is resumed.
+func (s *Store) StartCheckout(ctx context.Context, in CreatePaymentInput) (p *Payment, resumed bool, err error) {
+	link, err := s.LinkBySlug(ctx, strings.TrimSpace(in.LinkSlug))
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.checkLinkOpen(link, s.clock()); err != nil {
+		return nil, false, err
+	}
+	if in.Visitor != "" {
+		p, err := s.VisitorPayment(ctx, link.ID, in.Visitor)
+		if err == nil && p.OpenForCheckout(s.clock()) {
+			return p, true, nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, false, err
+		}
+	}
+	p, err = s.CreatePayment(ctx, in)
+	return p, false, err
+}
+
+// OpenForCheckout reports whether the session still takes (or is taking)
+// payment at now: pending and unexpired, confirming, or underpaid.
+func (p *Payment) OpenForCheckout(now time.Time) bool {
+	switch p.Status {
+	case StatusPending:
+		return now.Before(p.ExpiresAt)
+	case StatusConfirming, StatusUnderpaid:
+		return true
+	}
+	return false
 }
 
 // CheckoutView is what the public checkout shows about a session: the

@@ -223,7 +223,7 @@ func (s *Store) RedeliverWebhook(ctx context.Context, merchantID, endpointID, de
 		return nil, err
 	}
 	if !e.IsActive {
-		return nil, &StateError{Message: "This webhook is inactive: activate it before redelivering", Status: 409}
+		return nil, &StateError{Reason: ErrWebhookInactive, Message: "This webhook is inactive: activate it before redelivering"}
 	}
 	now := s.clock()
 	n, err := updateOwned[WebhookDelivery](ctx, s.db.write, merchantID, deliveryID, map[string]any{
@@ -251,7 +251,7 @@ func (s *Store) SendTestWebhook(ctx context.Context, merchantID, endpointID stri
 		return nil, err
 	}
 	if !e.IsActive {
-		return nil, &StateError{Message: "This webhook is inactive: activate it before sending a test event", Status: 409}
+		return nil, &StateError{Reason: ErrWebhookInactive, Message: "This webhook is inactive: activate it before sending a test event"}
 	}
 	m, err := s.Merchant(ctx, merchantID)
 	if err != nil {

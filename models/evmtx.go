@@ -30,11 +30,11 @@ func (s *Store) SubmitWalletTx(ctx context.Context, paymentID, hash string) (*Pa
 		return nil, err
 	}
 	if p.AssetOf() != USDC {
-		return nil, &StateError{Message: "This payment is not paid with a browser wallet", Status: 400}
+		return nil, &StateError{Reason: ErrNotWalletPayment, Message: "This payment is not paid with a browser wallet"}
 	}
 	now := s.clock()
 	if p.Status != StatusPending || !now.Before(p.ExpiresAt) {
-		return nil, &StateError{Message: "This payment request no longer takes payments", Status: 409}
+		return nil, &StateError{Reason: ErrPaymentClosed, Message: "This payment request no longer takes payments"}
 	}
 	if p.SubmittedTxHash != "" {
 		return nil, &ConflictError{Field: "txHash", Message: "A transaction was already reported for this payment"}

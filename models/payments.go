@@ -260,7 +260,7 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 		return p, s.createUSDCPayment(ctx, link, m, params, p)
 	}
 	if m.KaspaKpub == "" && m.KaspaAddress == "" && link.Receiver == "" {
-		return nil, &StateError{Message: "This merchant has not set up a payout address yet"}
+		return nil, &StateError{Reason: ErrNoPayoutAddress, Message: "This merchant has not set up a payout address yet"}
 	}
 	if p.RequiredConfirmations <= 0 {
 		p.RequiredConfirmations = defaultRequiredConfirmations
@@ -290,7 +290,7 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 		at := q.At.UTC().Truncate(time.Microsecond)
 		p.AmountExpected, p.Rate, p.RateSource, p.RateAt = sompi, q.Rate, q.Source, &at
 	default:
-		return nil, &StateError{Message: "This link's currency cannot be paid in KAS"}
+		return nil, &StateError{Reason: ErrCurrencyMismatch, Message: "This link's currency cannot be paid in KAS"}
 	}
 	if p.AmountExpected < params.MinPayable {
 		return nil, belowMinimum(p)
@@ -326,17 +326,17 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 func (s *Store) createUSDCPayment(ctx context.Context, link *PaymentLink, m *Merchant, params ChainParams, p *Payment) error {
 	ch, ok := s.evm[params.Chain]
 	if !ok {
-		return &StateError{Message: "This link's network (" + params.Chain + ") is not enabled on this server"}
+		return &StateError{Reason: ErrChainDisabled, Message: "This link's network (" + params.Chain + ") is not enabled on this server"}
 	}
 	p.PayAddress = strings.ToLower(link.Receiver)
 	if p.PayAddress == "" {
 		p.PayAddress = m.EVMAddress
 	}
 	if p.PayAddress == "" {
-		return &StateError{Message: "This merchant has not set up a payout address yet"}
+		return &StateError{Reason: ErrNoPayoutAddress, Message: "This merchant has not set up a payout address yet"}
 	}
 	if link.Currency != USDC {
-		return &StateError{Message: "This link's currency cannot be paid in USDC"}
+		return &StateError{Reason: ErrCurrencyMismatch, Message: "This link's currency cannot be paid in USDC"}
 	}
 	p.TokenAddress = ch.USDC
 	p.RequiredConfirmations = ch.Confirmations
@@ -395,16 +395,16 @@ func (s *Store) offsetRangeOf(params ChainParams) int64 {
 
 // checkLinkOpen refuses drafts, inactive and expired links, all with the
 // KasPay document's 400. An inactive link answers as an expired one does
-// ("Payment link has expired"), a draft says it is not active yet; Gone
-// tells the checkout page which explanation to show.
+// ("Payment link has expired"), a draft says it is not active yet; the
+// Reason tells the checkout page which explanation to show.
 func (s *Store) checkLinkOpen(l *PaymentLink, now time.Time) error {
 	switch {
 	case l.Status == LinkDraft:
-		return &StateError{Message: "Payment link is not active", Status: 400}
+		return &StateError{Reason: ErrLinkNotActive, Message: "Payment link is not active"}
 	case l.Status != LinkActive:
-		return &StateError{Message: MsgLinkExpired, Status: 400}
+		return &StateError{Reason: ErrLinkClosed, Message: MsgLinkExpired}
 	case l.Expired(now):
-		return &StateError{Message: MsgLinkExpired, Gone: true, Status: 400}
+		return &StateError{Reason: ErrLinkExpired, Message: MsgLinkExpired}
 	}
 	return nil
 }
@@ -418,7 +418,7 @@ const MsgLinkExpired = "Payment link has expired"
 // on the checkout form as a form-level message.
 func belowMinimum(p *Payment) error {
 	if p.AssetOf() == USDC {
-		return &ValidationError{Message: "This link's amount is below the payable minimum of 0.01 USDC"}
+		return &ValidationError{Reason: ErrBelowMinimum, Message: "This link's amount is below the payable minimum of 0.01 USDC"}
 	}
 	msg := "This link's amount is below the payable minimum of 0.2 KAS"
 	if p.PriceCurrency == USD {
@@ -426,7 +426,7 @@ func belowMinimum(p *Payment) error {
 			"below the payable minimum of 0.2 KAS", FormatUnits(p.PriceAmount, USD.Decimals(), 2),
 			kaspa.FormatKAS(p.AmountExpected), p.Rate)
 	}
-	return &ValidationError{Message: msg}
+	return &ValidationError{Reason: ErrBelowMinimum, Message: msg}
 }
 
 // insertUniqueAmountPayment adds a random number of base units (1…offsets:
@@ -475,7 +475,7 @@ func (s *Store) insertUniqueAmountPayment(ctx context.Context, p *Payment, offse
 func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Payment) error {
 	key, err := s.extendedKey(m.KaspaKpub)
 	if err != nil {
-		return &StateError{Message: "The merchant's extended public key is not usable: " + err.Error()}
+		return &StateError{Reason: ErrKeyUnusable, Message: "The merchant's extended public key is not usable: " + err.Error()}
 	}
 	lateCutoff := s.clock().Add(-s.lateWindow)
 	// Skip indexes whose address still belongs to a watched session (after
@@ -492,7 +492,7 @@ func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Paymen
 			continue
 		}
 		if err != nil {
-			return &StateError{Message: "Cannot derive a payment address: " + err.Error()}
+			return &StateError{Reason: ErrKeyUnusable, Message: "Cannot derive a payment address: " + err.Error()}
 		}
 		var busy int64
 		if err := s.db.W(ctx).Model(&Payment{}).Where("chain = ? AND pay_address = ?", chainKaspa, addr.String()).

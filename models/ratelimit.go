@@ -27,7 +27,7 @@ type RateLimit struct {
 // this are not supported.
 const rateLimitRetention = 24 * time.Hour
 
-// RateLimitError is a refused hit. It unwraps to a 429 StateError, so the
+// RateLimitError is a refused hit. It unwraps to an ErrRateLimited StateError, so the
 // error mapping renders it in each surface's format; RetryAfter is for the
 // Retry-After header.
 type RateLimitError struct {
@@ -37,8 +37,10 @@ type RateLimitError struct {
 
 func (e *RateLimitError) Error() string { return e.Message }
 
-// Unwrap gives the mapped status (429) to render.StatusOf.
-func (e *RateLimitError) Unwrap() error { return &StateError{Message: e.Message, Status: 429} }
+// Unwrap makes it a StateError with reason ErrRateLimited (429 in KasPay).
+func (e *RateLimitError) Unwrap() error {
+	return &StateError{Reason: ErrRateLimited, Message: e.Message}
+}
 
 // RetryAfterSeconds is RetryAfter rounded up to whole seconds (at least 1).
 func (e *RateLimitError) RetryAfterSeconds() int {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
-	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -14,12 +14,18 @@ import (
 )
 
 // errorHandler renders every error a handler or middleware returns, in the
-// dialect of the surface the request hit: {"error": …} on the KasPay API,
-// a friendly page (or an htmx fragment) on HTML routes. Unexpected errors are
-// logged with the request id and shown only as a generic message.
+// dialect of the route group that matched (render.DialectOf): {"error": …}
+// on the KasPay API, {statusCode, message, timestamp, path} on KiraPay
+// groups, a friendly page (or an htmx fragment) on HTML routes. Unexpected
+// errors are logged with the request id and shown only as a generic message.
 func errorHandler(log *slog.Logger, pages *handlers.Handlers) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
-		status, msg, internal := render.StatusOf(err)
+		dialect := render.DialectOf(c)
+		statusOf := render.StatusOf
+		if dialect == render.DialectKiraPay {
+			statusOf = render.KiraPayStatusOf
+		}
+		status, msg, internal := statusOf(err)
 		if internal {
 			log.ErrorContext(c.UserContext(), "request failed",
 				slog.String("method", c.Method()),
@@ -33,11 +39,12 @@ func errorHandler(log *slog.Logger, pages *handlers.Handlers) fiber.ErrorHandler
 		if errors.As(err, &limited) {
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(limited.RetryAfterSeconds()))
 		}
-		if isAPI(c.Path()) {
-			return c.Status(status).JSON(fiber.Map{"error": msg})
+		switch dialect {
+		case render.DialectKasPay:
+			return render.KasPayError(c, status, msg)
+		case render.DialectKiraPay:
+			return render.KiraPayError(c, status, msg, time.Now())
 		}
 		return pages.ErrorPage(c, status, msg)
 	}
 }
-
-func isAPI(path string) bool { return path == "/api" || strings.HasPrefix(path, "/api/") }

@@ -5,6 +5,8 @@ import (
 
 	"till/handlers"
 	"till/handlers/api"
+	"till/handlers/render"
+	"till/web/middleware"
 )
 
 // routeDeps are the handlers and middleware the route table wires together.
@@ -27,12 +29,15 @@ type routeDeps struct {
 func routes(app *fiber.App, d routeDeps) {
 	p, a := d.pages, d.api
 
+	// Every handler's context gets a deadline (streamed bodies keep their own).
+	app.Use(middleware.Deadline(middleware.DefaultRequestTimeout))
+
 	// Operations.
 	app.Get("/healthz", p.Healthz)
 	app.Get("/readyz", p.Readyz)
 
-	// Native JSON API (KasPay contract).
-	v := app.Group("/api")
+	// Native JSON API (KasPay contract); errors answer {"error": …}.
+	v := app.Group("/api", middleware.Dialect(render.DialectKasPay))
 	v.Post("/auth/register", d.limit("register"), a.Register)
 	v.Post("/auth/login", a.Login)
 	v.Get("/auth/me", d.apiAuth, a.Me)
@@ -58,10 +63,10 @@ func routes(app *fiber.App, d routeDeps) {
 	v.Get("/webhooks/:id/deliveries", d.apiAuth, a.ListWebhookDeliveries)
 	v.Post("/webhooks/:id/deliveries/:deliveryId/redeliver", d.apiAuth, a.RedeliverWebhook)
 	v.Post("/webhooks/:id/test", d.apiAuth, a.TestWebhook)
-	v.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound }) // unknown API paths answer in JSON
+	v.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound }) // unknown API paths answer in the group's dialect
 
-	// HTML: sign-up, login, dashboard.
-	h := app.Group("", d.sessions, d.csrf)
+	// HTML: sign-up, login, dashboard; errors answer with a page.
+	h := app.Group("", middleware.Dialect(render.DialectHTML), d.sessions, d.csrf)
 	h.Get("/", p.Home)
 	h.Get("/signup", p.ShowSignup)
 	h.Post("/signup", d.limit("signup"), p.Signup)

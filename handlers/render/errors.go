@@ -29,10 +29,80 @@ func BadRequest(msg string) error { return &HTTPError{Status: http.StatusBadRequ
 // Unauthorized is the 401 every API returns for missing or bad credentials.
 var Unauthorized = &HTTPError{Status: http.StatusUnauthorized, Message: "Unauthorized"}
 
+// Answer is how a dialect answers one domain Reason: the status, and the
+// message (empty: the error's own message, which is the KasPay wording).
+type Answer struct {
+	Status  int
+	Message string
+}
+
+// KasPayReasons is the KasPay surface's (and the HTML pages') answer to
+// each domain reason. A reason not listed answers 409 with its message.
+var KasPayReasons = map[models.Reason]Answer{
+	models.ErrRefused:          {Status: http.StatusConflict},
+	models.ErrInvalid:          {Status: http.StatusBadRequest},
+	models.ErrBelowMinimum:     {Status: http.StatusBadRequest},
+	models.ErrLinkNotActive:    {Status: http.StatusBadRequest},
+	models.ErrLinkClosed:       {Status: http.StatusBadRequest},
+	models.ErrLinkExpired:      {Status: http.StatusBadRequest},
+	models.ErrNoPayoutAddress:  {Status: http.StatusConflict},
+	models.ErrCurrencyMismatch: {Status: http.StatusConflict},
+	models.ErrChainDisabled:    {Status: http.StatusConflict},
+	models.ErrKeyUnusable:      {Status: http.StatusConflict},
+	models.ErrNotWalletPayment: {Status: http.StatusBadRequest},
+	models.ErrPaymentClosed:    {Status: http.StatusConflict},
+	models.ErrWebhookInactive:  {Status: http.StatusConflict},
+	models.ErrRateLimited:      {Status: http.StatusTooManyRequests},
+	models.ErrDuplicate:        {Status: http.StatusConflict},
+	models.ErrAssignRefused:    {Status: http.StatusConflict},
+}
+
+// KiraPayReasons is the KiraPay surface's answer to each reason: its seed
+// names upper-snake codes as messages. Where the seed implies a status it is
+// used (validation 400, rate limit 429); everything else mirrors KasPay's
+// status, with a code of Till's choosing, until the KiraPay surface is built.
+var KiraPayReasons = map[models.Reason]Answer{
+	models.ErrRefused:          {http.StatusConflict, "CONFLICT"},
+	models.ErrInvalid:          {http.StatusBadRequest, "VALIDATION_ERROR"},
+	models.ErrBelowMinimum:     {http.StatusBadRequest, "INVALID_PRICE"},
+	models.ErrLinkNotActive:    {http.StatusBadRequest, "LINK_NOT_ACTIVE"},
+	models.ErrLinkClosed:       {http.StatusBadRequest, "LINK_NOT_ACTIVE"},
+	models.ErrLinkExpired:      {http.StatusBadRequest, "LINK_EXPIRED"},
+	models.ErrNoPayoutAddress:  {http.StatusConflict, "NO_PAYOUT_ADDRESS"},
+	models.ErrCurrencyMismatch: {http.StatusConflict, "INVALID_CURRENCY"},
+	models.ErrChainDisabled:    {http.StatusConflict, "CHAIN_NOT_ENABLED"},
+	models.ErrKeyUnusable:      {http.StatusConflict, "PAYOUT_KEY_UNUSABLE"},
+	models.ErrNotWalletPayment: {http.StatusBadRequest, "NOT_WALLET_PAYMENT"},
+	models.ErrPaymentClosed:    {http.StatusConflict, "PAYMENT_CLOSED"},
+	models.ErrWebhookInactive:  {http.StatusConflict, "WEBHOOK_INACTIVE"},
+	models.ErrRateLimited:      {http.StatusTooManyRequests, "TOO_MANY_REQUESTS"},
+	models.ErrDuplicate:        {http.StatusConflict, "DUPLICATE"},
+	models.ErrAssignRefused:    {http.StatusConflict, "ASSIGN_REFUSED"},
+}
+
+// ReasonOf is the domain reason of err, if it carries one.
+func ReasonOf(err error) (models.Reason, bool) {
+	var (
+		st *models.StateError
+		ve *models.ValidationError
+		cf *models.ConflictError
+	)
+	switch {
+	case errors.As(err, &st):
+		return st.ReasonOf(), true
+	case errors.As(err, &cf):
+		return models.ErrDuplicate, true
+	case errors.As(err, &ve):
+		return ve.ReasonOf(), true
+	}
+	return "", false
+}
+
 // StatusOf maps any error a handler returns to a status code and a message
-// safe to show. This is the one place that decides; unknown errors become a
-// 500 with a generic message (the caller logs the detail). internal reports
-// whether the error was unexpected and must be logged.
+// safe to show, in the KasPay (and HTML) dialect. This is the one place that
+// decides; unknown errors become a 500 with a generic message (the caller
+// logs the detail). internal reports whether the error was unexpected and
+// must be logged.
 func StatusOf(err error) (status int, msg string, internal bool) {
 	var (
 		he    *HTTPError
@@ -55,21 +125,72 @@ func StatusOf(err error) (status int, msg string, internal bool) {
 	case errors.Is(err, models.ErrNotFound):
 		return http.StatusNotFound, "Not found", false
 	case errors.As(err, &cf):
-		return http.StatusConflict, cf.Message, false
+		return KasPayReasons[models.ErrDuplicate].Status, cf.Message, false
 	case errors.Is(err, models.ErrInvalidCredentials):
 		return http.StatusUnauthorized, "Invalid email or password", false
 	case errors.As(err, &st):
-		if st.Status != 0 {
-			return st.Status, st.Message, false
+		a, ok := KasPayReasons[st.ReasonOf()]
+		if !ok {
+			a.Status = http.StatusConflict
 		}
-		if st.Gone {
-			return http.StatusGone, st.Message, false
-		}
-		return http.StatusConflict, st.Message, false
+		return a.Status, st.Message, false
 	case errors.As(err, &un):
 		return http.StatusServiceUnavailable, un.Message, false
 	}
 	return http.StatusInternalServerError, "Internal server error", true
+}
+
+// KiraPayStatusOf maps any error to the KiraPay dialect: a status and an
+// upper-snake code. Reasons follow KiraPayReasons; a named not-found keeps
+// its sentence (the seed answers "Link not found"), unexpected errors the
+// seed's "Internal server error"; other errors keep the KasPay status and
+// take the code of that status.
+func KiraPayStatusOf(err error) (status int, msg string, internal bool) {
+	status, msg, internal = StatusOf(err)
+	if internal {
+		return status, msg, true
+	}
+	if r, ok := ReasonOf(err); ok {
+		if a, ok := KiraPayReasons[r]; ok {
+			return a.Status, a.Message, false
+		}
+	}
+	var valid models.ValidationErrors
+	if errors.As(err, &valid) {
+		return KiraPayReasons[models.ErrInvalid].Status, KiraPayReasons[models.ErrInvalid].Message, false
+	}
+	var nf *models.NotFoundError
+	if errors.As(err, &nf) {
+		return status, msg, false
+	}
+	if code := kiraStatusCode(status); code != "" {
+		return status, code, false
+	}
+	return status, msg, false
+}
+
+// kiraStatusCode names a status in the KiraPay dialect ("" keeps the
+// message).
+func kiraStatusCode(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "BAD_REQUEST"
+	case http.StatusUnauthorized:
+		return "API_KEY_INVALID"
+	case http.StatusForbidden:
+		return "FORBIDDEN"
+	case http.StatusNotFound:
+		return "NOT_FOUND"
+	case http.StatusMethodNotAllowed:
+		return "METHOD_NOT_ALLOWED"
+	case http.StatusRequestEntityTooLarge:
+		return "PAYLOAD_TOO_LARGE"
+	case http.StatusTooManyRequests:
+		return "TOO_MANY_REQUESTS"
+	case http.StatusServiceUnavailable:
+		return "SERVICE_UNAVAILABLE"
+	}
+	return ""
 }
 
 func isValidation(err error) bool {

@@ -4,6 +4,7 @@
 package middleware
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -82,6 +83,30 @@ func SecurityHeaders(secure bool) fiber.Handler {
 		if secure {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
+		return c.Next()
+	}
+}
+
+// DefaultRequestTimeout bounds the work of one request: the domain calls a
+// handler makes on c.UserContext() are cancelled after it.
+const DefaultRequestTimeout = 30 * time.Second
+
+// Deadline gives every handler's context a deadline of d (the JSON API
+// passes c.UserContext() to the domain, which otherwise has none). Bodies
+// streamed after the handler returns (the unpaged payments list, the CSV
+// export) run on their own, longer contexts and are not cut by it.
+func Deadline(d time.Duration) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		parent := c.UserContext()
+		ctx, cancel := context.WithTimeout(parent, d)
+		defer func() {
+			cancel()
+			// The error handler runs after this returns (or panics) and
+			// renders with the request's context: give it back the parent,
+			// which this cancel does not end.
+			c.SetUserContext(parent)
+		}()
+		c.SetUserContext(ctx)
 		return c.Next()
 	}
 }
