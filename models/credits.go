@@ -466,3 +466,29 @@ func (s *Store) recreditTransfer(ctx context.Context, t Transfer, c Credit, posi
 	}
 	return again, confirmed, err
 }
+
+// creditTally counts what recording a cycle's observed credits did; each
+// chain's watcher result reports it under its own field names.
+type creditTally struct{ recorded, matched, confirmed int }
+
+// add counts one recorded credit's outcome, or nothing when it lost a race
+// to another watcher (errConcurrentChange: rolled back, seen again next
+// cycle). Any other error is returned for the cycle to fail.
+func (t *creditTally) add(created, matched, confirmed bool, err error) error {
+	if errors.Is(err, errConcurrentChange) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if created {
+		t.recorded++
+	}
+	if matched {
+		t.matched++
+	}
+	if confirmed {
+		t.confirmed++
+	}
+	return nil
+}

@@ -285,24 +285,13 @@ func (s *Store) ApplyEVMObservation(ctx context.Context, obs EVMObservation) (EV
 			r.Orphaned++
 		}
 	}
+	var tally creditTally
 	for _, x := range obs.Transfers {
-		created, matched, confirmed, err := s.recordEVMObserved(ctx, x, b, now)
-		if errors.Is(err, errConcurrentChange) {
-			continue // rolled back; the next cycle sees it as new
-		}
-		if err != nil {
+		if err := tally.add(s.recordEVMObserved(ctx, x, b, now)); err != nil {
 			return r, err
 		}
-		if created {
-			r.Recorded++
-		}
-		if matched {
-			r.Matched++
-		}
-		if confirmed {
-			r.Confirmed++
-		}
 	}
+	r.Recorded, r.Matched, r.Confirmed = tally.recorded, tally.matched, r.Confirmed+tally.confirmed
 	n, err := s.confirmEVM(ctx, obs.Chain, b, now)
 	r.Confirmed += n
 	if err != nil {

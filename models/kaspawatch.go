@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -181,6 +180,7 @@ func (s *Store) ApplyKaspaObservation(ctx context.Context, obs KaspaObservation)
 		return res, err
 	}
 	sort.SliceStable(fresh, func(i, j int) bool { return fresh[i].BlockDaaScore < fresh[j].BlockDaaScore })
+	var tally creditTally
 	for _, c := range fresh {
 		if t, ok := known[outpoint(c.TxID, c.Index)]; ok {
 			// A UTXO's DAA score changes when the chain reorganises: follow it.
@@ -197,23 +197,11 @@ func (s *Store) ApplyKaspaObservation(ctx context.Context, obs KaspaObservation)
 			}
 			continue
 		}
-		created, matched, confirmed, err := s.recordKaspaCredit(ctx, c, obs, now)
-		if errors.Is(err, errConcurrentChange) {
-			continue // rolled back; the next cycle sees it as new again
-		}
-		if err != nil {
+		if err := tally.add(s.recordKaspaCredit(ctx, c, obs, now)); err != nil {
 			return res, err
 		}
-		if created {
-			res.NewTransfers++
-		}
-		if matched {
-			res.Matched++
-		}
-		if confirmed {
-			res.Confirmed++
-		}
 	}
+	res.NewTransfers, res.Matched, res.Confirmed = tally.recorded, tally.matched, res.Confirmed+tally.confirmed
 	if err := s.verifyCredits(ctx, obs, now, &res); err != nil {
 		return res, err
 	}
