@@ -221,6 +221,12 @@ func (s *Store) creditPayment(tx *gorm.DB, p *Payment, t *Transfer, c Credit, b 
 		updates["detected_at"] = now
 		p.DetectedAt = &now
 	}
+	if p.TxKnownAt == nil {
+		// When Till first learned of the session's transaction (a wallet
+		// report sets it earlier): KiraPay's transaction createdAt.
+		updates["tx_known_at"] = now
+		p.TxKnownAt = &now
+	}
 	if status == StatusConfirmed {
 		updates["confirmed_at"] = now
 		p.ConfirmedAt = &now

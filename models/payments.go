@@ -77,8 +77,10 @@ type Payment struct {
 	// TokenAddress is the token contract paid (EVM; "" for native KAS).
 	TokenAddress string
 	// SubmittedTxHash is a transaction the customer's wallet reported
-	// (shown as "sent"; it never credits by itself), TxKnownAt when, and
-	// Failure why it failed (a reverted transaction), if it did.
+	// (shown as "sent"; it never credits by itself), TxKnownAt when Till
+	// first learned of a transaction for the session (that report or the
+	// first credit: KiraPay's transaction createdAt), and Failure why the
+	// reported transaction failed (it reverted), if it did.
 	SubmittedTxHash string
 	TxKnownAt       *time.Time
 	Failure         string
