@@ -102,11 +102,21 @@ func (h *Handlers) PaymentPage(c *fiber.Ctx) error {
 
 // ExportPayments downloads the payments matching the table's filters as
 // CSV: GET /dashboard/payments.csv. The filter is checked and the first
-// page read before anything is sent; the rows are then streamed.
+// page read before anything is sent; the rows are then streamed. The file
+// starts with a UTF-8 byte-order mark so spreadsheet programs read accents
+// right; bom=0 omits it (for tools that treat it as data).
 func (h *Handlers) ExportPayments(c *fiber.Ctx) error {
 	_, f, err := paymentFilter(c)
 	if err != nil {
 		return err
+	}
+	bom := true
+	switch c.Query("bom") {
+	case "", "1":
+	case "0":
+		bom = false
+	default:
+		return models.Invalid("bom", "bom must be 0 (no byte-order mark) or 1")
 	}
 	ctx, cancel := dashCtx(c)
 	defer cancel()
@@ -123,6 +133,9 @@ func (h *Handlers) ExportPayments(c *fiber.Ctx) error {
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		ctx, cancel := context.WithTimeout(context.Background(), exportTimeout)
 		defer cancel()
+		if bom {
+			_, _ = w.WriteString(models.UTF8BOM)
+		}
 		if err := export.WriteCSV(ctx, w); err != nil {
 			slog.Default().Error("payments export failed", slog.Any("error", err))
 		}

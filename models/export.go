@@ -38,6 +38,10 @@ type PaymentExport struct {
 	links      map[string]*PaymentLink
 }
 
+// UTF8BOM is the byte-order mark a CSV export starts with, so spreadsheet
+// programs read it as UTF-8.
+const UTF8BOM = "\ufeff"
+
 // ExportPayments prepares the CSV export of the merchant's payments
 // matching f (f.Cursor and f.Limit are ignored: every match is exported).
 func (s *Store) ExportPayments(ctx context.Context, merchantID string, f PaymentFilter) (*PaymentExport, error) {

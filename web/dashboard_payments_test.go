@@ -216,7 +216,19 @@ func TestPaymentsCSVExport(t *testing.T) {
 		r.Header.Get("Content-Disposition") != "attachment; filename=till-payments-"+today+".csv" {
 		t.Fatalf("csv: %d %v", r.Status, r.Header)
 	}
-	recs, err := csv.NewReader(strings.NewReader(r.Body)).ReadAll()
+	// The file starts with a UTF-8 byte-order mark; bom=0 sends the same
+	// rows without it.
+	body, ok := strings.CutPrefix(r.Body, models.UTF8BOM)
+	if !ok {
+		t.Fatalf("export does not start with a byte-order mark: %q", r.Body[:min(len(r.Body), 8)])
+	}
+	if plain := h.c.Get("/dashboard/payments.csv?bom=0"); plain.Status != http.StatusOK || plain.Body != body {
+		t.Fatalf("bom=0: %d, same rows without the mark: %v", plain.Status, plain.Body == body)
+	}
+	if bad := h.c.Get("/dashboard/payments.csv?bom=yes"); bad.Status != http.StatusBadRequest {
+		t.Fatalf("bom=yes: %d", bad.Status)
+	}
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 	if err != nil {
 		t.Fatalf("not CSV: %v\n%s", err, r.Body)
 	}
@@ -262,7 +274,7 @@ func TestPaymentsCSVExport(t *testing.T) {
 		t.Fatalf("%d named rows", seen)
 	}
 	// The current filters apply.
-	f := h.c.Get("/dashboard/payments.csv?status=confirmed&q=payer@example.com")
+	f := h.c.Get("/dashboard/payments.csv?status=confirmed&q=payer@example.com&bom=0")
 	recs, _ = csv.NewReader(strings.NewReader(f.Body)).ReadAll()
 	if len(recs) != 2 || recs[1][col["payment_id"]] != paidID {
 		t.Fatalf("filtered export: %d records", len(recs))
