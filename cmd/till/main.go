@@ -1,6 +1,7 @@
 // Command till is the Till payment gateway: `till serve` (the default) applies
 // pending migrations, serves HTTP and runs the background workers; `till
-// migrate` applies migrations and exits; `till version` prints the version.
+// migrate` applies migrations and exits; `till backup <file>` copies a SQLite
+// database while Till runs; `till version` prints the version.
 package main
 
 import (
@@ -48,11 +49,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		fmt.Println("till", version)
 		return nil
 	case "serve", "migrate":
+	case "backup":
+		if len(args) != 2 || args[1] == "" {
+			return errors.New("usage: till backup <new-file.db>   (SQLite only; for Postgres use pg_dump, see docs/OPERATIONS.md)")
+		}
 	case "help", "-h", "--help":
-		fmt.Fprintln(stderr, "usage: till [serve|migrate|version]   (configuration comes from TILL_* environment variables; see README.md)")
+		fmt.Fprintln(stderr, "usage: till [serve|migrate|backup <file>|version]   (configuration comes from TILL_* environment variables; see README.md)")
 		return nil
 	default:
-		return fmt.Errorf("till: unknown command %q (want serve, migrate or version)", cmd)
+		return fmt.Errorf("till: unknown command %q (want serve, migrate, backup or version)", cmd)
 	}
 
 	cfg, err := LoadConfig(getenv)
@@ -67,6 +72,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer db.Close()
+	if cmd == "backup" {
+		start := time.Now()
+		if err := db.Backup(ctx, args[1]); err != nil {
+			return err
+		}
+		log.Info("backup written", slog.String("file", args[1]), slog.Duration("took", time.Since(start)))
+		return nil
+	}
 	pending, err := db.PendingMigrations(ctx)
 	if err != nil {
 		return err
