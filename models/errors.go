@@ -73,7 +73,8 @@ const (
 // Reasons lists every Reason, for the dialect tables' completeness tests.
 var Reasons = []Reason{ErrRefused, ErrInvalid, ErrBelowMinimum, ErrLinkNotActive, ErrLinkClosed, ErrLinkExpired,
 	ErrNoPayoutAddress, ErrCurrencyMismatch, ErrChainDisabled, ErrKeyUnusable, ErrNotWalletPayment,
-	ErrPaymentClosed, ErrWebhookInactive, ErrRateLimited, ErrDuplicate, ErrAssignRefused}
+	ErrPaymentClosed, ErrWebhookInactive, ErrRateLimited, ErrDuplicate, ErrAssignRefused,
+	ErrIdempotencyMismatch, ErrIdempotencyInFlight}
 
 // ValidationError reports input that breaks a domain rule. Field names the
 // input field (JSON name, neutral across dialects), Reason why (ErrInvalid

@@ -272,6 +272,21 @@ CREATE UNIQUE INDEX payments_short_id_key ON payments ((substr(replace(id, '-', 
 CREATE UNIQUE INDEX webhook_endpoints_short_id_key ON webhook_endpoints ((substr(replace(id, '-', ''), 1, 24)));
 CREATE UNIQUE INDEX webhook_deliveries_short_id_key ON webhook_deliveries ((substr(replace(id, '-', ''), 1, 24)));
 `)},
+	// 0015: idempotency keys of create requests (models/idempotency.go),
+	// one row per scope (merchant or client IP) and key, pruned by age.
+	{ID: "0015_idempotency", Migrate: execDDL(`
+CREATE TABLE idempotency_keys (
+	scope        TEXT NOT NULL,
+	idem_key     TEXT NOT NULL,
+	fingerprint  TEXT NOT NULL,
+	status       INTEGER NOT NULL DEFAULT 0,
+	content_type TEXT NOT NULL DEFAULT '',
+	body         TEXT NOT NULL DEFAULT '',
+	created_at   {{TS}} NOT NULL,
+	PRIMARY KEY (scope, idem_key)
+);
+CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.

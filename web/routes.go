@@ -23,6 +23,9 @@ type routeDeps struct {
 	limit func(name string) fiber.Handler
 	// publicLimit bounds anonymous session creation per IP.
 	publicLimit fiber.Handler
+	// idem and idemIP make a create idempotent under Idempotency-Key,
+	// keys scoped to the merchant / to the client IP (public routes).
+	idem, idemIP fiber.Handler
 }
 
 // routes is Till's whole route table, one line per route.
@@ -42,27 +45,27 @@ func routes(app *fiber.App, d routeDeps) {
 	v.Post("/auth/login", a.Login)
 	v.Get("/auth/me", d.apiAuth, a.Me)
 	v.Patch("/settings", d.apiAuth, a.UpdateSettings)
-	v.Post("/settings/api-key", d.apiAuth, a.RotateAPIKey)
-	v.Post("/links", d.apiAuth, a.CreateLink)
+	v.Post("/settings/api-key", d.apiAuth, d.idem, a.RotateAPIKey)
+	v.Post("/links", d.apiAuth, d.idem, a.CreateLink)
 	v.Get("/links", d.apiAuth, a.ListLinks)
 	v.Get("/links/:id", d.apiAuth, a.GetLink)
 	v.Patch("/links/:id", d.apiAuth, a.UpdateLink)
-	v.Post("/payments", d.publicLimit, a.CreatePayment)
+	v.Post("/payments", d.publicLimit, d.idemIP, a.CreatePayment)
 	v.Get("/payments", d.apiAuth, a.ListPayments)
 	v.Get("/payments/:id/status", a.PaymentStatus)
 	v.Get("/payments/:id", d.apiAuth, a.GetPayment)
 	v.Get("/price", a.Price)
 	v.Get("/network", a.Network)
-	v.Post("/webhooks", d.apiAuth, a.CreateWebhook)
+	v.Post("/webhooks", d.apiAuth, d.idem, a.CreateWebhook)
 	v.Get("/webhooks", d.apiAuth, a.ListWebhooks)
 	v.Get("/webhooks/:id", d.apiAuth, a.GetWebhook)
 	v.Patch("/webhooks/:id", d.apiAuth, a.UpdateWebhook)
 	v.Delete("/webhooks/:id", d.apiAuth, a.DeleteWebhook)
-	v.Post("/webhooks/:id/rotate-secret", d.apiAuth, a.RotateWebhookSecret)
+	v.Post("/webhooks/:id/rotate-secret", d.apiAuth, d.idem, a.RotateWebhookSecret)
 	v.Get("/webhooks/:id/secret", d.apiAuth, a.WebhookSecret)
 	v.Get("/webhooks/:id/deliveries", d.apiAuth, a.ListWebhookDeliveries)
 	v.Post("/webhooks/:id/deliveries/:deliveryId/redeliver", d.apiAuth, a.RedeliverWebhook)
-	v.Post("/webhooks/:id/test", d.apiAuth, a.TestWebhook)
+	v.Post("/webhooks/:id/test", d.apiAuth, d.idem, a.TestWebhook)
 	v.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound }) // unknown API paths answer in the group's dialect
 
 	// HTML: sign-up, login, dashboard; errors answer with a page.

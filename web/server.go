@@ -126,6 +126,8 @@ func New(o Options) *Server {
 		csrf:        middleware.CSRF(),
 		limit:       func(name string) fiber.Handler { return middleware.SharedRateLimit(o.Store, name, authLimit) },
 		publicLimit: middleware.RateLimit(o.PublicRateLimit, time.Minute),
+		idem:        middleware.Idempotent(o.Store, middleware.ByMerchant),
+		idemIP:      middleware.Idempotent(o.Store, middleware.ByClientIP),
 	})
 	return &Server{App: app}
 }

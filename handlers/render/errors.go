@@ -55,6 +55,9 @@ var KasPayReasons = map[models.Reason]Answer{
 	models.ErrRateLimited:      {Status: http.StatusTooManyRequests},
 	models.ErrDuplicate:        {Status: http.StatusConflict},
 	models.ErrAssignRefused:    {Status: http.StatusConflict},
+	// Idempotency-Key reused with another request / still running.
+	models.ErrIdempotencyMismatch: {Status: http.StatusUnprocessableEntity},
+	models.ErrIdempotencyInFlight: {Status: http.StatusConflict},
 }
 
 // KiraPayReasons is the KiraPay surface's answer to each reason: its seed
@@ -62,22 +65,24 @@ var KasPayReasons = map[models.Reason]Answer{
 // used (validation 400, rate limit 429); everything else mirrors KasPay's
 // status, with a code of Till's choosing, until the KiraPay surface is built.
 var KiraPayReasons = map[models.Reason]Answer{
-	models.ErrRefused:          {http.StatusConflict, "CONFLICT"},
-	models.ErrInvalid:          {http.StatusBadRequest, "VALIDATION_ERROR"},
-	models.ErrBelowMinimum:     {http.StatusBadRequest, "INVALID_PRICE"},
-	models.ErrLinkNotActive:    {http.StatusBadRequest, "LINK_NOT_ACTIVE"},
-	models.ErrLinkClosed:       {http.StatusBadRequest, "LINK_NOT_ACTIVE"},
-	models.ErrLinkExpired:      {http.StatusBadRequest, "LINK_EXPIRED"},
-	models.ErrNoPayoutAddress:  {http.StatusConflict, "NO_PAYOUT_ADDRESS"},
-	models.ErrCurrencyMismatch: {http.StatusConflict, "INVALID_CURRENCY"},
-	models.ErrChainDisabled:    {http.StatusConflict, "CHAIN_NOT_ENABLED"},
-	models.ErrKeyUnusable:      {http.StatusConflict, "PAYOUT_KEY_UNUSABLE"},
-	models.ErrNotWalletPayment: {http.StatusBadRequest, "NOT_WALLET_PAYMENT"},
-	models.ErrPaymentClosed:    {http.StatusConflict, "PAYMENT_CLOSED"},
-	models.ErrWebhookInactive:  {http.StatusConflict, "WEBHOOK_INACTIVE"},
-	models.ErrRateLimited:      {http.StatusTooManyRequests, "TOO_MANY_REQUESTS"},
-	models.ErrDuplicate:        {http.StatusConflict, "DUPLICATE"},
-	models.ErrAssignRefused:    {http.StatusConflict, "ASSIGN_REFUSED"},
+	models.ErrRefused:             {http.StatusConflict, "CONFLICT"},
+	models.ErrInvalid:             {http.StatusBadRequest, "VALIDATION_ERROR"},
+	models.ErrBelowMinimum:        {http.StatusBadRequest, "INVALID_PRICE"},
+	models.ErrLinkNotActive:       {http.StatusBadRequest, "LINK_NOT_ACTIVE"},
+	models.ErrLinkClosed:          {http.StatusBadRequest, "LINK_NOT_ACTIVE"},
+	models.ErrLinkExpired:         {http.StatusBadRequest, "LINK_EXPIRED"},
+	models.ErrNoPayoutAddress:     {http.StatusConflict, "NO_PAYOUT_ADDRESS"},
+	models.ErrCurrencyMismatch:    {http.StatusConflict, "INVALID_CURRENCY"},
+	models.ErrChainDisabled:       {http.StatusConflict, "CHAIN_NOT_ENABLED"},
+	models.ErrKeyUnusable:         {http.StatusConflict, "PAYOUT_KEY_UNUSABLE"},
+	models.ErrNotWalletPayment:    {http.StatusBadRequest, "NOT_WALLET_PAYMENT"},
+	models.ErrPaymentClosed:       {http.StatusConflict, "PAYMENT_CLOSED"},
+	models.ErrWebhookInactive:     {http.StatusConflict, "WEBHOOK_INACTIVE"},
+	models.ErrRateLimited:         {http.StatusTooManyRequests, "TOO_MANY_REQUESTS"},
+	models.ErrDuplicate:           {http.StatusConflict, "DUPLICATE"},
+	models.ErrAssignRefused:       {http.StatusConflict, "ASSIGN_REFUSED"},
+	models.ErrIdempotencyMismatch: {http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED"},
+	models.ErrIdempotencyInFlight: {http.StatusConflict, "IDEMPOTENCY_KEY_IN_USE"},
 }
 
 // ReasonOf is the domain reason of err, if it carries one.
