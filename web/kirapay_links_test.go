@@ -220,6 +220,7 @@ func TestKiraPayGenerateCodes(t *testing.T) {
 		{"receiver missing", body("receiver", nil), "ADDRESS_REQUIRED"},
 		{"receiver null", body("receiver", null), "ADDRESS_REQUIRED"},
 		{"receiver empty", body("receiver", ""), "ADDRESS_REQUIRED"},
+		{"receiver blank", body("receiver", "  "), "ADDRESS_REQUIRED"},
 		{"receiver number", body("receiver", 42), "INVALID_ETHEREUM_ADDRESS"},
 		{"receiver short", body("receiver", "0x742d35Cc"), "INVALID_ETHEREUM_ADDRESS"},
 		{"receiver 0X", body("receiver", "0X"+evmAddr1[2:]), "INVALID_ETHEREUM_ADDRESS"},

@@ -69,7 +69,7 @@ func generateInput(body []byte) (models.LinkInput, error) {
 	}
 	// receiver: 0x + 40 hex in any case, not the zero address (domain).
 	switch r, kind := field(raw, "receiver"); {
-	case kind == absent || kind == text && r == "":
+	case kind == absent || kind == text && strings.TrimSpace(r) == "":
 		refuse("receiver", models.ErrRequired, "receiver is required")
 	case kind != text:
 		refuse("receiver", models.ErrWrongType, "receiver must be a string")
