@@ -14,6 +14,7 @@ import (
 	"till/handlers"
 	"till/handlers/api"
 	"till/handlers/authn"
+	"till/handlers/kirapay"
 	"till/handlers/session"
 	"till/models"
 	"till/models/netguard"
@@ -120,6 +121,7 @@ func New(o Options) *Server {
 	routes(app, routeDeps{
 		pages:       pages,
 		api:         jsonAPI,
+		kirapay:     kirapay.New(kirapay.Config{Store: o.Store, BaseURL: o.BaseURL, WebhookPolicy: webhookPolicy}),
 		apiAuth:     middleware.APIAuth(o.Store, tokens),
 		sessions:    middleware.Sessions(sessions, o.Store),
 		login:       middleware.RequireLogin(),
@@ -128,6 +130,7 @@ func New(o Options) *Server {
 		publicLimit: middleware.RateLimit(o.PublicRateLimit, time.Minute),
 		idem:        middleware.Idempotent(o.Store, middleware.ByMerchant),
 		idemIP:      middleware.Idempotent(o.Store, middleware.ByClientIP),
+		publicRead:  middleware.RateLimit(o.PublicRateLimit, time.Minute),
 	})
 	return &Server{App: app}
 }

@@ -56,6 +56,12 @@ func TestStatusOf(t *testing.T) {
 		{"duplicate", &models.ConflictError{Field: "email", Message: "Email taken"}, 409, "Email taken", 409, "DUPLICATE"},
 		{"invalid field", models.Invalid("email", "Bad email"), 400, "Bad email", 400, "VALIDATION_ERROR"},
 		{"invalid fields", models.ValidationErrors{{Field: "name", Message: "Name required"}}, 400, "Name required", 400, "VALIDATION_ERROR"},
+		{"KiraPay field", models.Invalid("receiver", "Bad receiver"), 400, "Bad receiver", 400, "INVALID_ETHEREUM_ADDRESS"},
+		{"KiraPay field order", models.ValidationErrors{
+			{Field: "title", Reason: models.ErrTooLong, Message: "Title too long"},
+			{Field: "amount", Reason: models.ErrWrongType, Message: "price must be a number"},
+		}, 400, "Title too long", 400, "PRICE_MUST_BE_NUMBER"},
+		{"KiraPay code", &render.CodeError{Status: 400, Code: "INVALID_PAGE"}, 400, "INVALID_PAGE", 400, "INVALID_PAGE"},
 		{"below minimum", &models.ValidationError{Reason: models.ErrBelowMinimum, Message: "too low"}, 400, "too low", 400, "INVALID_PRICE"},
 		{"not found", &models.NotFoundError{What: "Payment"}, 404, "Payment not found", 404, "Payment not found"},
 		{"unauthorized", render.Unauthorized, 401, "Unauthorized", 401, "API_KEY_INVALID"},
