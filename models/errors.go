@@ -68,12 +68,22 @@ const (
 	ErrDuplicate Reason = "duplicate"
 	// ErrAssignRefused is a credit assignment the domain refuses (AssignError).
 	ErrAssignRefused Reason = "assign_refused"
+	// ErrRequired is a required field that was not given (ValidationError).
+	ErrRequired Reason = "required"
+	// ErrNotPublic is a URL whose destination is not a public internet
+	// address (the SSRF policy refused it).
+	ErrNotPublic Reason = "not_public"
+	// ErrLimitReached is a create that would exceed a per-merchant cap.
+	ErrLimitReached Reason = "limit_reached"
+	// ErrNoFields is an update that names no field to change.
+	ErrNoFields Reason = "no_fields"
 )
 
 // Reasons lists every Reason, for the dialect tables' completeness tests.
 var Reasons = []Reason{ErrRefused, ErrInvalid, ErrBelowMinimum, ErrLinkNotActive, ErrLinkClosed, ErrLinkExpired,
 	ErrNoPayoutAddress, ErrCurrencyMismatch, ErrChainDisabled, ErrKeyUnusable, ErrNotWalletPayment,
-	ErrPaymentClosed, ErrWebhookInactive, ErrRateLimited, ErrDuplicate, ErrAssignRefused}
+	ErrPaymentClosed, ErrWebhookInactive, ErrRateLimited, ErrDuplicate, ErrAssignRefused,
+	ErrRequired, ErrNotPublic, ErrLimitReached, ErrNoFields}
 
 // ValidationError reports input that breaks a domain rule. Field names the
 // input field (JSON name, neutral across dialects), Reason why (ErrInvalid
@@ -104,6 +114,11 @@ func (e *ValidationError) Error() string { return e.Message }
 // Invalid builds a ValidationError for field with a formatted message.
 func Invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Reason: ErrInvalid, Message: fmt.Sprintf(format, args...)}
+}
+
+// Refuse builds a ValidationError for field with a specific reason.
+func Refuse(field string, reason Reason, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
 // ConflictError is an ErrConflict with a user-facing message.

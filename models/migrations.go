@@ -272,6 +272,12 @@ CREATE UNIQUE INDEX payments_short_id_key ON payments ((substr(replace(id, '-', 
 CREATE UNIQUE INDEX webhook_endpoints_short_id_key ON webhook_endpoints ((substr(replace(id, '-', ''), 1, 24)));
 CREATE UNIQUE INDEX webhook_deliveries_short_id_key ON webhook_deliveries ((substr(replace(id, '-', ''), 1, 24)));
 `)},
+	// 0011: the KiraPay deliveries listing filters one merchant's endpoints
+	// by status, newest first, and counts the matches: this index serves the
+	// page and the count for each endpoint without reading the rows.
+	{ID: "0011_kirapay_webhooks", Migrate: execDDL(`
+CREATE INDEX webhook_deliveries_endpoint_status_idx ON webhook_deliveries (endpoint_id, status, created_at);
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.

@@ -55,6 +55,10 @@ var KasPayReasons = map[models.Reason]Answer{
 	models.ErrRateLimited:      {Status: http.StatusTooManyRequests},
 	models.ErrDuplicate:        {Status: http.StatusConflict},
 	models.ErrAssignRefused:    {Status: http.StatusConflict},
+	models.ErrRequired:         {Status: http.StatusBadRequest},
+	models.ErrNotPublic:        {Status: http.StatusBadRequest},
+	models.ErrLimitReached:     {Status: http.StatusBadRequest},
+	models.ErrNoFields:         {Status: http.StatusBadRequest},
 }
 
 // KiraPayReasons is the KiraPay surface's answer to each reason: its seed
@@ -78,6 +82,10 @@ var KiraPayReasons = map[models.Reason]Answer{
 	models.ErrRateLimited:      {http.StatusTooManyRequests, "TOO_MANY_REQUESTS"},
 	models.ErrDuplicate:        {http.StatusConflict, "DUPLICATE"},
 	models.ErrAssignRefused:    {http.StatusConflict, "ASSIGN_REFUSED"},
+	models.ErrRequired:         {http.StatusBadRequest, "FIELD_REQUIRED"},
+	models.ErrNotPublic:        {http.StatusBadRequest, "URL_NOT_PUBLIC"},
+	models.ErrLimitReached:     {http.StatusBadRequest, "LIMIT_REACHED"},
+	models.ErrNoFields:         {http.StatusBadRequest, "NO_FIELDS_TO_UPDATE"},
 }
 
 // ReasonOf is the domain reason of err, if it carries one.
