@@ -312,7 +312,7 @@ func (s *Store) RedeliverDelivery(ctx context.Context, merchantID, dialect, deli
 var TestWebhookLimit = RateLimit{Max: 10, Window: time.Minute}
 
 // SendTestWebhook queues a webhook.test event to one endpoint, whatever its
-// subscriptions. An endpoint has at most one pending test delivery, and a
+// subscriptions (KasPay endpoints only). An endpoint has at most one pending test delivery, and a
 // merchant sends at most TestWebhookLimit test events (RateLimitError, 429). The payment in it is a sample: its id (all zeros) matches
 // no payment.
 func (s *Store) SendTestWebhook(ctx context.Context, merchantID, endpointID string) (*DeliveryRecord, error) {
@@ -322,6 +322,11 @@ func (s *Store) SendTestWebhook(ctx context.Context, merchantID, endpointID stri
 	}
 	if !e.IsActive {
 		return nil, &StateError{Reason: ErrWebhookInactive, Message: "This webhook is inactive: activate it before sending a test event"}
+	}
+	if e.Dialect == DialectKiraPay {
+		// KiraPay names no test event, and a sample transaction would reach
+		// receivers as a real one: redeliver a past delivery instead.
+		return nil, &StateError{Message: "KiraPay endpoints have no test event: redeliver one of their deliveries instead"}
 	}
 	m, err := s.Merchant(ctx, merchantID)
 	if err != nil {

@@ -180,14 +180,8 @@ func (s *Store) applyWebhookInput(ctx context.Context, e *WebhookEndpoint, in We
 	if in.Events != nil && e.Dialect == DialectKiraPay {
 		return Invalid("events", "A KiraPay endpoint receives every transaction event: it has no events list")
 	}
-	if in.Secret != nil {
-		if e.Dialect != DialectKiraPay {
-			return Invalid("secret", "Only KiraPay endpoints take a chosen secret: rotate the secret instead")
-		}
-		if err := validateWebhookSecret(*in.Secret); err != nil {
-			return err
-		}
-		e.SecretSealed = s.sealer.Seal(*in.Secret)
+	if in.Secret != nil && e.Dialect != DialectKiraPay {
+		return Invalid("secret", "Only KiraPay endpoints take a chosen secret: rotate the secret instead")
 	}
 	var parsed *url.URL
 	if in.URL != nil {
@@ -196,6 +190,13 @@ func (s *Store) applyWebhookInput(ctx context.Context, e *WebhookEndpoint, in We
 		if err == nil {
 			parsed = u
 			e.URL = u.String()
+		}
+	}
+	if in.Secret != nil {
+		err := validateWebhookSecret(*in.Secret)
+		v.add(err)
+		if err == nil {
+			e.SecretSealed = s.sealer.Seal(*in.Secret)
 		}
 	}
 	if in.Events != nil {
@@ -367,21 +368,16 @@ func (s *Store) webhookIn(ctx context.Context, merchantID, dialect, id string) (
 }
 
 // idOrShortID is the condition that finds a row by id given as a UUID or as
-// its ShortID (24 lower-case hex digits, through the expression index of
-// migration 0009); ok is false for anything else, which matches no row.
+// its ShortID (through the expression index of migration 0009); ok is false
+// for anything else, which matches no row.
 func idOrShortID(id string) (where string, ok bool) {
 	if _, err := uuid.Parse(id); err == nil && len(id) == 36 {
 		return "id = ?", true
 	}
-	if len(id) != 24 {
-		return "", false
+	if ValidShortID(id) {
+		return ShortIDExpr + " = ?", true
 	}
-	for _, r := range id {
-		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
-			return "", false
-		}
-	}
-	return "substr(replace(id, '-', ''), 1, 24) = ?", true
+	return "", false
 }
 
 // UpdateWebhook changes an endpoint's url, events, isActive, description or

@@ -48,8 +48,12 @@ func routes(app *fiber.App, d routeDeps) {
 	// GET /api/wallet/transactions (§2.4) goes here.
 	kiraPayNotFound(kw)
 	ka := kiraPayGroup(app, "/api/admin")
-	// /api/admin/webhooks/endpoints[/:id] and /api/admin/webhooks/deliveries
-	// [/:id/redeliver] (§2.5) go here.
+	ka.Post("/webhooks/endpoints", d.apiAuth, d.kirapay.CreateWebhookEndpoint)
+	ka.Get("/webhooks/endpoints", d.apiAuth, d.kirapay.ListWebhookEndpoints)
+	ka.Patch("/webhooks/endpoints/:id", d.apiAuth, d.kirapay.UpdateWebhookEndpoint)
+	ka.Delete("/webhooks/endpoints/:id", d.apiAuth, d.kirapay.DeleteWebhookEndpoint)
+	ka.Get("/webhooks/deliveries", d.apiAuth, d.kirapay.ListWebhookDeliveries)
+	ka.Post("/webhooks/deliveries/:id/redeliver", d.apiAuth, d.kirapay.RedeliverWebhookDelivery)
 	kiraPayNotFound(ka)
 
 	// Native JSON API (KasPay contract); errors answer {"error": …}.

@@ -98,6 +98,25 @@ var KiraPayReasons = map[models.Reason]Answer{
 	models.ErrNoFields:         {http.StatusBadRequest, "NO_FIELDS_TO_UPDATE"},
 }
 
+// FieldReason is a validation error's neutral field and reason.
+type FieldReason struct {
+	Field  string
+	Reason models.Reason
+}
+
+// KiraPayFieldCodes names the KiraPay code of a validation error by field
+// and reason (the first error of the input is answered); one not listed
+// takes its reason's code from KiraPayReasons.
+var KiraPayFieldCodes = map[FieldReason]string{
+	// Webhook endpoints (§2.5).
+	{"url", models.ErrRequired}:     "URL_REQUIRED",
+	{"url", models.ErrInvalid}:      "INVALID_URL",
+	{"url", models.ErrNotPublic}:    "URL_NOT_PUBLIC",
+	{"url", models.ErrLimitReached}: "TOO_MANY_ENDPOINTS",
+	{"secret", models.ErrInvalid}:   "INVALID_SECRET",
+	{"", models.ErrNoFields}:        "NO_FIELDS_TO_UPDATE",
+}
+
 // ReasonOf is the domain reason of err, if it carries one.
 func ReasonOf(err error) (models.Reason, bool) {
 	var (
@@ -174,6 +193,11 @@ func KiraPayStatusOf(err error) (status int, msg string, internal bool) {
 	var ce *CodeError
 	if errors.As(err, &ce) {
 		return ce.Status, ce.Code, false
+	}
+	if vs, ok := models.AsValidation(err); ok && len(vs) > 0 {
+		if code, ok := KiraPayFieldCodes[FieldReason{vs[0].Field, vs[0].ReasonOf()}]; ok {
+			return http.StatusBadRequest, code, false
+		}
 	}
 	if r, ok := ReasonOf(err); ok {
 		if a, ok := KiraPayReasons[r]; ok {
