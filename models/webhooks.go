@@ -140,6 +140,9 @@ func (s *Store) CreateWebhook(ctx context.Context, merchantID string, in Webhook
 	}
 	e := &WebhookEndpoint{ID: uuid.NewString(), MerchantID: merchantID, Dialect: dialect, IsActive: true, CreatedAt: now, UpdatedAt: now}
 	var v ValidationErrors
+	if dialect != DialectKasPay && dialect != DialectKiraPay {
+		v.add(Invalid("dialect", "Choose a format: KasPay or KiraPay"))
+	}
 	if in.URL == nil {
 		v.add(Refuse("url", ErrRequired, "url is required"))
 	}
@@ -341,11 +344,11 @@ func (s *Store) Webhook(ctx context.Context, merchantID, id string) (*WebhookEnd
 }
 
 // webhookIn returns the merchant's endpoint with id (UUID or ShortID) in
-// dialect ("" any). A dialect-scoped miss is "Webhook endpoint not found",
-// the KiraPay seed's wording; the KasPay surface keeps "Webhook not found".
+// dialect ("" any). A KiraPay miss is "Webhook endpoint not found", the
+// KiraPay seed's wording; otherwise "Webhook not found" as ever.
 func (s *Store) webhookIn(ctx context.Context, merchantID, dialect, id string) (*WebhookEndpoint, error) {
 	what := "Webhook"
-	if dialect != "" {
+	if dialect == DialectKiraPay {
 		what = "Webhook endpoint"
 	}
 	where, ok := idOrShortID(id)

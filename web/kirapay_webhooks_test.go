@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/google/uuid"
 
 	"till/models"
@@ -409,4 +411,66 @@ func TestKiraPayWebhookDeliveries(t *testing.T) {
 	kiraData(t, env.Do("PATCH", endpointsPath+"/"+b, `{"isActive":false}`, m.Key()...), 200)
 	p := "/api/admin/webhooks/deliveries/" + models.ShortID(okB.ID) + "/redeliver"
 	kiraErr(t, env.Do("POST", p, nil, m.Key()...), 409, "WEBHOOK_INACTIVE", p)
+}
+
+// TestKiraPayWebhookDashboardForms: the dashboard form creates either
+// format; a KiraPay endpoint's edit keeps its secret unless a new one is
+// given, and has no events to choose.
+func TestKiraPayWebhookDashboardForms(t *testing.T) {
+	h := newDashHarness(t)
+	submit := func(action string, v url.Values) webtest.Page {
+		t.Helper()
+		return h.c.Submit("/dashboard/webhooks/new", action, v)
+	}
+	if p := submit("/dashboard/webhooks", url.Values{"url": {"https://93.184.216.34/x"}, "dialect": {"bogus"}}); p.Status == http.StatusSeeOther || p.TestID("error-dialect") == "" {
+		t.Fatalf("bogus format: %d", p.Status)
+	}
+	p := submit("/dashboard/webhooks", url.Values{"url": {"http://127.0.0.1:9/kira"}, "dialect": {"kirapay"}, "events": {"payment.expired"}})
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("create: %d %s", p.Status, p.Body)
+	}
+	id := strings.TrimPrefix(p.Header.Get("Location"), "/dashboard/webhooks/")
+	ep, err := h.env.Store.Webhook(h.ctx, h.m.ID, id)
+	secret, _ := h.env.Store.WebhookSecret(h.ctx, h.m.ID, id)
+	if err != nil || ep.Dialect != models.DialectKiraPay || len(ep.Events) != 1 || ep.Events[0] != models.EventAll || !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("created %+v %v %q", ep, err, secret)
+	}
+	edit := h.c.Get("/dashboard/webhooks/" + id + "/edit")
+	if edit.TestID("webhook-format") != "KiraPay" || edit.Doc.Find(`input[name="events"]`).Length() != 0 || edit.Doc.Find(`#secret`).Length() != 1 {
+		t.Fatal("KiraPay edit form")
+	}
+	save := func(v url.Values) webtest.Page {
+		t.Helper()
+		return h.c.Submit("/dashboard/webhooks/"+id+"/edit", "/dashboard/webhooks/"+id, v)
+	}
+	if p := save(url.Values{"url": {"http://127.0.0.1:9/kira2"}, "dialect": {"kirapay"}, "secret": {""}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("save: %d", p.Status)
+	}
+	if s, _ := h.env.Store.WebhookSecret(h.ctx, h.m.ID, id); s != secret {
+		t.Fatal("an empty secret field changed the secret")
+	}
+	if p := save(url.Values{"url": {"http://127.0.0.1:9/kira2"}, "dialect": {"kirapay"}, "secret": {"too-short"}}); p.Status == http.StatusSeeOther || p.TestID("error-secret") == "" {
+		t.Fatalf("short secret: %d", p.Status)
+	}
+	if p := save(url.Values{"url": {"http://127.0.0.1:9/kira2"}, "dialect": {"kirapay"}, "secret": {"a-brand-new-secret-value"}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("save secret: %d", p.Status)
+	}
+	if s, _ := h.env.Store.WebhookSecret(h.ctx, h.m.ID, id); s != "a-brand-new-secret-value" {
+		t.Fatalf("secret %q", s)
+	}
+	// The test action refuses a KiraPay endpoint; the list shows both formats.
+	if p := h.c.Submit("/dashboard/webhooks/"+id, "/dashboard/webhooks/"+id+"/test", url.Values{}); p.Status != http.StatusConflict {
+		t.Fatalf("test event to a KiraPay endpoint: %d", p.Status)
+	}
+	if p := submit("/dashboard/webhooks", url.Values{"url": {"http://127.0.0.1:9/kas"}, "events": {"*"}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("KasPay create: %d", p.Status)
+	}
+	list := h.c.Get("/dashboard/webhooks")
+	var formats []string
+	list.Doc.Find(`[data-testid="webhook-row"] [data-testid="webhook-format"]`).Each(func(_ int, s *goquery.Selection) {
+		formats = append(formats, strings.TrimSpace(s.Text()))
+	})
+	if strings.Join(formats, ",") != "KasPay,KiraPay" {
+		t.Fatalf("list formats %v", formats)
+	}
 }
