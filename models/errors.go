@@ -68,8 +68,13 @@ const (
 	ErrDuplicate Reason = "duplicate"
 	// ErrAssignRefused is a credit assignment the domain refuses (AssignError).
 	ErrAssignRefused Reason = "assign_refused"
-	// ErrRequired is a required field that was not given (ValidationError).
+	// ErrRequired is a required field that is missing or blank.
 	ErrRequired Reason = "required"
+	// ErrWrongType is a field of the wrong JSON type (found by the edge that
+	// decodes the request; the domain takes typed values).
+	ErrWrongType Reason = "wrong_type"
+	// ErrTooLong is a text field over its length limit.
+	ErrTooLong Reason = "too_long"
 	// ErrNotPublic is a URL whose destination is not a public internet
 	// address (the SSRF policy refused it).
 	ErrNotPublic Reason = "not_public"
@@ -83,7 +88,7 @@ const (
 var Reasons = []Reason{ErrRefused, ErrInvalid, ErrBelowMinimum, ErrLinkNotActive, ErrLinkClosed, ErrLinkExpired,
 	ErrNoPayoutAddress, ErrCurrencyMismatch, ErrChainDisabled, ErrKeyUnusable, ErrNotWalletPayment,
 	ErrPaymentClosed, ErrWebhookInactive, ErrRateLimited, ErrDuplicate, ErrAssignRefused,
-	ErrRequired, ErrNotPublic, ErrLimitReached, ErrNoFields}
+	ErrRequired, ErrWrongType, ErrTooLong, ErrNotPublic, ErrLimitReached, ErrNoFields}
 
 // ValidationError reports input that breaks a domain rule. Field names the
 // input field (JSON name, neutral across dialects), Reason why (ErrInvalid
@@ -116,9 +121,9 @@ func Invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Reason: ErrInvalid, Message: fmt.Sprintf(format, args...)}
 }
 
-// Refuse builds a ValidationError for field with a specific reason.
-func Refuse(field string, reason Reason, format string, args ...any) error {
-	return &ValidationError{Field: field, Reason: reason, Message: fmt.Sprintf(format, args...)}
+// InvalidAs is Invalid with a more specific reason.
+func InvalidAs(field string, r Reason, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: r, Message: fmt.Sprintf(format, args...)}
 }
 
 // ConflictError is an ErrConflict with a user-facing message.

@@ -144,12 +144,12 @@ func (s *Store) CreateWebhook(ctx context.Context, merchantID string, in Webhook
 		v.add(Invalid("dialect", "Choose a format: KasPay or KiraPay"))
 	}
 	if in.URL == nil {
-		v.add(Refuse("url", ErrRequired, "url is required"))
+		v.add(InvalidAs("url", ErrRequired, "url is required"))
 	}
 	if dialect == DialectKiraPay {
 		e.Events = EventList{EventAll}
 	} else if in.Events == nil {
-		v.add(Refuse("events", ErrRequired, "events is required: a non-empty array of %s", strings.Join(SubscribableEvents, ", ")))
+		v.add(InvalidAs("events", ErrRequired, "events is required: a non-empty array of %s", strings.Join(SubscribableEvents, ", ")))
 	}
 	if err := v.err(); err != nil {
 		return nil, "", err
@@ -162,7 +162,7 @@ func (s *Store) CreateWebhook(ctx context.Context, merchantID string, in Webhook
 		return nil, "", fmt.Errorf("models: count webhooks: %w", err)
 	}
 	if n >= MaxWebhooksPerMerchant {
-		return nil, "", Refuse("url", ErrLimitReached, "An account can have at most %d webhook endpoints", MaxWebhooksPerMerchant)
+		return nil, "", InvalidAs("url", ErrLimitReached, "An account can have at most %d webhook endpoints", MaxWebhooksPerMerchant)
 	}
 	secret := ""
 	if in.Secret == nil {
@@ -252,11 +252,11 @@ func webhookDestinationError(err error) error {
 	var re *netguard.ResolveError
 	switch {
 	case errors.As(err, &be):
-		return Refuse("url", ErrNotPublic, "url must point to a public internet address: %s", be.Error())
+		return InvalidAs("url", ErrNotPublic, "url must point to a public internet address: %s", be.Error())
 	case errors.As(err, &re):
-		return Refuse("url", ErrNotPublic, "url host %s could not be resolved", re.Host)
+		return InvalidAs("url", ErrNotPublic, "url host %s could not be resolved", re.Host)
 	}
-	return Refuse("url", ErrNotPublic, "url is not reachable: %s", err.Error())
+	return InvalidAs("url", ErrNotPublic, "url is not reachable: %s", err.Error())
 }
 
 // validateWebhookURL checks an absolute http(s) URL without credentials and
@@ -264,7 +264,7 @@ func webhookDestinationError(err error) error {
 func validateWebhookURL(raw string) (*url.URL, error) {
 	const msg = "url must be an absolute http:// or https:// URL"
 	if raw == "" {
-		return nil, Refuse("url", ErrRequired, "url is required")
+		return nil, InvalidAs("url", ErrRequired, "url is required")
 	}
 	if len(raw) > MaxURLLen {
 		return nil, Invalid("url", "url must be at most %d characters", MaxURLLen)
@@ -393,7 +393,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, merchantID, id string, in Web
 		return nil, err
 	}
 	if in.URL == nil && in.Events == nil && in.IsActive == nil && in.Description == nil && in.Secret == nil {
-		return nil, Refuse("", ErrNoFields, "No fields to update")
+		return nil, InvalidAs("", ErrNoFields, "No fields to update")
 	}
 	if err := s.applyWebhookInput(ctx, e, in, dest); err != nil {
 		return nil, err

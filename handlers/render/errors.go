@@ -66,6 +66,8 @@ var KasPayReasons = map[models.Reason]Answer{
 	models.ErrDuplicate:        {Status: http.StatusConflict},
 	models.ErrAssignRefused:    {Status: http.StatusConflict},
 	models.ErrRequired:         {Status: http.StatusBadRequest},
+	models.ErrWrongType:        {Status: http.StatusBadRequest},
+	models.ErrTooLong:          {Status: http.StatusBadRequest},
 	models.ErrNotPublic:        {Status: http.StatusBadRequest},
 	models.ErrLimitReached:     {Status: http.StatusBadRequest},
 	models.ErrNoFields:         {Status: http.StatusBadRequest},
@@ -96,25 +98,61 @@ var KiraPayReasons = map[models.Reason]Answer{
 	models.ErrNotPublic:        {http.StatusBadRequest, "URL_NOT_PUBLIC"},
 	models.ErrLimitReached:     {http.StatusBadRequest, "LIMIT_REACHED"},
 	models.ErrNoFields:         {http.StatusBadRequest, "NO_FIELDS_TO_UPDATE"},
+	models.ErrWrongType:        {http.StatusBadRequest, "INVALID_TYPE"},
+	models.ErrTooLong:          {http.StatusBadRequest, "TOO_LONG"},
 }
 
-// FieldReason is a validation error's neutral field and reason.
-type FieldReason struct {
+// KiraPayField is the KiraPay code of a field error: a domain field (its
+// neutral JSON name: the domain's "amount" is KiraPay's price, "title" its
+// name) with a reason ("" matches any reason of the field).
+type KiraPayField struct {
 	Field  string
 	Reason models.Reason
+	Code   string
 }
 
-// KiraPayFieldCodes names the KiraPay code of a validation error by field
-// and reason (the first error of the input is answered); one not listed
-// takes its reason's code from KiraPayReasons.
-var KiraPayFieldCodes = map[FieldReason]string{
-	// Webhook endpoints (§2.5).
-	{"url", models.ErrRequired}:     "URL_REQUIRED",
-	{"url", models.ErrInvalid}:      "INVALID_URL",
-	{"url", models.ErrNotPublic}:    "URL_NOT_PUBLIC",
-	{"url", models.ErrLimitReached}: "TOO_MANY_ENDPOINTS",
-	{"secret", models.ErrInvalid}:   "INVALID_SECRET",
-	{"", models.ErrNoFields}:        "NO_FIELDS_TO_UPDATE",
+// KiraPayFields names field errors in the KiraPay dialect, in the order the
+// KiraPay endpoints check their fields (issue 10 §2): a request with several
+// invalid fields is answered with the first entry that matches one of them.
+var KiraPayFields = []KiraPayField{
+	// POST /api/link/generate
+	{"currency", models.ErrRequired, "CURRENCY_REQUIRED"},
+	{"currency", "", "INVALID_CURRENCY"},
+	{"receiver", models.ErrRequired, "ADDRESS_REQUIRED"},
+	{"receiver", "", "INVALID_ETHEREUM_ADDRESS"},
+	{"amount", models.ErrRequired, "PRICE_REQUIRED"},
+	{"amount", models.ErrWrongType, "PRICE_MUST_BE_NUMBER"},
+	{"amount", "", "INVALID_PRICE"},
+	{"title", models.ErrRequired, "NAME_REQUIRED"},
+	{"title", models.ErrWrongType, "NAME_MUST_BE_STRING"},
+	{"title", models.ErrTooLong, "NAME_TOO_LONG"},
+	{"title", "", "INVALID_NAME"}, // control or bidi characters (Till's rule)
+	{"redirectUrl", "", "INVALID_REDIRECT_URL"},
+	{"chain", "", "INVALID_CHAIN"},
+	// Webhook endpoints (§2.5): url, then secret, as the seed lists them.
+	{"url", models.ErrRequired, "URL_REQUIRED"},
+	{"url", models.ErrNotPublic, "URL_NOT_PUBLIC"},
+	{"url", models.ErrLimitReached, "TOO_MANY_ENDPOINTS"},
+	{"url", "", "INVALID_URL"},
+	{"secret", "", "INVALID_SECRET"},
+	{"", models.ErrNoFields, "NO_FIELDS_TO_UPDATE"},
+}
+
+// kiraPayFieldCode is the code of the first KiraPayFields entry matching a
+// field error carried by err.
+func kiraPayFieldCode(err error) (string, bool) {
+	errs, ok := models.AsValidation(err)
+	if !ok {
+		return "", false
+	}
+	for _, f := range KiraPayFields {
+		for _, e := range errs {
+			if e.Field == f.Field && (f.Reason == "" || e.ReasonOf() == f.Reason) {
+				return f.Code, true
+			}
+		}
+	}
+	return "", false
 }
 
 // ReasonOf is the domain reason of err, if it carries one.
@@ -181,7 +219,8 @@ func StatusOf(err error) (status int, msg string, internal bool) {
 }
 
 // KiraPayStatusOf maps any error to the KiraPay dialect: a status and an
-// upper-snake code. Reasons follow KiraPayReasons; a named not-found keeps
+// upper-snake code. Field errors follow KiraPayFields, other reasons
+// KiraPayReasons; a named not-found keeps
 // its sentence (the seed answers "Link not found"), unexpected errors the
 // seed's "Internal server error"; other errors keep the KasPay status and
 // take the code of that status.
@@ -194,10 +233,8 @@ func KiraPayStatusOf(err error) (status int, msg string, internal bool) {
 	if errors.As(err, &ce) {
 		return ce.Status, ce.Code, false
 	}
-	if vs, ok := models.AsValidation(err); ok && len(vs) > 0 {
-		if code, ok := KiraPayFieldCodes[FieldReason{vs[0].Field, vs[0].ReasonOf()}]; ok {
-			return http.StatusBadRequest, code, false
-		}
+	if code, ok := kiraPayFieldCode(err); ok {
+		return http.StatusBadRequest, code, false
 	}
 	if r, ok := ReasonOf(err); ok {
 		if a, ok := KiraPayReasons[r]; ok {
