@@ -75,14 +75,21 @@ const (
 	ErrWrongType Reason = "wrong_type"
 	// ErrTooLong is a text field over its length limit.
 	ErrTooLong Reason = "too_long"
+	// ErrNotPublic is a URL whose destination is not a public internet
+	// address (the SSRF policy refused it).
+	ErrNotPublic Reason = "not_public"
+	// ErrLimitReached is a create that would exceed a per-merchant cap.
+	ErrLimitReached Reason = "limit_reached"
+	// ErrNoFields is an update that names no field to change.
+	ErrNoFields Reason = "no_fields"
 )
 
 // Reasons lists every Reason, for the dialect tables' completeness tests.
 var Reasons = []Reason{ErrRefused, ErrInvalid, ErrBelowMinimum, ErrLinkNotActive, ErrLinkClosed, ErrLinkExpired,
 	ErrNoPayoutAddress, ErrCurrencyMismatch, ErrChainDisabled, ErrKeyUnusable, ErrNotWalletPayment,
 	ErrPaymentClosed, ErrWebhookInactive, ErrRateLimited, ErrDuplicate, ErrAssignRefused,
-	ErrIdempotencyMismatch, ErrIdempotencyInFlight,
-	ErrRequired, ErrWrongType, ErrTooLong}
+	ErrRequired, ErrWrongType, ErrTooLong, ErrNotPublic, ErrLimitReached, ErrNoFields,
+	ErrIdempotencyMismatch, ErrIdempotencyInFlight}
 
 // ValidationError reports input that breaks a domain rule. Field names the
 // input field (JSON name, neutral across dialects), Reason why (ErrInvalid

@@ -280,6 +280,12 @@ CREATE UNIQUE INDEX webhook_deliveries_short_id_key ON webhook_deliveries ((subs
 ALTER TABLE payment_links ADD COLUMN receiver_given TEXT NOT NULL DEFAULT '';
 CREATE INDEX payment_links_merchant_currency_idx ON payment_links (merchant_id, currency, created_at, id);
 `)},
+	// 0011: the KiraPay deliveries listing filters one merchant's endpoints
+	// by status, newest first, and counts the matches: this index serves the
+	// page and the count for each endpoint without reading the rows.
+	{ID: "0011_kirapay_webhooks", Migrate: execDDL(`
+CREATE INDEX webhook_deliveries_endpoint_status_idx ON webhook_deliveries (endpoint_id, status, created_at);
+`)},
 	// 0015: idempotency keys of create requests (models/idempotency.go),
 	// one row per scope (merchant or client IP) and key, pruned by age.
 	{ID: "0015_idempotency", Migrate: execDDL(`

@@ -56,8 +56,12 @@ func routes(app *fiber.App, d routeDeps) {
 	// GET /api/wallet/transactions (§2.4) goes here.
 	kiraPayNotFound(kw)
 	ka := kiraPayGroup(app, "/api/admin")
-	// /api/admin/webhooks/endpoints[/:id] and /api/admin/webhooks/deliveries
-	// [/:id/redeliver] (§2.5) go here.
+	ka.Post("/webhooks/endpoints", d.apiAuth, k.CreateWebhookEndpoint)
+	ka.Get("/webhooks/endpoints", d.apiAuth, k.ListWebhookEndpoints)
+	ka.Patch("/webhooks/endpoints/:id", d.apiAuth, k.UpdateWebhookEndpoint)
+	ka.Delete("/webhooks/endpoints/:id", d.apiAuth, k.DeleteWebhookEndpoint)
+	ka.Get("/webhooks/deliveries", d.apiAuth, k.ListWebhookDeliveries)
+	ka.Post("/webhooks/deliveries/:id/redeliver", d.apiAuth, k.RedeliverWebhookDelivery)
 	kiraPayNotFound(ka)
 
 	// Native JSON API (KasPay contract); errors answer {"error": …}.

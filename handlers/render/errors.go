@@ -65,12 +65,15 @@ var KasPayReasons = map[models.Reason]Answer{
 	models.ErrRateLimited:      {Status: http.StatusTooManyRequests},
 	models.ErrDuplicate:        {Status: http.StatusConflict},
 	models.ErrAssignRefused:    {Status: http.StatusConflict},
+	models.ErrRequired:         {Status: http.StatusBadRequest},
+	models.ErrWrongType:        {Status: http.StatusBadRequest},
+	models.ErrTooLong:          {Status: http.StatusBadRequest},
+	models.ErrNotPublic:        {Status: http.StatusBadRequest},
+	models.ErrLimitReached:     {Status: http.StatusBadRequest},
+	models.ErrNoFields:         {Status: http.StatusBadRequest},
 	// Idempotency-Key reused with another request / still running.
 	models.ErrIdempotencyMismatch: {Status: http.StatusUnprocessableEntity},
 	models.ErrIdempotencyInFlight: {Status: http.StatusConflict},
-	models.ErrRequired:            {Status: http.StatusBadRequest},
-	models.ErrWrongType:           {Status: http.StatusBadRequest},
-	models.ErrTooLong:             {Status: http.StatusBadRequest},
 }
 
 // KiraPayReasons is the KiraPay surface's answer to each reason: its seed
@@ -95,6 +98,9 @@ var KiraPayReasons = map[models.Reason]Answer{
 	models.ErrDuplicate:           {http.StatusConflict, "DUPLICATE"},
 	models.ErrAssignRefused:       {http.StatusConflict, "ASSIGN_REFUSED"},
 	models.ErrRequired:            {http.StatusBadRequest, "FIELD_REQUIRED"},
+	models.ErrNotPublic:           {http.StatusBadRequest, "URL_NOT_PUBLIC"},
+	models.ErrLimitReached:        {http.StatusBadRequest, "LIMIT_REACHED"},
+	models.ErrNoFields:            {http.StatusBadRequest, "NO_FIELDS_TO_UPDATE"},
 	models.ErrWrongType:           {http.StatusBadRequest, "INVALID_TYPE"},
 	models.ErrTooLong:             {http.StatusBadRequest, "TOO_LONG"},
 	models.ErrIdempotencyMismatch: {http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED"},
@@ -128,6 +134,13 @@ var KiraPayFields = []KiraPayField{
 	{"title", "", "INVALID_NAME"}, // control or bidi characters (Till's rule)
 	{"redirectUrl", "", "INVALID_REDIRECT_URL"},
 	{"chain", "", "INVALID_CHAIN"},
+	// Webhook endpoints (§2.5): url, then secret, as the seed lists them.
+	{"url", models.ErrRequired, "URL_REQUIRED"},
+	{"url", models.ErrNotPublic, "URL_NOT_PUBLIC"},
+	{"url", models.ErrLimitReached, "TOO_MANY_ENDPOINTS"},
+	{"url", "", "INVALID_URL"},
+	{"secret", "", "INVALID_SECRET"},
+	{"", models.ErrNoFields, "NO_FIELDS_TO_UPDATE"},
 }
 
 // kiraPayFieldCode is the code of the first KiraPayFields entry matching a
