@@ -7,9 +7,11 @@
 package metrics
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -160,28 +162,35 @@ func (m *Metrics) Server() *http.Server {
 func (m *Metrics) Middleware() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
+		route := ""
 		if err := c.Next(); err != nil {
+			if unmatched(err) {
+				route = "unmatched"
+			}
 			if herr := c.App().ErrorHandler(c, err); herr != nil {
 				_ = c.SendStatus(fiber.StatusInternalServerError)
 			}
 		}
 		status := c.Response().StatusCode()
-		route := routeOf(c, status)
+		if route == "" {
+			route = c.Route().Path
+		}
 		m.httpRequests.WithLabelValues(route, c.Method(), strconv.Itoa(status)).Inc()
 		m.httpDuration.WithLabelValues(route, c.Method()).Observe(time.Since(start).Seconds())
 		return nil
 	}
 }
 
-// routeOf is the pattern of the route that answered. A request that only
-// passed through middleware (app.Use) and found no route is "unmatched", so
-// scanners probing random paths add no series.
-func routeOf(c *fiber.Ctx, status int) string {
-	r := c.Route()
-	if r.Method == "USE" && (status == fiber.StatusNotFound || status == fiber.StatusMethodNotAllowed) {
-		return "unmatched"
+// unmatched reports whether err is fiber's answer to a request no route
+// matched ("Cannot GET /x", or 405 for a path known under other methods):
+// such requests are counted under route "unmatched", so scanners probing
+// random paths add no series.
+func unmatched(err error) bool {
+	var fe *fiber.Error
+	if !errors.As(err, &fe) {
+		return false
 	}
-	return r.Path
+	return fe == fiber.ErrMethodNotAllowed || fe.Code == fiber.StatusNotFound && strings.HasPrefix(fe.Message, "Cannot ")
 }
 
 // ChainCall implements workers.ChainObserver.
