@@ -164,15 +164,7 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 			t.Fatal("server never became ready")
 		}
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("shutdown: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop after cancellation")
-	}
+	stopServe(t, cancel, done)
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
 	}

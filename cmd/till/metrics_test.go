@@ -64,6 +64,17 @@ func TestServeMetricsListener(t *testing.T) {
 	if status, _ := get(t, "http://"+metricsAddr+"/"); status != http.StatusNotFound {
 		t.Fatalf("metrics listener serves more than /metrics: %d", status)
 	}
+	stopServe(t, cancel, done)
+	if resp, err := http.Get("http://" + metricsAddr + "/metrics"); err == nil {
+		resp.Body.Close()
+		t.Fatal("metrics still served after shutdown")
+	}
+}
+
+// stopServe cancels a running `till serve` (as SIGTERM would) and expects a
+// clean exit on done.
+func stopServe(t *testing.T, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
 	cancel()
 	select {
 	case err := <-done:
@@ -71,10 +82,6 @@ func TestServeMetricsListener(t *testing.T) {
 			t.Fatalf("shutdown: %v", err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
-	if resp, err := http.Get("http://" + metricsAddr + "/metrics"); err == nil {
-		resp.Body.Close()
-		t.Fatal("metrics still served after shutdown")
+		t.Fatal("serve did not stop after cancellation")
 	}
 }

@@ -29,6 +29,9 @@ func AccessLog() fiber.Handler {
 		if c.Path() == "/healthz" || c.Path() == "/readyz" || c.Method() == fiber.MethodGet && len(c.Path()) > 8 && c.Path()[:8] == "/static/" {
 			level = slog.LevelDebug
 		}
+		if !logEnabled(c, level) {
+			return err
+		}
 		Logger(c).Log(c.UserContext(), level, "http request",
 			slog.String("method", c.Method()),
 			slog.String("path", c.Path()),

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -14,19 +13,17 @@ const HeaderRequestID = "X-Request-Id"
 
 // Locals keys the RequestID middleware sets.
 const (
-	localRequestID = "request_id"
-	localLogger    = "request_log"
+	localRequestID  = "request_id"
+	localBaseLogger = "request_base_log"
+	localLogger     = "request_log"
 )
 
-type loggerKey struct{}
-
 // RequestID gives every request an id, returns it in X-Request-Id, and
-// makes a logger carrying it (Logger, LoggerFrom) for every line logged
-// about the request. An incoming X-Request-Id is kept only when the
-// request came from a trusted proxy (TILL_TRUSTED_PROXIES, fiber's trusted
-// proxy check) and the id is a sane token: anyone else could forge ids to
-// confuse the logs, so theirs are replaced. Without trusted proxies every
-// id is generated here.
+// makes every line logged about the request through Logger carry it. An
+// incoming X-Request-Id is kept only when the request came from a trusted
+// proxy (TILL_TRUSTED_PROXIES, fiber's trusted proxy check) and the id is a
+// sane token: anyone else could plant ids in the logs, so theirs are
+// replaced. Without trusted proxies every id is generated here.
 func RequestID(log *slog.Logger) fiber.Handler {
 	if log == nil {
 		log = slog.Default()
@@ -40,10 +37,8 @@ func RequestID(log *slog.Logger) fiber.Handler {
 			_, _ = rand.Read(b)
 			id = hex.EncodeToString(b)
 		}
-		l := log.With(slog.String("request_id", id))
 		c.Locals(localRequestID, id)
-		c.Locals(localLogger, l)
-		c.SetUserContext(context.WithValue(c.UserContext(), loggerKey{}, l))
+		c.Locals(localBaseLogger, log)
 		c.Set(HeaderRequestID, id)
 		return c.Next()
 	}
@@ -62,23 +57,30 @@ func RequestIDOf(c *fiber.Ctx) string {
 	return id
 }
 
-// Logger is the request's logger: every line carries its request_id.
-// Outside RequestID it is slog.Default().
+// Logger is the request's logger: every line carries its request_id. It
+// is made on first use (most requests log one line, at most). Outside
+// RequestID it is slog.Default().
 func Logger(c *fiber.Ctx) *slog.Logger {
 	if l, ok := c.Locals(localLogger).(*slog.Logger); ok {
 		return l
 	}
-	return slog.Default()
+	base, ok := c.Locals(localBaseLogger).(*slog.Logger)
+	if !ok {
+		return slog.Default()
+	}
+	l := base.With(slog.String("request_id", RequestIDOf(c)))
+	c.Locals(localLogger, l)
+	return l
 }
 
-// LoggerFrom is the request's logger from a context derived from the
-// request's (c.UserContext()), for code that has only the context; other
-// contexts get slog.Default().
-func LoggerFrom(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
+// logEnabled reports whether the request's logger writes lines at level,
+// without making the logger.
+func logEnabled(c *fiber.Ctx, level slog.Level) bool {
+	base, ok := c.Locals(localBaseLogger).(*slog.Logger)
+	if !ok {
+		base = slog.Default()
 	}
-	return slog.Default()
+	return base.Enabled(c.UserContext(), level)
 }
 
 func isToken(s string) bool {

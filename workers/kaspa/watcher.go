@@ -103,7 +103,7 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 	if err != nil {
 		return models.KaspaApplyResult{}, err
 	}
-	if w.Observer != nil {
+	if w.Observer != nil && dag.PastMedianTime > 0 {
 		// The UTXO set is read at the head: no blocks are left behind, so
 		// only the head's age (its past median time) is measured.
 		w.Observer.ChainHead(models.ChainKaspa, -1, time.UnixMilli(int64(dag.PastMedianTime)))
