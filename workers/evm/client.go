@@ -239,17 +239,16 @@ type BlockResult struct {
 
 // BlocksByNumber asks for several blocks (heights or tags) in one JSON-RPC batch. A null block is Found
 // false; any other failure of any element fails the call.
-func (c *Client) BlocksByNumber(ctx context.Context, ns []rpc.BlockNumber) ([]BlockResult, error) {
+func (c *Client) BlocksByNumber(ctx context.Context, ns []rpc.BlockNumber) (_ []BlockResult, err error) {
 	const method = "eth_getBlockByNumber"
 	if len(ns) == 0 {
 		return nil, nil
 	}
-	var err error
 	defer c.observe(method, time.Now(), &err)
-	out, err := c.blocksByNumber(ctx, ns)
-	return out, err
+	return c.blocksByNumber(ctx, ns)
 }
 
+// blocksByNumber is BlocksByNumber's batch, reported once by its caller.
 func (c *Client) blocksByNumber(ctx context.Context, ns []rpc.BlockNumber) ([]BlockResult, error) {
 	const method = "eth_getBlockByNumber"
 	headers := make([]*rpcHeader, len(ns))
