@@ -11,14 +11,16 @@ import (
 	"till/handlers"
 	"till/handlers/render"
 	"till/models"
+	"till/web/middleware"
 )
 
 // errorHandler renders every error a handler or middleware returns, in the
 // dialect of the route group that matched (render.DialectOf): {"error": …}
 // on the KasPay API, {statusCode, message, timestamp, path} on KiraPay
 // groups, a friendly page (or an htmx fragment) on HTML routes. Unexpected
-// errors are logged with the request id and shown only as a generic message.
-func errorHandler(log *slog.Logger, pages *handlers.Handlers) fiber.ErrorHandler {
+// errors are logged with the request's logger (it carries the request id)
+// and shown only as a generic message.
+func errorHandler(pages *handlers.Handlers) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		dialect := render.DialectOf(c)
 		statusOf := render.StatusOf
@@ -27,10 +29,9 @@ func errorHandler(log *slog.Logger, pages *handlers.Handlers) fiber.ErrorHandler
 		}
 		status, msg, internal := statusOf(err)
 		if internal {
-			log.ErrorContext(c.UserContext(), "request failed",
+			middleware.Logger(c).ErrorContext(c.UserContext(), "request failed",
 				slog.String("method", c.Method()),
 				slog.String("path", c.Path()),
-				slog.Any("request_id", c.Locals("request_id")),
 				slog.String("error", err.Error()))
 		}
 		// Drop anything a handler had started to write (a half-rendered page).

@@ -19,6 +19,7 @@ import (
 	"till/models"
 	"till/models/netguard"
 	"till/static"
+	"till/web/metrics"
 	"till/web/middleware"
 )
 
@@ -56,6 +57,9 @@ type Options struct {
 	// WebhookResolver resolves webhook hostnames at registration (nil: the
 	// system resolver; tests map names to addresses).
 	WebhookResolver netguard.Resolver
+	// Metrics, when set, counts and times every request by route pattern;
+	// it is served on its own listener (TILL_METRICS_ADDR), never here.
+	Metrics *metrics.Metrics
 }
 
 // Server is the assembled HTTP application.
@@ -102,7 +106,7 @@ func New(o Options) *Server {
 		// after the handler returns; Immutable copies them so values kept by
 		// the domain (ids, emails) stay intact.
 		Immutable:    true,
-		ErrorHandler: errorHandler(o.Log, pages),
+		ErrorHandler: errorHandler(pages),
 	}
 	if len(o.TrustedProxies) > 0 {
 		cfg.EnableTrustedProxyCheck = true
@@ -110,11 +114,14 @@ func New(o Options) *Server {
 		cfg.ProxyHeader = fiber.HeaderXForwardedFor
 	}
 	app := fiber.New(cfg)
+	app.Use(middleware.RequestID(o.Log)) // first: every later line carries the id
+	if o.Metrics != nil {
+		app.Use(o.Metrics.Middleware()) // outside recover: panics are counted as the 500s they become
+	}
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
-		o.Log.Error("panic in handler", slog.String("path", c.Path()), slog.Any("panic", e))
+		middleware.Logger(c).Error("panic in handler", slog.String("path", c.Path()), slog.Any("panic", e))
 	}}))
-	app.Use(middleware.RequestID())
-	app.Use(middleware.AccessLog(o.Log))
+	app.Use(middleware.AccessLog())
 	app.Use(middleware.SecurityHeaders(secure))
 	app.Use("/static", filesystem.New(filesystem.Config{Root: static.HTTP(), MaxAge: 3600}))
 

@@ -41,6 +41,9 @@ type Config struct {
 	SessionRateLimit    int
 	LogLevel            slog.Level
 	LogFormat           string
+	// MetricsAddr is TILL_METRICS_ADDR: the separate listener serving
+	// /metrics; empty (the default) serves no metrics.
+	MetricsAddr string
 	// EVMChains are the enabled EVM chains (TILL_EVM_CHAINS), in the
 	// order given; empty means USDC on EVM is off.
 	EVMChains []evm.ChainConfig
@@ -69,6 +72,16 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	c.Addr = get("TILL_ADDR", ":3000")
 	if host, port, err := net.SplitHostPort(c.Addr); err != nil || !validPort(port) || strings.ContainsAny(host, " /") {
 		return nil, &configError{"TILL_ADDR", c.Addr, "must be host:port or :port, e.g. :3000 or 127.0.0.1:8080"}
+	}
+
+	if c.MetricsAddr = get("TILL_METRICS_ADDR", ""); c.MetricsAddr != "" {
+		host, port, err := net.SplitHostPort(c.MetricsAddr)
+		if err != nil || !validPort(port) || strings.ContainsAny(host, " /") {
+			return nil, &configError{"TILL_METRICS_ADDR", c.MetricsAddr, "must be host:port or :port, e.g. 127.0.0.1:9100"}
+		}
+		if _, appPort, _ := net.SplitHostPort(c.Addr); port == appPort && port != "0" {
+			return nil, &configError{"TILL_METRICS_ADDR", c.MetricsAddr, "must use another port than TILL_ADDR: metrics are never served on the public app"}
+		}
 	}
 
 	c.BaseURL = strings.TrimRight(get("TILL_BASE_URL", "http://localhost:3000"), "/")

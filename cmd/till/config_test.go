@@ -61,6 +61,8 @@ func TestConfigErrors(t *testing.T) {
 		{"proxies", "TILL_TRUSTED_PROXIES", "10.0.0.0/8,banana", "TILL_TRUSTED_PROXIES"},
 		{"log level", "TILL_LOG_LEVEL", "loud", "TILL_LOG_LEVEL"},
 		{"session rate limit", "TILL_SESSION_RATE_LIMIT", "0", "per client IP per minute"},
+		{"metrics addr", "TILL_METRICS_ADDR", "9100", "host:port"},
+		{"metrics on the app's port", "TILL_METRICS_ADDR", "127.0.0.1:3000", "another port than TILL_ADDR"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -198,15 +200,7 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 			t.Fatal("server never became ready")
 		}
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("shutdown: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop after cancellation")
-	}
+	stopServe(t, cancel, done)
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
 	}

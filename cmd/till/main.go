@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,6 +20,7 @@ import (
 	"till/models"
 	"till/models/netguard"
 	"till/web"
+	"till/web/metrics"
 	"till/workers"
 	evmwatch "till/workers/evm"
 	"till/workers/kaspa"
@@ -114,6 +117,13 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 		DefaultEVMChain: cfg.EVMDefaultChain,
 	})
 	evmChains := &evmwatch.Chains{Configs: cfg.EVMChains, Store: store, Log: log}
+	watcher := &kaspa.Watcher{Client: chain, Store: store, Interval: cfg.PollInterval, Log: log, ReconcileEvery: 15}
+	dispatcher := &webhooks.Dispatcher{Store: store, Policy: &netguard.Policy{AllowPrivate: cfg.WebhookAllowPrivate}, Log: log}
+	var m *metrics.Metrics
+	if cfg.MetricsAddr != "" {
+		m = metrics.New(metrics.Options{Store: store, Prices: rates, Version: version, Log: log})
+		chain.Observer, watcher.Observer, evmChains.Observer, dispatcher.Observer = m, m, m, m
+	}
 	var chainStatus func() any
 	if len(cfg.EVMChains) > 0 {
 		chainStatus = func() any { return evmChains.Status() }
@@ -125,16 +135,22 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 		Rates: rates, Chain: &kaspa.NetworkStats{Client: chain},
 		WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 		ChainStatus:         chainStatus,
+		Metrics:             m,
 	})
 	ws := []workers.Worker{
-		&kaspa.Watcher{Client: chain, Store: store, Interval: cfg.PollInterval, Log: log, ReconcileEvery: 15},
+		watcher,
 		&workers.Expirer{Store: store, Interval: time.Second, Log: log},
 		rates,
-		&webhooks.Dispatcher{Store: store, Policy: &netguard.Policy{AllowPrivate: cfg.WebhookAllowPrivate}, Log: log},
+		dispatcher,
 	}
 	if len(cfg.EVMChains) > 0 {
 		ws = append(ws, evmChains) // one watcher per enabled chain that passes its start-up check
 	}
+	stopMetrics, err := serveMetrics(cfg.MetricsAddr, m, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	runner := workers.NewRunner(log, ws...)
 	runner.Start(ctx)
 
@@ -164,6 +180,30 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serveMetrics serves m on its own listener at addr (TILL_METRICS_ADDR),
+// never on the public app; stop closes it. No addr: nothing to serve.
+func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
+	if addr == "" || m == nil {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("till: metrics listener on %s (TILL_METRICS_ADDR): %w", addr, err)
+	}
+	srv := m.Server()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener", slog.Any("error", err))
+		}
+	}()
+	log.Info("metrics listening", slog.String("addr", ln.Addr().String()))
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }
 
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {

@@ -5,44 +5,16 @@ package middleware
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 )
 
-// RequestID gives every request an id (or keeps a sane incoming one), echoes
-// it in X-Request-Id and stores it for logs.
-func RequestID() fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		id := c.Get("X-Request-Id")
-		if len(id) == 0 || len(id) > 64 || !isToken(id) {
-			b := make([]byte, 8)
-			_, _ = rand.Read(b)
-			id = hex.EncodeToString(b)
-		} else {
-			id = string([]byte(id)) // copy: fasthttp reuses the buffer
-		}
-		c.Locals("request_id", id)
-		c.Set("X-Request-Id", id)
-		return c.Next()
-	}
-}
-
-func isToken(s string) bool {
-	for _, r := range s {
-		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
-// AccessLog logs one line per request with slog. Query strings are left out
-// (they can carry search terms and emails); headers and bodies never appear.
-func AccessLog(log *slog.Logger) fiber.Handler {
+// AccessLog logs one line per request with the request's logger (Logger,
+// which carries its id). Query strings are left out (they can carry search
+// terms and emails); headers and bodies never appear.
+func AccessLog() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
@@ -57,13 +29,15 @@ func AccessLog(log *slog.Logger) fiber.Handler {
 		if c.Path() == "/healthz" || c.Path() == "/readyz" || c.Method() == fiber.MethodGet && len(c.Path()) > 8 && c.Path()[:8] == "/static/" {
 			level = slog.LevelDebug
 		}
-		log.Log(c.UserContext(), level, "http request",
+		if !logEnabled(c, level) {
+			return err
+		}
+		Logger(c).Log(c.UserContext(), level, "http request",
 			slog.String("method", c.Method()),
 			slog.String("path", c.Path()),
 			slog.Int("status", status),
 			slog.Duration("elapsed", time.Since(start)),
 			slog.String("ip", c.IP()),
-			slog.Any("request_id", c.Locals("request_id")),
 		)
 		return err
 	}

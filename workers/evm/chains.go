@@ -12,6 +12,7 @@ import (
 
 	"till/models"
 	chains "till/models/evm"
+	"till/workers"
 )
 
 // DefaultRecheck is how often a chain that failed its start-up check is
@@ -50,6 +51,9 @@ type Chains struct {
 	ClientTimeout time.Duration
 	// MaxBackoff caps a watcher's wait after failures.
 	MaxBackoff time.Duration
+	// Observer, when set, is told of every chain's calls, cycles and heads
+	// (metrics).
+	Observer workers.ChainObserver
 
 	mu     sync.Mutex
 	status map[string]ChainStatus
@@ -104,7 +108,7 @@ func (m *Chains) runChain(ctx context.Context, c chains.ChainConfig) {
 	if recheck <= 0 {
 		recheck = DefaultRecheck
 	}
-	client, err := Dial(c.RPCURL, ClientOptions{Timeout: m.ClientTimeout})
+	client, err := Dial(c.RPCURL, ClientOptions{Timeout: m.ClientTimeout, Observer: m.Observer, Chain: c.Name})
 	if err != nil {
 		msg := envVar(c.Name, "RPC_URL") + ": " + err.Error()
 		m.set(c.Name, ChainStatus{Status: StateDisabled, Error: msg})
@@ -138,7 +142,7 @@ func (m *Chains) runChain(ctx context.Context, c chains.ChainConfig) {
 	m.set(c.Name, ChainStatus{Status: StateWatching})
 	m.Log.Info("evm chain "+c.Name+" watched", slog.Uint64("chain_id", c.ChainID), slog.String("usdc", c.USDC.Hex()),
 		slog.String("via", c.RPCHost))
-	w := &Watcher{Config: c, Client: client, Store: m.Store, Log: m.Log, MaxBackoff: m.MaxBackoff}
+	w := &Watcher{Config: c, Client: client, Store: m.Store, Log: m.Log, MaxBackoff: m.MaxBackoff, Observer: m.Observer}
 	_ = w.Run(ctx)
 }
 

@@ -21,6 +21,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rpc"
+
+	"till/workers"
 )
 
 // TransferTopic is topic 0 of the ERC-20 Transfer(address,address,uint256) event.
@@ -124,12 +126,18 @@ type ClientOptions struct {
 	Timeout time.Duration
 	// Transport carries the HTTP requests; http.DefaultTransport when nil.
 	Transport http.RoundTripper
+	// Observer, when set, is told of every call, by Chain and JSON-RPC
+	// method (metrics).
+	Observer workers.ChainObserver
+	Chain    string
 }
 
 // Client talks JSON-RPC over HTTP to one EVM node or provider. Safe for concurrent use.
 type Client struct {
-	rpc     *rpc.Client
-	timeout time.Duration
+	rpc      *rpc.Client
+	timeout  time.Duration
+	observer workers.ChainObserver
+	chain    string
 }
 
 // Dial makes a client of the JSON-RPC endpoint at url (http or https). It does not connect yet.
@@ -150,14 +158,15 @@ func Dial(url string, opts ClientOptions) (*Client, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Client{rpc: c, timeout: timeout}, nil
+	return &Client{rpc: c, timeout: timeout, observer: opts.Observer, chain: opts.Chain}, nil
 }
 
 // Close releases the client's connections.
 func (c *Client) Close() { c.rpc.Close() }
 
 // call runs one JSON-RPC call under the client's timeout and classifies its error.
-func (c *Client) call(ctx context.Context, result any, method string, args ...any) error {
+func (c *Client) call(ctx context.Context, result any, method string, args ...any) (err error) {
+	defer c.observe(method, time.Now(), &err)
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	ctx, answered := withAnswered(ctx)
@@ -230,11 +239,18 @@ type BlockResult struct {
 
 // BlocksByNumber asks for several blocks (heights or tags) in one JSON-RPC batch. A null block is Found
 // false; any other failure of any element fails the call.
-func (c *Client) BlocksByNumber(ctx context.Context, ns []rpc.BlockNumber) ([]BlockResult, error) {
+func (c *Client) BlocksByNumber(ctx context.Context, ns []rpc.BlockNumber) (_ []BlockResult, err error) {
 	const method = "eth_getBlockByNumber"
 	if len(ns) == 0 {
 		return nil, nil
 	}
+	defer c.observe(method, time.Now(), &err)
+	return c.blocksByNumber(ctx, ns)
+}
+
+// blocksByNumber is BlocksByNumber's batch, reported once by its caller.
+func (c *Client) blocksByNumber(ctx context.Context, ns []rpc.BlockNumber) ([]BlockResult, error) {
+	const method = "eth_getBlockByNumber"
 	headers := make([]*rpcHeader, len(ns))
 	batch := make([]rpc.BatchElem, len(ns))
 	for i, n := range ns {
@@ -362,6 +378,13 @@ func (c *Client) TransactionReceipt(ctx context.Context, tx common.Hash) (Receip
 	}
 	return Receipt{TxHash: *r.TxHash, Status: uint64(*r.Status), BlockNumber: uint64(*r.BlockNumber),
 		BlockHash: *r.BlockHash, Logs: r.Logs}, nil
+}
+
+// observe reports one call (a batch counts once) to the observer, if any.
+func (c *Client) observe(method string, start time.Time, err *error) {
+	if c.observer != nil {
+		c.observer.ChainCall(c.chain, method, time.Since(start), *err)
+	}
 }
 
 // --- error classification ---

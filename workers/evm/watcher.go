@@ -52,6 +52,9 @@ type Watcher struct {
 	// cycles and for a rate limit's Retry-After (tests inject their own;
 	// default a timer).
 	Wait func(ctx context.Context, d time.Duration) bool
+	// Observer, when set, is told of each cycle and the head it read
+	// (metrics; the Client reports its own calls).
+	Observer workers.ChainObserver
 
 	mu        sync.Mutex
 	span      uint64 // current eth_getLogs block range
@@ -116,8 +119,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 // Cycle runs one observation of the chain and applies it, then checks the
 // receipts of wallet-reported transactions (a reverted one fails its
 // session on the checkout; no calls when none is waiting).
-func (w *Watcher) Cycle(ctx context.Context) (models.EVMApplyResult, error) {
-	res, err := w.observe(ctx)
+func (w *Watcher) Cycle(ctx context.Context) (res models.EVMApplyResult, err error) {
+	if w.Observer != nil {
+		start := time.Now()
+		defer func() { w.Observer.WatcherCycle(w.Config.Name, time.Since(start), err) }()
+	}
+	res, err = w.observe(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -176,6 +183,13 @@ func (w *Watcher) observe(ctx context.Context) (models.EVMApplyResult, error) {
 	headBlock, ok := canon[head]
 	if !ok {
 		return none, fmt.Errorf("evm %s: head block %d not served yet", chain, head)
+	}
+	if w.Observer != nil {
+		lag := int64(0) // first scan: starts at the head
+		if st.HasCursor {
+			lag = max(head-st.Cursor, 0)
+		}
+		w.Observer.ChainHead(chain, lag, time.Unix(int64(headBlock.Time), 0))
 	}
 	obs := models.EVMObservation{Chain: chain, ChainID: int64(w.Config.ChainID), Head: head}
 	if w.Config.Finality == chains.FinalitySafe || w.Config.Finality == chains.FinalityFinalized {

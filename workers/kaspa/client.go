@@ -23,6 +23,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"till/models"
+	"till/workers"
 )
 
 // MaxAddressesPerRequest is the most addresses UTXOsByAddresses sends in one
@@ -74,6 +77,9 @@ type Client struct {
 	Timeout time.Duration
 	// UserAgent is sent with every request when non-empty.
 	UserAgent string
+	// Observer, when set, is told of every request (metrics). Set it before
+	// first use.
+	Observer workers.ChainObserver
 }
 
 // NewClient returns a client for the API at baseURL (e.g.
@@ -250,7 +256,17 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 
 // doHeader performs one request with the per-request timeout and decodes a
 // 2xx JSON body into out; hdr, when non-nil, receives the response headers.
-func (c *Client) doHeader(ctx context.Context, method, path string, q url.Values, body []byte, out any, hdr *http.Header) error {
+func (c *Client) doHeader(ctx context.Context, method, path string, q url.Values, body []byte, out any, hdr *http.Header) (err error) {
+	if c.Observer != nil {
+		start := time.Now()
+		defer func() {
+			failed := err
+			if errors.Is(err, ErrNotFound) {
+				failed = nil // the server answered: not known (yet)
+			}
+			c.Observer.ChainCall(models.ChainKaspa, endpointOf(path), time.Since(start), failed)
+		}()
+	}
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -307,6 +323,18 @@ func (c *Client) doHeader(ctx context.Context, method, path string, q url.Values
 }
 
 // snippet returns at most n bytes of b as a string.
+// endpointOf is path as a fixed pattern (ids and addresses replaced), so
+// metrics never carry a value.
+func endpointOf(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/transactions/"):
+		return "/transactions/{id}"
+	case strings.HasPrefix(path, "/addresses/") && strings.HasSuffix(path, "/full-transactions-page"):
+		return "/addresses/{address}/full-transactions-page"
+	}
+	return path
+}
+
 func snippet(b []byte, n int) string {
 	if len(b) > n {
 		b = b[:n]

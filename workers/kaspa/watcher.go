@@ -37,6 +37,9 @@ type Watcher struct {
 	ReconcilePerCycle int
 	// MaxBackoff caps the wait after repeated failures.
 	MaxBackoff time.Duration
+	// Observer, when set, is told of each cycle and the head it read
+	// (metrics; the Client reports its own calls).
+	Observer workers.ChainObserver
 
 	cycle           int
 	reconcileOffset int
@@ -89,12 +92,21 @@ func (w *Watcher) Run(ctx context.Context) error {
 }
 
 // Cycle runs one watch cycle.
-func (w *Watcher) Cycle(ctx context.Context) (models.KaspaApplyResult, error) {
+func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err error) {
+	if w.Observer != nil {
+		start := time.Now()
+		defer func() { w.Observer.WatcherCycle(models.ChainKaspa, time.Since(start), err) }()
+	}
 	w.defaults()
 	w.cycle++
 	dag, err := w.Client.BlockDAG(ctx)
 	if err != nil {
 		return models.KaspaApplyResult{}, err
+	}
+	if w.Observer != nil && dag.PastMedianTime > 0 {
+		// The UTXO set is read at the head: no blocks are left behind, so
+		// only the head's age (its past median time) is measured.
+		w.Observer.ChainHead(models.ChainKaspa, -1, time.UnixMilli(int64(dag.PastMedianTime)))
 	}
 	watch, err := w.Store.KaspaWatchList(ctx, dag.VirtualDaaScore)
 	if err != nil {
@@ -145,7 +157,7 @@ func (w *Watcher) Cycle(ctx context.Context) (models.KaspaApplyResult, error) {
 			return models.KaspaApplyResult{}, err
 		}
 	}
-	res, err := w.Store.ApplyKaspaObservation(ctx, obs)
+	res, err = w.Store.ApplyKaspaObservation(ctx, obs)
 	if err != nil {
 		return res, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"till/models"
 	"till/models/netguard"
+	"till/workers"
 )
 
 // DefaultSchedule is the wait after each failed attempt: ten attempts over
@@ -56,6 +57,8 @@ type Dispatcher struct {
 	// are cut off and their deliveries released (default 5s).
 	Grace time.Duration
 	Log   *slog.Logger
+	// Observer, when set, is told of every attempt's outcome (metrics).
+	Observer workers.DeliveryObserver
 
 	once     sync.Once
 	mu       sync.Mutex
@@ -216,6 +219,7 @@ func (d *Dispatcher) deliver(sendCtx context.Context, job *models.DeliveryJob) {
 	log := d.Log.With(slog.String("delivery_id", job.DeliveryID), slog.String("endpoint_id", job.EndpointID),
 		slog.String("event", job.EventType), slog.Int("attempt", job.Attempt))
 	if sendCtx.Err() != nil && res.StatusCode == 0 {
+		d.observe(job, workers.DeliveryInterrupted, res)
 		if err := d.Store.ReleaseDelivery(rctx, job); err != nil {
 			log.Warn("webhook release failed", slog.Any("error", err))
 		}
@@ -227,6 +231,7 @@ func (d *Dispatcher) deliver(sendCtx context.Context, job *models.DeliveryJob) {
 		schedule = dl.Schedule(d.Schedule)
 	}
 	status, err := d.Store.RecordDeliveryAttempt(rctx, job, res, schedule)
+	d.observe(job, outcomeOf(status, err), res)
 	switch {
 	case errors.Is(err, models.ErrLeaseLost):
 		log.Warn("webhook lease lost before recording (lease shorter than the send?)")
@@ -241,6 +246,26 @@ func (d *Dispatcher) deliver(sendCtx context.Context, job *models.DeliveryJob) {
 }
 
 // send POSTs the delivery once and describes the outcome.
+// observe reports one attempt to the Observer, if any.
+func (d *Dispatcher) observe(job *models.DeliveryJob, outcome string, res models.AttemptResult) {
+	if d.Observer != nil {
+		d.Observer.WebhookAttempt(job.Dialect, outcome, res.Latency)
+	}
+}
+
+// outcomeOf names a recorded attempt's outcome for the Observer.
+func outcomeOf(status models.DeliveryStatus, err error) string {
+	switch {
+	case err != nil:
+		return workers.DeliveryUnrecorded
+	case status == models.DeliveryDelivered:
+		return workers.DeliveryDelivered
+	case status == models.DeliveryFailed:
+		return workers.DeliveryFailed
+	}
+	return workers.DeliveryRetrying
+}
+
 func (d *Dispatcher) send(ctx context.Context, job *models.DeliveryJob) models.AttemptResult {
 	res := models.AttemptResult{At: d.Store.Now()}
 	if job.SecretErr != nil {
