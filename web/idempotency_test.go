@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -248,5 +249,28 @@ func TestIdempotencyConcurrent(t *testing.T) {
 	}
 	if got := countJSONList("/api/links", "data")(t, env, m); got != 1 {
 		t.Fatalf("%d links created, want 1", got)
+	}
+}
+
+// TestIdempotencyKiraPay: the KiraPay creates take the same header; the
+// seed's generate body replayed gives the same link, another body with the
+// key is a 422 IDEMPOTENCY_KEY_REUSED in the KiraPay error shape.
+func TestIdempotencyKiraPay(t *testing.T) {
+	env := newKiraEnv(t)
+	m := env.Register("idem-kira@example.com", "Idem Kira", webtest.AddrA)
+	hdr := append(m.Key(), middleware.HeaderIdempotencyKey, "order-A1209")
+	first := env.Do("POST", "/api/link/generate", seedGenerateBody, hdr...)
+	url := kiraOK(t, first, http.StatusCreated)["url"]
+	again := env.Do("POST", "/api/link/generate", seedGenerateBody, hdr...)
+	if again.Status != http.StatusCreated || !bytes.Equal(again.Body, first.Body) || again.Header.Get(middleware.HeaderIdempotentReplayed) != "true" {
+		t.Fatalf("replay: %d %s", again.Status, again.Body)
+	}
+	other := strings.Replace(seedGenerateBody, "100.5", "101", 1)
+	kiraErr(t, env.Do("POST", "/api/link/generate", other, hdr...), http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED", "/api/link/generate")
+	kiraErr(t, env.Do("POST", "/api/link/generate", seedGenerateBody, append(m.Key(), middleware.HeaderIdempotencyKey, "")...),
+		http.StatusBadRequest, "VALIDATION_ERROR", "/api/link/generate")
+	list := kiraOK(t, env.Do("GET", "/api/link", nil, m.Key()...), http.StatusOK)
+	if list["total"] != json.Number("1") || !strings.HasSuffix(url.(string), list["links"].([]any)[0].(map[string]any)["code"].(string)) {
+		t.Fatalf("links after a replay: %v", list)
 	}
 }

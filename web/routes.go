@@ -48,7 +48,7 @@ func routes(app *fiber.App, d routeDeps) {
 	// timestamp, path}. Its groups come before the KasPay /api group so its
 	// catch-all never sees them; each has its own catch-all (404 NOT_FOUND).
 	kl := kiraPayGroup(app, "/api/link")
-	kl.Post("/generate", d.apiAuth, k.GenerateLink)
+	kl.Post("/generate", d.apiAuth, d.idem, k.GenerateLink)
 	kl.Get("", d.apiAuth, k.ListLinks)
 	kl.Get("/:code", d.publicRead, k.PublicLink)
 	kiraPayNotFound(kl)
@@ -56,12 +56,12 @@ func routes(app *fiber.App, d routeDeps) {
 	// GET /api/wallet/transactions (§2.4) goes here.
 	kiraPayNotFound(kw)
 	ka := kiraPayGroup(app, "/api/admin")
-	ka.Post("/webhooks/endpoints", d.apiAuth, k.CreateWebhookEndpoint)
+	ka.Post("/webhooks/endpoints", d.apiAuth, d.idem, k.CreateWebhookEndpoint)
 	ka.Get("/webhooks/endpoints", d.apiAuth, k.ListWebhookEndpoints)
 	ka.Patch("/webhooks/endpoints/:id", d.apiAuth, k.UpdateWebhookEndpoint)
 	ka.Delete("/webhooks/endpoints/:id", d.apiAuth, k.DeleteWebhookEndpoint)
 	ka.Get("/webhooks/deliveries", d.apiAuth, k.ListWebhookDeliveries)
-	ka.Post("/webhooks/deliveries/:id/redeliver", d.apiAuth, k.RedeliverWebhookDelivery)
+	ka.Post("/webhooks/deliveries/:id/redeliver", d.apiAuth, d.idem, k.RedeliverWebhookDelivery)
 	kiraPayNotFound(ka)
 
 	// Native JSON API (KasPay contract); errors answer {"error": …}.
@@ -89,7 +89,7 @@ func routes(app *fiber.App, d routeDeps) {
 	v.Post("/webhooks/:id/rotate-secret", d.apiAuth, d.idem, a.RotateWebhookSecret)
 	v.Get("/webhooks/:id/secret", d.apiAuth, a.WebhookSecret)
 	v.Get("/webhooks/:id/deliveries", d.apiAuth, a.ListWebhookDeliveries)
-	v.Post("/webhooks/:id/deliveries/:deliveryId/redeliver", d.apiAuth, a.RedeliverWebhook)
+	v.Post("/webhooks/:id/deliveries/:deliveryId/redeliver", d.apiAuth, d.idem, a.RedeliverWebhook)
 	v.Post("/webhooks/:id/test", d.apiAuth, d.idem, a.TestWebhook)
 	v.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound }) // unknown API paths answer in the group's dialect
 
