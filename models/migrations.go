@@ -272,6 +272,14 @@ CREATE UNIQUE INDEX payments_short_id_key ON payments ((substr(replace(id, '-', 
 CREATE UNIQUE INDEX webhook_endpoints_short_id_key ON webhook_endpoints ((substr(replace(id, '-', ''), 1, 24)));
 CREATE UNIQUE INDEX webhook_deliveries_short_id_key ON webhook_deliveries ((substr(replace(id, '-', ''), 1, 24)));
 `)},
+	// 0013: KiraPay events. transaction.created is sent at most once per
+	// session and transaction hash: the event's subject (the hash; null
+	// for every other event) is unique per payment, so two processes
+	// crediting or reporting the same transaction cannot both write it.
+	{ID: "0013_kirapay_events", Migrate: execDDL(`
+ALTER TABLE events ADD COLUMN subject TEXT;
+CREATE UNIQUE INDEX events_subject_key ON events (payment_id, subject) WHERE subject IS NOT NULL;
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.

@@ -31,7 +31,8 @@ var SubscribableEvents = []string{EventPaymentConfirmed, EventPaymentExpired, Ev
 // Webhook dialects: the API surface that registered an endpoint decides the
 // body and signature format of its deliveries.
 const (
-	DialectKasPay = "kaspay"
+	DialectKasPay  = "kaspay"
+	DialectKiraPay = "kirapay"
 )
 
 // Bounds on webhook endpoints.
