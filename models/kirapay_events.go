@@ -62,9 +62,15 @@ func KiraPayProjection(pc ProjectCtx, p *Payment, t Transition) (*Projected, err
 		}
 	}
 	tx := KiraPayTx(src, typ != EventTransactionCreated)
-	out := &Projected{Type: typ, Data: tx, ID: KiraPayEventID(pc.Now)}
-	if typ == EventTransactionCreated && tx.Hash != nil {
-		out.Subject = *tx.Hash
+	out := &Projected{Type: typ, Data: &tx, ID: KiraPayEventID(pc.Now)}
+	if typ == EventTransactionCreated {
+		// created announces a new transaction, Pending as in the KiraPay
+		// document's example, even when the transfer arrived deep enough:
+		// its success is the succeeded event of the same change.
+		tx.Status = KiraPayPending
+		if tx.Hash != nil {
+			out.Subject = *tx.Hash
+		}
 	}
 	return out, nil
 }
