@@ -184,12 +184,18 @@ func (ps Projections) project(pc ProjectCtx, p *Payment, t Transition) ([]Event,
 // (already in its new state) and queues the webhook deliveries they cause.
 // An event with a subject the payment already has an event for is skipped
 // (ON CONFLICT DO NOTHING on the partial unique index), deliveries too.
+// The events are dated at the state change, p.UpdatedAt, so every event of
+// one change (a transfer seen and confirmed at once) has the same
+// created_at.
 func (s *Store) emitTransition(tx *gorm.DB, p *Payment, t Transition) error {
 	table := s.projections
 	if table == nil {
 		table = DefaultProjections()
 	}
-	now := s.clock()
+	now := p.UpdatedAt
+	if now.IsZero() {
+		now = s.clock()
+	}
 	evs, err := table.project(ProjectCtx{Tx: tx, Now: now}, p, t)
 	if err != nil {
 		return err
