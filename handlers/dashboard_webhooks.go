@@ -17,9 +17,11 @@ import (
 // with redelivery.
 
 // webhookForm reads the endpoint form. Ticking "*" means every event, so
-// it replaces the others.
+// it replaces the others. A KiraPay endpoint has no events to choose and
+// may be given a secret (empty: generated on create, kept on edit).
 func webhookForm(c *fiber.Ctx) (models.WebhookInput, pages.WebhookFormData) {
 	url, desc := c.FormValue("url"), c.FormValue("description")
+	dialect := c.FormValue("dialect", models.DialectKasPay)
 	events := []string{}
 	for _, raw := range c.Context().PostArgs().PeekMulti("events") {
 		events = append(events, string(raw)) // string() copies the request buffer
@@ -30,11 +32,18 @@ func webhookForm(c *fiber.Ctx) (models.WebhookInput, pages.WebhookFormData) {
 			break
 		}
 	}
-	d := pages.WebhookFormData{Form: pages.Form{Values: map[string]string{"url": url, "description": desc}}, Events: map[string]bool{}}
+	d := pages.WebhookFormData{Form: pages.Form{Values: map[string]string{"url": url, "description": desc}}, Events: map[string]bool{}, Dialect: dialect}
 	for _, e := range events {
 		d.Events[e] = true
 	}
-	return models.WebhookInput{URL: &url, Description: &desc, Events: &events}, d
+	if dialect != models.DialectKiraPay {
+		return models.WebhookInput{URL: &url, Description: &desc, Events: &events, Dialect: dialect}, d
+	}
+	in := models.WebhookInput{URL: &url, Description: &desc, Dialect: dialect}
+	if secret := c.FormValue("secret"); secret != "" {
+		in.Secret = &secret
+	}
+	return in, d
 }
 
 // WebhooksPage lists the endpoints: GET /dashboard/webhooks.
@@ -50,7 +59,7 @@ func (h *Handlers) WebhooksPage(c *fiber.Ctx) error {
 
 // NewWebhook shows the empty endpoint form: GET /dashboard/webhooks/new.
 func (h *Handlers) NewWebhook(c *fiber.Ctx) error {
-	d := pages.WebhookFormData{Events: map[string]bool{models.EventPaymentConfirmed: true}}
+	d := pages.WebhookFormData{Events: map[string]bool{models.EventPaymentConfirmed: true}, Dialect: models.DialectKasPay}
 	return render.Page(c, fiber.StatusOK, pages.WebhookForm(h.nav(c, "Add webhook endpoint", "webhooks"), d))
 }
 
@@ -75,7 +84,7 @@ func (h *Handlers) EditWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d := pages.WebhookFormData{ID: e.ID, Form: pages.Form{Values: map[string]string{"url": e.URL, "description": e.Description}}, Events: map[string]bool{}}
+	d := pages.WebhookFormData{ID: e.ID, Form: pages.Form{Values: map[string]string{"url": e.URL, "description": e.Description}}, Events: map[string]bool{}, Dialect: e.Dialect}
 	for _, ev := range e.Events {
 		d.Events[ev] = true
 	}

@@ -125,22 +125,53 @@ type DeliveryRecord struct {
 	AttemptLog []WebhookAttempt
 }
 
-// DeliveryFilter narrows WebhookDeliveries.
+// DeliveryFilter narrows WebhookDeliveries and Deliveries.
 type DeliveryFilter struct {
 	// Status keeps only deliveries in that status ("" for all).
 	Status DeliveryStatus
 	// Limit caps the rows returned (default 50, at most 200).
 	Limit int
+	// Offset skips that many rows (Deliveries' pages).
+	Offset int
+	// Dialect keeps deliveries to endpoints of that dialect ("" for all).
+	Dialect string
+	// EndpointID keeps one endpoint's deliveries (UUID or ShortID; "" for
+	// every endpoint of the merchant in Dialect).
+	EndpointID string
 }
 
 // WebhookDeliveries lists an endpoint's deliveries, newest first, with
 // their attempts.
 func (s *Store) WebhookDeliveries(ctx context.Context, merchantID, endpointID string, f DeliveryFilter) ([]DeliveryRecord, error) {
-	if _, err := s.Webhook(ctx, merchantID, endpointID); err != nil {
-		return nil, err
+	f.EndpointID = endpointID
+	if f.EndpointID == "" {
+		return nil, &NotFoundError{What: "Webhook"}
+	}
+	ds, _, err := s.deliveries(ctx, merchantID, f, false)
+	return ds, err
+}
+
+// Deliveries lists the merchant's deliveries of one endpoint or of every
+// endpoint of f.Dialect, newest first, one page (f.Offset, f.Limit), with
+// the total matching. An endpoint that is not the merchant's (or not in
+// f.Dialect) is a NotFoundError.
+func (s *Store) Deliveries(ctx context.Context, merchantID string, f DeliveryFilter) ([]DeliveryRecord, int64, error) {
+	return s.deliveries(ctx, merchantID, f, true)
+}
+
+// deliveries runs both listings; the total is counted only when asked. The
+// endpoint_id/status/created_at index (0011) serves the page and the count.
+func (s *Store) deliveries(ctx context.Context, merchantID string, f DeliveryFilter, count bool) ([]DeliveryRecord, int64, error) {
+	var endpointID string
+	if f.EndpointID != "" {
+		e, err := s.webhookIn(ctx, merchantID, f.Dialect, f.EndpointID)
+		if err != nil {
+			return nil, 0, err
+		}
+		endpointID = e.ID
 	}
 	if f.Status != "" && !f.Status.Valid() {
-		return nil, Invalid("status", "status must be one of pending, delivered, failed")
+		return nil, 0, Invalid("status", "status must be one of pending, delivered, failed")
 	}
 	if f.Limit <= 0 {
 		f.Limit = 50
@@ -148,17 +179,33 @@ func (s *Store) WebhookDeliveries(ctx context.Context, merchantID, endpointID st
 	if f.Limit > 200 {
 		f.Limit = 200
 	}
-	ds, err := listOwned[WebhookDelivery](ctx, s.db.read, merchantID, func(db *gorm.DB) *gorm.DB {
-		db = db.Where("endpoint_id = ?", endpointID)
+	scope := func(db *gorm.DB) *gorm.DB {
+		db = db.Scopes(ownedBy(merchantID))
+		switch {
+		case endpointID != "":
+			db = db.Where("endpoint_id = ?", endpointID)
+		case f.Dialect != "":
+			db = db.Where("endpoint_id IN (?)", s.db.R(ctx).Model(&WebhookEndpoint{}).Select("id").
+				Scopes(ownedBy(merchantID)).Where("dialect = ?", f.Dialect))
+		}
 		if f.Status != "" {
 			db = db.Where("status = ?", f.Status)
 		}
-		return db.Order("created_at DESC, id DESC").Limit(f.Limit)
-	})
-	if err != nil {
-		return nil, err
+		return db
 	}
-	return s.deliveryRecords(ctx, ds)
+	var total int64
+	if count {
+		if err := s.db.R(ctx).Model(&WebhookDelivery{}).Scopes(scope).Count(&total).Error; err != nil {
+			return nil, 0, fmt.Errorf("models: count deliveries: %w", err)
+		}
+	}
+	var ds []WebhookDelivery
+	if err := s.db.R(ctx).Scopes(scope).Order("created_at DESC, id DESC").Offset(max(f.Offset, 0)).Limit(f.Limit).
+		Find(&ds).Error; err != nil {
+		return nil, 0, fmt.Errorf("models: list deliveries: %w", err)
+	}
+	recs, err := s.deliveryRecords(ctx, ds)
+	return recs, total, err
 }
 
 // deliveryRecords adds event types and attempts to deliveries.
@@ -244,11 +291,34 @@ func (s *Store) RedeliverWebhook(ctx context.Context, merchantID, endpointID, de
 	return s.webhookDelivery(ctx, merchantID, endpointID, deliveryID)
 }
 
+// RedeliverDelivery is RedeliverWebhook for a delivery given alone, by
+// UUID or ShortID, to an endpoint of dialect ("" any). A delivery that is
+// not the merchant's (or not in dialect) is "Webhook delivery not found".
+func (s *Store) RedeliverDelivery(ctx context.Context, merchantID, dialect, deliveryID string) (*DeliveryRecord, error) {
+	notFound := &NotFoundError{What: "Webhook delivery"}
+	where, ok := idOrShortID(deliveryID)
+	if !ok {
+		return nil, notFound
+	}
+	q := s.db.W(ctx).Scopes(ownedBy(merchantID)).Where(where, deliveryID)
+	if dialect != "" {
+		q = q.Where("endpoint_id IN (?)", s.db.W(ctx).Model(&WebhookEndpoint{}).Select("id").
+			Scopes(ownedBy(merchantID)).Where("dialect = ?", dialect))
+	}
+	var d WebhookDelivery
+	if err := q.Take(&d).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, notFound
+	} else if err != nil {
+		return nil, fmt.Errorf("models: find delivery: %w", err)
+	}
+	return s.RedeliverWebhook(ctx, merchantID, d.EndpointID, d.ID)
+}
+
 // TestWebhookLimit is how many test events one merchant may send.
 var TestWebhookLimit = RateLimit{Max: 10, Window: time.Minute}
 
 // SendTestWebhook queues a webhook.test event to one endpoint, whatever its
-// subscriptions. An endpoint has at most one pending test delivery, and a
+// subscriptions (KasPay endpoints only). An endpoint has at most one pending test delivery, and a
 // merchant sends at most TestWebhookLimit test events (RateLimitError, 429). The payment in it is a sample: its id (all zeros) matches
 // no payment.
 func (s *Store) SendTestWebhook(ctx context.Context, merchantID, endpointID string) (*DeliveryRecord, error) {
@@ -258,6 +328,11 @@ func (s *Store) SendTestWebhook(ctx context.Context, merchantID, endpointID stri
 	}
 	if !e.IsActive {
 		return nil, &StateError{Reason: ErrWebhookInactive, Message: "This webhook is inactive: activate it before sending a test event"}
+	}
+	if e.Dialect == DialectKiraPay {
+		// KiraPay names no test event, and a sample transaction would reach
+		// receivers as a real one: redeliver a past delivery instead.
+		return nil, &StateError{Message: "KiraPay endpoints have no test event: redeliver one of their deliveries instead"}
 	}
 	m, err := s.Merchant(ctx, merchantID)
 	if err != nil {

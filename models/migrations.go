@@ -272,6 +272,20 @@ CREATE UNIQUE INDEX payments_short_id_key ON payments ((substr(replace(id, '-', 
 CREATE UNIQUE INDEX webhook_endpoints_short_id_key ON webhook_endpoints ((substr(replace(id, '-', ''), 1, 24)));
 CREATE UNIQUE INDEX webhook_deliveries_short_id_key ON webhook_deliveries ((substr(replace(id, '-', ''), 1, 24)));
 `)},
+	// 0010: KiraPay links. A link keeps its receiver as given (the KiraPay
+	// API echoes it; '' for older links and the merchant's own address),
+	// and the KiraPay list (a merchant's USDC links, newest first) reads
+	// one index for its count and its pages.
+	{ID: "0010_kirapay_links", Migrate: execDDL(`
+ALTER TABLE payment_links ADD COLUMN receiver_given TEXT NOT NULL DEFAULT '';
+CREATE INDEX payment_links_merchant_currency_idx ON payment_links (merchant_id, currency, created_at, id);
+`)},
+	// 0011: the KiraPay deliveries listing filters one merchant's endpoints
+	// by status, newest first, and counts the matches: this index serves the
+	// page and the count for each endpoint without reading the rows.
+	{ID: "0011_kirapay_webhooks", Migrate: execDDL(`
+CREATE INDEX webhook_deliveries_endpoint_status_idx ON webhook_deliveries (endpoint_id, status, created_at);
+`)},
 	// 0013: KiraPay events. transaction.created is sent at most once per
 	// session and transaction hash: the event's subject (the hash; null
 	// for every other event) is unique per payment, so two processes

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -18,7 +20,10 @@ import (
 
 // Webhook event names beyond the payment events (events.go).
 const (
-	// EventAll subscribes an endpoint to every payment event.
+	// EventAll subscribes an endpoint to every event of its dialect (events
+	// are enqueued only for endpoints of their own dialect). KiraPay
+	// endpoints always hold it: they receive every transaction.* event,
+	// including types added later.
 	EventAll = "*"
 	// EventWebhookTest is sent only by the explicit "send test event"
 	// action, to the one endpoint tested; no endpoint can subscribe to it.
@@ -39,6 +44,8 @@ const (
 const (
 	MaxWebhooksPerMerchant   = 20
 	MaxWebhookDescriptionLen = 500
+	MinWebhookSecretLen      = 16
+	MaxWebhookSecretLen      = 256
 	webhookSecretPrefix      = "whsec_"
 )
 
@@ -100,13 +107,19 @@ func (e *WebhookEndpoint) Subscribed(typ string) bool {
 }
 
 // WebhookInput carries endpoint fields from an API or a page. Nil means
-// "not given": on create URL and Events are required, on update the field
-// keeps its value.
+// "not given": on create URL and Events are required (Events only for
+// KasPay), on update the field keeps its value.
 type WebhookInput struct {
 	URL         *string
 	Events      *[]string
 	IsActive    *bool
 	Description *string
+	// Secret is a merchant-chosen signing secret (KiraPay); nil on create
+	// generates one.
+	Secret *string
+	// Dialect is the surface acting: on create the endpoint's dialect
+	// ("" is KasPay), on update the dialect the endpoint must have ("" any).
+	Dialect string
 }
 
 // newWebhookSecret returns "whsec_" and 32 random bytes in hex.
@@ -115,15 +128,28 @@ func newWebhookSecret() string { return webhookSecretPrefix + randomHex(32) }
 // CreateWebhook validates in and registers an endpoint for merchantID. dest
 // is the destination policy the URL must satisfy (nil: netguard.Strict). It
 // returns the endpoint and its signing secret.
+//
+// A KiraPay endpoint (in.Dialect) takes no events list: it is subscribed to
+// every transaction event. Its secret may be chosen (in.Secret); the secret
+// returned is then "", since the merchant already has it.
 func (s *Store) CreateWebhook(ctx context.Context, merchantID string, in WebhookInput, dest *netguard.Policy) (*WebhookEndpoint, string, error) {
 	now := s.clock()
-	e := &WebhookEndpoint{ID: uuid.NewString(), MerchantID: merchantID, Dialect: DialectKasPay, IsActive: true, CreatedAt: now, UpdatedAt: now}
-	var v ValidationErrors
-	if in.URL == nil {
-		v.add(Invalid("url", "url is required"))
+	dialect := in.Dialect
+	if dialect == "" {
+		dialect = DialectKasPay
 	}
-	if in.Events == nil {
-		v.add(Invalid("events", "events is required: a non-empty array of %s", strings.Join(SubscribableEvents, ", ")))
+	e := &WebhookEndpoint{ID: uuid.NewString(), MerchantID: merchantID, Dialect: dialect, IsActive: true, CreatedAt: now, UpdatedAt: now}
+	var v ValidationErrors
+	if dialect != DialectKasPay && dialect != DialectKiraPay {
+		v.add(Invalid("dialect", "Choose a format: KasPay or KiraPay"))
+	}
+	if in.URL == nil {
+		v.add(InvalidAs("url", ErrRequired, "url is required"))
+	}
+	if dialect == DialectKiraPay {
+		e.Events = EventList{EventAll}
+	} else if in.Events == nil {
+		v.add(InvalidAs("events", ErrRequired, "events is required: a non-empty array of %s", strings.Join(SubscribableEvents, ", ")))
 	}
 	if err := v.err(); err != nil {
 		return nil, "", err
@@ -136,10 +162,13 @@ func (s *Store) CreateWebhook(ctx context.Context, merchantID string, in Webhook
 		return nil, "", fmt.Errorf("models: count webhooks: %w", err)
 	}
 	if n >= MaxWebhooksPerMerchant {
-		return nil, "", Invalid("url", "An account can have at most %d webhook endpoints", MaxWebhooksPerMerchant)
+		return nil, "", InvalidAs("url", ErrLimitReached, "An account can have at most %d webhook endpoints", MaxWebhooksPerMerchant)
 	}
-	secret := newWebhookSecret()
-	e.SecretSealed = s.sealer.Seal(secret)
+	secret := ""
+	if in.Secret == nil {
+		secret = newWebhookSecret()
+		e.SecretSealed = s.sealer.Seal(secret)
+	}
 	if err := s.db.W(ctx).Create(e).Error; err != nil {
 		return nil, "", fmt.Errorf("models: create webhook: %w", err)
 	}
@@ -151,6 +180,12 @@ func (s *Store) CreateWebhook(ctx context.Context, merchantID string, in Webhook
 // hostname) runs only once everything else is valid.
 func (s *Store) applyWebhookInput(ctx context.Context, e *WebhookEndpoint, in WebhookInput, dest *netguard.Policy) error {
 	var v ValidationErrors
+	if in.Events != nil && e.Dialect == DialectKiraPay {
+		return Invalid("events", "A KiraPay endpoint receives every transaction event: it has no events list")
+	}
+	if in.Secret != nil && e.Dialect != DialectKiraPay {
+		return Invalid("secret", "Only KiraPay endpoints take a chosen secret: rotate the secret instead")
+	}
 	var parsed *url.URL
 	if in.URL != nil {
 		u, err := validateWebhookURL(strings.TrimSpace(*in.URL))
@@ -158,6 +193,13 @@ func (s *Store) applyWebhookInput(ctx context.Context, e *WebhookEndpoint, in We
 		if err == nil {
 			parsed = u
 			e.URL = u.String()
+		}
+	}
+	if in.Secret != nil {
+		err := validateWebhookSecret(*in.Secret)
+		v.add(err)
+		if err == nil {
+			e.SecretSealed = s.sealer.Seal(*in.Secret)
 		}
 	}
 	if in.Events != nil {
@@ -187,17 +229,34 @@ func (s *Store) applyWebhookInput(ctx context.Context, e *WebhookEndpoint, in We
 	return nil
 }
 
-// webhookDestinationError turns a netguard refusal into a 400 message.
+// validateWebhookSecret checks a merchant-chosen signing secret: 16 to 256
+// characters, no control characters (it goes into HMACs the receiver
+// computes from its own copy, so it must survive config files unchanged).
+func validateWebhookSecret(secret string) error {
+	n := utf8.RuneCountInString(secret)
+	if !utf8.ValidString(secret) || n < MinWebhookSecretLen || n > MaxWebhookSecretLen {
+		return Invalid("secret", "secret must be %d to %d characters", MinWebhookSecretLen, MaxWebhookSecretLen)
+	}
+	for _, r := range secret {
+		if unicode.IsControl(r) {
+			return Invalid("secret", "secret must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// webhookDestinationError turns a netguard refusal into a 400 message
+// (reason ErrNotPublic: the URL is well-formed, its destination is not).
 func webhookDestinationError(err error) error {
 	var be *netguard.BlockedError
 	var re *netguard.ResolveError
 	switch {
 	case errors.As(err, &be):
-		return Invalid("url", "url must point to a public internet address: %s", be.Error())
+		return InvalidAs("url", ErrNotPublic, "url must point to a public internet address: %s", be.Error())
 	case errors.As(err, &re):
-		return Invalid("url", "url host %s could not be resolved", re.Host)
+		return InvalidAs("url", ErrNotPublic, "url host %s could not be resolved", re.Host)
 	}
-	return Invalid("url", "url is not reachable: %s", err.Error())
+	return InvalidAs("url", ErrNotPublic, "url is not reachable: %s", err.Error())
 }
 
 // validateWebhookURL checks an absolute http(s) URL without credentials and
@@ -205,7 +264,7 @@ func webhookDestinationError(err error) error {
 func validateWebhookURL(raw string) (*url.URL, error) {
 	const msg = "url must be an absolute http:// or https:// URL"
 	if raw == "" {
-		return nil, Invalid("url", "url is required")
+		return nil, InvalidAs("url", ErrRequired, "url is required")
 	}
 	if len(raw) > MaxURLLen {
 		return nil, Invalid("url", "url must be at most %d characters", MaxURLLen)
@@ -263,37 +322,86 @@ func validateWebhookEvents(events []string) (EventList, error) {
 	return out, nil
 }
 
-// Webhooks lists the merchant's endpoints, newest first.
+// Webhooks lists the merchant's endpoints of every dialect, newest first.
 func (s *Store) Webhooks(ctx context.Context, merchantID string) ([]WebhookEndpoint, error) {
+	return s.WebhooksIn(ctx, merchantID, "")
+}
+
+// WebhooksIn lists the merchant's endpoints of one dialect ("" for all),
+// newest first: each API surface lists only its own endpoints.
+func (s *Store) WebhooksIn(ctx context.Context, merchantID, dialect string) ([]WebhookEndpoint, error) {
 	return listOwned[WebhookEndpoint](ctx, s.db.read, merchantID, func(db *gorm.DB) *gorm.DB {
+		if dialect != "" {
+			db = db.Where("dialect = ?", dialect)
+		}
 		return db.Order("created_at DESC, id DESC")
 	})
 }
 
-// Webhook returns the merchant's endpoint with id.
+// Webhook returns the merchant's endpoint with id (its UUID or ShortID).
 func (s *Store) Webhook(ctx context.Context, merchantID, id string) (*WebhookEndpoint, error) {
-	if _, err := uuid.Parse(id); err != nil {
-		return nil, &NotFoundError{What: "Webhook"}
-	}
-	return findOwned[WebhookEndpoint](ctx, s.db.read, merchantID, id, "Webhook")
+	return s.webhookIn(ctx, merchantID, "", id)
 }
 
-// UpdateWebhook changes an endpoint's url, events, isActive or description;
-// any invalid field leaves it unchanged. A new URL is checked against dest.
+// webhookIn returns the merchant's endpoint with id (UUID or ShortID) in
+// dialect ("" any). A KiraPay miss is "Webhook endpoint not found", the
+// KiraPay seed's wording; otherwise "Webhook not found" as ever.
+func (s *Store) webhookIn(ctx context.Context, merchantID, dialect, id string) (*WebhookEndpoint, error) {
+	what := "Webhook"
+	if dialect == DialectKiraPay {
+		what = "Webhook endpoint"
+	}
+	where, ok := idOrShortID(id)
+	if !ok {
+		return nil, &NotFoundError{What: what}
+	}
+	var e WebhookEndpoint
+	q := s.db.R(ctx).Scopes(ownedBy(merchantID)).Where(where, id)
+	if dialect != "" {
+		q = q.Where("dialect = ?", dialect)
+	}
+	err := q.Take(&e).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, &NotFoundError{What: what}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("models: find webhook: %w", err)
+	}
+	return &e, nil
+}
+
+// idOrShortID is the condition that finds a row by id given as a UUID or as
+// its ShortID (through the expression index of migration 0009); ok is false
+// for anything else, which matches no row.
+func idOrShortID(id string) (where string, ok bool) {
+	if _, err := uuid.Parse(id); err == nil && len(id) == 36 {
+		return "id = ?", true
+	}
+	if ValidShortID(id) {
+		return ShortIDExpr + " = ?", true
+	}
+	return "", false
+}
+
+// UpdateWebhook changes an endpoint's url, events, isActive, description or
+// (KiraPay) secret; any invalid field leaves it unchanged. A new URL is
+// checked against dest. in.Dialect, when set, is the dialect the endpoint
+// must have (another dialect's endpoint is not found).
 func (s *Store) UpdateWebhook(ctx context.Context, merchantID, id string, in WebhookInput, dest *netguard.Policy) (*WebhookEndpoint, error) {
-	e, err := s.Webhook(ctx, merchantID, id)
+	e, err := s.webhookIn(ctx, merchantID, in.Dialect, id)
 	if err != nil {
 		return nil, err
 	}
-	if in == (WebhookInput{}) {
-		return nil, Invalid("", "No fields to update")
+	if in.URL == nil && in.Events == nil && in.IsActive == nil && in.Description == nil && in.Secret == nil {
+		return nil, InvalidAs("", ErrNoFields, "No fields to update")
 	}
 	if err := s.applyWebhookInput(ctx, e, in, dest); err != nil {
 		return nil, err
 	}
 	e.UpdatedAt = s.clock()
-	n, err := updateOwned[WebhookEndpoint](ctx, s.db.write, merchantID, id, map[string]any{
-		"url": e.URL, "events": e.Events, "is_active": e.IsActive, "description": e.Description, "updated_at": e.UpdatedAt,
+	n, err := updateOwned[WebhookEndpoint](ctx, s.db.write, merchantID, e.ID, map[string]any{
+		"url": e.URL, "events": e.Events, "is_active": e.IsActive, "description": e.Description,
+		"secret_sealed": e.SecretSealed, "updated_at": e.UpdatedAt,
 	})
 	if err != nil {
 		return nil, err
@@ -307,10 +415,17 @@ func (s *Store) UpdateWebhook(ctx context.Context, merchantID, id string, in Web
 // DeleteWebhook removes an endpoint with its deliveries and their attempts:
 // nothing more is sent to it.
 func (s *Store) DeleteWebhook(ctx context.Context, merchantID, id string) error {
-	if _, err := uuid.Parse(id); err != nil {
-		return &NotFoundError{What: "Webhook"}
+	return s.DeleteWebhookIn(ctx, merchantID, "", id)
+}
+
+// DeleteWebhookIn is DeleteWebhook for an endpoint of dialect ("" any),
+// given by UUID or ShortID.
+func (s *Store) DeleteWebhookIn(ctx context.Context, merchantID, dialect, id string) error {
+	e, err := s.webhookIn(ctx, merchantID, dialect, id)
+	if err != nil {
+		return err
 	}
-	res := s.db.W(ctx).Scopes(ownedBy(merchantID)).Where("id = ?", id).Delete(&WebhookEndpoint{})
+	res := s.db.W(ctx).Scopes(ownedBy(merchantID)).Where("id = ?", e.ID).Delete(&WebhookEndpoint{})
 	if res.Error != nil {
 		return fmt.Errorf("models: delete webhook: %w", res.Error)
 	}
@@ -324,11 +439,12 @@ func (s *Store) DeleteWebhook(ctx context.Context, merchantID, id string) error 
 // it. The old secret stops at once: deliveries, retries included, are
 // signed when they are sent.
 func (s *Store) RotateWebhookSecret(ctx context.Context, merchantID, id string) (string, error) {
-	if _, err := s.Webhook(ctx, merchantID, id); err != nil {
+	e, err := s.Webhook(ctx, merchantID, id)
+	if err != nil {
 		return "", err
 	}
 	secret := newWebhookSecret()
-	n, err := updateOwned[WebhookEndpoint](ctx, s.db.write, merchantID, id, map[string]any{
+	n, err := updateOwned[WebhookEndpoint](ctx, s.db.write, merchantID, e.ID, map[string]any{
 		"secret_sealed": s.sealer.Seal(secret), "updated_at": s.clock(),
 	})
 	if err != nil {

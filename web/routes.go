@@ -5,6 +5,7 @@ import (
 
 	"till/handlers"
 	"till/handlers/api"
+	"till/handlers/kirapay"
 	"till/handlers/render"
 	"till/web/middleware"
 )
@@ -13,6 +14,7 @@ import (
 type routeDeps struct {
 	pages    *handlers.Handlers
 	api      *api.API
+	kirapay  *kirapay.API
 	apiAuth  fiber.Handler // Bearer JWT or x-api-key
 	sessions fiber.Handler // dashboard cookie
 	login    fiber.Handler // dashboard pages need a logged-in merchant
@@ -23,11 +25,14 @@ type routeDeps struct {
 	limit func(name string) fiber.Handler
 	// publicLimit bounds anonymous session creation per IP.
 	publicLimit fiber.Handler
+	// publicRead bounds anonymous reads of public links per IP (a budget
+	// of its own, as large as publicLimit's).
+	publicRead fiber.Handler
 }
 
 // routes is Till's whole route table, one line per route.
 func routes(app *fiber.App, d routeDeps) {
-	p, a := d.pages, d.api
+	p, a, k := d.pages, d.api, d.kirapay
 
 	// Every handler's context gets a deadline (streamed bodies keep their own).
 	app.Use(middleware.Deadline(middleware.DefaultRequestTimeout))
@@ -35,6 +40,26 @@ func routes(app *fiber.App, d routeDeps) {
 	// Operations.
 	app.Get("/healthz", p.Healthz)
 	app.Get("/readyz", p.Readyz)
+
+	// KiraPay Public API (issue 10 §2); errors answer {statusCode, message,
+	// timestamp, path}. Its groups come before the KasPay /api group so its
+	// catch-all never sees them; each has its own catch-all (404 NOT_FOUND).
+	kl := kiraPayGroup(app, "/api/link")
+	kl.Post("/generate", d.apiAuth, k.GenerateLink)
+	kl.Get("", d.apiAuth, k.ListLinks)
+	kl.Get("/:code", d.publicRead, k.PublicLink)
+	kiraPayNotFound(kl)
+	kw := kiraPayGroup(app, "/api/wallet")
+	// GET /api/wallet/transactions (§2.4) goes here.
+	kiraPayNotFound(kw)
+	ka := kiraPayGroup(app, "/api/admin")
+	ka.Post("/webhooks/endpoints", d.apiAuth, k.CreateWebhookEndpoint)
+	ka.Get("/webhooks/endpoints", d.apiAuth, k.ListWebhookEndpoints)
+	ka.Patch("/webhooks/endpoints/:id", d.apiAuth, k.UpdateWebhookEndpoint)
+	ka.Delete("/webhooks/endpoints/:id", d.apiAuth, k.DeleteWebhookEndpoint)
+	ka.Get("/webhooks/deliveries", d.apiAuth, k.ListWebhookDeliveries)
+	ka.Post("/webhooks/deliveries/:id/redeliver", d.apiAuth, k.RedeliverWebhookDelivery)
+	kiraPayNotFound(ka)
 
 	// Native JSON API (KasPay contract); errors answer {"error": …}.
 	v := app.Group("/api", middleware.Dialect(render.DialectKasPay))
@@ -125,4 +150,22 @@ func routes(app *fiber.App, d routeDeps) {
 	dash.Post("/settings/api-key", p.RotateAPIKey)
 	dash.Post("/settings/password", p.ChangePassword)
 	dash.Post("/settings/logout-everywhere", p.LogoutEverywhere)
+
+	// A USDC link's short URL, TILL_BASE_URL/<code> (KiraPay's url): the
+	// same checkout as /pay/<code>. LAST, and only for exactly ten [a-z0-9],
+	// so it never shadows another page.
+	h.Get(`/:slug<regex(^[a-z0-9]{10}$)>`, p.ShowCheckout)
+}
+
+// kiraPayGroup is a KiraPay route group under prefix: its errors answer in
+// the KiraPay dialect. Register its routes, then kiraPayNotFound.
+func kiraPayGroup(app *fiber.App, prefix string) fiber.Router {
+	return app.Group(prefix, middleware.DialectUnder(prefix, render.DialectKiraPay))
+}
+
+// kiraPayNotFound ends a KiraPay group: any other path or method under its
+// prefix is 404 NOT_FOUND in the KiraPay shape.
+func kiraPayNotFound(g fiber.Router) {
+	g.All("", kirapay.NotFound)
+	g.All("/*", kirapay.NotFound)
 }

@@ -14,6 +14,7 @@ import (
 	"till/handlers"
 	"till/handlers/api"
 	"till/handlers/authn"
+	"till/handlers/kirapay"
 	"till/handlers/session"
 	"till/models"
 	"till/models/netguard"
@@ -120,12 +121,14 @@ func New(o Options) *Server {
 	routes(app, routeDeps{
 		pages:       pages,
 		api:         jsonAPI,
+		kirapay:     kirapay.New(kirapay.Config{Store: o.Store, BaseURL: o.BaseURL, WebhookPolicy: webhookPolicy}),
 		apiAuth:     middleware.APIAuth(o.Store, tokens),
 		sessions:    middleware.Sessions(sessions, o.Store),
 		login:       middleware.RequireLogin(),
 		csrf:        middleware.CSRF(),
 		limit:       func(name string) fiber.Handler { return middleware.SharedRateLimit(o.Store, name, authLimit) },
 		publicLimit: middleware.RateLimit(o.PublicRateLimit, time.Minute),
+		publicRead:  middleware.RateLimit(o.PublicRateLimit, time.Minute),
 	})
 	return &Server{App: app}
 }

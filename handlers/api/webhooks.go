@@ -179,10 +179,11 @@ func (a *API) CreateWebhook(c *fiber.Ctx) error {
 	return render.JSON(c, fiber.StatusOK, webhookCreatedJSON{ID: e.ID, URL: e.URL, Events: eventsOf(e), Secret: secret, IsActive: e.IsActive})
 }
 
-// ListWebhooks lists the merchant's endpoints, without secrets:
+// ListWebhooks lists the merchant's KasPay endpoints (KiraPay ones are listed
+// by the KiraPay surface), without secrets:
 // GET /api/webhooks.
 func (a *API) ListWebhooks(c *fiber.Ctx) error {
-	eps, err := a.Store.Webhooks(c.UserContext(), authn.Merchant(c).ID)
+	eps, err := a.Store.WebhooksIn(c.UserContext(), authn.Merchant(c).ID, models.DialectKasPay)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,16 @@ func Errorf(status int, msg string) error { return &HTTPError{Status: status, Me
 // BadRequest is a 400 with msg.
 func BadRequest(msg string) error { return &HTTPError{Status: http.StatusBadRequest, Message: msg} }
 
+// CodeError is an error answered with a status and a code of the KiraPay
+// dialect (kirapay.Fail): KiraPay shows the code as its message; KasPay and
+// HTML pages, which never route to it, would show it as is.
+type CodeError struct {
+	Status int
+	Code   string
+}
+
+func (e *CodeError) Error() string { return e.Code }
+
 // Unauthorized is the 401 every API returns for missing or bad credentials.
 var Unauthorized = &HTTPError{Status: http.StatusUnauthorized, Message: "Unauthorized"}
 
@@ -55,6 +65,12 @@ var KasPayReasons = map[models.Reason]Answer{
 	models.ErrRateLimited:      {Status: http.StatusTooManyRequests},
 	models.ErrDuplicate:        {Status: http.StatusConflict},
 	models.ErrAssignRefused:    {Status: http.StatusConflict},
+	models.ErrRequired:         {Status: http.StatusBadRequest},
+	models.ErrWrongType:        {Status: http.StatusBadRequest},
+	models.ErrTooLong:          {Status: http.StatusBadRequest},
+	models.ErrNotPublic:        {Status: http.StatusBadRequest},
+	models.ErrLimitReached:     {Status: http.StatusBadRequest},
+	models.ErrNoFields:         {Status: http.StatusBadRequest},
 }
 
 // KiraPayReasons is the KiraPay surface's answer to each reason: its seed
@@ -78,6 +94,65 @@ var KiraPayReasons = map[models.Reason]Answer{
 	models.ErrRateLimited:      {http.StatusTooManyRequests, "TOO_MANY_REQUESTS"},
 	models.ErrDuplicate:        {http.StatusConflict, "DUPLICATE"},
 	models.ErrAssignRefused:    {http.StatusConflict, "ASSIGN_REFUSED"},
+	models.ErrRequired:         {http.StatusBadRequest, "FIELD_REQUIRED"},
+	models.ErrNotPublic:        {http.StatusBadRequest, "URL_NOT_PUBLIC"},
+	models.ErrLimitReached:     {http.StatusBadRequest, "LIMIT_REACHED"},
+	models.ErrNoFields:         {http.StatusBadRequest, "NO_FIELDS_TO_UPDATE"},
+	models.ErrWrongType:        {http.StatusBadRequest, "INVALID_TYPE"},
+	models.ErrTooLong:          {http.StatusBadRequest, "TOO_LONG"},
+}
+
+// KiraPayField is the KiraPay code of a field error: a domain field (its
+// neutral JSON name: the domain's "amount" is KiraPay's price, "title" its
+// name) with a reason ("" matches any reason of the field).
+type KiraPayField struct {
+	Field  string
+	Reason models.Reason
+	Code   string
+}
+
+// KiraPayFields names field errors in the KiraPay dialect, in the order the
+// KiraPay endpoints check their fields (issue 10 §2): a request with several
+// invalid fields is answered with the first entry that matches one of them.
+var KiraPayFields = []KiraPayField{
+	// POST /api/link/generate
+	{"currency", models.ErrRequired, "CURRENCY_REQUIRED"},
+	{"currency", "", "INVALID_CURRENCY"},
+	{"receiver", models.ErrRequired, "ADDRESS_REQUIRED"},
+	{"receiver", "", "INVALID_ETHEREUM_ADDRESS"},
+	{"amount", models.ErrRequired, "PRICE_REQUIRED"},
+	{"amount", models.ErrWrongType, "PRICE_MUST_BE_NUMBER"},
+	{"amount", "", "INVALID_PRICE"},
+	{"title", models.ErrRequired, "NAME_REQUIRED"},
+	{"title", models.ErrWrongType, "NAME_MUST_BE_STRING"},
+	{"title", models.ErrTooLong, "NAME_TOO_LONG"},
+	{"title", "", "INVALID_NAME"}, // control or bidi characters (Till's rule)
+	{"redirectUrl", "", "INVALID_REDIRECT_URL"},
+	{"chain", "", "INVALID_CHAIN"},
+	// Webhook endpoints (§2.5): url, then secret, as the seed lists them.
+	{"url", models.ErrRequired, "URL_REQUIRED"},
+	{"url", models.ErrNotPublic, "URL_NOT_PUBLIC"},
+	{"url", models.ErrLimitReached, "TOO_MANY_ENDPOINTS"},
+	{"url", "", "INVALID_URL"},
+	{"secret", "", "INVALID_SECRET"},
+	{"", models.ErrNoFields, "NO_FIELDS_TO_UPDATE"},
+}
+
+// kiraPayFieldCode is the code of the first KiraPayFields entry matching a
+// field error carried by err.
+func kiraPayFieldCode(err error) (string, bool) {
+	errs, ok := models.AsValidation(err)
+	if !ok {
+		return "", false
+	}
+	for _, f := range KiraPayFields {
+		for _, e := range errs {
+			if e.Field == f.Field && (f.Reason == "" || e.ReasonOf() == f.Reason) {
+				return f.Code, true
+			}
+		}
+	}
+	return "", false
 }
 
 // ReasonOf is the domain reason of err, if it carries one.
@@ -106,6 +181,7 @@ func ReasonOf(err error) (models.Reason, bool) {
 func StatusOf(err error) (status int, msg string, internal bool) {
 	var (
 		he    *HTTPError
+		ce    *CodeError
 		fe    *fiber.Error
 		nf    *models.NotFoundError
 		cf    *models.ConflictError
@@ -116,6 +192,8 @@ func StatusOf(err error) (status int, msg string, internal bool) {
 	switch {
 	case errors.As(err, &he):
 		return he.Status, he.Message, false
+	case errors.As(err, &ce):
+		return ce.Status, ce.Code, false
 	case errors.As(err, &fe):
 		return fe.Code, fiberMessage(fe), false
 	case errors.As(err, &valid), isValidation(err):
@@ -141,7 +219,8 @@ func StatusOf(err error) (status int, msg string, internal bool) {
 }
 
 // KiraPayStatusOf maps any error to the KiraPay dialect: a status and an
-// upper-snake code. Reasons follow KiraPayReasons; a named not-found keeps
+// upper-snake code. Field errors follow KiraPayFields, other reasons
+// KiraPayReasons; a named not-found keeps
 // its sentence (the seed answers "Link not found"), unexpected errors the
 // seed's "Internal server error"; other errors keep the KasPay status and
 // take the code of that status.
@@ -149,6 +228,13 @@ func KiraPayStatusOf(err error) (status int, msg string, internal bool) {
 	status, msg, internal = StatusOf(err)
 	if internal {
 		return status, msg, true
+	}
+	var ce *CodeError
+	if errors.As(err, &ce) {
+		return ce.Status, ce.Code, false
+	}
+	if code, ok := kiraPayFieldCode(err); ok {
+		return http.StatusBadRequest, code, false
 	}
 	if r, ok := ReasonOf(err); ok {
 		if a, ok := KiraPayReasons[r]; ok {
