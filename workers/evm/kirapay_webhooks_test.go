@@ -62,10 +62,8 @@ func (rc *hookReceiver) on(path string) []captured {
 }
 
 // hookEndpoints registers, for h's merchant, a KasPay endpoint on
-// /kaspay and a KiraPay one on /kirapay of rc (made through the store,
-// then switched to the KiraPay dialect: its admin API is tested with
-// the KiraPay surface), each subscribed to every event; it returns their
-// secrets.
+// /kaspay (every event) and a KiraPay one on /kirapay of rc, through the
+// domain; it returns their secrets.
 func (h *wharness) hookEndpoints(rc *hookReceiver) (kasSecret, kiraSecret string) {
 	h.t.Helper()
 	all := []string{models.EventAll}
@@ -75,12 +73,8 @@ func (h *wharness) hookEndpoints(rc *hookReceiver) (kasSecret, kiraSecret string
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	kira, kiraSecret, err := h.store.CreateWebhook(h.ctx, h.m.ID, models.WebhookInput{URL: &kiraURL, Events: &all}, policy)
+	_, kiraSecret, err = h.store.CreateWebhook(h.ctx, h.m.ID, models.WebhookInput{URL: &kiraURL, Dialect: models.DialectKiraPay}, policy)
 	if err != nil {
-		h.t.Fatal(err)
-	}
-	if err := h.store.DB().W(h.ctx).Model(&models.WebhookEndpoint{}).Where("id = ?", kira.ID).
-		Update("dialect", models.DialectKiraPay).Error; err != nil {
 		h.t.Fatal(err)
 	}
 	return kasSecret, kiraSecret
