@@ -98,7 +98,7 @@ func (s *Store) enqueueDeliveries(tx *gorm.DB, ev *Event) error {
 			continue
 		}
 		rows = append(rows, WebhookDelivery{
-			ID: uuid.NewString(), EventID: ev.ID, EndpointID: eps[i].ID, MerchantID: ev.MerchantID,
+			ID: newDeliveryID(), EventID: ev.ID, EndpointID: eps[i].ID, MerchantID: ev.MerchantID,
 			Status: DeliveryPending, NextAttemptAt: ev.CreatedAt, CreatedAt: ev.CreatedAt, UpdatedAt: ev.CreatedAt,
 		})
 	}
@@ -110,6 +110,12 @@ func (s *Store) enqueueDeliveries(tx *gorm.DB, ev *Event) error {
 	}
 	return nil
 }
+
+// newDeliveryID is a time-ordered UUID (version 7, monotonic within the
+// process): deliveries queued by one state change (transaction.created,
+// then transaction.succeeded) share next_attempt_at, and ClaimDeliveries
+// breaks that tie by id, so they are claimed in the order they were queued.
+func newDeliveryID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // DeliveryRecord is a delivery as its owner sees it: with the event type
 // and every attempt, oldest first.

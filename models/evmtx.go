@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"gorm.io/gorm"
 )
 
 // Transactions reported by the customer's browser wallet (the checkout's
@@ -39,16 +41,24 @@ func (s *Store) SubmitWalletTx(ctx context.Context, paymentID, hash string) (*Pa
 	if p.SubmittedTxHash != "" {
 		return nil, &ConflictError{Field: "txHash", Message: "A transaction was already reported for this payment"}
 	}
-	res := s.db.W(ctx).Model(&Payment{}).
-		Where("id = ? AND status = ? AND submitted_tx_hash = ''", p.ID, StatusPending).
-		Updates(map[string]any{"submitted_tx_hash": hash, "tx_known_at": now, "updated_at": now})
-	if res.Error != nil {
-		return nil, fmt.Errorf("models: submit wallet tx: %w", res.Error)
+	// The hash and its transition (KiraPay's transaction.created) in one
+	// transaction.
+	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&Payment{}).
+			Where("id = ? AND status = ? AND submitted_tx_hash = ''", p.ID, StatusPending).
+			Updates(map[string]any{"submitted_tx_hash": hash, "tx_known_at": now, "updated_at": now})
+		if res.Error != nil {
+			return fmt.Errorf("models: submit wallet tx: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return &ConflictError{Field: "txHash", Message: "A transaction was already reported for this payment"}
+		}
+		p.SubmittedTxHash, p.TxKnownAt, p.UpdatedAt = hash, &now, now
+		return s.emitTransition(tx, p, TransitionTxSubmitted)
+	})
+	if err != nil {
+		return nil, err
 	}
-	if res.RowsAffected == 0 {
-		return nil, &ConflictError{Field: "txHash", Message: "A transaction was already reported for this payment"}
-	}
-	p.SubmittedTxHash, p.TxKnownAt, p.UpdatedAt = hash, &now, now
 	return p, nil
 }
 
@@ -87,11 +97,26 @@ func (s *Store) MarkSubmittedTxFailed(ctx context.Context, paymentID, reason str
 	if reason == "" {
 		return false, Invalid("failure", "A failure needs a reason")
 	}
-	res := s.db.W(ctx).Model(&Payment{}).
-		Where("id = ? AND status = ? AND submitted_tx_hash <> '' AND failure = ''", paymentID, StatusPending).
-		Updates(map[string]any{"failure": reason, "updated_at": s.clock()})
-	if res.Error != nil {
-		return false, fmt.Errorf("models: mark submitted tx failed: %w", res.Error)
+	done := false
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&Payment{}).
+			Where("id = ? AND status = ? AND submitted_tx_hash <> '' AND failure = ''", paymentID, StatusPending).
+			Updates(map[string]any{"failure": reason, "updated_at": s.clock()})
+		if res.Error != nil {
+			return fmt.Errorf("models: mark submitted tx failed: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return nil
+		}
+		done = true
+		var p Payment
+		if err := tx.Where("id = ?", paymentID).Take(&p).Error; err != nil {
+			return fmt.Errorf("models: reverted payment: %w", err)
+		}
+		return s.emitTransition(tx, &p, TransitionTxReverted)
+	})
+	if err != nil {
+		return false, err
 	}
-	return res.RowsAffected == 1, nil
+	return done, nil
 }

@@ -286,6 +286,14 @@ CREATE INDEX payment_links_merchant_currency_idx ON payment_links (merchant_id, 
 	{ID: "0011_kirapay_webhooks", Migrate: execDDL(`
 CREATE INDEX webhook_deliveries_endpoint_status_idx ON webhook_deliveries (endpoint_id, status, created_at);
 `)},
+	// 0013: KiraPay events. transaction.created is sent at most once per
+	// session and transaction hash: the event's subject (the hash; null
+	// for every other event) is unique per payment, so two processes
+	// crediting or reporting the same transaction cannot both write it.
+	{ID: "0013_kirapay_events", Migrate: execDDL(`
+ALTER TABLE events ADD COLUMN subject TEXT;
+CREATE UNIQUE INDEX events_subject_key ON events (payment_id, subject) WHERE subject IS NOT NULL;
+`)},
 	// 0015: idempotency keys of create requests (models/idempotency.go),
 	// one row per scope (merchant or client IP) and key, pruned by age.
 	{ID: "0015_idempotency", Migrate: execDDL(`

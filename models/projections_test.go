@@ -92,6 +92,7 @@ func TestTransferSeenRecorded(t *testing.T) {
 				kaspay = append(kaspay, e.Type)
 			case probeDialect:
 				probe = append(probe, e.Type)
+			case models.DialectKiraPay: // its own tests: kirapay_events_test.go
 			default:
 				t.Fatalf("event of dialect %q", e.Dialect)
 			}

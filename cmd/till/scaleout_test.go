@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -59,10 +60,15 @@ func TestScaleOut(t *testing.T) {
 	defer stopAuto()
 
 	var mu sync.Mutex
-	deliveries := map[string]int{} // event id → deliveries received
+	deliveries := map[string]int{}     // KasPay event id → deliveries received
+	kiraDeliveries := map[string]int{} // KiraPay event id → deliveries received
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		deliveries[r.Header.Get("X-KasPay-Event-Id")]++
+		if r.URL.Path == "/kirapay" {
+			kiraDeliveries[r.Header.Get("X-KiraPay-Id")]++
+		} else {
+			deliveries[r.Header.Get("X-KasPay-Event-Id")]++
+		}
 		mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}))
@@ -112,6 +118,10 @@ func TestScaleOut(t *testing.T) {
 	usdcLink := call(t, "POST", bases[len(bases)-1]+"/api/links", tok, map[string]any{"title": "Scale USDC", "amount": 2.5,
 		"currency": "USDC", "chain": "local", "receiver": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"})
 	call(t, "POST", bases[0]+"/api/webhooks", tok, map[string]any{"url": receiver.URL + "/hook", "events": []string{"*"}})
+	// A KiraPay endpoint of the same merchant, through the KiraPay API.
+	if kira := call(t, "POST", bases[len(bases)-1]+"/api/admin/webhooks/endpoints", tok, map[string]any{"url": receiver.URL + "/kirapay"}); kira["code"] != float64(201) {
+		t.Fatalf("KiraPay endpoint: %v", kira)
+	}
 
 	const n = 12
 	ids := make([]string, 0, 2*n) // n KAS payments, then n USDC payments
@@ -155,28 +165,52 @@ func TestScaleOut(t *testing.T) {
 			}
 		}
 		mu.Lock()
-		got := len(deliveries)
+		got, gotKira := len(deliveries), len(kiraDeliveries)
 		mu.Unlock()
-		if confirmed == len(ids) && got >= len(ids) {
+		if confirmed == len(ids) && got >= len(ids) && gotKira >= 2*len(usdcIDs) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 90 s: %d of %d confirmed, %d events delivered", confirmed, len(ids), got)
+			t.Fatalf("after 90 s: %d of %d confirmed, %d KasPay and %d KiraPay events delivered", confirmed, len(ids), got, gotKira)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	// Exactly one payment.confirmed event per payment, one delivery each.
+	// Exactly one payment.confirmed event per payment, and for USDC one
+	// transaction.created and one transaction.succeeded, one delivery each
+	// to the endpoint of their dialect.
 	db, err := models.Open(context.Background(), dbURL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	store := models.NewStore(db, models.StoreOptions{Network: kaspa.Mainnet})
-	for _, id := range ids {
-		evs, err := store.EventsForPayment(context.Background(), id)
+	for i, id := range ids {
+		all, err := store.EventsForPayment(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
+		}
+		var evs []models.Event
+		kiraTypes := map[string]int{}
+		for _, e := range all {
+			if e.Dialect == models.DialectKasPay {
+				evs = append(evs, e)
+				continue
+			}
+			kiraTypes[e.Type]++
+			mu.Lock()
+			c := kiraDeliveries[e.ID]
+			mu.Unlock()
+			if c != 1 {
+				t.Fatalf("KiraPay event %s (%s) delivered %d times", e.ID, e.Type, c)
+			}
+		}
+		wantKira := map[string]int{}
+		if i >= n { // the USDC payments
+			wantKira = map[string]int{models.EventTransactionCreated: 1, models.EventTransactionSucceeded: 1}
+		}
+		if fmt.Sprint(kiraTypes) != fmt.Sprint(wantKira) {
+			t.Fatalf("payment %s has KiraPay events %v, want %v", id, kiraTypes, wantKira)
 		}
 		if len(evs) != 1 || evs[0].Type != models.EventPaymentConfirmed {
 			t.Fatalf("payment %s has events %v, want one payment.confirmed", id, evs)
@@ -194,6 +228,11 @@ func TestScaleOut(t *testing.T) {
 		if c != 1 {
 			t.Fatalf("event %s delivered %d times", evs[0].ID, c)
 		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(kiraDeliveries) != 2*len(usdcIDs) {
+		t.Fatalf("KiraPay endpoint received %d distinct events, want %d", len(kiraDeliveries), 2*len(usdcIDs))
 	}
 }
 
@@ -290,7 +329,7 @@ func call(t *testing.T, method, url, token string, body any) map[string]any {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
+	if resp.StatusCode/100 != 2 {
 		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, raw)
 	}
 	var out map[string]any

@@ -237,7 +237,7 @@ func TestBrowserUSDCReorgBeforeConfirmation(t *testing.T) {
 		t.Fatalf("paid by %q, received %d", got.TxID, got.AmountReceived)
 	}
 	var events []string
-	if err := h.env.Store.DB().W(context.Background()).Model(&models.Event{}).Where("payment_id = ?", p.ID).Pluck("type", &events).Error; err != nil {
+	if err := h.env.Store.DB().W(context.Background()).Model(&models.Event{}).Where("payment_id = ? AND dialect = ?", p.ID, models.DialectKasPay).Pluck("type", &events).Error; err != nil {
 		t.Fatal(err)
 	}
 	if len(events) != 1 || events[0] != string(models.EventPaymentConfirmed) {

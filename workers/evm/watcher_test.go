@@ -162,10 +162,12 @@ func (h *wharness) reload(id string) *models.Payment {
 	return &p
 }
 
+// events lists a payment's KasPay events, oldest first (KiraPay's are
+// checked in kirapay_events_test.go).
 func (h *wharness) events(id string) []string {
 	h.t.Helper()
 	var types []string
-	if err := h.store.DB().W(h.ctx).Model(&models.Event{}).Where("payment_id = ?", id).Order("created_at").Pluck("type", &types).Error; err != nil {
+	if err := h.store.DB().W(h.ctx).Model(&models.Event{}).Where("payment_id = ? AND dialect = ?", id, models.DialectKasPay).Order("created_at").Pluck("type", &types).Error; err != nil {
 		h.t.Fatal(err)
 	}
 	return types

@@ -24,11 +24,11 @@ type Dialect interface {
 	Schedule(base []time.Duration) []time.Duration
 }
 
-// dialects maps an endpoint's dialect to its format. KiraPay's is not
-// registered until its surface exists (no endpoint can have it yet).
+// dialects maps an endpoint's dialect to its format.
 var dialects = map[string]Dialect{
-	models.DialectKasPay: KasPay{},
-	"":                   KasPay{},
+	models.DialectKasPay:  KasPay{},
+	models.DialectKiraPay: KiraPay{},
+	"":                    KasPay{},
 }
 
 // dialectOf returns the format of an endpoint's dialect.

@@ -14,6 +14,7 @@ import (
 
 	"till/models"
 	"till/workers/webhooks"
+	"till/workers/webhooks/webhookstest"
 )
 
 // kaspayVerifier is the verifier printed in the KasPay API document
@@ -30,70 +31,19 @@ function verifySignature(payload, signature, secret) {
 }
 `
 
-// nodePath finds node: TILL_TEST_NODE or PATH. A missing node fails the
-// test (`make test` installs it), since the point is to run the
-// document's own JavaScript.
-func nodePath(t *testing.T) string {
+// nodePath finds node (webhookstest.NodePath).
+func nodePath(t *testing.T) string { return webhookstest.NodePath(t) }
+
+type verifyCase = webhookstest.KasPayCase
+
+// runKasPayVerifier runs testdata/kaspay_verify.js over cases, after
+// checking it still holds the document's verifier verbatim.
+func runKasPayVerifier(t *testing.T, cases []verifyCase) map[string]webhookstest.KasPayResult {
 	t.Helper()
-	if p := os.Getenv("TILL_TEST_NODE"); p != "" {
-		return p
-	}
-	p, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is required to run the KasPay document's verifier (set TILL_TEST_NODE or install nodejs; `make test` does)")
-	}
-	return p
-}
-
-type verifyCase struct {
-	Name      string `json:"name"`
-	Body      string `json:"body"`
-	Signature string `json:"signature"`
-	Secret    string `json:"secret"`
-}
-
-type verifyResult struct {
-	Name      string `json:"name"`
-	Verified  bool   `json:"verified"`
-	Canonical bool   `json:"canonical"`
-}
-
-// runKasPayVerifier runs testdata/kaspay_verify.js over cases.
-func runKasPayVerifier(t *testing.T, cases []verifyCase) map[string]verifyResult {
-	t.Helper()
-	harness, err := os.ReadFile("testdata/kaspay_verify.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	begin := "// ----- BEGIN verbatim from the KasPay API document -----\n"
-	end := "// ----- END verbatim from the KasPay API document -----"
-	i, j := bytes.Index(harness, []byte(begin)), bytes.Index(harness, []byte(end))
-	if i < 0 || j < 0 || string(harness[i+len(begin):j]) != kaspayVerifier {
+	if webhookstest.Verbatim(t, "kaspay_verify.js") != kaspayVerifier {
 		t.Fatal("testdata/kaspay_verify.js no longer holds the document's verifier verbatim")
 	}
-	raw, _ := json.Marshal(cases)
-	path := filepath.Join(t.TempDir(), "cases.json")
-	if err := os.WriteFile(path, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(nodePath(t), "testdata/kaspay_verify.js", path)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v", err)
-	}
-	res := map[string]verifyResult{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var r verifyResult
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("harness output %q: %v", line, err)
-		}
-		res[r.Name] = r
-	}
-	if len(res) != len(cases) {
-		t.Fatalf("harness answered %d of %d cases", len(res), len(cases))
-	}
-	return res
+	return webhookstest.RunKasPay(t, cases)
 }
 
 func TestKasPayDocumentVerifierAcceptsDeliveries(t *testing.T) {

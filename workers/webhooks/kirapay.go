@@ -22,8 +22,8 @@ const (
 	KiraPayHeaderSignature = "X-KiraPay-Signature"
 )
 
-// KiraPay is the KiraPay dialect (a skeleton: no endpoint has it until the
-// KiraPay surface registers one). Bodies are {"id","type","createdAt",
+// KiraPay is the KiraPay dialect, for the endpoints of the KiraPay
+// admin API (transaction.* events). Bodies are {"id","type","createdAt",
 // "data"}; the timestamp is the event's creation in Unix seconds, the same
 // on every attempt, so a retry carries the same signature; the first retry
 // comes after one minute, as the document says, then Till's backoff.
