@@ -14,7 +14,7 @@ TAILWIND := node_modules/.bin/tailwindcss
 # Files that `make generate` writes and CI compares with the committed ones.
 GENERATED := '*_templ.go' static/css/app.css static/js/htmx.min.js
 
-.PHONY: help run run-double run-evm-double build contracts generate lint check-generated test bench clean
+.PHONY: help run run-double run-evm-double build contracts generate lint check-generated test bench fuzz clean
 
 help: ## Show this list
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -80,6 +80,23 @@ test: ## Everything CI runs: deps, Postgres, generated files, lint, tests on SQL
 
 bench: ## Benchmarks on SQLite and Postgres (BENCH=regexp BENCHTIME=1s COUNT=1)
 	bash .ci/bench.sh
+
+# go test -fuzz takes one target at a time: run each Fuzz* function of every
+# package that has one, for FUZZTIME each; a crash is written under the
+# package's testdata/fuzz/ (commit it with the fix). make test already runs
+# the seed corpora as ordinary tests.
+FUZZTIME ?= 20s
+FUZZ ?= .
+fuzz: ## Run every fuzz target for FUZZTIME each (FUZZTIME=20s FUZZ=regexp; TILL_TEST_DB=postgres for the API one)
+	@start=$$(date +%s); failed=(); \
+	for dir in $$(git grep -l '^func Fuzz' -- '*_test.go' | xargs -n1 dirname | sort -u); do \
+	  for name in $$(go test -list '^Fuzz' "./$$dir" | grep '^Fuzz' | grep -E -- '$(FUZZ)' || true); do \
+	    echo "==> ./$$dir $$name ($(FUZZTIME))"; \
+	    go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "./$$dir" || failed+=("./$$dir $$name"); \
+	  done; \
+	done; \
+	echo "==> fuzzing took $$(( $$(date +%s) - start ))s"; \
+	if (( $${#failed[@]} )); then printf 'FAILED: %s\n' "$${failed[@]}"; exit 1; fi
 
 clean: ## Remove build output
 	rm -rf bin

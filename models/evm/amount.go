@@ -1,6 +1,7 @@
 package evm
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,7 +57,7 @@ func ParseUSDC(s string) (int64, error) {
 // string of decimal text ("100.5"). null, booleans, arrays and objects are
 // refused. Errors wrap ErrInvalidAmount.
 func ParseUSDCJSON(raw []byte) (int64, error) {
-	raw = []byte(strings.TrimSpace(string(raw)))
+	raw = bytes.Trim(raw, " \t\r\n") // JSON's whitespace only: "0\f" is not JSON
 	if len(raw) > 0 && raw[0] == '"' {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {

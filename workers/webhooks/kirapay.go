@@ -75,18 +75,21 @@ func (KiraPay) Schedule(base []time.Duration) []time.Duration {
 // SignKiraPay returns the X-KiraPay-Signature value: "sha256=" and the
 // base64 HMAC-SHA256 of "<timestamp>.<body>".
 func SignKiraPay(secret string, timestamp int64, body []byte) string {
+	return signKiraPay(secret, strconv.FormatInt(timestamp, 10), body)
+}
+
+// signKiraPay signs the timestamp header's text as sent.
+func signKiraPay(secret, timestamp string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(strconv.FormatInt(timestamp, 10) + "."))
+	m.Write([]byte(timestamp + "."))
 	m.Write(body)
 	return "sha256=" + base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
 // VerifyKiraPay checks a X-KiraPay-Signature value in constant time, as
-// the KiraPay document's verifier does (without throwing on a wrong length).
+// the KiraPay document's verifier does (without throwing on a wrong length):
+// over the timestamp header's text as received, so "01704067200" is not the
+// signed "1704067200".
 func VerifyKiraPay(secret, timestamp string, body []byte, signature string) bool {
-	ts, err := strconv.ParseInt(timestamp, 10, 64)
-	if err != nil {
-		return false
-	}
-	return hmac.Equal([]byte(SignKiraPay(secret, ts, body)), []byte(signature))
+	return hmac.Equal([]byte(signKiraPay(secret, timestamp, body)), []byte(signature))
 }
