@@ -33,12 +33,24 @@ type fuzzRoute struct {
 	seeds        []string
 }
 
-// fuzzRoutes is every route of the KasPay surface that takes a body. The
-// KiraPay create routes (POST /api/link/generate, POST
-// /api/admin/webhooks/endpoints, …) join with one line each; their error body
-// is {statusCode, message, timestamp, path}, so checkFuzzAnswer must then
-// pick the error shape by path prefix (the route group's dialect).
+// fuzzRoutes is every route of both API surfaces that takes a body. The
+// KiraPay routes answer errors as {statusCode, message, timestamp, path}
+// (checkFuzzAnswer picks the shape by the route's surface).
 var fuzzRoutes = []fuzzRoute{
+	{"POST", "/api/link/generate", fuzzShared, []string{
+		`{"currency":"USDC","receiver":"0x742d35Cc6634C0532925a3b8D4C9db96C4b4d8b6","price":100.5,"name":"Order #A1209","redirectUrl":"https://merchant.example.com/thank-you"}`,
+		`{"currency":"USDC","receiver":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","price":0,"name":"Open","chain":"base-sepolia"}`,
+		`{"currency":"USDC","receiver":"0x0000000000000000000000000000000000000000","price":1,"name":"z"}`,
+		`{"currency":"KAS","price":"1","name":7}`, `{"price":1e-7}`, `[]`, `null`, ``,
+	}},
+	{"POST", "/api/admin/webhooks/endpoints", fuzzShared, []string{
+		`{"url":"https://your-server.com/webhooks/kirapay","secret":"whsec_your_webhook_secret"}`,
+		`{"url":"https://your-server.com/k"}`, `{"url":"http://127.0.0.1/k","secret":"short"}`, `{"url":5,"secret":[]}`,
+	}},
+	{"PATCH", "/api/admin/webhooks/endpoints/{kiraHook}", fuzzShared, []string{
+		`{"url":"https://your-server.com/new","secret":"whsec_new_webhook_secret"}`, `{"isActive":false}`,
+		`{"isActive":"no"}`, `{}`, `{"secret":null}`,
+	}},
 	{"POST", "/api/auth/register", fuzzPublic, []string{
 		`{"email":"fuzz-new@example.com","password":"correct horse battery","name":"Shop","kaspaAddress":"` + webtest.AddrB + `"}`,
 		`{"email":"fuzz@example.com","password":"correct horse battery","name":"Shop"}`,
@@ -120,8 +132,10 @@ func newFuzzAPI(f *testing.F) *fuzzAPI {
 	patch := create("POST", "/api/links", map[string]any{"title": "Patch", "amount": 1, "currency": "KAS"})
 	hook := create("POST", "/api/webhooks", map[string]any{"url": "https://your-server.com/h", "events": []string{"*"}})
 	delivery := create("POST", "/api/webhooks/"+hook["id"].(string)+"/test", nil)
+	kiraHook := create("POST", "/api/admin/webhooks/endpoints", map[string]any{"url": "https://your-server.com/kira"})
 	fx.fill = strings.NewReplacer("{slug}", pay["slug"].(string), "{usdcSlug}", usdc["slug"].(string),
-		"{link}", patch["id"].(string), "{webhook}", hook["id"].(string), "{delivery}", delivery["id"].(string))
+		"{link}", patch["id"].(string), "{webhook}", hook["id"].(string), "{delivery}", delivery["id"].(string),
+		"{kiraHook}", kiraHook["data"].(map[string]any)["_id"].(string))
 	for i, r := range fuzzRoutes {
 		if r.auth == fuzzOwn {
 			fx.own[r.key()] = env.Register(fmt.Sprintf("own%d@example.com", i), "Own", webtest.AddrA).APIKey
@@ -193,9 +207,22 @@ func checkFuzzAnswer(t *testing.T, route fuzzRoute, body []byte, r webtest.Respo
 	if err := dec.Decode(&e); err != nil || dec.More() {
 		t.Fatalf("%s with %q: %d error body is not one JSON object: %q", route.key(), body, r.Status, r.Body)
 	}
+	if route.kiraPay() {
+		msg, _ := e["message"].(string)
+		code, _ := e["statusCode"].(float64)
+		if len(e) != 4 || msg == "" || int(code) != r.Status || e["timestamp"] == nil || e["path"] == nil {
+			t.Fatalf("%s with %q: %d error body is not {statusCode, message, timestamp, path}: %s", route.key(), body, r.Status, r.Body)
+		}
+		return
+	}
 	if msg, ok := e["error"].(string); !ok || msg == "" || len(e) != 1 {
 		t.Fatalf("%s with %q: %d error body is not {\"error\": message}: %s", route.key(), body, r.Status, r.Body)
 	}
+}
+
+// kiraPay reports whether the route is on the KiraPay surface.
+func (r fuzzRoute) kiraPay() bool {
+	return strings.HasPrefix(r.path, "/api/link/") || strings.HasPrefix(r.path, "/api/admin/")
 }
 
 // FuzzAPIBodies sends arbitrary bodies to every route of fuzzRoutes through
