@@ -272,6 +272,14 @@ CREATE UNIQUE INDEX payments_short_id_key ON payments ((substr(replace(id, '-', 
 CREATE UNIQUE INDEX webhook_endpoints_short_id_key ON webhook_endpoints ((substr(replace(id, '-', ''), 1, 24)));
 CREATE UNIQUE INDEX webhook_deliveries_short_id_key ON webhook_deliveries ((substr(replace(id, '-', ''), 1, 24)));
 `)},
+	// 0014: indexes for data retention (Store.Prune): attempts that still
+	// have a body, finished deliveries by last change, events by age. The
+	// partial indexes' predicates are the ones Prune's queries spell out.
+	{ID: "0014_retention", Migrate: execDDL(`
+CREATE INDEX webhook_attempts_body_idx ON webhook_attempts (attempted_at) WHERE response_snippet <> '' OR error <> '';
+CREATE INDEX webhook_deliveries_final_idx ON webhook_deliveries (updated_at) WHERE status <> 'pending';
+CREATE INDEX events_created_idx ON events (created_at);
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.
