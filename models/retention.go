@@ -18,16 +18,22 @@ import (
 // What a call does, oldest rows only (before the cutoff):
 //  1. deletes finished deliveries (delivered or failed) last touched
 //     before the cutoff whose event's payment is final (confirmed or
-//     expired) or who have no payment (webhook.test), with their attempts;
-//  2. blanks the bodies (error text, response snippet) of the remaining
+//     expired) or who have no payment (webhook.test), with their attempts
+//     and, when it was their last delivery, their event;
+//  2. once step 1 has found less than a batch (the backlog is gone), blanks
+//     the bodies (error text, response snippet) of the remaining old
 //     attempts of finished deliveries (those of open payments), keeping
-//     each attempt's time, status code and latency; deleting first spares
-//     blanking rows about to go;
-//  3. deletes events created before the cutoff that have no delivery left
-//     and whose payment is final or null.
+//     each attempt's time, status code and latency;
+//  3. then deletes events created before the cutoff that have no delivery
+//     (never had one, or lost the last one meanwhile) and whose payment is
+//     final or null.
 //
-// A pending delivery (waiting for a retry) keeps its event and its
-// attempts; an open payment keeps its events and deliveries.
+// Steps 2 and 3 wait for step 1 because their scans would otherwise walk,
+// on every call, the old rows step 1 is about to delete (blanking bodies
+// about to go, skipping events that still have deliveries): the work would
+// grow with the square of the backlog. A pending delivery (waiting for a
+// retry) keeps its event and its attempts; an open payment keeps its
+// events and deliveries.
 
 // PruneResult counts what one Prune call changed.
 type PruneResult struct {
@@ -63,10 +69,10 @@ const DefaultPruneBatch = 1000
 // LEFT JOIN payments p ON p.id = e.payment_id.
 const finalPayment = "(e.payment_id IS NULL OR p.status IN ('" + string(StatusConfirmed) + "', '" + string(StatusExpired) + "'))"
 
-// Prune removes one batch (at most batch rows per step) of outbox rows
-// older than before that nothing needs any more (see above). Steps run in
-// order, each in its own transaction; an error stops the call with the
-// counts so far.
+// Prune removes one batch (at most batch deliveries, and as many attempt
+// bodies or events) of outbox rows older than before that nothing needs any
+// more (see above). Each step is its own transaction; an error stops the
+// call with the counts so far.
 func (s *Store) Prune(ctx context.Context, before time.Time, batch int) (PruneResult, error) {
 	if batch <= 0 {
 		batch = DefaultPruneBatch
@@ -74,18 +80,22 @@ func (s *Store) Prune(ctx context.Context, before time.Time, batch int) (PruneRe
 	before = before.UTC()
 	var r PruneResult
 	var err error
-	if r.Deliveries, r.Attempts, err = s.pruneDeliveries(ctx, before, batch); err != nil {
+	if r.Deliveries, r.Attempts, r.Events, err = s.pruneDeliveries(ctx, before, batch); err != nil {
 		return r, err
 	}
-	r.More = r.Deliveries == int64(batch)
+	if r.Deliveries == int64(batch) {
+		r.More = true
+		return r, nil
+	}
 	if r.AttemptsBlanked, err = s.blankAttemptBodies(ctx, before, batch); err != nil {
 		return r, err
 	}
-	r.More = r.More || r.AttemptsBlanked == int64(batch)
-	if r.Events, err = s.pruneEvents(ctx, before, batch); err != nil {
+	events, err := s.pruneEvents(ctx, before, batch)
+	r.Events += events
+	if err != nil {
 		return r, err
 	}
-	r.More = r.More || r.Events == int64(batch)
+	r.More = r.AttemptsBlanked == int64(batch) || events == int64(batch)
 	return r, nil
 }
 
@@ -104,34 +114,50 @@ WHERE id IN (SELECT a.id FROM webhook_attempts a JOIN webhook_deliveries d ON d.
 
 // pruneDeliveries is step 1: it picks a batch of prunable deliveries (on
 // Postgres locking them, so a concurrent redelivery waits and sees them
-// gone) and deletes their attempts, then them.
-func (s *Store) pruneDeliveries(ctx context.Context, before time.Time, batch int) (deliveries, attempts int64, err error) {
+// gone) and deletes their attempts, them, and the events they leave with
+// no delivery (old and of a final payment, as the deliveries' own
+// condition says).
+func (s *Store) pruneDeliveries(ctx context.Context, before time.Time, batch int) (deliveries, attempts, events int64, err error) {
 	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
-		q := `SELECT d.id FROM webhook_deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN payments p ON p.id = e.payment_id
+		q := `SELECT d.id, d.event_id FROM webhook_deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN payments p ON p.id = e.payment_id
 WHERE d.status <> 'pending' AND d.updated_at < ? AND ` + finalPayment + ` LIMIT ?`
 		if s.db.Dialect == Postgres {
 			q += " FOR UPDATE OF d SKIP LOCKED"
 		}
-		var ids []string
-		if err := tx.Raw(q, before, batch).Scan(&ids).Error; err != nil {
+		var rows []struct{ ID, EventID string }
+		if err := tx.Raw(q, before, batch).Scan(&rows).Error; err != nil {
 			return err
 		}
-		if len(ids) == 0 {
+		if len(rows) == 0 {
 			return nil
+		}
+		ids, evIDs := make([]string, len(rows)), make([]string, 0, len(rows))
+		seen := make(map[string]bool, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+			if !seen[r.EventID] {
+				seen[r.EventID] = true
+				evIDs = append(evIDs, r.EventID)
+			}
 		}
 		res := tx.Exec("DELETE FROM webhook_attempts WHERE delivery_id IN ?", ids)
 		if res.Error != nil {
 			return res.Error
 		}
 		attempts = res.RowsAffected
-		res = tx.Exec("DELETE FROM webhook_deliveries WHERE id IN ?", ids)
+		if res = tx.Exec("DELETE FROM webhook_deliveries WHERE id IN ?", ids); res.Error != nil {
+			return res.Error
+		}
 		deliveries = res.RowsAffected
+		res = tx.Exec(`DELETE FROM events WHERE id IN ? AND created_at < ?
+	AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)`, evIDs, before)
+		events = res.RowsAffected
 		return res.Error
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("models: prune deliveries: %w", err)
+		return 0, 0, 0, fmt.Errorf("models: prune deliveries: %w", err)
 	}
-	return deliveries, attempts, nil
+	return deliveries, attempts, events, nil
 }
 
 // pruneEvents is step 3. An event with a delivery left (pending, recent,

@@ -63,20 +63,31 @@ func (e *retentionEnv) expire() {
 // the tables (as if written long ago); it returns the event id.
 func (e *retentionEnv) insertOutbox(paymentID *string, st models.DeliveryStatus, at time.Time) string {
 	e.t.Helper()
+	ev := e.insertEvent(paymentID, at)
 	db := e.s.DB().W(e.ctx)
-	ev := &models.Event{ID: "evt_" + uuid.NewString(), MerchantID: e.m.ID, Type: "transaction.created", Dialect: models.DialectKasPay,
-		PaymentID: paymentID, Data: `{"old":true}`, CreatedAt: at}
 	code := 200
 	d := &models.WebhookDelivery{ID: uuid.NewString(), EventID: ev.ID, EndpointID: e.ep.ID, MerchantID: e.m.ID, Status: st,
 		Attempts: 1, NextAttemptAt: at, LastStatusCode: &code, CreatedAt: at, UpdatedAt: at}
 	a := &models.WebhookAttempt{ID: uuid.NewString(), DeliveryID: d.ID, AttemptedAt: at, StatusCode: &code, LatencyMS: 12,
 		ResponseSnippet: "thanks"}
-	for _, row := range []any{ev, d, a} {
+	for _, row := range []any{d, a} {
 		if err := db.Create(row).Error; err != nil {
 			e.t.Fatal(err)
 		}
 	}
 	return ev.ID
+}
+
+// insertEvent writes an event of paymentID (nil: none) at time at, with no
+// delivery (a merchant without webhooks).
+func (e *retentionEnv) insertEvent(paymentID *string, at time.Time) *models.Event {
+	e.t.Helper()
+	ev := &models.Event{ID: "evt_" + uuid.NewString(), MerchantID: e.m.ID, Type: "transaction.created", Dialect: models.DialectKasPay,
+		PaymentID: paymentID, Data: `{"old":true}`, CreatedAt: at}
+	if err := e.s.DB().W(e.ctx).Create(ev).Error; err != nil {
+		e.t.Fatal(err)
+	}
+	return ev
 }
 
 // outboxRow is what is left of one event's outbox rows.
@@ -224,19 +235,26 @@ func TestPrune(t *testing.T) {
 // whether more may be left; calling until it says no prunes everything.
 func TestPruneBatches(t *testing.T) {
 	cases := []struct {
-		rows, batch, calls int
+		// rows events with a delivery and an attempt each, bare events
+		// without a delivery.
+		rows, bare, batch, calls int
 	}{
-		{5, 2, 3},
-		{4, 2, 3}, // the third call finds nothing
-		{3, 10, 1},
-		{0, 2, 1},
+		{5, 0, 2, 3},
+		{4, 0, 2, 3}, // the third call finds nothing
+		{3, 0, 10, 1},
+		{0, 0, 2, 1},
+		{0, 5, 2, 3},
+		{2, 3, 2, 3}, // deliveries first, then the bare events
 	}
 	for _, tc := range cases {
-		t.Run(fmt.Sprintf("%d rows by %d", tc.rows, tc.batch), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%d rows %d bare by %d", tc.rows, tc.bare, tc.batch), func(t *testing.T) {
 			e := newRetentionEnv(t)
 			old := e.clock.Now()
 			for range tc.rows {
 				e.insertOutbox(nil, models.DeliveryDelivered, old)
+			}
+			for range tc.bare {
+				e.insertEvent(nil, old)
 			}
 			e.clock.Add(retentionKeep + time.Hour)
 			var total models.PruneResult
@@ -247,14 +265,14 @@ func TestPruneBatches(t *testing.T) {
 					t.Fatal(err)
 				}
 				calls++
-				if res.Deliveries > int64(tc.batch) || res.Events > int64(tc.batch) {
+				if res.Deliveries > int64(tc.batch) || res.Events-res.Deliveries > int64(tc.batch) {
 					t.Fatalf("call %d pruned %+v, more than a batch of %d", calls, res, tc.batch)
 				}
 				total = total.Add(res)
 				if !res.More {
 					break
 				}
-				if calls > tc.rows+1 {
+				if calls > tc.rows+tc.bare+1 {
 					t.Fatal("Prune keeps saying there is more")
 				}
 			}
@@ -262,8 +280,8 @@ func TestPruneBatches(t *testing.T) {
 				t.Fatalf("%d calls, want %d", calls, tc.calls)
 			}
 			n := int64(tc.rows)
-			if total.Events != n || total.Deliveries != n || total.Attempts != n {
-				t.Fatalf("pruned %+v, want %d of each", total, n)
+			if total.Events != n+int64(tc.bare) || total.Deliveries != n || total.Attempts != n {
+				t.Fatalf("pruned %+v, want %d deliveries and attempts, %d events", total, n, n+int64(tc.bare))
 			}
 			for _, tbl := range []string{"events", "webhook_deliveries", "webhook_attempts"} {
 				if got := e.count(tbl); got != 0 {
