@@ -119,7 +119,7 @@ func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l
 
 // TestRetentionWorker: one cycle prunes everything past Keep, batch after
 // batch, and logs one summary line; cycles with nothing to prune log
-// nothing. Keep 0 prunes nothing.
+// nothing.
 func TestRetentionWorker(t *testing.T) {
 	cases := []struct {
 		name       string
