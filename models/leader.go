@@ -12,6 +12,7 @@ import (
 const (
 	LockKaspaWatcher int64 = 7_114_111_010
 	LockExpirer      int64 = 7_114_111_011
+	LockRetention    int64 = 7_114_111_014
 )
 
 // Leadership is a held job lock; Alive tells whether it still holds and

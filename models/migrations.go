@@ -294,6 +294,14 @@ CREATE INDEX webhook_deliveries_endpoint_status_idx ON webhook_deliveries (endpo
 ALTER TABLE events ADD COLUMN subject TEXT;
 CREATE UNIQUE INDEX events_subject_key ON events (payment_id, subject) WHERE subject IS NOT NULL;
 `)},
+	// 0014: indexes for data retention (Store.Prune): attempts that still
+	// have a body, finished deliveries by last change, events by age. The
+	// partial indexes' predicates are the ones Prune's queries spell out.
+	{ID: "0014_retention", Migrate: execDDL(`
+CREATE INDEX webhook_attempts_body_idx ON webhook_attempts (attempted_at) WHERE response_snippet <> '' OR error <> '';
+CREATE INDEX webhook_deliveries_final_idx ON webhook_deliveries (updated_at) WHERE status <> 'pending';
+CREATE INDEX events_created_idx ON events (created_at);
+`)},
 	// 0015: idempotency keys of create requests (models/idempotency.go),
 	// one row per scope (merchant or client IP) and key, pruned by age.
 	{ID: "0015_idempotency", Migrate: execDDL(`

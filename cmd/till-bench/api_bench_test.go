@@ -243,12 +243,16 @@ func (f *apiFixture) benchSessions(b *testing.B, slugs ...string) {
 
 // benchPolls polls the status of the fixture's open sessions round-robin;
 // one op is one poll.
-func (f *apiFixture) benchPolls(b *testing.B) {
+func (f *apiFixture) benchPolls(b *testing.B) { f.run(b, "polls/s", f.polls()) }
+
+// polls is the load of benchPolls: benchClients clients polling the open
+// sessions' status, each answer checked to be a pending session.
+func (f *apiFixture) polls() *Load {
 	reqs := make([][]byte, len(f.open))
 	for i, p := range f.open {
 		reqs[i] = RawRequest("GET", f.host, "/api/payments/"+p.ID+"/status", nil)
 	}
-	f.run(b, "polls/s", &Load{
+	return &Load{
 		Addr: f.host, Clients: benchClients,
 		Request: func(i int) []byte { return reqs[i%len(reqs)] },
 		Check: func(status int, body []byte) error {
@@ -257,7 +261,7 @@ func (f *apiFixture) benchPolls(b *testing.B) {
 			}
 			return nil
 		},
-	})
+	}
 }
 
 // run drives l with b.Loop after a short warm-up and reports the rate

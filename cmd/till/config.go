@@ -49,6 +49,9 @@ type Config struct {
 	EVMChains []evm.ChainConfig
 	// EVMDefaultChain names the chain preselected for new USDC links.
 	EVMDefaultChain string
+	// Retention is how long webhook events, deliveries and attempts are
+	// kept (TILL_RETENTION); 0 turns pruning off.
+	Retention time.Duration
 }
 
 // configError names the variable and what it allows, in one line.
@@ -153,6 +156,11 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	c.LogFormat = get("TILL_LOG_FORMAT", "text")
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return nil, &configError{"TILL_LOG_FORMAT", c.LogFormat, "must be text or json"}
+	}
+
+	rv := get("TILL_RETENTION", "90d")
+	if c.Retention, err = parseRetention(rv); err != nil {
+		return nil, &configError{"TILL_RETENTION", rv, "must be a number of days like 90d, a duration from 1h like 2160h, or 0 or off to keep everything"}
 	}
 
 	if c.EVMChains, c.EVMDefaultChain, err = loadEVMChains(get); err != nil {
@@ -374,6 +382,36 @@ func duration(get func(string, string) string, name, def string, lo, hi time.Dur
 	d, err := time.ParseDuration(v)
 	if err != nil || d < lo || d > hi {
 		return 0, &configError{name, v, fmt.Sprintf("must be a duration between %s and %s, e.g. %s", lo, hi, def)}
+	}
+	return d, nil
+}
+
+// maxRetention bounds TILL_RETENTION (100 years) so the cutoff never
+// overflows.
+const maxRetention = 36500 * 24 * time.Hour
+
+// parseRetention reads TILL_RETENTION: "0" or "off" (0: never prune), a
+// whole number of days with a d suffix ("90d"), or a Go duration ("2160h"),
+// from 1h to 100 years.
+func parseRetention(v string) (time.Duration, error) {
+	if v == "0" || strings.EqualFold(v, "off") {
+		return 0, nil
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n < 1 || n > int64(maxRetention/(24*time.Hour)) {
+			return 0, errors.New("bad days")
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, err
+		}
+	}
+	if d < time.Hour || d > maxRetention {
+		return 0, errors.New("out of range")
 	}
 	return d, nil
 }

@@ -43,6 +43,35 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
+// TestConfigRetention: TILL_RETENTION takes days (90d), Go durations, or
+// 0/off to turn pruning off; the default is 90 days.
+func TestConfigRetention(t *testing.T) {
+	cases := []struct {
+		value string
+		want  time.Duration
+	}{
+		{"", 90 * 24 * time.Hour},
+		{"90d", 90 * 24 * time.Hour},
+		{"1d", 24 * time.Hour},
+		{"36h", 36 * time.Hour},
+		{"2160h", 90 * 24 * time.Hour},
+		{"0", 0},
+		{"off", 0},
+		{"OFF", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.value, func(t *testing.T) {
+			c, err := LoadConfig(env("TILL_RETENTION", tc.value))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Retention != tc.want {
+				t.Fatalf("TILL_RETENTION=%q: %s, want %s", tc.value, c.Retention, tc.want)
+			}
+		})
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	cases := []struct {
 		name, key, value, want string
@@ -63,6 +92,11 @@ func TestConfigErrors(t *testing.T) {
 		{"session rate limit", "TILL_SESSION_RATE_LIMIT", "0", "per client IP per minute"},
 		{"metrics addr", "TILL_METRICS_ADDR", "9100", "host:port"},
 		{"metrics on the app's port", "TILL_METRICS_ADDR", "127.0.0.1:3000", "another port than TILL_ADDR"},
+		{"retention word", "TILL_RETENTION", "forever", "number of days like 90d"},
+		{"retention bare days", "TILL_RETENTION", "90", "number of days like 90d"},
+		{"retention too short", "TILL_RETENTION", "30m", "from 1h"},
+		{"retention zero days", "TILL_RETENTION", "0d", "0 or off"},
+		{"retention negative", "TILL_RETENTION", "-5d", "TILL_RETENTION"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -143,6 +143,9 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 		rates,
 		dispatcher,
 	}
+	if cfg.Retention > 0 {
+		ws = append(ws, &workers.Retention{Store: store, Keep: cfg.Retention, Log: log})
+	}
 	if len(cfg.EVMChains) > 0 {
 		ws = append(ws, evmChains) // one watcher per enabled chain that passes its start-up check
 	}
