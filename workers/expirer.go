@@ -9,8 +9,9 @@ import (
 )
 
 // Expirer marks pending payment sessions past their deadline as expired
-// (and so emits payment.expired). It runs everywhere, but only the process
-// holding the expirer lock does the work.
+// (and so emits payment.expired), and forgets idempotency keys past their
+// 24 hours. It runs everywhere, but only the process holding the expirer
+// lock does the work.
 type Expirer struct {
 	Store    *models.Store
 	Interval time.Duration
@@ -37,7 +38,10 @@ func (e *Expirer) Run(ctx context.Context) error {
 				log.Info("payments expired", slog.Int("count", n))
 			}
 			if n < 500 {
-				return nil
+				// One bounded batch a cycle keeps far ahead of any
+				// realistic rate of keyed requests.
+				_, err := e.Store.PruneIdempotencyKeys(ctx, 500)
+				return err
 			}
 		}
 	})

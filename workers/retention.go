@@ -63,10 +63,17 @@ func (r *Retention) Cycle(ctx context.Context) (models.PruneResult, error) {
 	before := r.Store.Now().Add(-r.Keep)
 	var total models.PruneResult
 	for {
+		started := time.Now()
 		res, err := r.Store.Prune(ctx, before, r.Batch)
 		total = total.Add(res)
 		if err != nil || !res.More {
 			return total, err
+		}
+		// Rest as long as the batch took (at most a second): on SQLite a
+		// batch holds the single writer, and requests that write (new
+		// sessions, webhook claims) get at least half of its time.
+		if !Sleep(ctx, min(time.Since(started), time.Second)) {
+			return total, ctx.Err()
 		}
 	}
 }
