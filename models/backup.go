@@ -7,8 +7,8 @@ import (
 	"os"
 )
 
-// ErrBackupPostgres: Till does not back up Postgres itself; pg_dump does it
-// better (docs/OPERATIONS.md).
+// ErrBackupPostgres is returned for a Postgres database: Till does not back
+// up Postgres itself; pg_dump does it better (docs/OPERATIONS.md).
 var ErrBackupPostgres = errors.New("models: back up Postgres with pg_dump (see docs/OPERATIONS.md)")
 
 // Backup writes a consistent copy of a SQLite database to path while Till

@@ -49,7 +49,7 @@ func ParseDatabaseURL(raw string) (Dialect, error) {
 		return SQLite, nil
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
 		if _, err := url.Parse(raw); err != nil {
-			return "", fmt.Errorf("not a valid postgres URL: %v", err)
+			return "", fmt.Errorf("not a valid postgres URL: %w", err)
 		}
 		return Postgres, nil
 	default:

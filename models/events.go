@@ -59,10 +59,10 @@ func optTime(t *time.Time) *string {
 	return &s
 }
 
-// Payment transitions: what happened to a payment, before any dialect
-// names it. Each projection maps a transition to zero or one event of its
-// dialect, so one state change writes the events of every dialect that has
-// a name for it, in the same database transaction.
+// Transition is what happened to a payment, before any dialect names it.
+// Each projection maps a transition to zero or one event of its dialect, so
+// one state change writes the events of every dialect that has a name for
+// it, in the same database transaction.
 type Transition string
 
 // The payment transitions the domain emits.

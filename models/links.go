@@ -510,7 +510,7 @@ func (s *Store) Link(ctx context.Context, merchantID, id string) (*PaymentLink, 
 func (s *Store) LinkBySlug(ctx context.Context, slug string) (*PaymentLink, error) {
 	var l PaymentLink
 	err := s.db.R(ctx).Where("slug = ?", slug).Take(&l).Error
-	if err == gorm.ErrRecordNotFound {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, &NotFoundError{What: "Payment link"}
 	}
 	if err != nil {

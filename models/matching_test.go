@@ -270,7 +270,9 @@ func TestCreditAfterLateWindowNotMatched(t *testing.T) {
 	f.clock.Add(31 * time.Minute)
 	f.daa += 31 * 60 * 10
 	f.observe()
-	f.s.ExpireDue(f.ctx, 10)
+	if n, err := f.s.ExpireDue(f.ctx, 10); err != nil || n != 1 {
+		t.Fatalf("expired %d before the late window (%v)", n, err)
+	}
 	f.clock.Add(2 * time.Hour)
 	f.daa += 2 * 3600 * 10
 	f.observe(f.credit(merchantAddr, p.AmountExpected))

@@ -322,7 +322,7 @@ CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 // execDDL returns a migration step that runs each statement of ddl in order.
 func execDDL(ddl string) gormigrate.MigrateFunc {
 	return func(tx *gorm.DB) error {
-		for _, stmt := range strings.Split(sqlDDL(Dialect(tx.Dialector.Name()), ddl), ";\n") {
+		for _, stmt := range strings.Split(sqlDDL(Dialect(tx.Name()), ddl), ";\n") {
 			if strings.TrimSpace(stmt) == "" {
 				continue
 			}

@@ -128,7 +128,9 @@ func TestCreatePaymentUSD(t *testing.T) {
 	// A zero price is never used: the session is refused with 503 and
 	// nothing is created.
 	env2, chain2, m2 := paymentsEnv(t)
-	chain2.SetPrice("0")
+	if err := chain2.SetPrice("0"); err != nil {
+		t.Fatal(err)
+	}
 	link2 := createLink(t, env2, m2, map[string]any{"title": "Shirt", "amount": 25, "currency": "USD"})
 	r = env2.Do("POST", "/api/payments", map[string]any{"paymentLinkSlug": link2["slug"]})
 	if r.Status != 503 || !strings.Contains(r.Error(t), "price") {

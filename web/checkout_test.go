@@ -554,12 +554,11 @@ func TestCheckoutStatusTransitions(t *testing.T) {
 	}
 
 	type want struct {
-		status     string
-		phase      string // of the panel, "" when the panel must not be sent
-		line       string
-		final      bool
-		redirect   bool
-		notContain string
+		status   string
+		phase    string // of the panel, "" when the panel must not be sent
+		line     string
+		final    bool
+		redirect bool
 	}
 	steps := []struct {
 		name  string

@@ -245,12 +245,12 @@ func TestPaymentsCSVExport(t *testing.T) {
 		if rec[col["link_title"]] != `Mugs, "large"` || rec[col["price_currency"]] != "KAS" || rec[col["price_amount"]] != "10.00000000" {
 			t.Errorf("row %v", rec)
 		}
-		switch {
-		case id == nlID:
+		switch id {
+		case nlID:
 			if rec[col["customer_name"]] != "two\nlines, here" {
 				t.Errorf("multi-line name %q", rec[col["customer_name"]])
 			}
-		case id == paidID:
+		case paidID:
 			if rec[col["status"]] != "confirmed" || rec[col["tx_id"]] != tx || rec[col["sender_address"]] != h.chain.DefaultSender() ||
 				rec[col["customer_email"]] != "payer@example.com" || rec[col["amount_received_kas"]] != models.FormatAmount8(paidSompi, models.KAS) ||
 				rec[col["confirmed_at"]] == "" {

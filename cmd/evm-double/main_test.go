@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/big"
 	"net/http"
@@ -111,7 +112,7 @@ func TestControlAPIPaysMinesAndReorgs(t *testing.T) {
 	if code := call(t, "POST", base+"/_double/reorg", `{"depth":4}`, &mined); code != 200 || mined.Head != 7 {
 		t.Fatalf("reorg: %d %+v", code, mined)
 	}
-	if _, err := c.TransactionReceipt(context.Background(), common.HexToHash(paid.TxHash)); err != ethereum.NotFound {
+	if _, err := c.TransactionReceipt(context.Background(), common.HexToHash(paid.TxHash)); !errors.Is(err, ethereum.NotFound) {
 		t.Fatalf("receipt after reorg: %v", err)
 	}
 	if code := call(t, "GET", base+"/_double", "", &got); code != 200 || got.Head != 7 {

@@ -235,7 +235,8 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 		}
 	}
 	stopServe(t, cancel, done)
-	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		resp.Body.Close()
 		t.Fatal("still serving after shutdown")
 	}
 }

@@ -25,15 +25,6 @@ func (o *optional[T]) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, &o.Value)
 }
 
-// ptr returns nil when absent, else a pointer to the value (a pointer to
-// the zero value when null).
-func (o optional[T]) ptr() *T {
-	if !o.Set {
-		return nil
-	}
-	return &o.Value
-}
-
 // number is a JSON field that must be a JSON number (not a string); its
 // text is kept exactly so no amount passes through a float.
 type number struct {

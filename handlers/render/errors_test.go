@@ -91,6 +91,7 @@ func TestKiraPayError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	want := `{"statusCode":404,"message":"Link not found","timestamp":"2026-03-01T12:04:05.123Z","path":"/api/link/abc?x=1&y=%20z"}`
 	if resp.StatusCode != 404 || string(body) != want {
@@ -113,7 +114,11 @@ func TestDialectOf(t *testing.T) {
 		"/kira": render.DialectKiraPay, "/api/kira": render.DialectKiraPay,
 	} {
 		got = 0
-		if _, err := app.Test(httptest.NewRequest(http.MethodGet, path, nil)); err != nil || got != want {
+		resp, err := app.Test(httptest.NewRequest(http.MethodGet, path, nil))
+		if err == nil {
+			resp.Body.Close()
+		}
+		if err != nil || got != want {
 			t.Errorf("%s: %v %v, want %v", path, got, err, want)
 		}
 	}

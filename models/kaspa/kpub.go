@@ -187,11 +187,11 @@ func deriveAddress(chain *hdkeychain.ExtendedKey, index uint32, prefix string) (
 		if errors.Is(err, hdkeychain.ErrInvalidChild) {
 			return Address{}, fmt.Errorf("%w: index %d", ErrUnusableIndex, index)
 		}
-		return Address{}, fmt.Errorf("%w: index %d: %v", ErrUnusableIndex, index, err)
+		return Address{}, fmt.Errorf("%w: index %d: %w", ErrUnusableIndex, index, err)
 	}
 	pub, err := child.ECPubKey()
 	if err != nil {
-		return Address{}, fmt.Errorf("%w: index %d: %v", ErrUnusableIndex, index, err)
+		return Address{}, fmt.Errorf("%w: index %d: %w", ErrUnusableIndex, index, err)
 	}
 	return Address{
 		Prefix:  prefix,

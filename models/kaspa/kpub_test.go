@@ -443,7 +443,7 @@ func TestReceiveAddressConcurrent(t *testing.T) {
 			for i, want := range hdReceiveMainnet {
 				a, err := k.ReceiveAddress(uint32(i))
 				if err != nil || a.String() != want {
-					errs <- fmt.Errorf("index %d: %v %v", i, a, err)
+					errs <- fmt.Errorf("index %d: %v %w", i, a, err)
 				}
 			}
 		}()

@@ -248,9 +248,11 @@ func (p *Policy) Resolve(ctx context.Context, host string) ([]netip.Addr, error)
 			continue
 		}
 		if err := p.CheckIP(ip); err != nil {
-			be := err.(*BlockedError)
-			be.Host = h
-			return nil, be
+			var be *BlockedError
+			if errors.As(err, &be) {
+				be.Host = h
+			}
+			return nil, err
 		}
 		out = append(out, ip.Unmap())
 	}

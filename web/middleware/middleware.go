@@ -5,6 +5,7 @@ package middleware
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -21,7 +22,8 @@ func AccessLog() fiber.Handler {
 		status := c.Response().StatusCode()
 		if err != nil {
 			// The error handler has not run yet; it sets the final status.
-			if fe, ok := err.(*fiber.Error); ok {
+			var fe *fiber.Error
+			if errors.As(err, &fe) {
 				status = fe.Code
 			}
 		}

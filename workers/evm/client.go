@@ -48,15 +48,15 @@ const DefaultTimeout = 10 * time.Second
 type ErrorKind int
 
 const (
-	// KindTooLarge: the provider refused the range or the size of the answer (eth_getLogs): ask for less.
+	// KindTooLarge means the provider refused the range or the size of the answer (eth_getLogs): ask for less.
 	KindTooLarge ErrorKind = iota + 1
-	// KindRateLimited: HTTP 429 or a rate-limit error; Error.RetryAfter says how long to wait when known.
+	// KindRateLimited means HTTP 429 or a rate-limit error; Error.RetryAfter says how long to wait when known.
 	KindRateLimited
-	// KindUnavailable: HTTP 5xx (and other refusals), a timeout, or no connection: back off and retry.
+	// KindUnavailable means HTTP 5xx (and other refusals), a timeout, or no connection: back off and retry.
 	KindUnavailable
-	// KindBadResponse: an answer that is not JSON-RPC, has wrong types or is truncated.
+	// KindBadResponse is an answer that is not JSON-RPC, has wrong types or is truncated.
 	KindBadResponse
-	// KindRPC: the node answered the call with a JSON-RPC error of no other kind (e.g. execution reverted).
+	// KindRPC means the node answered the call with a JSON-RPC error of no other kind (e.g. execution reverted).
 	KindRPC
 )
 
@@ -466,10 +466,10 @@ func classify(ctx context.Context, method string, err error, answered *atomic.Bo
 	switch {
 	case errors.As(err, &status):
 		e.HTTPStatus = status.status
-		switch {
-		case status.status == http.StatusTooManyRequests:
+		switch status.status {
+		case http.StatusTooManyRequests:
 			e.Kind, e.RetryAfter = KindRateLimited, status.retryAfter
-		case status.status == http.StatusRequestEntityTooLarge:
+		case http.StatusRequestEntityTooLarge:
 			e.Kind = KindTooLarge
 		default: // 5xx, 408, and refusals such as 401/403/404 of a misconfigured URL or key
 			e.Kind = KindUnavailable

@@ -811,11 +811,9 @@ func TestTwoWatchersOnePostgres(t *testing.T) {
 	h.m = m
 	ctx, cancel := context.WithCancel(h.ctx)
 	var wg sync.WaitGroup
-	var ws []*evm.Watcher
 	for _, s := range stores {
 		w := h.watcher(h.w.Config, s)
 		w.Config.PollInterval = 50 * time.Millisecond
-		ws = append(ws, w)
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = w.Run(ctx) }()
 	}

@@ -118,7 +118,7 @@ func (c *Client) UTXOsByAddresses(ctx context.Context, addresses []string) ([]UT
 	for _, w := range wire {
 		u, err := w.convert()
 		if err != nil {
-			return nil, fmt.Errorf("%w: POST /addresses/utxos: %v", ErrBadResponse, err)
+			return nil, fmt.Errorf("%w: POST /addresses/utxos: %w", ErrBadResponse, err)
 		}
 		out = append(out, u)
 	}
@@ -135,7 +135,7 @@ func (c *Client) BlockDAG(ctx context.Context) (BlockDAG, error) {
 	}
 	d, err := w.convert()
 	if err != nil {
-		return BlockDAG{}, fmt.Errorf("%w: GET /info/blockdag: %v", ErrBadResponse, err)
+		return BlockDAG{}, fmt.Errorf("%w: GET /info/blockdag: %w", ErrBadResponse, err)
 	}
 	return d, nil
 }
@@ -156,7 +156,7 @@ func (c *Client) Transaction(ctx context.Context, id string) (Transaction, error
 	}
 	t, err := w.convert()
 	if err != nil {
-		return Transaction{}, fmt.Errorf("%w: GET %s: %v", ErrBadResponse, path, err)
+		return Transaction{}, fmt.Errorf("%w: GET %s: %w", ErrBadResponse, path, err)
 	}
 	return t, nil
 }
@@ -200,7 +200,7 @@ func (c *Client) FullTransactionsPage(ctx context.Context, address string, after
 	for _, w := range wire {
 		t, err := w.convert()
 		if err != nil {
-			return nil, 0, fmt.Errorf("%w: GET %s: %v", ErrBadResponse, path, err)
+			return nil, 0, fmt.Errorf("%w: GET %s: %w", ErrBadResponse, path, err)
 		}
 		txs = append(txs, t)
 		nextAfter = max(nextAfter, t.BlockTime)
@@ -304,7 +304,7 @@ func (c *Client) doHeader(ctx context.Context, method, path string, q url.Values
 			return fmt.Errorf("kaspa api: %s %s: %w", method, path, ctx.Err())
 		}
 		if resp.StatusCode/100 == 2 {
-			return fmt.Errorf("%w: %s %s: reading body: %v", ErrBadResponse, method, path, readErr)
+			return fmt.Errorf("%w: %s %s: reading body: %w", ErrBadResponse, method, path, readErr)
 		}
 	}
 	if resp.StatusCode == http.StatusNotFound {
@@ -317,7 +317,7 @@ func (c *Client) doHeader(ctx context.Context, method, path string, q url.Values
 		*hdr = resp.Header
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("%w: %s %s: %v (body starts %q)", ErrBadResponse, method, path, err, snippet(raw, 64))
+		return fmt.Errorf("%w: %s %s: %w (body starts %q)", ErrBadResponse, method, path, err, snippet(raw, 64))
 	}
 	return nil
 }

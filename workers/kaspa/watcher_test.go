@@ -244,7 +244,9 @@ func TestConfirmedWithoutPolling(t *testing.T) {
 	go func() { done <- h.watcher.Run(ctx) }()
 	defer func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("watcher Run: %v", err)
+		}
 	}()
 	h.chain.Advance(1)
 	h.chain.Pay(webtest.AddrA, amt, "")

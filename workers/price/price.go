@@ -84,7 +84,7 @@ func (f *Feed) Quote(ctx context.Context) (models.Quote, error) {
 	if c != nil && f.now().Sub(c.At) < maxAge {
 		return *c, nil
 	}
-	return models.Quote{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	return models.Quote{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // Cached returns the last fetched rate if it is younger than MaxAge,
@@ -134,7 +134,7 @@ func (f *Feed) refresh(ctx context.Context) (models.Quote, error) {
 			rate, ferr = checkRate(rate)
 		}
 		if ferr != nil {
-			return models.Quote{}, fmt.Errorf("coingecko: %v; kaspa api: %v", err, ferr)
+			return models.Quote{}, fmt.Errorf("coingecko: %w; kaspa api: %w", err, ferr)
 		}
 		src, err = "kaspa-rest", nil
 	}
@@ -178,7 +178,7 @@ func (f *Feed) coinGecko(ctx context.Context) (string, string, error) {
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.UseNumber()
 	if err := dec.Decode(&out); err != nil {
-		return "", "", fmt.Errorf("bad body: %v", err)
+		return "", "", fmt.Errorf("bad body: %w", err)
 	}
 	rate, err := checkRate(out.Kaspa.USD.String())
 	return rate, "coingecko", err

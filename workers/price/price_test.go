@@ -45,7 +45,9 @@ func TestFeed(t *testing.T) {
 		t.Fatalf("first quote %+v %v", q, err)
 	}
 	// Cached for 60 s: a price change is not seen, and CoinGecko is not asked.
-	chain.SetPrice("0.2")
+	if err := chain.SetPrice("0.2"); err != nil {
+		t.Fatal(err)
+	}
 	chain.ResetCalls()
 	clk.Add(59 * time.Second)
 	if q, _ := feed.Quote(ctx); q.Rate != "0.1234" || chain.Calls()["GET /coingecko/simple/price"] != 0 {
@@ -58,7 +60,9 @@ func TestFeed(t *testing.T) {
 
 	// CoinGecko down: the Kaspa API's /info/price is used.
 	chain.SetCoinGeckoFail(true)
-	chain.SetPrice("0.3")
+	if err := chain.SetPrice("0.3"); err != nil {
+		t.Fatal(err)
+	}
 	clk.Add(61 * time.Second)
 	if q, err := feed.Quote(ctx); err != nil || q.Rate != "0.3" || q.Source != "kaspa-rest" {
 		t.Fatalf("fallback: %+v %v", q, err)
@@ -94,7 +98,7 @@ func TestFeedRefusesZeroAndJunk(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				hits.Add(1)
 				w.Header().Set("Content-Type", "application/json")
-				w.Write([]byte(tc.body))
+				_, _ = w.Write([]byte(tc.body))
 			}))
 			defer srv.Close()
 			feed := &price.Feed{CoinGeckoURL: srv.URL}
@@ -111,7 +115,9 @@ func TestFeedRefusesZeroAndJunk(t *testing.T) {
 func TestFeedExponentPrice(t *testing.T) {
 	chain, feed, _ := setup(t)
 	chain.SetCoinGeckoFail(true)
-	chain.SetPrice("0.0000123")
+	if err := chain.SetPrice("0.0000123"); err != nil {
+		t.Fatal(err)
+	}
 	q, err := feed.Quote(context.Background())
 	if err != nil || q.Rate != "0.0000123" {
 		t.Fatalf("%+v %v", q, err)

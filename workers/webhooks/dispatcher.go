@@ -119,7 +119,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	t := time.NewTicker(d.Interval)
 	defer t.Stop()
 	for {
-		d.fill(ctx, sendCtx, &wg, wake)
+		// fill logs a failed claim; the next tick claims again.
+		_, _ = d.fill(ctx, sendCtx, &wg, wake)
 		select {
 		case <-ctx.Done():
 			done := make(chan struct{})

@@ -318,8 +318,8 @@ func TestGracefulShutdownLetsInFlightSendsFinish(t *testing.T) {
 	<-arrived
 	cancel() // shutdown starts while the receiver holds the request
 	select {
-	case <-done:
-		t.Fatal("Run returned before its in-flight send finished")
+	case err := <-done:
+		t.Fatalf("Run returned (%v) before its in-flight send finished", err)
 	default:
 	}
 	close(release)

@@ -98,7 +98,11 @@ func TestDialTimeGuard(t *testing.T) {
 		}
 	}
 	for _, host := range []string{"169.254.169.254", "meta.test", "metadata.google.internal"} {
-		if _, err := loose.Get("http://" + host + ":" + port + "/"); !errors.Is(err, netguard.ErrBlocked) {
+		resp, err := loose.Get("http://" + host + ":" + port + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		if !errors.Is(err, netguard.ErrBlocked) {
 			t.Fatalf("allow-private reached metadata %s: %v", host, err)
 		}
 	}

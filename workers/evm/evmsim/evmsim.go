@@ -176,7 +176,7 @@ func pickAddr(addr string) (string, int, error) {
 		}
 		return host, port, nil
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", 0, err
 	}
@@ -216,7 +216,7 @@ func (s *Sim) deploy() error {
 	}
 	for _, c := range []*bind.BoundContract{s.usdc, s.fake, s.nft} {
 		if code, err := s.client.CodeAt(context.Background(), c.Address(), nil); err != nil || len(code) == 0 {
-			return fmt.Errorf("evmsim: no contract at %s after deployment (%v)", c.Address(), err)
+			return fmt.Errorf("evmsim: no contract at %s after deployment (%w)", c.Address(), err)
 		}
 	}
 	for _, c := range []*bind.BoundContract{s.usdc, s.fake} {
@@ -363,7 +363,7 @@ func (s *Sim) commitLocked() error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("evmsim: %d of the payer's transactions never reached the pool (%v)", s.nonce-n, err)
+			return fmt.Errorf("evmsim: %d of the payer's transactions never reached the pool (%w)", s.nonce-n, err)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -411,7 +411,7 @@ func (s *Sim) reorg(depth int, keep bool) error {
 	}
 	s.resetNonceLocked()
 	if now, err := s.headLocked(); err != nil || now != head {
-		return fmt.Errorf("evmsim: head %d after reorg of %d at %d (%v)", now, depth, head, err)
+		return fmt.Errorf("evmsim: head %d after reorg of %d at %d (%w)", now, depth, head, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package evmsim_test
 
 import (
 	"context"
+	"errors"
 	"math/big"
 	"sync"
 	"testing"
@@ -186,7 +187,7 @@ func TestReorgDropsTransfersAndChangesHashes(t *testing.T) {
 			t.Errorf("block %d changed=%v", n, changed)
 		}
 	}
-	if _, err := c.TransactionReceipt(context.Background(), tx.Hash); err != ethereum.NotFound {
+	if _, err := c.TransactionReceipt(context.Background(), tx.Hash); !errors.Is(err, ethereum.NotFound) {
 		t.Fatalf("receipt after reorg: %v", err)
 	}
 	if got := transferLogs(t, c, sim.USDC(), 0, 6); len(got) != 0 {

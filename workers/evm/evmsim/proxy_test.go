@@ -16,7 +16,13 @@ import (
 	"till/workers/evm/evmsim"
 )
 
-func post(t *testing.T, url, body string) (*http.Response, string) {
+// answer is what post read of a response before closing its body.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func post(t *testing.T, url, body string) (answer, string) {
 	t.Helper()
 	resp, err := http.Post(url, "application/json", strings.NewReader(body))
 	if err != nil {
@@ -24,7 +30,7 @@ func post(t *testing.T, url, body string) (*http.Response, string) {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	return resp, string(data)
+	return answer{resp.StatusCode, resp.Header}, string(data)
 }
 
 const blockNumberCall = `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`
@@ -178,7 +184,11 @@ func TestProxyFaultsLastForTheNextNRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.URL(), strings.NewReader(blockNumberCall))
-	if _, err := http.DefaultClient.Do(req); !errors.Is(err, context.DeadlineExceeded) {
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("impatient client: %v", err)
 	}
 }

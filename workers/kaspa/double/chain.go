@@ -272,7 +272,6 @@ type Chain struct {
 
 	closed    chan struct{}
 	closeOnce sync.Once
-	stopAuto  []chan struct{}
 }
 
 // New builds a chain. It panics on an unknown network or an invalid price,

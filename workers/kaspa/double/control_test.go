@@ -255,7 +255,10 @@ func TestFailures(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", blockdag, nil)
-		_, err := http.DefaultClient.Do(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err %v", err)
 		}

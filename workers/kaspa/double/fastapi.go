@@ -51,16 +51,6 @@ func (o obj) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// has reports whether the object has key k.
-func (o obj) has(k string) bool {
-	for _, e := range o {
-		if e.k == k {
-			return true
-		}
-	}
-	return false
-}
-
 // marshal encodes like Starlette's JSONResponse: compact, no HTML escaping.
 func marshal(v any) ([]byte, error) {
 	var b bytes.Buffer
