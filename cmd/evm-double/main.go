@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer sim.Close()
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *addr)
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		defer stop()
 	}
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *addr)
 	if err != nil {
 		return err
 	}

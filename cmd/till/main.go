@@ -149,7 +149,7 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 	if len(cfg.EVMChains) > 0 {
 		ws = append(ws, evmChains) // one watcher per enabled chain that passes its start-up check
 	}
-	stopMetrics, err := serveMetrics(cfg.MetricsAddr, m, log)
+	stopMetrics, err := serveMetrics(ctx, cfg.MetricsAddr, m, log)
 	if err != nil {
 		return err
 	}
@@ -187,11 +187,11 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 
 // serveMetrics serves m on its own listener at addr (TILL_METRICS_ADDR),
 // never on the public app; stop closes it. No addr: nothing to serve.
-func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
+func serveMetrics(ctx context.Context, addr string, m *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
 	if addr == "" || m == nil {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("till: metrics listener on %s (TILL_METRICS_ADDR): %w", addr, err)
 	}

@@ -63,7 +63,7 @@ func (m *Manager) Load(c *fiber.Ctx) *Session {
 	// gorilla/sessions reads cookies from a net/http request; it needs only
 	// the Cookie header, so build a minimal request rather than converting
 	// the whole fasthttp request.
-	r, _ := http.NewRequest(http.MethodGet, "/", nil)
+	r, _ := http.NewRequestWithContext(c.UserContext(), http.MethodGet, "/", nil)
 	if h := c.Get(fiber.HeaderCookie); h != "" {
 		r.Header.Set("Cookie", h)
 	}
@@ -83,7 +83,7 @@ func (m *Manager) Save(c *fiber.Ctx) error {
 	if !ok || !s.changed {
 		return nil
 	}
-	r, _ := http.NewRequest(http.MethodGet, "/", nil)
+	r, _ := http.NewRequestWithContext(c.UserContext(), http.MethodGet, "/", nil)
 	w := &headerWriter{h: http.Header{}}
 	if err := m.store.Save(r, w, s.s); err != nil {
 		return err

@@ -55,7 +55,7 @@ func (c *Chain) Serve(ln net.Listener) error {
 // ends in-flight requests (including ones held by FailTimeout) and closes
 // the listener. The chain itself stays usable.
 func (c *Chain) StartLoopback() (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}

@@ -117,7 +117,7 @@ func run[R any, C any](t testing.TB, script string, cases []C, name func(R) stri
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(NodePath(t), Script(script), path)
+	cmd := exec.CommandContext(t.Context(), NodePath(t), Script(script), path)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
