@@ -39,7 +39,7 @@ func (h *Handlers) Overview(c *fiber.Ctx) error {
 
 // settingsData fills the settings page from the stored merchant.
 func (h *Handlers) settingsData(m *models.Merchant) pages.SettingsData {
-	return pages.SettingsData{
+	return pages.SettingsData{ //nolint:gosec // G101: APIKeyHint is a mask shown in place of the key, not a credential
 		Network:    string(h.Store.Network()),
 		APIKeyHint: "••••••••-••••-••••-••••-••••••••••••",
 		NextIndex:  strconv.FormatInt(m.KaspaNextIndex, 10),

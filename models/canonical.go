@@ -488,7 +488,7 @@ func (p *jsParser) hex4() (uint16, bool) {
 // forbids) as their three-byte form, so lone surrogates survive.
 func appendWTF8(b []byte, r rune) []byte {
 	if r >= 0xD800 && r <= 0xDFFF {
-		return append(b, byte(0xE0|r>>12), byte(0x80|(r>>6)&0x3F), byte(0x80|r&0x3F))
+		return append(b, byte(0xE0|r>>12), byte(0x80|(r>>6)&0x3F), byte(0x80|r&0x3F)) //nolint:gosec // r is a surrogate (0xD800-0xDFFF): each part fits a byte
 	}
 	return utf8.AppendRune(b, r)
 }

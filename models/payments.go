@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"strings"
 	"sync"
@@ -489,6 +490,10 @@ func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Paymen
 			return fmt.Errorf("models: next index: %w", err)
 		}
 		idx := next - 1
+		if idx < 0 || idx > math.MaxUint32 {
+			// A wrapped index would hand out an address already used.
+			return fmt.Errorf("models: receive address index %d out of range", idx)
+		}
 		addr, err := key.ReceiveAddress(uint32(idx))
 		if errors.Is(err, kaspa.ErrUnusableIndex) {
 			continue

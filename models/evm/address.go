@@ -44,7 +44,7 @@ func ParseAddress(s string, level Strictness) (Address, error) {
 		return a, addressErrorf(nil, "must be 0x followed by 40 hexadecimal characters (got %d)", len(h))
 	}
 	for i, r := range h {
-		if r > 0x7f || !isHex(byte(r)) {
+		if r > 0x7f || !isHex(byte(r)) { //nolint:gosec // r <= 0x7f once past the first test
 			return a, addressErrorf(nil, "invalid character %q at position %d (only 0-9 and a-f are allowed after 0x)", r, i+3)
 		}
 	}

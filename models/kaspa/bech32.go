@@ -95,11 +95,11 @@ func to5(data []byte) []byte {
 		bits += 8
 		for bits >= 5 {
 			bits -= 5
-			out = append(out, byte(acc>>uint(bits))&0x1f)
+			out = append(out, byte(acc>>uint(bits))&0x1f) //nolint:gosec // keeps the low bits on purpose
 		}
 	}
 	if bits > 0 {
-		out = append(out, byte(acc<<uint(5-bits))&0x1f)
+		out = append(out, byte(acc<<uint(5-bits))&0x1f) //nolint:gosec // keeps the low bits on purpose
 	}
 	return out
 }
@@ -116,7 +116,7 @@ func to8(data5 []byte) ([]byte, error) {
 		bits += 5
 		if bits >= 8 {
 			bits -= 8
-			out = append(out, byte(acc>>uint(bits)))
+			out = append(out, byte(acc>>uint(bits))) //nolint:gosec // keeps the low 8 bits on purpose
 		}
 	}
 	if bits >= 5 {

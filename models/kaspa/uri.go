@@ -28,7 +28,7 @@ func PaymentURI(addr string, sompi int64) string {
 // arithmetic only so no value is ever rounded or printed with an exponent.
 func FormatKAS(sompi int64) string {
 	neg := sompi < 0
-	u := uint64(sompi)
+	u := uint64(sompi) //nolint:gosec // two's complement on purpose: negated below when negative
 	if neg {
 		u = -u // two's complement; also correct for math.MinInt64
 	}

@@ -177,7 +177,7 @@ func envVar(name, field string) string {
 func StoreChains(configs []chains.ChainConfig) map[string]models.EVMChain {
 	out := make(map[string]models.EVMChain, len(configs))
 	for _, c := range configs {
-		out[c.Name] = models.EVMChain{ChainID: int64(c.ChainID), USDC: c.USDC.Lower(), Confirmations: int(c.Confirmations)}
+		out[c.Name] = models.EVMChain{ChainID: int64(c.ChainID), USDC: c.USDC.Lower(), Confirmations: int(c.Confirmations)} //nolint:gosec // config allows 1 to 100000 (cmd/till/config.go)
 		if c.Explorer != "" {
 			models.RegisterEVMExplorer(c.Name, c.Explorer+"/tx/")
 		}
