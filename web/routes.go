@@ -5,6 +5,7 @@ import (
 
 	"till/handlers"
 	"till/handlers/api"
+	"till/handlers/kirapay"
 	"till/handlers/render"
 	"till/web/middleware"
 )
@@ -13,6 +14,7 @@ import (
 type routeDeps struct {
 	pages    *handlers.Handlers
 	api      *api.API
+	kirapay  *kirapay.API
 	apiAuth  fiber.Handler // Bearer JWT or x-api-key
 	sessions fiber.Handler // dashboard cookie
 	login    fiber.Handler // dashboard pages need a logged-in merchant
@@ -35,6 +37,20 @@ func routes(app *fiber.App, d routeDeps) {
 	// Operations.
 	app.Get("/healthz", p.Healthz)
 	app.Get("/readyz", p.Readyz)
+
+	// KiraPay Public API (issue 10 §2); errors answer {statusCode, message,
+	// timestamp, path}. Its groups come before the KasPay /api group so its
+	// catch-all never sees them; each has its own catch-all (404 NOT_FOUND).
+	kl := kiraPayGroup(app, "/api/link")
+	// Link routes (§2.1–2.3) go here.
+	kiraPayNotFound(kl)
+	kw := kiraPayGroup(app, "/api/wallet")
+	// GET /api/wallet/transactions (§2.4) goes here.
+	kiraPayNotFound(kw)
+	ka := kiraPayGroup(app, "/api/admin")
+	// /api/admin/webhooks/endpoints[/:id] and /api/admin/webhooks/deliveries
+	// [/:id/redeliver] (§2.5) go here.
+	kiraPayNotFound(ka)
 
 	// Native JSON API (KasPay contract); errors answer {"error": …}.
 	v := app.Group("/api", middleware.Dialect(render.DialectKasPay))
@@ -125,4 +141,19 @@ func routes(app *fiber.App, d routeDeps) {
 	dash.Post("/settings/api-key", p.RotateAPIKey)
 	dash.Post("/settings/password", p.ChangePassword)
 	dash.Post("/settings/logout-everywhere", p.LogoutEverywhere)
+
+	// /<code> (a USDC link's short URL, §2.7) goes here, LAST.
+}
+
+// kiraPayGroup is a KiraPay route group under prefix: its errors answer in
+// the KiraPay dialect. Register its routes, then kiraPayNotFound.
+func kiraPayGroup(app *fiber.App, prefix string) fiber.Router {
+	return app.Group(prefix, middleware.DialectUnder(prefix, render.DialectKiraPay))
+}
+
+// kiraPayNotFound ends a KiraPay group: any other path or method under its
+// prefix is 404 NOT_FOUND in the KiraPay shape.
+func kiraPayNotFound(g fiber.Router) {
+	g.All("", kirapay.NotFound)
+	g.All("/*", kirapay.NotFound)
 }

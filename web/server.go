@@ -14,6 +14,7 @@ import (
 	"till/handlers"
 	"till/handlers/api"
 	"till/handlers/authn"
+	"till/handlers/kirapay"
 	"till/handlers/session"
 	"till/models"
 	"till/models/netguard"
@@ -120,6 +121,7 @@ func New(o Options) *Server {
 	routes(app, routeDeps{
 		pages:       pages,
 		api:         jsonAPI,
+		kirapay:     kirapay.New(kirapay.Config{Store: o.Store, BaseURL: o.BaseURL, WebhookPolicy: webhookPolicy}),
 		apiAuth:     middleware.APIAuth(o.Store, tokens),
 		sessions:    middleware.Sessions(sessions, o.Store),
 		login:       middleware.RequireLogin(),

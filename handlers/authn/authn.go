@@ -90,7 +90,24 @@ func (t *Tokens) Verify(token string) (string, int64, error) {
 	return c.Subject, c.Epoch, nil
 }
 
-const merchantKey = "till.merchant"
+const (
+	merchantKey = "till.merchant"
+	apiKeyKey   = "till.api_key"
+)
+
+// SetAPIKey records that the request was authenticated by the merchant's
+// API key, whose id is its stored SHA-256 (Merchant.APIKeyHash).
+func SetAPIKey(c *fiber.Ctx, id string) { c.Locals(apiKeyKey, id) }
+
+// APIKeyID is the id of the API key that authenticated the request, or nil
+// when it was a JWT, a dashboard session or nothing.
+func APIKeyID(c *fiber.Ctx) *string {
+	id, ok := c.Locals(apiKeyKey).(string)
+	if !ok || id == "" {
+		return nil
+	}
+	return &id
+}
 
 // SetMerchant records the authenticated merchant on the request.
 func SetMerchant(c *fiber.Ctx, m *models.Merchant) { c.Locals(merchantKey, m) }

@@ -30,17 +30,35 @@ const dialectKey = "till.dialect"
 // SetDialect records the dialect of the route group that matched.
 func SetDialect(c *fiber.Ctx, d Dialect) { c.Locals(dialectKey, d) }
 
+// KiraPayPrefixes are the path prefixes of the KiraPay route groups, for
+// errors raised before any group matched (web/routes.go registers the
+// groups under these same prefixes).
+var KiraPayPrefixes = []string{"/api/link", "/api/wallet", "/api/admin"}
+
 // DialectOf is the dialect of the group that matched the request. Where no
-// group matched (an unknown path, a body refused before routing) it falls
-// back on the path: KasPay under /api, HTML elsewhere.
+// group matched (a body over the limit is refused by the server before
+// routing) it falls back on the path: KiraPay under its group prefixes,
+// KasPay elsewhere under /api, HTML everywhere else.
 func DialectOf(c *fiber.Ctx) Dialect {
 	if d, ok := c.Locals(dialectKey).(Dialect); ok {
 		return d
 	}
-	if p := c.Path(); p == "/api" || strings.HasPrefix(p, "/api/") {
+	p := c.Path()
+	for _, pre := range KiraPayPrefixes {
+		if UnderPrefix(p, pre) {
+			return DialectKiraPay
+		}
+	}
+	if UnderPrefix(p, "/api") {
 		return DialectKasPay
 	}
 	return DialectHTML
+}
+
+// UnderPrefix reports whether path is prefix or below it ("/api/link/x"
+// is under "/api/link", "/api/links" is not).
+func UnderPrefix(path, prefix string) bool {
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
 }
 
 // KasPayError writes the KasPay error body {"error": msg}.

@@ -26,6 +26,16 @@ func Errorf(status int, msg string) error { return &HTTPError{Status: status, Me
 // BadRequest is a 400 with msg.
 func BadRequest(msg string) error { return &HTTPError{Status: http.StatusBadRequest, Message: msg} }
 
+// CodeError is an error answered with a status and a code of the KiraPay
+// dialect (kirapay.Fail): KiraPay shows the code as its message; KasPay and
+// HTML pages, which never route to it, would show it as is.
+type CodeError struct {
+	Status int
+	Code   string
+}
+
+func (e *CodeError) Error() string { return e.Code }
+
 // Unauthorized is the 401 every API returns for missing or bad credentials.
 var Unauthorized = &HTTPError{Status: http.StatusUnauthorized, Message: "Unauthorized"}
 
@@ -106,6 +116,7 @@ func ReasonOf(err error) (models.Reason, bool) {
 func StatusOf(err error) (status int, msg string, internal bool) {
 	var (
 		he    *HTTPError
+		ce    *CodeError
 		fe    *fiber.Error
 		nf    *models.NotFoundError
 		cf    *models.ConflictError
@@ -116,6 +127,8 @@ func StatusOf(err error) (status int, msg string, internal bool) {
 	switch {
 	case errors.As(err, &he):
 		return he.Status, he.Message, false
+	case errors.As(err, &ce):
+		return ce.Status, ce.Code, false
 	case errors.As(err, &fe):
 		return fe.Code, fiberMessage(fe), false
 	case errors.As(err, &valid), isValidation(err):
@@ -149,6 +162,10 @@ func KiraPayStatusOf(err error) (status int, msg string, internal bool) {
 	status, msg, internal = StatusOf(err)
 	if internal {
 		return status, msg, true
+	}
+	var ce *CodeError
+	if errors.As(err, &ce) {
+		return ce.Status, ce.Code, false
 	}
 	if r, ok := ReasonOf(err); ok {
 		if a, ok := KiraPayReasons[r]; ok {

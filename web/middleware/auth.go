@@ -26,7 +26,9 @@ func APIAuth(store *models.Store, tokens *authn.Tokens) fiber.Handler {
 			m   *models.Merchant
 			err error
 		)
-		if key := c.Get("X-Api-Key"); key != "" {
+		key := c.Get("X-Api-Key")
+		byKey := key != ""
+		if byKey {
 			m, err = store.MerchantByAPIKey(ctx, strings.TrimSpace(key))
 		} else if h := c.Get(fiber.HeaderAuthorization); h != "" {
 			scheme, tok, ok := strings.Cut(h, " ")
@@ -55,6 +57,9 @@ func APIAuth(store *models.Store, tokens *authn.Tokens) fiber.Handler {
 			return err
 		}
 		authn.SetMerchant(c, m)
+		if byKey {
+			authn.SetAPIKey(c, m.APIKeyHash)
+		}
 		return c.Next()
 	}
 }

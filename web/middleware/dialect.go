@@ -14,3 +14,15 @@ func Dialect(d render.Dialect) fiber.Handler {
 		return c.Next()
 	}
 }
+
+// DialectUnder is Dialect for a group under prefix. Fiber runs a group's
+// middleware for every path that merely starts with the prefix
+// ("/api/links" for "/api/link"), so it marks only paths at or below it.
+func DialectUnder(prefix string, d render.Dialect) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if render.UnderPrefix(c.Path(), prefix) {
+			render.SetDialect(c, d)
+		}
+		return c.Next()
+	}
+}
