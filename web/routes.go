@@ -45,7 +45,7 @@ func routes(app *fiber.App, d routeDeps) {
 	// Link routes (§2.1–2.3) go here.
 	kiraPayNotFound(kl)
 	kw := kiraPayGroup(app, "/api/wallet")
-	// GET /api/wallet/transactions (§2.4) goes here.
+	kw.Get("/transactions", d.apiAuth, d.kirapay.Transactions)
 	kiraPayNotFound(kw)
 	ka := kiraPayGroup(app, "/api/admin")
 	// /api/admin/webhooks/endpoints[/:id] and /api/admin/webhooks/deliveries
