@@ -95,7 +95,11 @@ func (s *Store) KiraPayTransactions(ctx context.Context, merchantID string, f Ki
 		return []KiraPayTransaction{}, 0, nil
 	}
 	where := func() *gorm.DB {
-		q := s.db.R(ctx).Model(&Payment{}).Where("merchant_id = ? AND "+kiraPayWalletScope, merchantID)
+		q := s.db.R(ctx).Model(&Payment{})
+		if f.Hash != "" {
+			q = kiraPayHashCandidates(q, merchantID, f.Hash)
+		}
+		q = q.Where("merchant_id = ? AND "+kiraPayWalletScope, merchantID)
 		if code != "" {
 			q = q.Where(kiraPayStatusSQL+" = ?", code)
 		}
@@ -104,9 +108,6 @@ func (s *Store) KiraPayTransactions(ctx context.Context, merchantID string, f Ki
 		}
 		if f.To != nil {
 			q = q.Where("tx_known_at <= ?", f.To.UTC())
-		}
-		if f.Hash != "" {
-			q = kiraPayHashWhere(q, merchantID, strings.ToLower(f.Hash))
 		}
 		return q
 	}
@@ -119,7 +120,7 @@ func (s *Store) KiraPayTransactions(ctx context.Context, merchantID string, f Ki
 		return []KiraPayTransaction{}, total, nil
 	}
 	var ps []Payment
-	if err := where().Order("tx_known_at DESC, id DESC").Limit(f.Limit).Offset(offset).Find(&ps).Error; err != nil {
+	if err := where().Select("payments.*").Order("tx_known_at DESC, id DESC").Limit(f.Limit).Offset(offset).Find(&ps).Error; err != nil {
 		return nil, 0, fmt.Errorf("models: list wallet transactions: %w", err)
 	}
 	m, err := s.Merchant(ctx, merchantID)
@@ -137,22 +138,25 @@ func (s *Store) KiraPayTransactions(ctx context.Context, merchantID string, f Ki
 	return out, total, nil
 }
 
-// kiraPayHashWhere keeps the sessions whose shown hash (KiraPayTx) starts
-// with prefix: the session's own hash (kiraPayHashSQL), or, for a session
-// holding none, its latest orphaned transfer's. The candidates come from
-// two index range scans (payments_kirapay_hash_idx, transfers_orphaned_tx_idx)
-// rather than an OR the planners would evaluate row by row. Hashes are
-// stored lower-case; the range [prefix, next) is "starts with" for hex
-// strings on any collation (next never leaves the hex digits).
-func kiraPayHashWhere(q *gorm.DB, merchantID, prefix string) *gorm.DB {
+// kiraPayHashCandidates narrows q to the sessions whose shown hash
+// (KiraPayTx) starts with prefix: the session's own hash (kiraPayHashSQL),
+// or, for a session holding none, its latest orphaned transfer's. The
+// candidates come from two index range scans (payments_kirapay_hash_idx,
+// transfers_orphaned_tx_idx) and drive the query (CROSS JOIN keeps SQLite
+// from scanning the merchant's rows to probe them instead); the row then
+// must hold that hash itself or none. Hashes are stored lower-case; the
+// range [prefix, next) is "starts with" for hex strings on any collation
+// (next never leaves the hex digits).
+func kiraPayHashCandidates(q *gorm.DB, merchantID, prefix string) *gorm.DB {
 	lo, hi := prefix, hexPrefixEnd(prefix)
-	return q.Where(`id IN (
-SELECT id FROM payments WHERE merchant_id = ? AND `+kiraPayWalletScope+` AND `+kiraPayHashSQL+` >= ? AND `+kiraPayHashSQL+` < ?
-UNION ALL
+	return q.Table(`(
+SELECT id AS cid FROM payments WHERE merchant_id = ? AND `+kiraPayWalletScope+` AND `+kiraPayHashSQL+` >= ? AND `+kiraPayHashSQL+` < ?
+UNION
 SELECT t.payment_id FROM transfers t WHERE t.orphaned_at IS NOT NULL AND t.tx_id >= ? AND t.tx_id < ?
  AND NOT EXISTS (SELECT 1 FROM transfers t2 WHERE t2.payment_id = t.payment_id AND t2.orphaned_at IS NOT NULL
-  AND (t2.orphaned_at > t.orphaned_at OR (t2.orphaned_at = t.orphaned_at AND t2.id > t.id))))`,
-		merchantID, lo, hi, lo, hi).
+  AND (t2.orphaned_at > t.orphaned_at OR (t2.orphaned_at = t.orphaned_at AND t2.id > t.id)))
+) AS c CROSS JOIN payments`, merchantID, lo, hi, lo, hi).
+		Where("payments.id = c.cid").
 		Where("("+kiraPayHashSQL+" >= ? AND "+kiraPayHashSQL+" < ?) OR (tx_id = '' AND submitted_tx_hash = '')", lo, hi)
 }
 
