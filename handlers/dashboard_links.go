@@ -131,6 +131,9 @@ func (h *Handlers) EditLink(c *fiber.Ctx) error {
 	}
 	d := pages.LinkFormData{ID: l.ID, URL: h.linkURL(l), ExpiresAt: l.ExpiresAt, DefaultWindow: m.PaymentExpiry,
 		Form: pages.Form{Values: linkValues(l)}, EVMChains: h.Store.EVMChainNames()}
+	if l.ReceiverChecksumMismatch() {
+		d.ReceiverGiven = l.ReceiverGiven
+	}
 	in, _ := linkInput(d.Form.Values)
 	if d.Preview, err = h.Store.PreviewLink(ctx, m.ID, in); err != nil {
 		return err

@@ -68,12 +68,20 @@ const (
 	ErrDuplicate Reason = "duplicate"
 	// ErrAssignRefused is a credit assignment the domain refuses (AssignError).
 	ErrAssignRefused Reason = "assign_refused"
+	// ErrRequired is a required field that is missing or blank.
+	ErrRequired Reason = "required"
+	// ErrWrongType is a field of the wrong JSON type (found by the edge that
+	// decodes the request; the domain takes typed values).
+	ErrWrongType Reason = "wrong_type"
+	// ErrTooLong is a text field over its length limit.
+	ErrTooLong Reason = "too_long"
 )
 
 // Reasons lists every Reason, for the dialect tables' completeness tests.
 var Reasons = []Reason{ErrRefused, ErrInvalid, ErrBelowMinimum, ErrLinkNotActive, ErrLinkClosed, ErrLinkExpired,
 	ErrNoPayoutAddress, ErrCurrencyMismatch, ErrChainDisabled, ErrKeyUnusable, ErrNotWalletPayment,
-	ErrPaymentClosed, ErrWebhookInactive, ErrRateLimited, ErrDuplicate, ErrAssignRefused}
+	ErrPaymentClosed, ErrWebhookInactive, ErrRateLimited, ErrDuplicate, ErrAssignRefused,
+	ErrRequired, ErrWrongType, ErrTooLong}
 
 // ValidationError reports input that breaks a domain rule. Field names the
 // input field (JSON name, neutral across dialects), Reason why (ErrInvalid
@@ -104,6 +112,11 @@ func (e *ValidationError) Error() string { return e.Message }
 // Invalid builds a ValidationError for field with a formatted message.
 func Invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Reason: ErrInvalid, Message: fmt.Sprintf(format, args...)}
+}
+
+// InvalidAs is Invalid with a more specific reason.
+func InvalidAs(field string, r Reason, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: r, Message: fmt.Sprintf(format, args...)}
 }
 
 // ConflictError is an ErrConflict with a user-facing message.

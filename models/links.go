@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -36,15 +37,19 @@ func (s LinkStatus) Valid() bool { return s == LinkDraft || s == LinkActive || s
 // Receiver (lower-case hex) and its slug is a 10-character random code; a
 // USDC price of 0 is an open amount (the customer enters it).
 type PaymentLink struct {
-	ID             string
-	MerchantID     string
-	Slug           string
-	Title          string
-	Description    string
-	Currency       Currency
-	Amount         int64 // base units of Currency
-	Chain          string
-	Receiver       string
+	ID          string
+	MerchantID  string
+	Slug        string
+	Title       string
+	Description string
+	Currency    Currency
+	Amount      int64 // base units of Currency
+	Chain       string
+	Receiver    string
+	// ReceiverGiven is the receiver as the creator typed it ("" when it
+	// came from the merchant's settings): the KiraPay API echoes it, and a
+	// mixed-case one whose EIP-55 checksum fails is flagged.
+	ReceiverGiven  string
 	ExpiryMinutes  *int
 	Status         LinkStatus
 	SuccessMessage string
@@ -100,7 +105,7 @@ const (
 	MaxLinkLifetime      = 5 * 366 * 24 * 60
 	maxLinkKAS           = 1_000_000_000 * SompiPerKAS // a billion KAS
 	maxLinkUSDCents      = 100_000_000_00              // a hundred million dollars
-	maxLinkMicroUSDC     = 100_000_000 * 1_000_000     // a hundred million USDC
+	maxLinkMicroUSDC     = 1_000_000_000 * 1_000_000   // a billion USDC (the KiraPay API's bound)
 	// LinkCodeLen is the length of a USDC link's code ([a-z0-9]).
 	LinkCodeLen = 10
 )
@@ -111,6 +116,26 @@ func (l *PaymentLink) OpenAmount() bool { return l.Currency == USDC && l.Amount 
 
 // ReceiverHex is the link's USDC receiver in EIP-55 form ("" for none).
 func (l *PaymentLink) ReceiverHex() string { return evmHex(l.Receiver) }
+
+// ReceiverShown is the receiver as given at creation, else its EIP-55 form.
+func (l *PaymentLink) ReceiverShown() string {
+	if l.ReceiverGiven != "" {
+		return l.ReceiverGiven
+	}
+	return l.ReceiverHex()
+}
+
+// ReceiverChecksumMismatch reports whether the receiver was given in mixed
+// case that is not its EIP-55 checksum (accepted by the KiraPay API, whose
+// own example is such an address, but possibly mistyped). All-lower and
+// all-upper hex carry no checksum and never mismatch.
+func (l *PaymentLink) ReceiverChecksumMismatch() bool {
+	if l.ReceiverGiven == "" {
+		return false
+	}
+	_, err := evm.ParseAddress(l.ReceiverGiven, evm.Strict)
+	return errors.Is(err, evm.ErrChecksum)
+}
 
 // evmHex shows a stored lower-case EVM address in EIP-55 form.
 func evmHex(lower string) string {
@@ -140,6 +165,10 @@ func (s *Store) EVMChainNames() []string {
 	return names
 }
 
+// USDCContract is the configured USDC contract of an enabled EVM chain in
+// EIP-55 form ("" for a chain not enabled).
+func (s *Store) USDCContract(chain string) string { return evmHex(s.evm[chain].USDC) }
+
 // EVMChainEnabled reports whether chain is an enabled EVM chain.
 func (s *Store) EVMChainEnabled(chain string) bool {
 	_, ok := s.evm[chain]
@@ -164,6 +193,18 @@ type LinkInput struct {
 	// pay-to address, strict EIP-55 ("" means the merchant's EVM address).
 	Chain    *string
 	Receiver *string
+	// ReceiverAnyCase takes the receiver on its format alone (the KiraPay
+	// API): a mixed-case address with a wrong EIP-55 checksum is accepted
+	// and flagged (ReceiverChecksumMismatch) instead of refused.
+	ReceiverAnyCase bool
+	// APIKeyID is the API key creating the link (nil: dashboard or JWT);
+	// create only.
+	APIKeyID *string
+	// EdgeErrors are the field errors the request's decoder already found
+	// (a field of the wrong JSON type, a required one missing): they are
+	// reported with the domain's own, in place of any on the same field,
+	// so a dialect can answer the first in its own order.
+	EdgeErrors ValidationErrors
 }
 
 func str(p *string) string {
@@ -177,6 +218,7 @@ func str(p *string) string {
 func (s *Store) CreateLink(ctx context.Context, merchantID string, in LinkInput) (*PaymentLink, error) {
 	now := s.clock()
 	l, in := newLink(merchantID, in, now)
+	l.APIKeyID = in.APIKeyID
 	m, err := s.Merchant(ctx, merchantID)
 	if err != nil {
 		return nil, err
@@ -222,7 +264,7 @@ func (s *Store) UpdateLink(ctx context.Context, merchantID, id string, in LinkIn
 	if err != nil {
 		return nil, err
 	}
-	if in == (LinkInput{}) {
+	if in.empty() {
 		return nil, Invalid("", "No fields to update")
 	}
 	m, err := s.Merchant(ctx, merchantID)
@@ -238,7 +280,7 @@ func (s *Store) UpdateLink(ctx context.Context, merchantID, id string, in LinkIn
 		"title": l.Title, "description": l.Description, "currency": l.Currency, "amount": l.Amount,
 		"expiry_minutes": l.ExpiryMinutes, "status": l.Status, "success_message": l.SuccessMessage,
 		"redirect_url": l.RedirectURL, "expires_at": l.ExpiresAt, "updated_at": l.UpdatedAt,
-		"chain": l.Chain, "receiver": l.Receiver,
+		"chain": l.Chain, "receiver": l.Receiver, "receiver_given": l.ReceiverGiven,
 	})
 	if res.Error != nil {
 		return nil, fmt.Errorf("models: update link: %w", res.Error)
@@ -247,6 +289,13 @@ func (s *Store) UpdateLink(ctx context.Context, merchantID, id string, in LinkIn
 		return nil, &NotFoundError{What: "Payment link"}
 	}
 	return l, nil
+}
+
+// empty reports whether in sets no field.
+func (in LinkInput) empty() bool {
+	return in.Title == nil && in.Description == nil && in.Amount == nil && in.Currency == nil &&
+		in.ExpiryMinutes == nil && in.Status == nil && in.SuccessMessage == nil && in.RedirectURL == nil &&
+		in.LinkExpiresIn == nil && in.Chain == nil && in.Receiver == nil && len(in.EdgeErrors) == 0
 }
 
 // applyLinkInput validates every given field against l's resulting state and
@@ -268,6 +317,11 @@ func (s *Store) applyLinkInput(l *PaymentLink, in LinkInput, now time.Time, m *M
 	if in.Currency != nil {
 		c := Currency(strings.ToUpper(strings.TrimSpace(*in.Currency)))
 		switch {
+		case c == USDC && len(s.evm) == 0:
+			// USDC with no EVM chain enabled: the chain is what is missing
+			// (the KasPay document's message).
+			v.add(Invalid("chain", "currency must be KAS or USD"))
+			l.Currency = c
 		case !c.Valid() && len(s.evm) == 0:
 			v.add(Invalid("currency", "currency must be KAS or USD")) // the KasPay document's message
 		case !c.Valid():
@@ -322,7 +376,7 @@ func (s *Store) applyLinkInput(l *PaymentLink, in LinkInput, now time.Time, m *M
 			}
 		}
 	}
-	return v.err()
+	return v.merge(in.EdgeErrors).err()
 }
 
 // applyLinkChain sets a USDC link's chain and receiver (and a KAS/USD
@@ -336,7 +390,7 @@ func (s *Store) applyLinkChain(v *ValidationErrors, l *PaymentLink, in LinkInput
 		if in.Receiver != nil && strings.TrimSpace(*in.Receiver) != "" {
 			v.add(Invalid("receiver", "receiver applies to USDC links only"))
 		}
-		l.Chain, l.Receiver = chainKaspa, ""
+		l.Chain, l.Receiver, l.ReceiverGiven = chainKaspa, "", ""
 		return
 	}
 	if in.Chain != nil || IsKaspa(l.Chain) {
@@ -357,14 +411,18 @@ func (s *Store) applyLinkChain(v *ValidationErrors, l *PaymentLink, in LinkInput
 		r := strings.TrimSpace(str(in.Receiver))
 		switch {
 		case r != "":
-			a, err := evm.ParseAddress(r, evm.Strict)
+			level := evm.Strict
+			if in.ReceiverAnyCase {
+				level = evm.Format
+			}
+			a, err := evm.ParseAddress(r, level)
 			if err != nil {
 				v.add(Invalid("receiver", "Invalid receiver address: %s", evmReason(err)))
 			} else {
-				l.Receiver = a.Lower()
+				l.Receiver, l.ReceiverGiven = a.Lower(), r
 			}
 		case m != nil && m.EVMAddress != "":
-			l.Receiver = m.EVMAddress
+			l.Receiver, l.ReceiverGiven = m.EVMAddress, ""
 		default:
 			v.add(Invalid("receiver", "receiver is required: set your EVM address in settings or give the link a receiver"))
 		}
@@ -394,7 +452,7 @@ func validateLinkAmount(text string, l *PaymentLink) error {
 		max = maxLinkUSDCents
 	}
 	if strings.TrimSpace(text) == "" {
-		return Invalid("amount", "amount is required")
+		return InvalidAs("amount", ErrRequired, "amount is required")
 	}
 	units, err := ParseAmount(text, l.Currency, max)
 	if err != nil {
@@ -411,7 +469,7 @@ func validateLinkAmount(text string, l *PaymentLink) error {
 // anything else is at least the payable minimum (0.01 USDC).
 func validateUSDCLinkAmount(text string, l *PaymentLink) error {
 	if strings.TrimSpace(text) == "" {
-		return Invalid("amount", "amount is required (0 lets the customer choose it)")
+		return InvalidAs("amount", ErrRequired, "amount is required (0 lets the customer choose it)")
 	}
 	units, err := evm.ParseUSDC(text)
 	switch {
@@ -494,4 +552,57 @@ func randomCode(n int) string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
+}
+
+// LinkByShortID returns the merchant's link whose KiraPay _id is short; a
+// malformed _id or another merchant's link is the same NotFoundError.
+func (s *Store) LinkByShortID(ctx context.Context, merchantID, short string) (*PaymentLink, error) {
+	return findOwnedByShortID[PaymentLink](ctx, s.db.read, merchantID, short, "Link")
+}
+
+// USDCLinksPage is one page of the merchant's USDC links, newest first,
+// and how many there are (the KiraPay links list): one indexed count and
+// one page query. page and limit are ≥ 1; a page past the end is empty.
+func (s *Store) USDCLinksPage(ctx context.Context, merchantID string, page, limit int) ([]PaymentLink, int64, error) {
+	db := s.db.R(ctx)
+	usdc := func(q *gorm.DB) *gorm.DB { return q.Where("merchant_id = ? AND currency = ?", merchantID, USDC) }
+	var total int64
+	if err := db.Model(&PaymentLink{}).Scopes(usdc).Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("models: count links: %w", err)
+	}
+	links := []PaymentLink{}
+	if int64(page-1) >= (total+int64(limit)-1)/int64(limit) {
+		return links, total, nil // past the end (or none): no page query
+	}
+	err := db.Scopes(usdc).Order("created_at DESC, id DESC").Limit(limit).Offset((page - 1) * limit).Find(&links).Error
+	if err != nil {
+		return nil, 0, fmt.Errorf("models: list links: %w", err)
+	}
+	return links, total, nil
+}
+
+// PublicLink is the payable USDC link with code and its merchant (the
+// KiraPay public link endpoint). Unknown, draft, inactive, expired and
+// non-USDC links are one NotFoundError ("Link not found", the seed's
+// message).
+func (s *Store) PublicLink(ctx context.Context, code string) (*PaymentLink, *Merchant, error) {
+	notFound := &NotFoundError{What: "Link"}
+	if len(code) != LinkCodeLen {
+		return nil, nil, notFound
+	}
+	l, err := s.LinkBySlug(ctx, code)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, notFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if l.Currency != USDC || l.Status != LinkActive || l.Expired(s.clock()) {
+		return nil, nil, notFound
+	}
+	m, err := s.Merchant(ctx, l.MerchantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, m, nil
 }

@@ -272,6 +272,14 @@ CREATE UNIQUE INDEX payments_short_id_key ON payments ((substr(replace(id, '-', 
 CREATE UNIQUE INDEX webhook_endpoints_short_id_key ON webhook_endpoints ((substr(replace(id, '-', ''), 1, 24)));
 CREATE UNIQUE INDEX webhook_deliveries_short_id_key ON webhook_deliveries ((substr(replace(id, '-', ''), 1, 24)));
 `)},
+	// 0010: KiraPay links. A link keeps its receiver as given (the KiraPay
+	// API echoes it; '' for older links and the merchant's own address),
+	// and the KiraPay list (a merchant's USDC links, newest first) reads
+	// one index for its count and its pages.
+	{ID: "0010_kirapay_links", Migrate: execDDL(`
+ALTER TABLE payment_links ADD COLUMN receiver_given TEXT NOT NULL DEFAULT '';
+CREATE INDEX payment_links_merchant_currency_idx ON payment_links (merchant_id, currency, created_at, id);
+`)},
 	// 0012: the KiraPay wallet list. createdAt is tx_known_at, set since
 	// the presenter landed: older sessions take the first credit's time.
 	// One partial index per query path, each over the list's scope (USDC

@@ -31,6 +31,16 @@ func (v ValidationErrors) For(field string) string {
 	return ""
 }
 
+// has reports whether v holds an error on field.
+func (v ValidationErrors) has(field string) bool {
+	for _, e := range v {
+		if e.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
 // add appends a field error when err is a validation error and reports
 // whether it was one.
 func (v *ValidationErrors) add(err error) {
@@ -43,6 +53,21 @@ func (v *ValidationErrors) add(err error) {
 		return
 	}
 	*v = append(*v, &ValidationError{Message: err.Error()})
+}
+
+// merge returns v with edge's errors, and without v's own errors on the
+// fields edge already refused: one error per field, the edge's.
+func (v ValidationErrors) merge(edge ValidationErrors) ValidationErrors {
+	if len(edge) == 0 {
+		return v
+	}
+	out := append(ValidationErrors(nil), edge...)
+	for _, e := range v {
+		if !edge.has(e.Field) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // err returns nil when nothing was collected.
@@ -102,7 +127,7 @@ func validateEmail(field, email string) error {
 func validateText(field, label, s string, required bool, max int) error {
 	if s == "" {
 		if required {
-			return Invalid(field, "%s is required", label)
+			return InvalidAs(field, ErrRequired, "%s is required", label)
 		}
 		return nil
 	}
@@ -110,7 +135,7 @@ func validateText(field, label, s string, required bool, max int) error {
 		return Invalid(field, "%s must be valid UTF-8 text", label)
 	}
 	if utf8.RuneCountInString(s) > max {
-		return Invalid(field, "%s must be at most %d characters", label, max)
+		return InvalidAs(field, ErrTooLong, "%s must be at most %d characters", label, max)
 	}
 	for _, r := range s {
 		if err := checkTextRune(field, label, r, false); err != nil {
@@ -126,7 +151,7 @@ func validateMultiline(field, label, s string, max int) error {
 		return Invalid(field, "%s must be valid UTF-8 text", label)
 	}
 	if utf8.RuneCountInString(s) > max {
-		return Invalid(field, "%s must be at most %d characters", label, max)
+		return InvalidAs(field, ErrTooLong, "%s must be at most %d characters", label, max)
 	}
 	for _, r := range s {
 		if err := checkTextRune(field, label, r, true); err != nil {

@@ -25,11 +25,14 @@ type routeDeps struct {
 	limit func(name string) fiber.Handler
 	// publicLimit bounds anonymous session creation per IP.
 	publicLimit fiber.Handler
+	// publicRead bounds anonymous reads of public links per IP (a budget
+	// of its own, as large as publicLimit's).
+	publicRead fiber.Handler
 }
 
 // routes is Till's whole route table, one line per route.
 func routes(app *fiber.App, d routeDeps) {
-	p, a := d.pages, d.api
+	p, a, k := d.pages, d.api, d.kirapay
 
 	// Every handler's context gets a deadline (streamed bodies keep their own).
 	app.Use(middleware.Deadline(middleware.DefaultRequestTimeout))
@@ -42,7 +45,9 @@ func routes(app *fiber.App, d routeDeps) {
 	// timestamp, path}. Its groups come before the KasPay /api group so its
 	// catch-all never sees them; each has its own catch-all (404 NOT_FOUND).
 	kl := kiraPayGroup(app, "/api/link")
-	// Link routes (§2.1–2.3) go here.
+	kl.Post("/generate", d.apiAuth, k.GenerateLink)
+	kl.Get("", d.apiAuth, k.ListLinks)
+	kl.Get("/:code", d.publicRead, k.PublicLink)
 	kiraPayNotFound(kl)
 	kw := kiraPayGroup(app, "/api/wallet")
 	kw.Get("/transactions", d.apiAuth, d.kirapay.Transactions)
@@ -142,7 +147,10 @@ func routes(app *fiber.App, d routeDeps) {
 	dash.Post("/settings/password", p.ChangePassword)
 	dash.Post("/settings/logout-everywhere", p.LogoutEverywhere)
 
-	// /<code> (a USDC link's short URL, §2.7) goes here, LAST.
+	// A USDC link's short URL, TILL_BASE_URL/<code> (KiraPay's url): the
+	// same checkout as /pay/<code>. LAST, and only for exactly ten [a-z0-9],
+	// so it never shadows another page.
+	h.Get(`/:slug<regex(^[a-z0-9]{10}$)>`, p.ShowCheckout)
 }
 
 // kiraPayGroup is a KiraPay route group under prefix: its errors answer in

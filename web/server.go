@@ -128,6 +128,7 @@ func New(o Options) *Server {
 		csrf:        middleware.CSRF(),
 		limit:       func(name string) fiber.Handler { return middleware.SharedRateLimit(o.Store, name, authLimit) },
 		publicLimit: middleware.RateLimit(o.PublicRateLimit, time.Minute),
+		publicRead:  middleware.RateLimit(o.PublicRateLimit, time.Minute),
 	})
 	return &Server{App: app}
 }

@@ -65,6 +65,9 @@ var KasPayReasons = map[models.Reason]Answer{
 	models.ErrRateLimited:      {Status: http.StatusTooManyRequests},
 	models.ErrDuplicate:        {Status: http.StatusConflict},
 	models.ErrAssignRefused:    {Status: http.StatusConflict},
+	models.ErrRequired:         {Status: http.StatusBadRequest},
+	models.ErrWrongType:        {Status: http.StatusBadRequest},
+	models.ErrTooLong:          {Status: http.StatusBadRequest},
 }
 
 // KiraPayReasons is the KiraPay surface's answer to each reason: its seed
@@ -88,6 +91,55 @@ var KiraPayReasons = map[models.Reason]Answer{
 	models.ErrRateLimited:      {http.StatusTooManyRequests, "TOO_MANY_REQUESTS"},
 	models.ErrDuplicate:        {http.StatusConflict, "DUPLICATE"},
 	models.ErrAssignRefused:    {http.StatusConflict, "ASSIGN_REFUSED"},
+	models.ErrRequired:         {http.StatusBadRequest, "FIELD_REQUIRED"},
+	models.ErrWrongType:        {http.StatusBadRequest, "INVALID_TYPE"},
+	models.ErrTooLong:          {http.StatusBadRequest, "TOO_LONG"},
+}
+
+// KiraPayField is the KiraPay code of a field error: a domain field (its
+// neutral JSON name: the domain's "amount" is KiraPay's price, "title" its
+// name) with a reason ("" matches any reason of the field).
+type KiraPayField struct {
+	Field  string
+	Reason models.Reason
+	Code   string
+}
+
+// KiraPayFields names field errors in the KiraPay dialect, in the order the
+// KiraPay endpoints check their fields (issue 10 §2): a request with several
+// invalid fields is answered with the first entry that matches one of them.
+var KiraPayFields = []KiraPayField{
+	// POST /api/link/generate
+	{"currency", models.ErrRequired, "CURRENCY_REQUIRED"},
+	{"currency", "", "INVALID_CURRENCY"},
+	{"receiver", models.ErrRequired, "ADDRESS_REQUIRED"},
+	{"receiver", "", "INVALID_ETHEREUM_ADDRESS"},
+	{"amount", models.ErrRequired, "PRICE_REQUIRED"},
+	{"amount", models.ErrWrongType, "PRICE_MUST_BE_NUMBER"},
+	{"amount", "", "INVALID_PRICE"},
+	{"title", models.ErrRequired, "NAME_REQUIRED"},
+	{"title", models.ErrWrongType, "NAME_MUST_BE_STRING"},
+	{"title", models.ErrTooLong, "NAME_TOO_LONG"},
+	{"title", "", "INVALID_NAME"}, // control or bidi characters (Till's rule)
+	{"redirectUrl", "", "INVALID_REDIRECT_URL"},
+	{"chain", "", "INVALID_CHAIN"},
+}
+
+// kiraPayFieldCode is the code of the first KiraPayFields entry matching a
+// field error carried by err.
+func kiraPayFieldCode(err error) (string, bool) {
+	errs, ok := models.AsValidation(err)
+	if !ok {
+		return "", false
+	}
+	for _, f := range KiraPayFields {
+		for _, e := range errs {
+			if e.Field == f.Field && (f.Reason == "" || e.ReasonOf() == f.Reason) {
+				return f.Code, true
+			}
+		}
+	}
+	return "", false
 }
 
 // ReasonOf is the domain reason of err, if it carries one.
@@ -154,7 +206,8 @@ func StatusOf(err error) (status int, msg string, internal bool) {
 }
 
 // KiraPayStatusOf maps any error to the KiraPay dialect: a status and an
-// upper-snake code. Reasons follow KiraPayReasons; a named not-found keeps
+// upper-snake code. Field errors follow KiraPayFields, other reasons
+// KiraPayReasons; a named not-found keeps
 // its sentence (the seed answers "Link not found"), unexpected errors the
 // seed's "Internal server error"; other errors keep the KasPay status and
 // take the code of that status.
@@ -166,6 +219,9 @@ func KiraPayStatusOf(err error) (status int, msg string, internal bool) {
 	var ce *CodeError
 	if errors.As(err, &ce) {
 		return ce.Status, ce.Code, false
+	}
+	if code, ok := kiraPayFieldCode(err); ok {
+		return http.StatusBadRequest, code, false
 	}
 	if r, ok := ReasonOf(err); ok {
 		if a, ok := KiraPayReasons[r]; ok {
