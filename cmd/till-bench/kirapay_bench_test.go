@@ -377,28 +377,10 @@ func (e *explainer) stop(b *testing.B, query string) {
 		if !strings.Contains(s, "tx_known_at") {
 			continue // the merchant and orphaned-transfer lookups
 		}
-		prefix := "EXPLAIN QUERY PLAN "
-		if modeltest.Engine() == models.Postgres {
-			prefix = "EXPLAIN "
-		}
-		rows, err := e.db.Raw(prefix + s).Rows()
+		plan, err := modeltest.QueryPlan(e.db, s)
 		if err != nil {
 			b.Fatalf("explain %s: %v", s, err)
 		}
-		cols, _ := rows.Columns()
-		var plan []string
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				b.Fatal(err)
-			}
-			plan = append(plan, fmt.Sprint(vals[len(vals)-1]))
-		}
-		rows.Close()
 		b.Logf("%s\n%s\n  %s", q, s, strings.Join(plan, "\n  "))
 	}
 }
