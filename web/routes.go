@@ -53,7 +53,7 @@ func routes(app *fiber.App, d routeDeps) {
 	kl.Get("/:code", d.publicRead, k.PublicLink)
 	kiraPayNotFound(kl)
 	kw := kiraPayGroup(app, "/api/wallet")
-	// GET /api/wallet/transactions (§2.4) goes here.
+	kw.Get("/transactions", d.apiAuth, d.kirapay.Transactions)
 	kiraPayNotFound(kw)
 	ka := kiraPayGroup(app, "/api/admin")
 	ka.Post("/webhooks/endpoints", d.apiAuth, d.idem, k.CreateWebhookEndpoint)
