@@ -38,8 +38,8 @@ func TestOpenAPIDocuments(t *testing.T) {
 var param = regexp.MustCompile(`:[A-Za-z0-9_]+|\{[^}]+\}`)
 
 // TestOpenAPIRoutes: every route of the KasPay group in the route table has
-// its path and method in the KasPay document, and every KiraPay route (none
-// until that group is mounted) in the KiraPay document.
+// its path and method in the KasPay document, and every KiraPay route in the
+// KiraPay document.
 func TestOpenAPIRoutes(t *testing.T) {
 	env := webtest.New(t)
 	kaspay, kirapay := webtest.APIDocs(t)
@@ -55,7 +55,11 @@ func TestOpenAPIRoutes(t *testing.T) {
 	inKasPay, inKiraPay := documented(kaspay), documented(kirapay)
 	var checked int
 	for _, r := range env.Server.App.GetRoutes(true) {
-		if r.Method == "HEAD" || !strings.HasPrefix(r.Path, "/api/") {
+		// The KiraPay groups' catch-alls (every method on the group's prefix
+		// and below it) answer 404 NOT_FOUND, documented as such, not as
+		// operations.
+		if r.Method == "HEAD" || !strings.HasPrefix(r.Path, "/api/") || strings.HasSuffix(r.Path, "/*") ||
+			r.Path == "/api/link" && r.Method != "GET" || r.Path == "/api/wallet" || r.Path == "/api/admin" {
 			continue
 		}
 		key := r.Method + " " + param.ReplaceAllString(r.Path, "{}")
