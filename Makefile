@@ -12,7 +12,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 
 TAILWIND := node_modules/.bin/tailwindcss
 # Files that `make generate` writes and CI compares with the committed ones.
-GENERATED := '*_templ.go' static/css/app.css static/js/htmx.min.js
+GENERATED := '*_templ.go' static/css/app.css static/js/htmx.min.js static/js/swagger-ui-bundle.js static/css/swagger-ui.css
 
 .PHONY: help run run-double run-evm-double build contracts generate lint check-generated test bench fuzz clean
 
@@ -39,10 +39,12 @@ EVM_CONTRACTS := workers/evm/evmsim/contracts
 contracts: ## Recompile the EVM test tokens (MockUSDC.sol) with npm solc@0.8.28
 	cd $(EVM_CONTRACTS) && npm ci --no-audit --no-fund && node compile.js
 
-generate: node_modules/.package-lock.json ## Regenerate templ code, static/css/app.css and static/js/htmx.min.js
+generate: node_modules/.package-lock.json ## Regenerate templ code, static/css/app.css, htmx and Swagger UI (/docs)
 	go tool templ generate
 	BROWSERSLIST_IGNORE_OLD_DATA=1 $(TAILWIND) -c tailwind.config.js -i static/src/input.css -o static/css/app.css --minify
 	cp node_modules/htmx.org/dist/htmx.min.js static/js/htmx.min.js
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js static/js/swagger-ui-bundle.js
+	cp node_modules/swagger-ui-dist/swagger-ui.css static/css/swagger-ui.css
 
 # npm writes node_modules/.package-lock.json; (re)install when it is missing
 # or older than the lockfile.

@@ -79,13 +79,14 @@ type KiraPayTransaction struct {
 }
 
 // KiraPayTxSource is what the presenter needs besides the payment: the
-// merchant's name and, when the payment holds no credited transaction any
-// more (its transfer was orphaned), that transfer's hash.
+// merchant's name and the hash of the payment's latest orphaned transfer.
 type KiraPayTxSource struct {
 	Payment  *Payment
 	Username string
 	// OrphanedTxID is the hash of the payment's latest orphaned transfer
-	// ("" for none).
+	// ("" for none): shown when the payment holds no credited or submitted
+	// transaction any more, and it names an expiry's failure "removed by a
+	// reorganisation" even when the session kept its tx_id.
 	OrphanedTxID string
 }
 

@@ -286,6 +286,21 @@ CREATE INDEX payment_links_merchant_currency_idx ON payment_links (merchant_id, 
 	{ID: "0011_kirapay_webhooks", Migrate: execDDL(`
 CREATE INDEX webhook_deliveries_endpoint_status_idx ON webhook_deliveries (endpoint_id, status, created_at);
 `)},
+	// 0012: the KiraPay wallet list. createdAt is tx_known_at, set since
+	// the presenter landed: older sessions take the first credit's time.
+	// One partial index per query path, each over the list's scope (USDC
+	// sessions with a known transaction), ordered as the list is: all rows
+	// and date ranges; a status (kiraPayStatusSQL, the presenter's status in
+	// SQL); a hash prefix (kiraPayHashSQL, the session's own hash); and
+	// orphaned transfers by hash, for sessions whose shown hash is one.
+	{ID: "0012_kirapay_wallet", Migrate: execDDL(`
+UPDATE payments SET tx_known_at = detected_at WHERE tx_known_at IS NULL AND detected_at IS NOT NULL;
+UPDATE payments SET tx_known_at = (SELECT MIN(t.seen_at) FROM transfers t WHERE t.payment_id = payments.id) WHERE tx_known_at IS NULL AND asset = 'USDC' AND EXISTS (SELECT 1 FROM transfers t WHERE t.payment_id = payments.id);
+CREATE INDEX payments_kirapay_idx ON payments (merchant_id, tx_known_at, id) WHERE asset = 'USDC' AND tx_known_at IS NOT NULL;
+CREATE INDEX payments_kirapay_status_idx ON payments (merchant_id, (CASE WHEN status = 'confirmed' THEN 'S' WHEN status = 'expired' OR (tx_id = '' AND failure <> '') THEN 'F' ELSE 'P' END), tx_known_at, id) WHERE asset = 'USDC' AND tx_known_at IS NOT NULL;
+CREATE INDEX payments_kirapay_hash_idx ON payments (merchant_id, (CASE WHEN tx_id <> '' THEN tx_id ELSE submitted_tx_hash END)) WHERE asset = 'USDC' AND tx_known_at IS NOT NULL;
+CREATE INDEX transfers_orphaned_tx_idx ON transfers (tx_id) WHERE orphaned_at IS NOT NULL;
+`)},
 	// 0013: KiraPay events. transaction.created is sent at most once per
 	// session and transaction hash: the event's subject (the hash; null
 	// for every other event) is unique per payment, so two processes

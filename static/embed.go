@@ -3,6 +3,8 @@
 //
 //   - css/app.css: Tailwind CSS built from src/input.css (make generate)
 //   - js/htmx.min.js: htmx 2, copied from the pinned npm package (make generate)
+//   - js/swagger-ui-bundle.js, css/swagger-ui.css: Swagger UI for /docs, copied
+//     from the pinned swagger-ui-dist package (make generate); js/docs.js starts it
 //   - img/: the logo and favicon
 //
 // The built files are committed; `make check-generated` fails when they are

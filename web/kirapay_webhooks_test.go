@@ -340,7 +340,7 @@ func TestKiraPayWebhookDeliveries(t *testing.T) {
 			t.Fatalf("foreign delivery listed: %v", it)
 		}
 	}
-	if _, items = get("?status=FAILED"); len(items) != 1 || items[0]["_id"] != models.ShortID(failA.ID) || items[0]["status"] != "failed" ||
+	if _, items = get("?status=failed"); len(items) != 1 || items[0]["_id"] != models.ShortID(failA.ID) || items[0]["status"] != "failed" ||
 		items[0]["lastError"] != "HTTP 500" || items[0]["deliveredAt"] != nil {
 		t.Fatalf("failed: %v", items)
 	}
@@ -364,6 +364,7 @@ func TestKiraPayWebhookDeliveries(t *testing.T) {
 	for q, want := range map[string][2]any{
 		"?status=delivered":                      {400, "INVALID_STATUS"},
 		"?status=retrying":                       {400, "INVALID_STATUS"},
+		"?status=FAILED":                         {400, "INVALID_STATUS"},
 		"?page=0":                                {400, "INVALID_PAGE"},
 		"?limit=x":                               {400, "INVALID_LIMIT"},
 		"?endpointId=" + o:                       {404, "Webhook endpoint not found"},

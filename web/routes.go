@@ -53,7 +53,7 @@ func routes(app *fiber.App, d routeDeps) {
 	kl.Get("/:code", d.publicRead, k.PublicLink)
 	kiraPayNotFound(kl)
 	kw := kiraPayGroup(app, "/api/wallet")
-	// GET /api/wallet/transactions (§2.4) goes here.
+	kw.Get("/transactions", d.apiAuth, d.kirapay.Transactions)
 	kiraPayNotFound(kw)
 	ka := kiraPayGroup(app, "/api/admin")
 	ka.Post("/webhooks/endpoints", d.apiAuth, d.idem, k.CreateWebhookEndpoint)
@@ -91,6 +91,8 @@ func routes(app *fiber.App, d routeDeps) {
 	v.Get("/webhooks/:id/deliveries", d.apiAuth, a.ListWebhookDeliveries)
 	v.Post("/webhooks/:id/deliveries/:deliveryId/redeliver", d.apiAuth, d.idem, a.RedeliverWebhook)
 	v.Post("/webhooks/:id/test", d.apiAuth, d.idem, a.TestWebhook)
+	v.Get("/openapi.json", p.OpenAPIKasPay)
+	v.Get("/kirapay/openapi.json", p.OpenAPIKiraPay)
 	v.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound }) // unknown API paths answer in the group's dialect
 
 	// HTML: sign-up, login, dashboard; errors answer with a page.
@@ -101,6 +103,7 @@ func routes(app *fiber.App, d routeDeps) {
 	h.Get("/login", p.ShowLogin)
 	h.Post("/login", p.Login)
 	h.Post("/logout", p.Logout)
+	h.Get("/docs", p.Docs) // the API reference of both surfaces
 
 	// Checkout (public): the link page, session start (POST only: a GET never
 	// opens a session), one session's page, its polled status fragment, its

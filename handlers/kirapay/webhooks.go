@@ -185,7 +185,10 @@ func (a *API) DeleteWebhookEndpoint(c *fiber.Ctx) error {
 func (a *API) ListWebhookDeliveries(c *fiber.Ctx) error {
 	f := models.DeliveryFilter{Dialect: models.DialectKiraPay, EndpointID: c.Query("endpointId")}
 	if s := c.Query("status"); s != "" {
-		st, ok := deliveryStatuses[strings.ToLower(s)]
+		// Exactly the three values (the wallet filter's case-insensitivity
+		// is the reading of the seed's upper-case examples; this
+		// list has lower-case values only).
+		st, ok := deliveryStatuses[s]
 		if !ok {
 			return Fail(http.StatusBadRequest, "INVALID_STATUS")
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for CREATE/DROP DATABASE
+	"gorm.io/gorm"
 
 	"till/models"
 	"till/models/kaspa"
@@ -105,3 +106,42 @@ func Store(t testing.TB, opts ...func(*models.StoreOptions)) *models.Store {
 
 // Name returns a readable label of the engine for subtest names.
 func Name() string { return fmt.Sprint(Engine()) }
+
+// QueryPlan is the engine's plan for query: the text of EXPLAIN QUERY PLAN
+// on SQLite, EXPLAIN on Postgres, one line per plan row, for tests and
+// benchmarks that check (or show) which index a query uses.
+func QueryPlan(db *gorm.DB, query string, args ...any) ([]string, error) {
+	prefix := "EXPLAIN QUERY PLAN "
+	if Engine() == models.Postgres {
+		prefix = "EXPLAIN "
+	}
+	rows, err := db.Raw(prefix+query, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			switch s := v.(type) {
+			case string:
+				lines = append(lines, s)
+			case []byte:
+				lines = append(lines, string(s))
+			}
+		}
+	}
+	return lines, rows.Err()
+}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +25,9 @@ type Env struct {
 	Server *web.Server
 	// URL is set by Listen: the loopback base URL.
 	URL string
+	// NoContract turns off the OpenAPI contract check of Do (contract.go)
+	// for this Env; it is on by default.
+	NoContract bool
 }
 
 // Option adjusts the server options before start.
@@ -106,18 +108,21 @@ func (r Response) Error(t testing.TB) string {
 // string (sent as is) or any value (JSON-encoded).
 func (e *Env) Do(method, path string, body any, headers ...string) Response {
 	e.T.Helper()
-	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		raw = b
 	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
 			e.T.Fatal(err)
 		}
+	}
+	var rd io.Reader
+	if body != nil {
 		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, "http://till.test"+path, rd)
@@ -130,13 +135,16 @@ func (e *Env) Do(method, path string, body any, headers ...string) Response {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	check := req.Clone(req.Context())
 	resp, err := e.Server.App.Test(req, 30_000)
 	if err != nil {
 		e.T.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	out, _ := io.ReadAll(resp.Body)
+	r := Response{Status: resp.StatusCode, Header: resp.Header, Body: out}
+	e.checkContract(check, raw, r)
+	return r
 }
 
 // Merchant is a registered test merchant with its credentials.
