@@ -349,7 +349,7 @@ func newExplainer(b *testing.B, db *gorm.DB) *explainer {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		if e.capture {
-			e.stmts = append(e.stmts, tx.Dialector.Explain(tx.Statement.SQL.String(), tx.Statement.Vars...))
+			e.stmts = append(e.stmts, tx.Explain(tx.Statement.SQL.String(), tx.Statement.Vars...))
 		}
 	}
 	if err := db.Callback().Query().After("gorm:query").Register("bench:explain", record); err != nil {

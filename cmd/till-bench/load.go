@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -204,7 +205,7 @@ func (c *clientConn) redial() error {
 	if c.conn != nil {
 		_ = c.conn.Close()
 	}
-	conn, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
+	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(context.Background(), "tcp", c.addr)
 	if err != nil {
 		c.conn = nil
 		return fmt.Errorf("dial %s: %w", c.addr, err)

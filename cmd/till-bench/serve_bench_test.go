@@ -349,7 +349,7 @@ func benchDetection(b *testing.B, bin string) {
 				cancel()
 				b.Fatalf("not all payments confirmed within 60 s; log:\n%s", p.tail())
 			}
-			if next < batch && (next == 0 || time.Since(paidAt[next-1]) >= 400*time.Millisecond) {
+			if next < batch && (next == 0 || time.Since(paidAt[next-1]) >= 400*time.Millisecond) { //nolint:gosec // G602: 0 < next < batch = len(paidAt)
 				sompi, err := double.ParseKAS(sessions[next].AmountExpected)
 				if err != nil {
 					b.Fatal(err)

@@ -1,6 +1,7 @@
 package webtest
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -43,7 +44,7 @@ type Page struct {
 // Get fetches path.
 func (c *Client) Get(path string, headers ...string) Page {
 	c.t.Helper()
-	req, _ := http.NewRequest("GET", c.base+path, nil)
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", c.base+path, nil)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -53,7 +54,7 @@ func (c *Client) Get(path string, headers ...string) Page {
 // PostForm submits form values to path (add "_csrf" yourself, or use Submit).
 func (c *Client) PostForm(path string, values url.Values, headers ...string) Page {
 	c.t.Helper()
-	req, _ := http.NewRequest("POST", c.base+path, strings.NewReader(values.Encode()))
+	req, _ := http.NewRequestWithContext(context.Background(), "POST", c.base+path, strings.NewReader(values.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])

@@ -5,6 +5,7 @@ package webtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -62,7 +63,7 @@ func NewWith(t testing.TB, storeOpts []func(*models.StoreOptions), opts ...Optio
 // Listen serves the app on a loopback port and sets e.URL.
 func (e *Env) Listen() string {
 	e.T.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		e.T.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func (e *Env) Do(method, path string, body any, headers ...string) Response {
 	if body != nil {
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, "http://till.test"+path, rd)
+	req, err := http.NewRequestWithContext(context.Background(), method, "http://till.test"+path, rd)
 	if err != nil {
 		e.T.Fatal(err)
 	}
