@@ -47,7 +47,7 @@ type Options struct {
 	// Pprof also serves net/http/pprof under /debug/pprof/ on the metrics
 	// listener (TILL_PPROF), for profiling a running server; off by default.
 	Pprof bool
-	Log      *slog.Logger
+	Log   *slog.Logger
 }
 
 // Metrics holds every series on one registry. It implements
