@@ -87,7 +87,7 @@ DURATION ?= 5s
 RUNS ?= 3
 PROFILE ?= 0
 DBS ?= sqlite postgres
-bench-http: ## Till from outside vs its ceilings, SQLite and Postgres (DURATION=5s RUNS=3 PROFILE=1 DBS=sqlite)
+bench-http: ## Till from outside vs its ceilings, SQLite and Postgres (DURATION=5s RUNS=3 PROFILE=1 DBS=sqlite WORKLOADS=re)
 	DURATION=$(DURATION) RUNS=$(RUNS) PROFILE=$(PROFILE) DBS="$(DBS)" bash .ci/bench-http.sh
 
 # go test -fuzz takes one target at a time: run each Fuzz* function of every

@@ -16,6 +16,10 @@
 #   DURATION=5s   per workload (plus a 500 ms warm-up)
 #   RUNS=3        runs per database; the table gives median and min–max
 #   DBS="sqlite postgres"
+#   WORKLOADS=regexp  only the workloads whose name matches (ceilings always run)
+#   TILL_ENV="K=V …"  extra environment for till serve (e.g. TILL_LOG_LEVEL=warn)
+#   XFF=0         sessions without X-Forwarded-For, all from 127.0.0.1 (then
+#                 raise the limit: TILL_ENV=TILL_SESSION_RATE_LIMIT=1000000)
 #   PROFILE=1     Till also serves pprof on its metrics listener (TILL_PPROF);
 #                 run 1 takes CPU and allocation profiles of the status and
 #                 session workloads, kept with a top-10 summary in the printed
@@ -30,6 +34,9 @@ DURATION=${DURATION:-5s}
 RUNS=${RUNS:-3}
 DBS=${DBS:-sqlite postgres}
 PROFILE=${PROFILE:-0}
+WORKLOADS=${WORKLOADS:-}
+XFF=${XFF:-1}
+read -r -a TILL_ENV_EXTRA <<<"${TILL_ENV:-}"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/till-bench-http.XXXXXX")
 PIDS=()
@@ -117,13 +124,14 @@ for db in $DBS; do
       ;;
   esac
   TILL_PORT=$(free_port)
-  env_extra=()
-  suite_extra=()
+  env_extra=("${TILL_ENV_EXTRA[@]}")
+  suite_extra=(-only "$WORKLOADS")
+  [[ $XFF == 1 ]] || suite_extra+=(-xff=false)
   if [[ $PROFILE == 1 ]]; then
     METRICS_PORT=$(free_port)
     mkdir -p "$WORK/profiles"
-    env_extra=(TILL_METRICS_ADDR="127.0.0.1:$METRICS_PORT" TILL_PPROF=true)
-    suite_extra=(-pprof "http://127.0.0.1:$METRICS_PORT" -profile-dir "$WORK/profiles")
+    env_extra+=(TILL_METRICS_ADDR="127.0.0.1:$METRICS_PORT" TILL_PPROF=true)
+    suite_extra+=(-pprof "http://127.0.0.1:$METRICS_PORT" -profile-dir "$WORK/profiles")
   fi
   # The generator plays many customers from 127.0.0.1; as a trusted proxy it
   # names them in X-Forwarded-For, so the per-IP limits (default 60/min)

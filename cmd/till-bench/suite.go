@@ -41,6 +41,12 @@ type suiteOptions struct {
 	Warmup     time.Duration
 	Runs       int
 	Open       int // open sessions the status workloads poll
+	// Only, when set, keeps the workloads whose name matches (the
+	// ceilings always run).
+	Only *regexp.Regexp
+	// XFF names a new customer every 50 session requests; without it all
+	// come from 127.0.0.1 (Till's per-IP limit must then be raised).
+	XFF bool
 }
 
 // parseSuite reads the suite's flags:
@@ -63,11 +69,20 @@ func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	fs.DurationVar(&o.Warmup, "warmup", 500*time.Millisecond, "unmeasured load before each workload")
 	fs.IntVar(&o.Runs, "runs", 3, "how many times the whole set runs (the report gives the spread)")
 	fs.IntVar(&o.Open, "open", 1000, "open sessions the status workloads poll")
+	only := fs.String("only", "", "run only the workloads matching this regexp (and the ceilings)")
+	fs.BoolVar(&o.XFF, "xff", true, "send X-Forwarded-For, a new customer every 50 session requests")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("suite: unexpected argument %q", fs.Arg(0))
+	}
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			return o, fmt.Errorf("suite: -only: %w", err)
+		}
+		o.Only = re
 	}
 	for _, u := range []struct{ name, value string }{{"till", o.Till}, {"kaspa", o.Kaspa}, {"evm", o.EVM}, {"ceiling", o.Ceiling}} {
 		if pu, err := url.Parse(u.value); err != nil || pu.Scheme != "http" || pu.Host == "" {
@@ -353,6 +368,9 @@ func (f *suiteFixture) sessionLoad(slug string, clients int, seen func(id string
 	base := int(f.customer.Add(1 << 16)) // far apart from any other load's customers
 	return &Load{Addr: f.host, Clients: clients,
 		Request: func(i int) []byte {
+			if !f.o.XFF {
+				return RawRequest("POST", f.host, "/api/payments", body)
+			}
 			return RawRequest("POST", f.host, "/api/payments", body, "X-Forwarded-For", FakeIP(base+i/50))
 		},
 		Check: func(status int, body []byte) error {
@@ -435,7 +453,16 @@ func (f *suiteFixture) workloads() []workload {
 				run: func(next func() bool) (Result, error) { return f.sessionLoad(s.slug, c, nil).Run(next) }})
 		}
 	}
-	return ws
+	if f.o.Only == nil {
+		return ws
+	}
+	kept := ws[:0]
+	for _, w := range ws {
+		if w.provides != "" || f.o.Only.MatchString(w.name) {
+			kept = append(kept, w)
+		}
+	}
+	return kept
 }
 
 // measure runs one workload after its warm-up, counting the chain calls

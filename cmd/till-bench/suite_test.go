@@ -90,11 +90,13 @@ func TestParseSuite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Label != "sqlite" || o.Duration != 5*time.Second || o.Runs != 3 || o.Open != 1000 || o.Pprof != "" {
+	if o.Label != "sqlite" || o.Duration != 5*time.Second || o.Runs != 3 || o.Open != 1000 || o.Pprof != "" || !o.XFF || o.Only != nil {
 		t.Fatalf("defaults %+v", o)
 	}
-	o, err = parseSuite(append(ok, "-label", "pg", "-d", "2s", "-runs", "1", "-pprof", "http://127.0.0.1:9100", "-profile-dir", "/tmp/p"), io.Discard)
-	if err != nil || o.Label != "pg" || o.Duration != 2*time.Second || o.Runs != 1 || o.ProfileDir != "/tmp/p" {
+	o, err = parseSuite(append(ok, "-label", "pg", "-d", "2s", "-runs", "1", "-pprof", "http://127.0.0.1:9100", "-profile-dir", "/tmp/p",
+		"-only", "sessions", "-xff=false"), io.Discard)
+	if err != nil || o.Label != "pg" || o.Duration != 2*time.Second || o.Runs != 1 || o.ProfileDir != "/tmp/p" || o.XFF ||
+		!o.Only.MatchString("sessions: USDC") || o.Only.MatchString("status: KasPay") {
 		t.Fatalf("%+v %v", o, err)
 	}
 	with := func(k, v string) []string {
@@ -117,6 +119,7 @@ func TestParseSuite(t *testing.T) {
 		{"insert db", with("-insert-db", "mysql://x"), "-insert-db"},
 		{"pprof without dir", with("-pprof", "http://127.0.0.1:9100"), "go together"},
 		{"zero runs", with("-runs", "0"), "-runs"},
+		{"bad only", with("-only", "("), "-only"},
 		{"stray argument", append(append([]string(nil), ok...), "extra"), "unexpected argument"},
 	} {
 		if _, err := parseSuite(tc.args, io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
