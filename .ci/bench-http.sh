@@ -165,7 +165,12 @@ if [[ $PROFILE == 1 ]]; then
     esac
     echo
     echo "==> top 10 cumulative: $(basename "$prof")"
-    go tool pprof -top -cum -nodecount=10 "${flags[@]}" bin/till "$prof" 2>/dev/null | sed -n '/flat%/,$p'
+    # The frames every request shares (fasthttp's loop, Fiber's dispatch,
+    # Till's middleware closures) are hidden: their own cost stays, under
+    # the frames they call (slog for the access log, the limiter, …).
+    go tool pprof -top -cum -nodecount=10 "${flags[@]}" \
+      -hide='valyala/fasthttp\.|fiber/v2\.\(\*(App|Ctx)\)\.(handler|next|Next)$|^till/web\.(New|routes)\.' \
+      bin/till "$prof" 2>/dev/null | sed -n '/flat%/,$p'
   done | tee "$WORK/profiles/top.txt"
 fi
 echo

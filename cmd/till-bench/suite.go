@@ -24,6 +24,9 @@ import (
 // models/kaspa): merchants with it get one derived address per session.
 const hdKpub = "kpub2KUE88roSn5peP1rEZnbRuKYw1fEPbhqBoXVWW7mLfkrLvQBAjUqwx7m1ezeSfqfecv9RUYePuHf99iW51i31WjwWjnzKDCUcTucBSiBbJA"
 
+// suiteLinks is how many links of each kind the suite's sessions cycle over.
+const suiteLinks = 20
+
 // suiteReceiver receives the suite's USDC sessions (any EIP-55 address).
 const suiteReceiver = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 
@@ -189,17 +192,19 @@ func loadAvg() string {
 
 // suiteFixture is what the suite set up in Till.
 type suiteFixture struct {
-	o        suiteOptions
-	host     string
-	ins      *inserter
-	single   string   // slug of a KAS link of a single-address merchant
-	kpub     string   // slug of a KAS link of a merchant with a kpub
-	usdc     string   // slug of a USDC link on the local chain
-	apiKey   string   // the single-address merchant's KiraPay key
-	codes    []string // KiraPay link codes
-	open     []string // open Kaspa sessions
-	polls    []string // each open session's checkout poll URL (with its version)
-	customer atomic.Int64
+	o    suiteOptions
+	host string
+	ins  *inserter
+	// Slugs of KAS links of a single-address merchant, of KAS links of a
+	// merchant with a kpub, and of USDC links on the local chain: priced
+	// 10, 11, … so each has its own unique-amount space (one address and
+	// one price allow 99,999 open Kaspa or 9,999 open USDC sessions).
+	single, kpub, usdc []string
+	apiKey             string   // the single-address merchant's KiraPay key
+	codes              []string // KiraPay link codes
+	open               []string // open Kaspa sessions
+	polls              []string // each open session's checkout poll URL (with its version)
+	customer           atomic.Int64
 }
 
 func newSuiteFixture(o suiteOptions) (*suiteFixture, error) {
@@ -223,12 +228,6 @@ func newSuiteFixture(o suiteOptions) (*suiteFixture, error) {
 		return fail(err)
 	}
 	f.apiKey, _ = me["apiKey"].(string)
-	if f.single, err = f.link(token, map[string]any{"title": "Coffee", "amount": 10, "currency": "KAS"}); err != nil {
-		return fail(err)
-	}
-	if f.usdc, err = f.link(token, map[string]any{"title": "Ebook", "amount": 10, "currency": "USDC", "chain": "local", "receiver": suiteReceiver}); err != nil {
-		return fail(err)
-	}
 	hdToken, err := f.register(fmt.Sprintf("bench-hd-%d@example.com", stamp))
 	if err != nil {
 		return fail(err)
@@ -236,8 +235,22 @@ func newSuiteFixture(o suiteOptions) (*suiteFixture, error) {
 	if _, err := f.call("PATCH", "/api/settings", map[string]any{"kaspaKpub": hdKpub}, http.StatusOK, "Authorization", "Bearer "+hdToken); err != nil {
 		return fail(err)
 	}
-	if f.kpub, err = f.link(hdToken, map[string]any{"title": "Tea", "amount": 10, "currency": "KAS"}); err != nil {
-		return fail(err)
+	for i := range suiteLinks {
+		for _, l := range []struct {
+			slugs *[]string
+			token string
+			body  map[string]any
+		}{
+			{&f.single, token, map[string]any{"title": "Coffee", "amount": 10 + i, "currency": "KAS"}},
+			{&f.kpub, hdToken, map[string]any{"title": "Tea", "amount": 10 + i, "currency": "KAS"}},
+			{&f.usdc, token, map[string]any{"title": "Ebook", "amount": 10 + i, "currency": "USDC", "chain": "local", "receiver": suiteReceiver}},
+		} {
+			slug, err := f.link(l.token, l.body)
+			if err != nil {
+				return fail(err)
+			}
+			*l.slugs = append(*l.slugs, slug)
+		}
 	}
 	for i := range 100 {
 		r, err := f.call("POST", "/api/link/generate", map[string]any{"currency": "USDC", "receiver": suiteReceiver,
@@ -255,7 +268,7 @@ func newSuiteFixture(o suiteOptions) (*suiteFixture, error) {
 	// A USDC session needs the watcher's first cycle (the chain's head).
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		_, err := f.call("POST", "/api/payments", map[string]any{"paymentLinkSlug": f.usdc}, http.StatusOK,
+		_, err := f.call("POST", "/api/payments", map[string]any{"paymentLinkSlug": f.usdc[0]}, http.StatusOK,
 			"X-Forwarded-For", FakeIP(int(f.customer.Add(1))))
 		if err == nil {
 			break
@@ -332,7 +345,7 @@ var pollURLRe = regexp.MustCompile(`id="pay-poll"[^>]*hx-get="([^"]+)"`)
 // holds (an unchanged session answers it with 204).
 func (f *suiteFixture) openSessions() error {
 	var mu sync.Mutex
-	res, err := f.sessionLoad(f.single, 32, func(id string) {
+	res, err := f.sessionLoad(f.single[:1], 32, func(id string) {
 		mu.Lock()
 		f.open = append(f.open, id)
 		mu.Unlock()
@@ -359,15 +372,19 @@ func (f *suiteFixture) openSessions() error {
 	return nil
 }
 
-// sessionLoad opens sessions on slug, each 50 from a new customer address
+// sessionLoad opens sessions on the slugs in turn, each 50 from a new customer address
 // (X-Forwarded-For; Till trusts 127.0.0.1 as a proxy), so the per-IP limit
 // on new sessions applies per customer as it would live. seen, if set,
 // gets each new session's id.
-func (f *suiteFixture) sessionLoad(slug string, clients int, seen func(id string)) *Load {
-	body := []byte(fmt.Sprintf(`{"paymentLinkSlug":%q}`, slug))
+func (f *suiteFixture) sessionLoad(slugs []string, clients int, seen func(id string)) *Load {
+	bodies := make([][]byte, len(slugs))
+	for i, slug := range slugs {
+		bodies[i] = []byte(fmt.Sprintf(`{"paymentLinkSlug":%q}`, slug))
+	}
 	base := int(f.customer.Add(1 << 16)) // far apart from any other load's customers
 	return &Load{Addr: f.host, Clients: clients,
 		Request: func(i int) []byte {
+			body := bodies[i%len(bodies)]
 			if !f.o.XFF {
 				return RawRequest("POST", f.host, "/api/payments", body)
 			}
@@ -445,12 +462,15 @@ func (f *suiteFixture) workloads() []workload {
 		workload{name: "status: checkout /pay/status/:id?v= (204)", clients: 32, ceiling: ceilHTTP,
 			run: httpLoad(perSession(func(i int, _ string) string { return f.polls[i] }), expect(204, ``))},
 	)
-	for _, s := range []struct{ name, slug string }{
+	for _, s := range []struct {
+		name  string
+		slugs []string
+	}{
 		{"sessions: Kaspa single-address", f.single}, {"sessions: Kaspa kpub", f.kpub}, {"sessions: USDC", f.usdc},
 	} {
 		for _, c := range []int{8, 32} {
 			ws = append(ws, workload{name: s.name, clients: c, ceiling: ceilInsert, profile: c == 32,
-				run: func(next func() bool) (Result, error) { return f.sessionLoad(s.slug, c, nil).Run(next) }})
+				run: func(next func() bool) (Result, error) { return f.sessionLoad(s.slugs, c, nil).Run(next) }})
 		}
 	}
 	if f.o.Only == nil {
