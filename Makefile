@@ -82,7 +82,7 @@ bench: ## Benchmarks on SQLite and Postgres (BENCH=regexp BENCHTIME=1s COUNT=1)
 	bash .ci/bench.sh
 
 # Not part of test: the real binaries under an external load generator,
-# beside their ceilings (issue 12); about 9 minutes with the defaults.
+# beside their ceilings (issue 12); about 8 minutes with the defaults.
 DURATION ?= 5s
 RUNS ?= 3
 PROFILE ?= 0
