@@ -14,7 +14,7 @@ TAILWIND := node_modules/.bin/tailwindcss
 # Files that `make generate` writes and CI compares with the committed ones.
 GENERATED := '*_templ.go' static/css/app.css static/js/htmx.min.js static/js/swagger-ui-bundle.js static/css/swagger-ui.css
 
-.PHONY: help run run-double run-evm-double build contracts generate lint check-generated test bench fuzz clean
+.PHONY: help run run-double run-evm-double build contracts generate lint check-generated test bench fuzz bench-http clean
 
 help: ## Show this list
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -89,6 +89,15 @@ test: ## Everything CI runs: deps, Postgres, generated files, lint, tests on SQL
 
 bench: ## Benchmarks on SQLite and Postgres (BENCH=regexp BENCHTIME=1s COUNT=1)
 	bash .ci/bench.sh
+
+# Not part of test: the real binaries under an external load generator,
+# beside their ceilings (issue 12); about 8 minutes with the defaults.
+DURATION ?= 5s
+RUNS ?= 3
+PROFILE ?= 0
+DBS ?= sqlite postgres
+bench-http: ## Till from outside vs its ceilings, SQLite and Postgres (DURATION=5s RUNS=3 PROFILE=1 DBS=sqlite WORKLOADS=re)
+	DURATION=$(DURATION) RUNS=$(RUNS) PROFILE=$(PROFILE) DBS="$(DBS)" bash .ci/bench-http.sh
 
 # go test -fuzz takes one target at a time: run each Fuzz* function of every
 # package that has one, for FUZZTIME each; a crash is written under the

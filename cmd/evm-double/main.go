@@ -7,6 +7,9 @@
 //	POST /_double/mine     {"blocks": n} → {"head"}
 //	POST /_double/reorg    {"depth": n} → {"head"} (drops the last n blocks, mines n empty ones; the first 3
 //	                       blocks, which deploy and mint the token, stay)
+//	GET  /_double/calls    {"requests": n, "calls": {"eth_blockNumber": n, …}}: JSON-RPC received since start or
+//	                       the last reset (each batch element counts as a call)
+//	POST /_double/calls/reset
 //
 // Flags (each also readable from the environment variable in brackets):
 //
@@ -15,6 +18,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -29,6 +34,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -139,8 +145,17 @@ func newHandler(sim *evmsim.Sim) (http.Handler, error) {
 		return nil, err
 	}
 	rpcProxy := httputil.NewSingleHostReverseProxy(target)
+	counter := &rpcCounter{calls: map[string]int{}}
 	mux := http.NewServeMux()
-	mux.Handle("/", rpcProxy)
+	mux.Handle("/", counter.wrap(rpcProxy))
+	mux.HandleFunc("GET /_double/calls", func(w http.ResponseWriter, r *http.Request) {
+		requests, calls := counter.snapshot()
+		writeJSON(w, map[string]any{"requests": requests, "calls": calls})
+	})
+	mux.HandleFunc("POST /_double/calls/reset", func(w http.ResponseWriter, r *http.Request) {
+		counter.reset()
+		writeJSON(w, map[string]any{})
+	})
 	mux.HandleFunc("GET /_double", func(w http.ResponseWriter, r *http.Request) {
 		head, err := sim.Head()
 		if err != nil {
@@ -219,6 +234,50 @@ func newHandler(sim *evmsim.Sim) (http.Handler, error) {
 		writeJSON(w, map[string]any{"head": head.Number})
 	})
 	return mux, nil
+}
+
+// rpcCounter counts the JSON-RPC requests and calls per method that reach the node, so a benchmark can tell
+// how many chain calls a workload caused.
+type rpcCounter struct {
+	mu       sync.Mutex
+	requests int
+	calls    map[string]int
+}
+
+func (c *rpcCounter) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var batch []struct{ Method string }
+		if err := json.Unmarshal(body, &batch); err != nil {
+			var one struct{ Method string }
+			_ = json.Unmarshal(body, &one)
+			batch = append(batch[:0], one)
+		}
+		c.mu.Lock()
+		c.requests++
+		for _, call := range batch {
+			c.calls[call.Method]++
+		}
+		c.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (c *rpcCounter) snapshot() (int, map[string]int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requests, maps.Clone(c.calls)
+}
+
+func (c *rpcCounter) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requests, c.calls = 0, map[string]int{}
 }
 
 // parseUSDC reads a positive decimal USDC amount exactly into micro-USDC (at most 6 decimal places).

@@ -180,3 +180,38 @@ func TestParseUSDCIsExact(t *testing.T) {
 		}
 	}
 }
+
+// TestCallsAreCounted checks GET /_double/calls: JSON-RPC requests and calls per method (a batch's elements each
+// count) reaching the chain since start or the last reset; control calls are not counted.
+func TestCallsAreCounted(t *testing.T) {
+	base := startDouble(t, "-block-time", "0")
+	type counts struct {
+		Requests int            `json:"requests"`
+		Calls    map[string]int `json:"calls"`
+	}
+	rpc := func(body string) {
+		resp, err := http.Post(base+"/", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("rpc %s: %d", body, resp.StatusCode)
+		}
+	}
+	rpc(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`)
+	rpc(`[{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]},{"jsonrpc":"2.0","id":2,"method":"eth_chainId","params":[]}]`)
+	call(t, "POST", base+"/_double/mine", `{"blocks":1}`, nil)
+	var got counts
+	if code := call(t, "GET", base+"/_double/calls", "", &got); code != 200 || got.Requests != 2 ||
+		got.Calls["eth_blockNumber"] != 2 || got.Calls["eth_chainId"] != 1 || len(got.Calls) != 2 {
+		t.Fatalf("calls: %d %+v", code, got)
+	}
+	if code := call(t, "POST", base+"/_double/calls/reset", "", nil); code != 200 {
+		t.Fatalf("reset: %d", code)
+	}
+	got = counts{}
+	if code := call(t, "GET", base+"/_double/calls", "", &got); code != 200 || got.Requests != 0 || len(got.Calls) != 0 {
+		t.Fatalf("after reset: %d %+v", code, got)
+	}
+}

@@ -21,10 +21,6 @@ import (
 // benchClients is how many keep-alive connections drive the API at once.
 const benchClients = 32
 
-// hdKpub is a mainnet kpub (the Go kaspawallet test vector used in
-// models/kaspa): merchants with it get one derived address per session.
-const hdKpub = "kpub2KUE88roSn5peP1rEZnbRuKYw1fEPbhqBoXVWW7mLfkrLvQBAjUqwx7m1ezeSfqfecv9RUYePuHf99iW51i31WjwWjnzKDCUcTucBSiBbJA"
-
 // BenchmarkPayments measures the public payment API of the full Fiber
 // stack over loopback TCP, with benchClients keep-alive clients, on an
 // empty database and on ones prefilled with 100k and 1M past sessions, each

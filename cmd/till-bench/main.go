@@ -12,6 +12,16 @@
 // X-Forwarded-For every 50 requests, for a server started with
 // TILL_TRUSTED_PROXIES=127.0.0.1 whose per-IP limit on new sessions would
 // otherwise stop the run.
+//
+// `make bench-http` (.ci/bench-http.sh) uses two more modes:
+//
+//	till-bench ceiling-http -addr 127.0.0.1:PORT
+//	till-bench suite -label sqlite -till URL -kaspa URL -evm URL -ceiling URL -insert-db DBURL [-d 5s] [-runs 3] …
+//
+// ceiling-http serves a bare Fiber JSON handler (no database): the HTTP
+// ceiling. suite sets a running till serve up through its API and measures
+// its status polls and session creation beside the ceilings, each figure
+// as a ratio to its ceiling of the same run (see suite.go).
 package main
 
 import (
@@ -31,13 +41,21 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "suite":
+			return runSuite(args[1:], stdout, stderr)
+		case "ceiling-http":
+			return runCeilingHTTP(args[1:], stderr)
+		}
+	}
 	fs := flag.NewFlagSet("till-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	clients := fs.Int("c", 32, "concurrent keep-alive connections")
 	dur := fs.Duration("d", 10*time.Second, "how long to run")
 	xff := fs.Bool("xff", false, "vary X-Forwarded-For every 50 requests (server must trust 127.0.0.1 as a proxy)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: till-bench [flags] sessions BASE_URL SLUG | status BASE_URL ID...")
+		fmt.Fprintln(stderr, "usage: till-bench [flags] sessions BASE_URL SLUG | status BASE_URL ID... | suite FLAGS... | ceiling-http -addr ADDR")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

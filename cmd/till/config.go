@@ -44,6 +44,9 @@ type Config struct {
 	// MetricsAddr is TILL_METRICS_ADDR: the separate listener serving
 	// /metrics; empty (the default) serves no metrics.
 	MetricsAddr string
+	// Pprof is TILL_PPROF: also serve net/http/pprof on the metrics
+	// listener (never on the public app); needs TILL_METRICS_ADDR.
+	Pprof bool
 	// EVMChains are the enabled EVM chains (TILL_EVM_CHAINS), in the
 	// order given; empty means USDC on EVM is off.
 	EVMChains []evm.ChainConfig
@@ -85,6 +88,15 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		if _, appPort, _ := net.SplitHostPort(c.Addr); port == appPort && port != "0" {
 			return nil, &configError{"TILL_METRICS_ADDR", c.MetricsAddr, "must use another port than TILL_ADDR: metrics are never served on the public app"}
 		}
+	}
+
+	pp := get("TILL_PPROF", "false")
+	var err error
+	if c.Pprof, err = strconv.ParseBool(pp); err != nil {
+		return nil, &configError{"TILL_PPROF", pp, "must be true or false"}
+	}
+	if c.Pprof && c.MetricsAddr == "" {
+		return nil, &configError{"TILL_PPROF", pp, "needs TILL_METRICS_ADDR: profiles are served only on the metrics listener"}
 	}
 
 	c.BaseURL = strings.TrimRight(get("TILL_BASE_URL", "http://localhost:3000"), "/")

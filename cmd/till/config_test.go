@@ -92,6 +92,8 @@ func TestConfigErrors(t *testing.T) {
 		{"session rate limit", "TILL_SESSION_RATE_LIMIT", "0", "per client IP per minute"},
 		{"metrics addr", "TILL_METRICS_ADDR", "9100", "host:port"},
 		{"metrics on the app's port", "TILL_METRICS_ADDR", "127.0.0.1:3000", "another port than TILL_ADDR"},
+		{"pprof word", "TILL_PPROF", "yes", "must be true or false"},
+		{"pprof without metrics", "TILL_PPROF", "true", "needs TILL_METRICS_ADDR"},
 		{"retention word", "TILL_RETENTION", "forever", "number of days like 90d"},
 		{"retention bare days", "TILL_RETENTION", "90", "number of days like 90d"},
 		{"retention too short", "TILL_RETENTION", "30m", "from 1h"},

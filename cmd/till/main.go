@@ -121,7 +121,7 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 	dispatcher := &webhooks.Dispatcher{Store: store, Policy: &netguard.Policy{AllowPrivate: cfg.WebhookAllowPrivate}, Log: log}
 	var m *metrics.Metrics
 	if cfg.MetricsAddr != "" {
-		m = metrics.New(metrics.Options{Store: store, Prices: rates, Version: version, Log: log})
+		m = metrics.New(metrics.Options{Store: store, Prices: rates, Version: version, Log: log, Pprof: cfg.Pprof})
 		chain.Observer, watcher.Observer, evmChains.Observer, dispatcher.Observer = m, m, m, m
 	}
 	var chainStatus func() any

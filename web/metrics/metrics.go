@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -43,14 +44,18 @@ type Options struct {
 	Version string
 	// CacheFor reuses the scrape-time reads (default DefaultCacheFor).
 	CacheFor time.Duration
-	Log      *slog.Logger
+	// Pprof also serves net/http/pprof under /debug/pprof/ on the metrics
+	// listener (TILL_PPROF), for profiling a running server; off by default.
+	Pprof bool
+	Log   *slog.Logger
 }
 
 // Metrics holds every series on one registry. It implements
 // workers.ChainObserver and workers.DeliveryObserver; safe for concurrent
 // use.
 type Metrics struct {
-	reg *prometheus.Registry
+	reg   *prometheus.Registry
+	pprof bool
 
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
@@ -76,7 +81,7 @@ func New(o Options) *Metrics {
 	if o.CacheFor <= 0 {
 		o.CacheFor = DefaultCacheFor
 	}
-	m := &Metrics{reg: prometheus.NewRegistry()}
+	m := &Metrics{reg: prometheus.NewRegistry(), pprof: o.Pprof}
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 		m.reg.MustRegister(v)
@@ -137,7 +142,8 @@ func New(o Options) *Metrics {
 // Registry is the registry every series is on (tests gather from it).
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// Handler serves /metrics in the Prometheus text format, and nothing else.
+// Handler serves /metrics in the Prometheus text format, and nothing else
+// unless Options.Pprof added the profiles under /debug/pprof/.
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
@@ -146,6 +152,13 @@ func (m *Metrics) Handler() http.Handler {
 		MaxRequestsInFlight: 4,
 		Timeout:             20 * time.Second,
 	}))
+	if m.pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# `make bench-http`: Till measured from outside the process, beside its
+# ceilings, on SQLite and Postgres (issue 12).
+#
+# Builds bin/till, bin/kaspa-double, bin/evm-double and bin/till-bench, then
+# starts as separate processes, each on its own loopback port: the Kaspa REST
+# double, the EVM double (USDC on a local chain), the bare Fiber JSON handler
+# (till-bench ceiling-http) and, per database, `till serve`. The load
+# generator (till-bench suite, another process) sets Till up through its API,
+# then runs every workload RUNS times: the HTTP ceiling, the single-row insert
+# ceiling (same driver and settings as Till, 8 and 32 at once), status polls
+# at 32 connections and session creation at 8 and 32, and prints each figure
+# with its ratio to its ceiling of the same run and the load average.
+#
+# Knobs (environment or make variables):
+#   DURATION=5s   per workload (plus a 500 ms warm-up)
+#   RUNS=3        runs per database; the table gives median and min–max
+#   DBS="sqlite postgres"
+#   WORKLOADS=regexp  only the workloads whose name matches (ceilings always run)
+#   TILL_ENV="K=V …"  extra environment for till serve (e.g. TILL_LOG_LEVEL=warn)
+#   XFF=0         sessions without X-Forwarded-For, all from 127.0.0.1 (then
+#                 raise the limit: TILL_ENV=TILL_SESSION_RATE_LIMIT=1000000)
+#   PROFILE=1     Till also serves pprof on its metrics listener (TILL_PPROF);
+#                 run 1 takes CPU and allocation profiles of the status and
+#                 session workloads, kept with a top-10 summary in the printed
+#                 temp directory (never in the repository). The metrics
+#                 middleware is then on: compare figures without PROFILE.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source .ci/lib.sh
+source .ci/pg.sh
+
+DURATION=${DURATION:-5s}
+RUNS=${RUNS:-3}
+DBS=${DBS:-sqlite postgres}
+PROFILE=${PROFILE:-0}
+WORKLOADS=${WORKLOADS:-}
+XFF=${XFF:-1}
+read -r -a TILL_ENV_EXTRA <<<"${TILL_ENV:-}"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/till-bench-http.XXXXXX")
+PIDS=()
+
+finish() {
+  local rc=$? pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  pg_stop >/dev/null
+  if [[ $PROFILE == 1 || $rc != 0 ]]; then
+    echo "==> logs and profiles kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# free_port: a loopback port nothing listens on (pg.sh's check).
+free_port() {
+  local port=$((20000 + RANDOM % 30000))
+  while _pg_port_busy "$port"; do port=$((port + 1)); done
+  echo "$port"
+}
+
+# wait_http URL NAME LOG: until URL answers 2xx, or fail showing LOG.
+wait_http() {
+  local deadline=$(($(now_ms) + 60000))
+  until curl -fsS -o /dev/null "$1" 2>/dev/null; do
+    if (($(now_ms) > deadline)); then
+      echo "$2 did not start; its log:" >&2
+      tail -n 40 "$3" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# start NAME CMD...: run CMD in the background, logging to $WORK/NAME.log.
+start() {
+  local name=$1
+  shift
+  "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+}
+
+echo "==> build"
+make -s build
+CGO_ENABLED=0 go build -ldflags "-s -w" -o bin/till-bench ./cmd/till-bench
+echo "machine: $(nproc) CPUs, $(go version | awk '{print $3}'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+KASPA_PORT=$(free_port)
+start kaspa-double bin/kaspa-double -addr "127.0.0.1:$KASPA_PORT"
+EVM_PORT=$(free_port)
+start evm-double bin/evm-double -addr "127.0.0.1:$EVM_PORT" -block-time 1s
+CEIL_PORT=$(free_port)
+start ceiling-http bin/till-bench ceiling-http -addr "127.0.0.1:$CEIL_PORT"
+wait_http "http://127.0.0.1:$KASPA_PORT/_double" kaspa-double "$WORK/kaspa-double.log"
+wait_http "http://127.0.0.1:$EVM_PORT/_double" evm-double "$WORK/evm-double.log"
+wait_http "http://127.0.0.1:$CEIL_PORT/status/x" ceiling-http "$WORK/ceiling-http.log"
+USDC=$(curl -fsS "http://127.0.0.1:$EVM_PORT/_double" | sed -n 's/.*"usdc":"\(0x[0-9a-fA-F]*\)".*/\1/p')
+
+REPORT=$WORK/report.md
+for db in $DBS; do
+  mkdir -p "$WORK/$db"
+  case $db in
+    sqlite)
+      DB_URL="sqlite://$WORK/$db/till.db"
+      INSERT_DB="sqlite://$WORK/$db/ceiling.db"
+      ;;
+    postgres)
+      pg_start >/dev/null
+      "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
+        -c 'CREATE DATABASE till_ceiling'
+      DB_URL=$TILL_TEST_POSTGRES_URL
+      INSERT_DB="postgres://postgres@127.0.0.1:$PG_PORT/till_ceiling?sslmode=disable"
+      ;;
+    *)
+      echo "DBS: unknown database $db (sqlite or postgres)" >&2
+      exit 2
+      ;;
+  esac
+  TILL_PORT=$(free_port)
+  env_extra=("${TILL_ENV_EXTRA[@]}")
+  suite_extra=(-only "$WORKLOADS")
+  [[ $XFF == 1 ]] || suite_extra+=(-xff=false)
+  if [[ $PROFILE == 1 ]]; then
+    METRICS_PORT=$(free_port)
+    mkdir -p "$WORK/profiles"
+    env_extra+=(TILL_METRICS_ADDR="127.0.0.1:$METRICS_PORT" TILL_PPROF=true)
+    suite_extra+=(-pprof "http://127.0.0.1:$METRICS_PORT" -profile-dir "$WORK/profiles")
+  fi
+  # The generator plays many customers from 127.0.0.1; as a trusted proxy it
+  # names them in X-Forwarded-For, so the per-IP limits (default 60/min)
+  # apply per customer, as they would live.
+  start "till-$db" env TILL_ADDR="127.0.0.1:$TILL_PORT" TILL_BASE_URL="http://127.0.0.1:$TILL_PORT" \
+    TILL_DATABASE_URL="$DB_URL" TILL_DATA_DIR="$WORK/$db" TILL_SECRET=till-bench-secret-0123456789abcdef0123 \
+    TILL_KASPA_API_URL="http://127.0.0.1:$KASPA_PORT" TILL_PRICE_API_URL="http://127.0.0.1:$KASPA_PORT/coingecko" \
+    TILL_TRUSTED_PROXIES=127.0.0.1 \
+    TILL_EVM_CHAINS=local TILL_EVM_LOCAL_RPC_URL="http://127.0.0.1:$EVM_PORT" TILL_EVM_LOCAL_CHAIN_ID=1337 \
+    TILL_EVM_LOCAL_USDC="$USDC" TILL_EVM_LOCAL_CONFIRMATIONS=3 TILL_EVM_LOCAL_MAX_RANGE=1000 \
+    TILL_EVM_LOCAL_POLL_INTERVAL=2s "${env_extra[@]}" bin/till serve
+  TILL_PID=${PIDS[-1]}
+  wait_http "http://127.0.0.1:$TILL_PORT/readyz" "till serve ($db)" "$WORK/till-$db.log"
+
+  echo "==> $db: $RUNS runs of $DURATION per workload"
+  bin/till-bench suite -label "$db" -till "http://127.0.0.1:$TILL_PORT" -kaspa "http://127.0.0.1:$KASPA_PORT" \
+    -evm "http://127.0.0.1:$EVM_PORT" -ceiling "http://127.0.0.1:$CEIL_PORT" -insert-db "$INSERT_DB" \
+    -d "$DURATION" -runs "$RUNS" "${suite_extra[@]}" | tee -a "$REPORT"
+
+  kill "$TILL_PID"
+  wait "$TILL_PID" || true
+  unset 'PIDS[-1]'
+  [[ $db != postgres ]] || pg_stop >/dev/null
+done
+
+if [[ $PROFILE == 1 ]]; then
+  for prof in "$WORK"/profiles/*.pprof; do
+    case $prof in
+      *.cpu.pprof) flags=() ;;
+      *) flags=(-sample_index=alloc_space) ;;
+    esac
+    echo
+    echo "==> top 10 cumulative: $(basename "$prof")"
+    # The frames every request shares (fasthttp's loop, Fiber's dispatch,
+    # Till's middleware closures) are hidden: their own cost stays, under
+    # the frames they call (slog for the access log, the limiter, …).
+    go tool pprof -top -cum -nodecount=10 "${flags[@]}" \
+      -hide='valyala/fasthttp\.|fiber/v2\.\(\*(App|Ctx)\)\.(handler|next|Next)$|^till/web\.(New|routes)\.' \
+      bin/till "$prof" 2>/dev/null | sed -n '/flat%/,$p'
+  done | tee "$WORK/profiles/top.txt"
+fi
+echo
+echo "==> load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,600 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// hdKpub is a mainnet kpub (the Go kaspawallet test vector used in
+// models/kaspa): merchants with it get one derived address per session.
+const hdKpub = "kpub2KUE88roSn5peP1rEZnbRuKYw1fEPbhqBoXVWW7mLfkrLvQBAjUqwx7m1ezeSfqfecv9RUYePuHf99iW51i31WjwWjnzKDCUcTucBSiBbJA"
+
+// suiteLinks is how many links of each kind the suite's sessions cycle over.
+const suiteLinks = 20
+
+// suiteReceiver receives the suite's USDC sessions (any EIP-55 address).
+const suiteReceiver = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+
+// suiteOptions is what `till-bench suite` is told (see parseSuite).
+type suiteOptions struct {
+	Label      string
+	Till       string // base URL of till serve
+	Kaspa      string // base URL of kaspa-double
+	EVM        string // base URL of evm-double
+	Ceiling    string // base URL of till-bench ceiling-http
+	InsertDB   string // sqlite://path or postgres://… for the insert ceiling
+	Pprof      string // base URL of Till's metrics listener with TILL_PPROF=true; empty: no profiles
+	ProfileDir string
+	Duration   time.Duration
+	Warmup     time.Duration
+	Runs       int
+	Open       int // open sessions the status workloads poll
+	// Only, when set, keeps the workloads whose name matches (the
+	// ceilings always run).
+	Only *regexp.Regexp
+	// XFF names a new customer every 50 session requests; without it all
+	// come from 127.0.0.1 (Till's per-IP limit must then be raised).
+	XFF bool
+}
+
+// parseSuite reads the suite's flags:
+//
+//	till-bench suite -label sqlite -till URL -kaspa URL -evm URL -ceiling URL -insert-db DBURL
+//	    [-d 5s] [-warmup 500ms] [-runs 3] [-open 1000] [-pprof URL -profile-dir DIR]
+func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
+	var o suiteOptions
+	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.Label, "label", "", "name of this configuration in the report (e.g. sqlite)")
+	fs.StringVar(&o.Till, "till", "", "base URL of till serve")
+	fs.StringVar(&o.Kaspa, "kaspa", "", "base URL of kaspa-double (chain calls are read from its /_double/calls)")
+	fs.StringVar(&o.EVM, "evm", "", "base URL of evm-double (chain calls are read from its /_double/calls)")
+	fs.StringVar(&o.Ceiling, "ceiling", "", "base URL of till-bench ceiling-http")
+	fs.StringVar(&o.InsertDB, "insert-db", "", "sqlite://PATH or postgres://… for the single-row insert ceiling")
+	fs.StringVar(&o.Pprof, "pprof", "", "base URL of Till's metrics listener with TILL_PPROF=true: take CPU and allocation profiles in run 1")
+	fs.StringVar(&o.ProfileDir, "profile-dir", "", "where -pprof writes the profiles")
+	fs.DurationVar(&o.Duration, "d", 5*time.Second, "how long each workload runs")
+	fs.DurationVar(&o.Warmup, "warmup", 500*time.Millisecond, "unmeasured load before each workload")
+	fs.IntVar(&o.Runs, "runs", 3, "how many times the whole set runs (the report gives the spread)")
+	fs.IntVar(&o.Open, "open", 1000, "open sessions the status workloads poll")
+	only := fs.String("only", "", "run only the workloads matching this regexp (and the ceilings)")
+	fs.BoolVar(&o.XFF, "xff", true, "send X-Forwarded-For, a new customer every 50 session requests")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("suite: unexpected argument %q", fs.Arg(0))
+	}
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			return o, fmt.Errorf("suite: -only: %w", err)
+		}
+		o.Only = re
+	}
+	for _, u := range []struct{ name, value string }{{"till", o.Till}, {"kaspa", o.Kaspa}, {"evm", o.EVM}, {"ceiling", o.Ceiling}} {
+		if pu, err := url.Parse(u.value); err != nil || pu.Scheme != "http" || pu.Host == "" {
+			return o, fmt.Errorf("suite: -%s %q: want http://host:port", u.name, u.value)
+		}
+	}
+	if !strings.HasPrefix(o.InsertDB, "sqlite://") && !strings.HasPrefix(o.InsertDB, "postgres://") {
+		return o, fmt.Errorf("suite: -insert-db %q: want sqlite://PATH or postgres://…", o.InsertDB)
+	}
+	if (o.Pprof == "") != (o.ProfileDir == "") {
+		return o, errors.New("suite: -pprof and -profile-dir go together")
+	}
+	if o.Duration <= 0 || o.Warmup < 0 || o.Runs < 1 || o.Open < 1 {
+		return o, errors.New("suite: -d must be positive, -warmup not negative, -runs and -open at least 1")
+	}
+	if o.Label == "" {
+		o.Label = strings.SplitN(o.InsertDB, ":", 2)[0]
+	}
+	return o, nil
+}
+
+// Ceilings a workload is compared with.
+const (
+	ceilHTTP   = "http"   // the bare Fiber handler, at 32 connections
+	ceilInsert = "insert" // single-row inserts at the workload's concurrency
+)
+
+// workload is one measured load.
+type workload struct {
+	name    string
+	clients int
+	// ceiling names what the workload is divided by; empty for a ceiling.
+	ceiling string
+	// provides names the ceiling this workload measures, if it is one.
+	provides string
+	// profile: take CPU and allocation profiles of Till during run 1.
+	profile bool
+	run     func(next func() bool) (Result, error)
+}
+
+// measurement is one workload in one run.
+type measurement struct {
+	Run        int
+	Workload   string
+	Clients    int
+	Ceiling    string
+	Provides   string
+	Rate       float64
+	P50, P99   time.Duration
+	N, Errors  int
+	FirstErr   error
+	ChainCalls int // Kaspa REST and EVM JSON-RPC calls during the workload
+}
+
+// runSuite sets Till up through its API, then runs every workload
+// o.Runs times and prints the table.
+func runSuite(args []string, stdout, stderr io.Writer) error {
+	o, err := parseSuite(args, stderr)
+	if err != nil {
+		return err
+	}
+	f, err := newSuiteFixture(o)
+	if err != nil {
+		return err
+	}
+	defer f.ins.Close()
+	fmt.Fprintf(stderr, "%s: set up (%d open sessions, %d KiraPay links)\n", o.Label, len(f.open), len(f.codes))
+	var all []measurement
+	var loads []string
+	for run := 1; run <= o.Runs; run++ {
+		start := loadAvg()
+		for _, w := range f.workloads() {
+			m, err := f.measure(run, w)
+			if err != nil {
+				return fmt.Errorf("%s run %d, %s c=%d: %w", o.Label, run, w.name, w.clients, err)
+			}
+			fmt.Fprintf(stderr, "%s run %d: %-34s c=%-2d %8.0f/s p50 %6.2f ms p99 %6.2f ms, %d errors, %d chain calls\n",
+				o.Label, run, w.name, w.clients, m.Rate, Ms(m.P50), Ms(m.P99), m.Errors, m.ChainCalls)
+			if m.Errors > 0 {
+				fmt.Fprintf(stderr, "  first error: %v\n", m.FirstErr)
+			}
+			all = append(all, m)
+		}
+		loads = append(loads, fmt.Sprintf("run %d: %s → %s", run, start, loadAvg()))
+	}
+	fmt.Fprintf(stdout, "\n### %s (%d runs of %s per workload)\n\n", o.Label, o.Runs, o.Duration)
+	fmt.Fprintf(stdout, "Load average (1/5/15 min) at start → end: %s\n\n", strings.Join(loads, "; "))
+	writeTable(stdout, summarize(all))
+	return nil
+}
+
+// loadAvg is the first three fields of /proc/loadavg.
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// suiteFixture is what the suite set up in Till.
+type suiteFixture struct {
+	o    suiteOptions
+	host string
+	ins  *inserter
+	// Slugs of KAS links of a single-address merchant, of KAS links of a
+	// merchant with a kpub, and of USDC links on the local chain: priced
+	// 10, 11, … so each has its own unique-amount space (one address and
+	// one price allow 99,999 open Kaspa or 9,999 open USDC sessions).
+	single, kpub, usdc []string
+	apiKey             string   // the single-address merchant's KiraPay key
+	codes              []string // KiraPay link codes
+	open               []string // open Kaspa sessions
+	polls              []string // each open session's checkout poll URL (with its version)
+	customer           atomic.Int64
+}
+
+func newSuiteFixture(o suiteOptions) (*suiteFixture, error) {
+	u, _ := url.Parse(o.Till)
+	f := &suiteFixture{o: o, host: u.Host}
+	var err error
+	if f.ins, err = openInserter(o.InsertDB); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*suiteFixture, error) {
+		f.ins.Close()
+		return nil, err
+	}
+	stamp := time.Now().UnixNano()
+	token, err := f.register(fmt.Sprintf("bench-%d@example.com", stamp))
+	if err != nil {
+		return fail(err)
+	}
+	me, err := f.call("GET", "/api/auth/me", nil, http.StatusOK, "Authorization", "Bearer "+token)
+	if err != nil {
+		return fail(err)
+	}
+	f.apiKey, _ = me["apiKey"].(string)
+	hdToken, err := f.register(fmt.Sprintf("bench-hd-%d@example.com", stamp))
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := f.call("PATCH", "/api/settings", map[string]any{"kaspaKpub": hdKpub}, http.StatusOK, "Authorization", "Bearer "+hdToken); err != nil {
+		return fail(err)
+	}
+	for i := range suiteLinks {
+		for _, l := range []struct {
+			slugs *[]string
+			token string
+			body  map[string]any
+		}{
+			{&f.single, token, map[string]any{"title": "Coffee", "amount": 10 + i, "currency": "KAS"}},
+			{&f.kpub, hdToken, map[string]any{"title": "Tea", "amount": 10 + i, "currency": "KAS"}},
+			{&f.usdc, token, map[string]any{"title": "Ebook", "amount": 10 + i, "currency": "USDC", "chain": "local", "receiver": suiteReceiver}},
+		} {
+			slug, err := f.link(l.token, l.body)
+			if err != nil {
+				return fail(err)
+			}
+			*l.slugs = append(*l.slugs, slug)
+		}
+	}
+	for i := range 100 {
+		r, err := f.call("POST", "/api/link/generate", map[string]any{"currency": "USDC", "receiver": suiteReceiver,
+			"price": 10 + i, "name": "Bench", "chain": "local"}, http.StatusCreated, "x-api-key", f.apiKey)
+		if err != nil {
+			return fail(err)
+		}
+		data, _ := r["data"].(map[string]any)
+		link, _ := data["url"].(string)
+		if link == "" {
+			return fail(fmt.Errorf("POST /api/link/generate: no url in %v", r))
+		}
+		f.codes = append(f.codes, path.Base(link))
+	}
+	// A USDC session needs the watcher's first cycle (the chain's head).
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, err := f.call("POST", "/api/payments", map[string]any{"paymentLinkSlug": f.usdc[0]}, http.StatusOK,
+			"X-Forwarded-For", FakeIP(int(f.customer.Add(1))))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("USDC sessions still fail after 60 s: %w", err))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := f.openSessions(); err != nil {
+		return fail(err)
+	}
+	return f, nil
+}
+
+// call sends one JSON request to Till and decodes the JSON answer, which
+// must have status want.
+func (f *suiteFixture) call(method, p string, body any, want int, headers ...string) (map[string]any, error) {
+	var rd io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, f.o.Till+p, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, p, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if resp.StatusCode != want || json.Unmarshal(raw, &out) != nil {
+		return nil, fmt.Errorf("%s %s: status %d: %s", method, p, resp.StatusCode, truncate(raw, 300))
+	}
+	return out, nil
+}
+
+func (f *suiteFixture) register(email string) (string, error) {
+	r, err := f.call("POST", "/api/auth/register", map[string]any{"email": email, "password": "correct horse battery",
+		"name": "Bench Shop", "kaspaAddress": "kaspa:qqkqkzjvr7zwxxmjxjkmxxdwju9kjs6e9u82uh59z07vgaks6gg62v8707g73"}, http.StatusOK)
+	if err != nil {
+		return "", err
+	}
+	token, _ := r["token"].(string)
+	if token == "" {
+		return "", fmt.Errorf("register: no token in %v", r)
+	}
+	return token, nil
+}
+
+func (f *suiteFixture) link(token string, body map[string]any) (string, error) {
+	r, err := f.call("POST", "/api/links", body, http.StatusOK, "Authorization", "Bearer "+token)
+	if err != nil {
+		return "", err
+	}
+	slug, _ := r["slug"].(string)
+	if slug == "" {
+		return "", fmt.Errorf("POST /api/links: no slug in %v", r)
+	}
+	return slug, nil
+}
+
+var pollURLRe = regexp.MustCompile(`id="pay-poll"[^>]*hx-get="([^"]+)"`)
+
+// openSessions opens o.Open Kaspa sessions for the status workloads and
+// reads each one's checkout poll URL, which carries the version the page
+// holds (an unchanged session answers it with 204).
+func (f *suiteFixture) openSessions() error {
+	var mu sync.Mutex
+	res, err := f.sessionLoad(f.single[:1], 32, func(id string) {
+		mu.Lock()
+		f.open = append(f.open, id)
+		mu.Unlock()
+	}).Run(Count(f.o.Open))
+	if err != nil {
+		return err
+	}
+	if res.Errors > 0 {
+		return fmt.Errorf("opening sessions: %d failed; first: %v", res.Errors, res.FirstErr)
+	}
+	for _, id := range f.open {
+		resp, err := http.Get(f.o.Till + "/pay/status/" + id)
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := pollURLRe.FindSubmatch(body)
+		if resp.StatusCode != http.StatusOK || m == nil {
+			return fmt.Errorf("GET /pay/status/%s: status %d, no poll URL: %s", id, resp.StatusCode, truncate(body, 300))
+		}
+		f.polls = append(f.polls, html.UnescapeString(string(m[1])))
+	}
+	return nil
+}
+
+// sessionLoad opens sessions on the slugs in turn, each 50 from a new customer address
+// (X-Forwarded-For; Till trusts 127.0.0.1 as a proxy), so the per-IP limit
+// on new sessions applies per customer as it would live. seen, if set,
+// gets each new session's id.
+func (f *suiteFixture) sessionLoad(slugs []string, clients int, seen func(id string)) *Load {
+	bodies := make([][]byte, len(slugs))
+	for i, slug := range slugs {
+		bodies[i] = []byte(fmt.Sprintf(`{"paymentLinkSlug":%q}`, slug))
+	}
+	base := int(f.customer.Add(1 << 16)) // far apart from any other load's customers
+	return &Load{Addr: f.host, Clients: clients,
+		Request: func(i int) []byte {
+			body := bodies[i%len(bodies)]
+			if !f.o.XFF {
+				return RawRequest("POST", f.host, "/api/payments", body)
+			}
+			return RawRequest("POST", f.host, "/api/payments", body, "X-Forwarded-For", FakeIP(base+i/50))
+		},
+		Check: func(status int, body []byte) error {
+			var s struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			}
+			if status != http.StatusOK || json.Unmarshal(body, &s) != nil || s.ID == "" || s.Status != "pending" {
+				return fmt.Errorf("status %d: %s", status, truncate(body, 200))
+			}
+			if seen != nil {
+				seen(s.ID)
+			}
+			return nil
+		},
+	}
+}
+
+// expect checks a response's status and that its body holds marker.
+func expect(want int, marker string) func(int, []byte) error {
+	return func(status int, body []byte) error {
+		if status != want || !bytes.Contains(body, []byte(marker)) {
+			return fmt.Errorf("status %d: %s", status, truncate(body, 200))
+		}
+		return nil
+	}
+}
+
+// workloads lists what one run measures, ceilings first.
+func (f *suiteFixture) workloads() []workload {
+	get := func(addr, p string, headers ...string) []byte { return RawRequest("GET", addr, p, nil, headers...) }
+	cycle := func(reqs [][]byte) func(int) []byte { return func(i int) []byte { return reqs[i%len(reqs)] } }
+	perSession := func(p func(i int, id string) string) [][]byte {
+		reqs := make([][]byte, len(f.open))
+		for i, id := range f.open {
+			reqs[i] = get(f.host, p(i, id))
+		}
+		return reqs
+	}
+	httpLoad := func(reqs [][]byte, check func(int, []byte) error) func(func() bool) (Result, error) {
+		return (&Load{Addr: f.host, Clients: 32, Request: cycle(reqs), Check: check}).Run
+	}
+	cu, _ := url.Parse(f.o.Ceiling)
+	ceilingReqs := make([][]byte, len(f.open))
+	for i, id := range f.open {
+		ceilingReqs[i] = get(cu.Host, "/status/"+id)
+	}
+	ws := []workload{{
+		name: "ceiling: bare Fiber JSON", clients: 32, provides: ceilHTTP,
+		run: (&Load{Addr: cu.Host, Clients: 32, Request: cycle(ceilingReqs), Check: expect(200, `"pending"`)}).Run,
+	}}
+	for _, c := range []int{8, 32} {
+		ws = append(ws, workload{name: "ceiling: single-row insert", clients: c, provides: ceilInsert,
+			run: func(next func() bool) (Result, error) { return f.ins.Run(c, next), nil }})
+	}
+	kiraReads := func(next func() bool) (Result, error) {
+		base := int(f.customer.Add(1 << 16))
+		return (&Load{Addr: f.host, Clients: 32,
+			Request: func(i int) []byte {
+				return get(f.host, "/api/link/"+f.codes[i%len(f.codes)], "X-Forwarded-For", FakeIP(base+i/50))
+			},
+			Check: expect(200, `"code":200`)}).Run(next)
+	}
+	ws = append(ws,
+		workload{name: "status: KasPay /api/payments/:id/status", clients: 32, ceiling: ceilHTTP, profile: true,
+			run: httpLoad(perSession(func(_ int, id string) string { return "/api/payments/" + id + "/status" }), expect(200, `"status":"pending"`))},
+		workload{name: "status: KiraPay /api/link/:code", clients: 32, ceiling: ceilHTTP, run: kiraReads},
+		workload{name: "status: KiraPay /api/wallet/transactions", clients: 32, ceiling: ceilHTTP,
+			run: httpLoad([][]byte{get(f.host, "/api/wallet/transactions", "x-api-key", f.apiKey)}, expect(200, `"code":200`))},
+		workload{name: "status: checkout /pay/status/:id (200)", clients: 32, ceiling: ceilHTTP, profile: true,
+			run: httpLoad(perSession(func(_ int, id string) string { return "/pay/status/" + id }), expect(200, `pay-poll`))},
+		workload{name: "status: checkout /pay/status/:id?v= (204)", clients: 32, ceiling: ceilHTTP,
+			run: httpLoad(perSession(func(i int, _ string) string { return f.polls[i] }), expect(204, ``))},
+	)
+	for _, s := range []struct {
+		name  string
+		slugs []string
+	}{
+		{"sessions: Kaspa single-address", f.single}, {"sessions: Kaspa kpub", f.kpub}, {"sessions: USDC", f.usdc},
+	} {
+		for _, c := range []int{8, 32} {
+			ws = append(ws, workload{name: s.name, clients: c, ceiling: ceilInsert, profile: c == 32,
+				run: func(next func() bool) (Result, error) { return f.sessionLoad(s.slugs, c, nil).Run(next) }})
+		}
+	}
+	if f.o.Only == nil {
+		return ws
+	}
+	kept := ws[:0]
+	for _, w := range ws {
+		if w.provides != "" || f.o.Only.MatchString(w.name) {
+			kept = append(kept, w)
+		}
+	}
+	return kept
+}
+
+// measure runs one workload after its warm-up, counting the chain calls
+// made meanwhile and, in run 1 with -pprof, profiling Till.
+func (f *suiteFixture) measure(run int, w workload) (measurement, error) {
+	if f.o.Warmup > 0 {
+		if _, err := w.run(Until(f.o.Warmup)); err != nil {
+			return measurement{}, err
+		}
+	}
+	if err := f.resetChainCalls(); err != nil {
+		return measurement{}, err
+	}
+	var wg sync.WaitGroup
+	var profErr error
+	if run == 1 && w.profile && f.o.Pprof != "" {
+		name := fmt.Sprintf("%s-%s-c%d", f.o.Label, slugify(w.name), w.clients)
+		secs := int(f.o.Duration.Seconds())
+		for _, kind := range []string{"profile", "allocs"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := download(fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", f.o.Pprof, kind, max(1, secs)),
+					filepath.Join(f.o.ProfileDir, name+"."+map[string]string{"profile": "cpu", "allocs": "allocs"}[kind]+".pprof"))
+				if err != nil {
+					profErr = errors.Join(profErr, err)
+				}
+			}()
+		}
+	}
+	res, err := w.run(Until(f.o.Duration))
+	wg.Wait()
+	if err == nil {
+		err = profErr
+	}
+	if err != nil {
+		return measurement{}, err
+	}
+	calls, err := f.chainCalls()
+	if err != nil {
+		return measurement{}, err
+	}
+	return measurement{Run: run, Workload: w.name, Clients: w.clients, Ceiling: w.ceiling, Provides: w.provides,
+		Rate: res.Rate(), P50: res.Percentile(50), P99: res.Percentile(99), N: res.N, Errors: res.Errors,
+		FirstErr: res.FirstErr, ChainCalls: calls}, nil
+}
+
+var nonWord = regexp.MustCompile(`[^a-z0-9]+`)
+
+// slugify makes a file name part of a workload name.
+func slugify(s string) string {
+	return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "-"), "-")
+}
+
+func download(u, file string) error {
+	resp, err := http.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", u, resp.StatusCode)
+	}
+	out, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func (f *suiteFixture) resetChainCalls() error {
+	for _, u := range []string{f.o.Kaspa + "/_double/calls/reset", f.o.EVM + "/_double/calls/reset"} {
+		resp, err := http.Post(u, "application/json", nil)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("POST %s: status %d", u, resp.StatusCode)
+		}
+	}
+	return nil
+}
+
+// chainCalls sums the calls both doubles received since the last reset.
+func (f *suiteFixture) chainCalls() (int, error) {
+	var kaspaCalls map[string]int
+	var evmCalls struct{ Calls map[string]int }
+	for _, c := range []struct {
+		url string
+		out any
+	}{{f.o.Kaspa + "/_double/calls", &kaspaCalls}, {f.o.EVM + "/_double/calls", &evmCalls}} {
+		resp, err := http.Get(c.url)
+		if err != nil {
+			return 0, err
+		}
+		err = json.NewDecoder(resp.Body).Decode(c.out)
+		resp.Body.Close()
+		if err != nil {
+			return 0, fmt.Errorf("GET %s: %w", c.url, err)
+		}
+	}
+	n := 0
+	for _, v := range kaspaCalls {
+		n += v
+	}
+	for _, v := range evmCalls.Calls {
+		n += v
+	}
+	return n, nil
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSpread(t *testing.T) {
+	cases := []struct {
+		in   []float64
+		want [3]float64
+	}{
+		{nil, [3]float64{}},
+		{[]float64{5}, [3]float64{5, 5, 5}},
+		{[]float64{9, 1, 5}, [3]float64{1, 5, 9}},
+		{[]float64{4, 1, 3, 2}, [3]float64{1, 2.5, 4}},
+	}
+	for _, tc := range cases {
+		in := append([]float64(nil), tc.in...)
+		if got := spread(tc.in); got != tc.want {
+			t.Errorf("spread(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+		for i := range in {
+			if in[i] != tc.in[i] {
+				t.Fatalf("spread reordered its input: %v", tc.in)
+			}
+		}
+	}
+}
+
+// TestSummarize checks that each figure is divided by its own run's
+// ceiling: the HTTP one at 32 connections whatever the workload's, the
+// insert one at the workload's concurrency.
+func TestSummarize(t *testing.T) {
+	ms := []measurement{
+		{Run: 1, Workload: "ceiling: http", Clients: 32, Provides: ceilHTTP, Rate: 1000},
+		{Run: 1, Workload: "ceiling: insert", Clients: 8, Provides: ceilInsert, Rate: 400},
+		{Run: 1, Workload: "ceiling: insert", Clients: 32, Provides: ceilInsert, Rate: 500},
+		{Run: 1, Workload: "polls", Clients: 32, Ceiling: ceilHTTP, Rate: 250, P99: 4 * time.Millisecond, ChainCalls: 3},
+		{Run: 1, Workload: "sessions", Clients: 8, Ceiling: ceilInsert, Rate: 100},
+		{Run: 1, Workload: "sessions", Clients: 32, Ceiling: ceilInsert, Rate: 100, Errors: 1},
+		{Run: 2, Workload: "ceiling: http", Clients: 32, Provides: ceilHTTP, Rate: 2000},
+		{Run: 2, Workload: "ceiling: insert", Clients: 8, Provides: ceilInsert, Rate: 200},
+		{Run: 2, Workload: "ceiling: insert", Clients: 32, Provides: ceilInsert, Rate: 500},
+		{Run: 2, Workload: "polls", Clients: 32, Ceiling: ceilHTTP, Rate: 1000, P99: 8 * time.Millisecond, ChainCalls: 5},
+		{Run: 2, Workload: "sessions", Clients: 8, Ceiling: ceilInsert, Rate: 100},
+		{Run: 2, Workload: "sessions", Clients: 32, Ceiling: ceilInsert, Rate: 250, Errors: 2},
+	}
+	rows := summarize(ms)
+	var names []string
+	for _, r := range rows {
+		names = append(names, r.Workload+"/"+strconv.Itoa(r.Clients))
+	}
+	if got := strings.Join(names, " "); got != "ceiling: http/32 ceiling: insert/8 ceiling: insert/32 polls/32 sessions/8 sessions/32" {
+		t.Fatalf("rows %s", got)
+	}
+	polls, s8, s32 := rows[3], rows[4], rows[5]
+	if polls.Ratio != [3]float64{0.25, 0.375, 0.5} || polls.Rate != [3]float64{250, 625, 1000} ||
+		polls.P99 != [3]float64{4, 6, 8} || polls.ChainCalls[1] != 4 || polls.Runs != 2 {
+		t.Errorf("polls %+v", polls)
+	}
+	if s8.Ratio != [3]float64{0.25, 0.375, 0.5} {
+		t.Errorf("sessions c=8 ratio %v: want 100/400 and 100/200", s8.Ratio)
+	}
+	if s32.Ratio != [3]float64{0.2, 0.35, 0.5} || s32.Errors != 3 {
+		t.Errorf("sessions c=32 %+v", s32)
+	}
+	if rows[0].Ratio != [3]float64{} {
+		t.Errorf("a ceiling has a ratio: %v", rows[0].Ratio)
+	}
+	var out bytes.Buffer
+	writeTable(&out, rows)
+	for _, want := range []string{"| polls | 32 | 625 (250–1000) |", "0.38× (0.25–0.50) of http", "| ceiling: insert | 8 | 300 (200–400) |", "(ceiling)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestParseSuite(t *testing.T) {
+	ok := []string{"-till", "http://127.0.0.1:3000", "-kaspa", "http://127.0.0.1:18080", "-evm", "http://127.0.0.1:8545",
+		"-ceiling", "http://127.0.0.1:3999", "-insert-db", "sqlite:///tmp/c.db"}
+	o, err := parseSuite(ok, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Label != "sqlite" || o.Duration != 5*time.Second || o.Runs != 3 || o.Open != 1000 || o.Pprof != "" || !o.XFF || o.Only != nil {
+		t.Fatalf("defaults %+v", o)
+	}
+	o, err = parseSuite(append(ok, "-label", "pg", "-d", "2s", "-runs", "1", "-pprof", "http://127.0.0.1:9100", "-profile-dir", "/tmp/p",
+		"-only", "sessions", "-xff=false"), io.Discard)
+	if err != nil || o.Label != "pg" || o.Duration != 2*time.Second || o.Runs != 1 || o.ProfileDir != "/tmp/p" || o.XFF ||
+		!o.Only.MatchString("sessions: USDC") || o.Only.MatchString("status: KasPay") {
+		t.Fatalf("%+v %v", o, err)
+	}
+	with := func(k, v string) []string {
+		out := append([]string(nil), ok...)
+		for i := 0; i < len(out); i += 2 {
+			if out[i] == k {
+				out[i+1] = v
+				return out
+			}
+		}
+		return append(out, k, v)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"till not http", with("-till", "https://x:1"), "-till"},
+		{"kaspa missing", with("-kaspa", ""), "-kaspa"},
+		{"insert db", with("-insert-db", "mysql://x"), "-insert-db"},
+		{"pprof without dir", with("-pprof", "http://127.0.0.1:9100"), "go together"},
+		{"zero runs", with("-runs", "0"), "-runs"},
+		{"bad only", with("-only", "("), "-only"},
+		{"stray argument", append(append([]string(nil), ok...), "extra"), "unexpected argument"},
+	} {
+		if _, err := parseSuite(tc.args, io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestCeilings runs both ceilings briefly: the bare handler over real HTTP
+// and the insert loop on a SQLite file, whose rows must all be there.
+func TestCeilings(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := ceilingApp()
+	go func() { _ = app.Listener(ln) }()
+	defer app.Shutdown()
+	host := ln.Addr().String()
+	res, err := (&Load{Addr: host, Clients: 4, Request: func(int) []byte { return RawRequest("GET", host, "/status/abc", nil) },
+		Check: expect(200, `"id":"abc","status":"pending"`)}).Run(Count(50))
+	if err != nil || res.Errors > 0 || res.N != 50 {
+		t.Fatalf("http ceiling: %v %v %+v", err, res.FirstErr, res)
+	}
+
+	in, err := openInserter("sqlite://" + filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	res = in.Run(8, Count(200))
+	var n int
+	if err := in.db.QueryRow("SELECT COUNT(DISTINCT id) FROM ceiling_payments").Scan(&n); err != nil || res.Errors > 0 || res.N != 200 || n != 200 {
+		t.Fatalf("insert ceiling: %d rows, %+v, %v %v", n, res, err, res.FirstErr)
+	}
+}
