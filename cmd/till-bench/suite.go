@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -292,7 +293,7 @@ func (f *suiteFixture) call(method, p string, body any, want int, headers ...str
 		raw, _ := json.Marshal(body)
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, f.o.Till+p, rd)
+	req, err := http.NewRequestWithContext(context.Background(), method, f.o.Till+p, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -354,10 +355,10 @@ func (f *suiteFixture) openSessions() error {
 		return err
 	}
 	if res.Errors > 0 {
-		return fmt.Errorf("opening sessions: %d failed; first: %v", res.Errors, res.FirstErr)
+		return fmt.Errorf("opening sessions: %d failed; first: %w", res.Errors, res.FirstErr)
 	}
 	for _, id := range f.open {
-		resp, err := http.Get(f.o.Till + "/pay/status/" + id)
+		resp, err := httpGet(f.o.Till + "/pay/status/" + id)
 		if err != nil {
 			return err
 		}
@@ -538,7 +539,7 @@ func slugify(s string) string {
 }
 
 func download(u, file string) error {
-	resp, err := http.Get(u)
+	resp, err := httpGet(u)
 	if err != nil {
 		return err
 	}
@@ -546,7 +547,7 @@ func download(u, file string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: status %d", u, resp.StatusCode)
 	}
-	out, err := os.Create(file)
+	out, err := os.Create(file) //nolint:gosec // a profile file in the harness's own output folder
 	if err != nil {
 		return err
 	}
@@ -559,7 +560,11 @@ func download(u, file string) error {
 
 func (f *suiteFixture) resetChainCalls() error {
 	for _, u := range []string{f.o.Kaspa + "/_double/calls/reset", f.o.EVM + "/_double/calls/reset"} {
-		resp, err := http.Post(u, "application/json", nil)
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err
 		}
@@ -579,7 +584,7 @@ func (f *suiteFixture) chainCalls() (int, error) {
 		url string
 		out any
 	}{{f.o.Kaspa + "/_double/calls", &kaspaCalls}, {f.o.EVM + "/_double/calls", &evmCalls}} {
-		resp, err := http.Get(c.url)
+		resp, err := httpGet(c.url)
 		if err != nil {
 			return 0, err
 		}
@@ -597,4 +602,14 @@ func (f *suiteFixture) chainCalls() (int, error) {
 		n += v
 	}
 	return n, nil
+}
+
+// httpGet is a GET without a deadline of its own (the harness's requests
+// to its own processes end with them).
+func httpGet(u string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
 }

@@ -137,7 +137,7 @@ func TestCeilings(t *testing.T) {
 	}
 	app := ceilingApp()
 	go func() { _ = app.Listener(ln) }()
-	defer app.Shutdown()
+	defer func() { _ = app.Shutdown() }()
 	host := ln.Addr().String()
 	res, err := (&Load{Addr: host, Clients: 4, Request: func(int) []byte { return RawRequest("GET", host, "/status/abc", nil) },
 		Check: expect(200, `"id":"abc","status":"pending"`)}).Run(Count(50))
