@@ -33,7 +33,7 @@ func TestBrowserAssignUnmatchedCredit(t *testing.T) {
 	wait()
 
 	page.MustNavigate(h.env.URL + "/dashboard/payments").MustWaitLoad()
-	row := page.Timeout(15 * time.Second).MustElement(`[data-testid="assign-row"][data-transfer-id="` + tid + `"]`).CancelTimeout()
+	row := webtest.Element(t, page, `[data-testid="assign-row"][data-transfer-id="`+tid+`"]`, 60*time.Second)
 	sel := row.MustElement(`select[name="payment"]`)
 	if opts := sel.MustElements("option"); len(opts) != 3 { // the prompt, p and the decoy
 		t.Fatalf("%d options offered", len(opts))

@@ -125,3 +125,26 @@ func exceptionDescription(e *proto.RuntimeExceptionThrown) string {
 	}
 	return ""
 }
+
+// Element waits up to timeout for the first element matching sel on p and
+// fails t with the page's URL and the start of its text if none appears, so
+// a slow or unexpected page says what it showed instead of a bare timeout.
+func Element(t testing.TB, p *rod.Page, sel string, timeout time.Duration) *rod.Element {
+	t.Helper()
+	el, err := p.Timeout(timeout).Element(sel)
+	if err == nil {
+		return el.CancelTimeout()
+	}
+	url, text := "?", ""
+	if info, ierr := p.Info(); ierr == nil {
+		url = info.URL
+	}
+	if body, berr := p.Timeout(5 * time.Second).Element("body"); berr == nil {
+		text, _ = body.Text()
+	}
+	if len(text) > 600 {
+		text = text[:600]
+	}
+	t.Fatalf("no %s after %s at %s: %v\npage text: %s", sel, timeout, url, err, text)
+	return nil
+}
