@@ -87,45 +87,21 @@ func TestShortIDUsesIndex(t *testing.T) {
 	}
 }
 
-// explain returns the engine's query plan for q. On Postgres sequential
-// scans are disabled for the statement, so a tiny table still shows
-// whether the index can be used at all.
+// explain returns the engine's query plan for q (modeltest.QueryPlan). On
+// Postgres sequential scans are disabled for the statement, so a tiny table
+// still shows whether the index can be used at all.
 func explain(t *testing.T, db *gorm.DB, q string, args ...any) string {
 	t.Helper()
 	var lines []string
 	err := db.Transaction(func(tx *gorm.DB) error {
-		prefix := "EXPLAIN QUERY PLAN "
 		if modeltest.Engine() == models.Postgres {
 			if err := tx.Exec("SET LOCAL enable_seqscan = off").Error; err != nil {
 				return err
 			}
-			prefix = "EXPLAIN "
 		}
-		rows, err := tx.Raw(prefix+q, args...).Rows()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				return err
-			}
-			for _, v := range vals {
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
-				if s, ok := v.(string); ok {
-					lines = append(lines, s)
-				}
-			}
-		}
-		return rows.Err()
+		var err error
+		lines, err = modeltest.QueryPlan(tx, q, args...)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)

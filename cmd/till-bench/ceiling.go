@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -174,17 +173,5 @@ func (in *inserter) Run(clients int, next func() bool) Result {
 	}
 	close(work)
 	wg.Wait()
-	res := Result{N: int(n)}
-	if n > 0 {
-		res.Elapsed = time.Since(start)
-	}
-	for w := range clients {
-		res.Latencies = append(res.Latencies, lat[w]...)
-		res.Errors += counts[w]
-		if res.FirstErr == nil {
-			res.FirstErr = errs[w]
-		}
-	}
-	slices.Sort(res.Latencies)
-	return res
+	return collect(int(n), start, lat, counts, errs)
 }

@@ -134,11 +134,18 @@ func (l *Load) Run(next func() bool) (Result, error) {
 	}
 	close(work)
 	wg.Wait()
+	return collect(n, start, lat, errs, firstErrs), nil
+}
+
+// collect merges the per-client measurements of n requests started at
+// start into one Result (latencies sorted, errors summed, the first error
+// of the lowest-numbered client that had one).
+func collect(n int, start time.Time, lat [][]time.Duration, errs []int, firstErrs []error) Result {
 	res := Result{N: n}
 	if n > 0 {
 		res.Elapsed = time.Since(start)
 	}
-	for w := range clients {
+	for w := range lat {
 		res.Latencies = append(res.Latencies, lat[w]...)
 		res.Errors += errs[w]
 		if res.FirstErr == nil {
@@ -146,7 +153,7 @@ func (l *Load) Run(next func() bool) (Result, error) {
 		}
 	}
 	slices.Sort(res.Latencies)
-	return res, nil
+	return res
 }
 
 // Count returns a pacing function for Run that allows n requests.
