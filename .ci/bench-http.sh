@@ -12,10 +12,31 @@
 # at 32 connections and session creation at 8 and 32, and prints each figure
 # with its ratio to its ceiling of the same run and the load average.
 #
+# Two more stages, each on a fresh database per size (the set-up goes
+# through Till's API, then till serve stops while till-bench prefill writes
+# rows into its database directly — then VACUUM ANALYZE on Postgres, a WAL
+# checkpoint on SQLite — and starts again):
+#   ROWS="0 1M": the suite once per size, on a database holding that many
+#     past sessions (a year of history, 70 % confirmed, 30 % expired, on
+#     the suite's address: BenchmarkPayments' prefill); the report then
+#     compares session creation across sizes.
+#   OPEN="100 100000": the watcher stage once per size, that many open
+#     sessions (a third each Kaspa single-address, Kaspa kpub, USDC on one
+#     receiver, copied from real ones); till-bench watch reads cycle time
+#     and chain calls per cycle from Till's metrics listener (the doubles'
+#     counters as a cross-check), VmRSS/VmHWM from /proc, and pays PAY
+#     sessions of each kind a round, timing each until the database says
+#     it is no longer pending; RUNS rounds on the same server.
+#
 # Knobs (environment or make variables):
 #   DURATION=5s   per workload (plus a 500 ms warm-up)
 #   RUNS=3        runs per database; the table gives median and min–max
 #   DBS="sqlite postgres"
+#   ROWS="0"      past sessions per database size (e.g. "0 1M"; k and M allowed)
+#   OPEN="100 1000"  open sessions per watcher-stage size ("" skips the stage;
+#                 "100 100000" for issue 12's range, a few minutes more)
+#   CYCLES=3 PAY=5  watcher cycles per round; payments of each kind per round
+#   POLL=2s       both watchers' poll interval (TILL_POLL_INTERVAL and the EVM one)
 #   WORKLOADS=regexp  only the workloads whose name matches (ceilings always run)
 #   TILL_ENV="K=V …"  extra environment for till serve (e.g. TILL_LOG_LEVEL=warn)
 #   XFF=0         sessions without X-Forwarded-For, all from 127.0.0.1 (then
@@ -36,6 +57,11 @@ DBS=${DBS:-sqlite postgres}
 PROFILE=${PROFILE:-0}
 WORKLOADS=${WORKLOADS:-}
 XFF=${XFF:-1}
+ROWS=${ROWS:-0}
+OPEN=${OPEN-100 1000}
+CYCLES=${CYCLES:-3}
+PAY=${PAY:-5}
+POLL=${POLL:-2s}
 read -r -a TILL_ENV_EXTRA <<<"${TILL_ENV:-}"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/till-bench-http.XXXXXX")
@@ -104,61 +130,127 @@ wait_http "http://127.0.0.1:$CEIL_PORT/status/x" ceiling-http "$WORK/ceiling-htt
 USDC=$(curl -fsS "http://127.0.0.1:$EVM_PORT/_double" | sed -n 's/.*"usdc":"\(0x[0-9a-fA-F]*\)".*/\1/p')
 
 REPORT=$WORK/report.md
-for db in $DBS; do
-  mkdir -p "$WORK/$db"
+RESULTS=$WORK/results.jsonl
+TILL_PID=""
+
+# new_db STAGE: a fresh database for one stage: DB_URL (Till's), INSERT_DB
+# (the insert ceiling's), DATA_DIR and STATE (the suite's set-up).
+new_db() {
+  DATA_DIR=$WORK/$db/$1
+  STATE=$DATA_DIR/state.json
+  mkdir -p "$DATA_DIR"
   case $db in
     sqlite)
-      DB_URL="sqlite://$WORK/$db/till.db"
-      INSERT_DB="sqlite://$WORK/$db/ceiling.db"
+      DB_URL="sqlite://$DATA_DIR/till.db"
+      INSERT_DB="sqlite://$DATA_DIR/ceiling.db"
       ;;
     postgres)
-      pg_start >/dev/null
+      local name=${1//[^a-zA-Z0-9]/_}
       "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
-        -c 'CREATE DATABASE till_ceiling'
-      DB_URL=$TILL_TEST_POSTGRES_URL
-      INSERT_DB="postgres://postgres@127.0.0.1:$PG_PORT/till_ceiling?sslmode=disable"
-      ;;
-    *)
-      echo "DBS: unknown database $db (sqlite or postgres)" >&2
-      exit 2
+        -c "CREATE DATABASE till_$name" -c "CREATE DATABASE ceiling_$name"
+      DB_URL="postgres://postgres@127.0.0.1:$PG_PORT/till_$name?sslmode=disable"
+      INSERT_DB="postgres://postgres@127.0.0.1:$PG_PORT/ceiling_$name?sslmode=disable"
       ;;
   esac
+}
+
+# start_till [metrics]: till serve on DB_URL (TILL_PORT, TILL_PID); with
+# "metrics" or PROFILE=1 also its metrics listener (METRICS_PORT).
+start_till() {
   TILL_PORT=$(free_port)
-  env_extra=("${TILL_ENV_EXTRA[@]}")
-  suite_extra=(-only "$WORKLOADS")
-  [[ $XFF == 1 ]] || suite_extra+=(-xff=false)
-  if [[ $PROFILE == 1 ]]; then
+  local env_extra=("${TILL_ENV_EXTRA[@]}")
+  if [[ ${1:-} == metrics || $PROFILE == 1 ]]; then
     METRICS_PORT=$(free_port)
-    mkdir -p "$WORK/profiles"
-    env_extra+=(TILL_METRICS_ADDR="127.0.0.1:$METRICS_PORT" TILL_PPROF=true)
-    suite_extra+=(-pprof "http://127.0.0.1:$METRICS_PORT" -profile-dir "$WORK/profiles")
+    while [[ $METRICS_PORT == "$TILL_PORT" ]]; do METRICS_PORT=$(free_port); done
+    env_extra+=(TILL_METRICS_ADDR="127.0.0.1:$METRICS_PORT")
+    [[ $PROFILE != 1 ]] || env_extra+=(TILL_PPROF=true)
   fi
   # The generator plays many customers from 127.0.0.1; as a trusted proxy it
   # names them in X-Forwarded-For, so the per-IP limits (default 60/min)
   # apply per customer, as they would live.
   start "till-$db" env TILL_ADDR="127.0.0.1:$TILL_PORT" TILL_BASE_URL="http://127.0.0.1:$TILL_PORT" \
-    TILL_DATABASE_URL="$DB_URL" TILL_DATA_DIR="$WORK/$db" TILL_SECRET=till-bench-secret-0123456789abcdef0123 \
+    TILL_DATABASE_URL="$DB_URL" TILL_DATA_DIR="$DATA_DIR" TILL_SECRET=till-bench-secret-0123456789abcdef0123 \
     TILL_KASPA_API_URL="http://127.0.0.1:$KASPA_PORT" TILL_PRICE_API_URL="http://127.0.0.1:$KASPA_PORT/coingecko" \
-    TILL_TRUSTED_PROXIES=127.0.0.1 \
+    TILL_TRUSTED_PROXIES=127.0.0.1 TILL_POLL_INTERVAL="$POLL" \
     TILL_EVM_CHAINS=local TILL_EVM_LOCAL_RPC_URL="http://127.0.0.1:$EVM_PORT" TILL_EVM_LOCAL_CHAIN_ID=1337 \
     TILL_EVM_LOCAL_USDC="$USDC" TILL_EVM_LOCAL_CONFIRMATIONS=3 TILL_EVM_LOCAL_MAX_RANGE=1000 \
-    TILL_EVM_LOCAL_POLL_INTERVAL=2s "${env_extra[@]}" bin/till serve
+    TILL_EVM_LOCAL_POLL_INTERVAL="$POLL" "${env_extra[@]}" bin/till serve
   TILL_PID=${PIDS[-1]}
   wait_http "http://127.0.0.1:$TILL_PORT/readyz" "till serve ($db)" "$WORK/till-$db.log"
+}
 
-  echo "==> $db: $RUNS runs of $DURATION per workload"
-  bin/till-bench suite -label "$db" -till "http://127.0.0.1:$TILL_PORT" -kaspa "http://127.0.0.1:$KASPA_PORT" \
-    -evm "http://127.0.0.1:$EVM_PORT" -ceiling "http://127.0.0.1:$CEIL_PORT" -insert-db "$INSERT_DB" \
-    -d "$DURATION" -runs "$RUNS" "${suite_extra[@]}" | tee -a "$REPORT"
-
+stop_till() {
   kill "$TILL_PID"
   wait "$TILL_PID" || true
   unset 'PIDS[-1]'
+}
+
+# prefilled ARGS…: set Till up through its API, stop it, write rows into its
+# database (till-bench prefill ARGS…), start it again.
+prefilled() {
+  local t0
+  t0=$(now_ms)
+  bin/till-bench suite -till "http://127.0.0.1:$TILL_PORT" -setup-only -state "$STATE"
+  stop_till
+  bin/till-bench prefill -db "$DB_URL" -state "$STATE" "$@"
+  start_till "${START_MODE:-}"
+  echo "==> $db: set-up and prefill ($*) took $((($(now_ms) - t0) / 1000)) s"
+}
+
+for db in $DBS; do
+  case $db in
+    sqlite) ;;
+    postgres) pg_start >/dev/null ;;
+    *)
+      echo "DBS: unknown database $db (sqlite or postgres)" >&2
+      exit 2
+      ;;
+  esac
+  for rows in $ROWS; do
+    t0=$(now_ms)
+    new_db "rows-$rows"
+    START_MODE=""
+    start_till
+    suite_extra=(-only "$WORKLOADS" -rows "$rows" -json "$RESULTS")
+    [[ $XFF == 1 ]] || suite_extra+=(-xff=false)
+    [[ $rows == 0 ]] || {
+      prefilled -rows "$rows"
+      suite_extra+=(-state "$STATE")
+    }
+    if [[ $PROFILE == 1 ]]; then
+      mkdir -p "$WORK/profiles/rows-$rows"
+      suite_extra+=(-pprof "http://127.0.0.1:$METRICS_PORT" -profile-dir "$WORK/profiles/rows-$rows")
+    fi
+    echo "==> $db, $rows past sessions: $RUNS runs of $DURATION per workload"
+    bin/till-bench suite -label "$db" -till "http://127.0.0.1:$TILL_PORT" -kaspa "http://127.0.0.1:$KASPA_PORT" \
+      -evm "http://127.0.0.1:$EVM_PORT" -ceiling "http://127.0.0.1:$CEIL_PORT" -insert-db "$INSERT_DB" \
+      -d "$DURATION" -runs "$RUNS" "${suite_extra[@]}" | tee -a "$REPORT"
+    stop_till
+    echo "==> $db, $rows past sessions took $((($(now_ms) - t0) / 1000)) s"
+  done
+  for open in $OPEN; do
+    t0=$(now_ms)
+    new_db "open-$open"
+    START_MODE=metrics
+    start_till metrics
+    prefilled -open "$open"
+    echo "==> $db, $open open sessions: $RUNS rounds of $CYCLES cycles and $PAY payments of each kind"
+    bin/till-bench watch -label "$db" -open "$open" -till "http://127.0.0.1:$TILL_PORT" \
+      -kaspa "http://127.0.0.1:$KASPA_PORT" -evm "http://127.0.0.1:$EVM_PORT" -metrics "http://127.0.0.1:$METRICS_PORT" \
+      -pid "$TILL_PID" -db "$DB_URL" -state "$STATE" -runs "$RUNS" -cycles "$CYCLES" -pay "$PAY" -interval "$POLL" \
+      -json "$RESULTS" | tee -a "$REPORT"
+    stop_till
+    echo "==> $db, $open open sessions took $((($(now_ms) - t0) / 1000)) s"
+  done
   [[ $db != postgres ]] || pg_stop >/dev/null
 done
 
+if [[ -s $RESULTS ]]; then
+  bin/till-bench report -interval "$POLL" "$RESULTS" | tee -a "$REPORT"
+fi
+
 if [[ $PROFILE == 1 ]]; then
-  for prof in "$WORK"/profiles/*.pprof; do
+  for prof in "$WORK"/profiles/*/*.pprof; do
     case $prof in
       *.cpu.pprof) flags=() ;;
       *) flags=(-sample_index=alloc_space) ;;

@@ -75,7 +75,7 @@ type apiFixture struct {
 	open      []*models.Payment // open sessions to poll
 }
 
-func newAPIFixture(b *testing.B) *apiFixture {
+func newAPIFixture(b testing.TB) *apiFixture {
 	b.Helper()
 	chain := double.New(double.Options{Clock: time.Now})
 	url, stop, err := chain.StartLoopback()
@@ -132,7 +132,7 @@ const (
 	usdcPrices   = 10
 )
 
-func mustJSON(b *testing.B, r webtest.Response) map[string]any {
+func mustJSON(b testing.TB, r webtest.Response) map[string]any {
 	b.Helper()
 	if r.Status != http.StatusOK {
 		b.Fatalf("status %d: %s", r.Status, r.Body)
@@ -141,10 +141,8 @@ func mustJSON(b *testing.B, r webtest.Response) map[string]any {
 }
 
 // prefill inserts rows past sessions of the single-address shop with SQL
-// (INSERT … SELECT over generate_series on Postgres, a recursive CTE on
-// SQLite): a year of history, 70% confirmed and 30% expired long ago, all on
-// the same address and link — the worst case for the session-creation
-// queries, which filter by address and amount.
+// (pastPaymentsSQL, shared with till-bench prefill): a year of history, 70%
+// confirmed and 30% expired long ago, all on the same address and link.
 func (f *apiFixture) prefill(b *testing.B, rows int) {
 	b.Helper()
 	if rows == 0 {
@@ -153,60 +151,12 @@ func (f *apiFixture) prefill(b *testing.B, rows int) {
 	ctx := context.Background()
 	start := time.Now()
 	db := f.env.Store.DB().W(ctx)
-	const amount = 10 * models.SompiPerKAS
-	step := float64(365*24*3600) / float64(rows) // seconds between rows
-	var err error
-	if modeltest.Engine() == models.Postgres {
-		err = db.Exec(`
-INSERT INTO payments (id, merchant_id, link_id, chain, asset, pay_address, amount_expected, amount_received,
-	price_currency, price_amount, status, confirmations, required_confirmations, start_daa_score, tx_id, metadata,
-	expires_at, confirmed_at, expired_at, detected_at, created_at, updated_at)
-SELECT gen_random_uuid()::text, ?::text, ?::text, 'kaspa', 'KAS', ?::text, ?::bigint + 1 + n % 99999,
-	CASE WHEN n % 10 < 7 THEN ?::bigint + 1 + n % 99999 ELSE 0 END, 'KAS', ?::bigint,
-	CASE WHEN n % 10 < 7 THEN 'confirmed' ELSE 'expired' END, CASE WHEN n % 10 < 7 THEN 100 ELSE 0 END, 100, 1000 + n,
-	CASE WHEN n % 10 < 7 THEN md5(n::text) || md5((-n)::text) ELSE '' END, '{}',
-	ts + interval '30 minutes',
-	CASE WHEN n % 10 < 7 THEN ts + interval '1 minute' END,
-	CASE WHEN n % 10 >= 7 THEN ts + interval '30 minutes' END,
-	CASE WHEN n % 10 < 7 THEN ts + interval '30 seconds' END,
-	ts, ts
-FROM (SELECT n, now() - interval '1 hour' - (?::bigint - n) * ?::float8 * interval '1 second' AS ts
-      FROM generate_series(1, ?::bigint) AS n) s`,
-			f.shop.ID, f.linkID, webtest.AddrA, amount, amount, amount, rows, step, rows).Error
-		if err == nil {
-			// What autovacuum would soon do on a live server.
-			err = db.Exec("VACUUM ANALYZE payments").Error
-		}
-	} else {
-		// Timestamps in the driver's format ("2006-01-02 15:04:05.999999999-07:00"
-		// with UTC), so string comparisons in queries order them correctly.
-		err = db.Exec(`
-INSERT INTO payments (id, merchant_id, link_id, chain, asset, pay_address, amount_expected, amount_received,
-	price_currency, price_amount, status, confirmations, required_confirmations, start_daa_score, tx_id, metadata,
-	expires_at, confirmed_at, expired_at, detected_at, created_at, updated_at)
-WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?),
-     r(n, ts) AS (SELECT n, CAST(strftime('%s', 'now') AS INTEGER) - 3600 - (? - n) * ? FROM seq)
-SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' ||
-		substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
-	?, ?, 'kaspa', 'KAS', ?, ? + 1 + n % 99999,
-	CASE WHEN n % 10 < 7 THEN ? + 1 + n % 99999 ELSE 0 END, 'KAS', ?,
-	CASE WHEN n % 10 < 7 THEN 'confirmed' ELSE 'expired' END, CASE WHEN n % 10 < 7 THEN 100 ELSE 0 END, 100, 1000 + n,
-	CASE WHEN n % 10 < 7 THEN lower(hex(randomblob(32))) ELSE '' END, '{}',
-	strftime('%Y-%m-%d %H:%M:%f', ts + 1800, 'unixepoch') || '+00:00',
-	CASE WHEN n % 10 < 7 THEN strftime('%Y-%m-%d %H:%M:%f', ts + 60, 'unixepoch') || '+00:00' END,
-	CASE WHEN n % 10 >= 7 THEN strftime('%Y-%m-%d %H:%M:%f', ts + 1800, 'unixepoch') || '+00:00' END,
-	CASE WHEN n % 10 < 7 THEN strftime('%Y-%m-%d %H:%M:%f', ts + 30, 'unixepoch') || '+00:00' END,
-	strftime('%Y-%m-%d %H:%M:%f', ts, 'unixepoch') || '+00:00',
-	strftime('%Y-%m-%d %H:%M:%f', ts, 'unixepoch') || '+00:00'
-FROM r`,
-			rows, rows, step, f.shop.ID, f.linkID, webtest.AddrA, amount, amount, amount).Error
-		// No ANALYZE: Till never runs it on SQLite, so the planner works
-		// without statistics here as it does in production. The bulk insert
-		// left a WAL as big as the database, which a live server would have
-		// checkpointed long ago.
-		if err == nil {
-			err = db.Exec("PRAGMA wal_checkpoint(TRUNCATE)").Error
-		}
+	postgres := modeltest.Engine() == models.Postgres
+	q, args := pastPaymentsSQL(postgres, pastRows{MerchantID: f.shop.ID, LinkID: f.linkID, Address: webtest.AddrA,
+		Amount: 10 * models.SompiPerKAS, Rows: rows})
+	err := db.Exec(q, args...).Error
+	if err == nil {
+		err = db.Exec(afterBulkSQL(postgres)).Error
 	}
 	if err != nil {
 		b.Fatalf("prefill %d rows: %v", rows, err)

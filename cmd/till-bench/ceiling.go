@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -80,23 +79,15 @@ func openInserter(dbURL string) (*inserter, error) {
 	var err error
 	const cols = "id, merchant_id, link_id, chain, asset, pay_address, amount_expected, amount_received, " +
 		"price_currency, price_amount, status, confirmations, required_confirmations, expires_at, created_at, updated_at"
-	switch {
-	case strings.HasPrefix(dbURL, "sqlite://"):
-		path := strings.TrimPrefix(dbURL, "sqlite://")
-		in.db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+
-			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite")
-		in.db.SetMaxOpenConns(1)
-		in.insert = "INSERT INTO ceiling_payments (" + cols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-	case strings.HasPrefix(dbURL, "postgres://"):
-		in.db, err = sql.Open("pgx", dbURL)
+	var postgres bool
+	if in.db, postgres, err = openDB(dbURL); err != nil {
+		return nil, fmt.Errorf("insert ceiling: %w", err)
+	}
+	in.insert = "INSERT INTO ceiling_payments (" + cols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+	if postgres {
 		in.db.SetMaxOpenConns(20)
 		in.db.SetMaxIdleConns(20)
-		in.insert = "INSERT INTO ceiling_payments (" + cols + ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)"
-	default:
-		return nil, fmt.Errorf("insert ceiling database %q: want sqlite://PATH or postgres://…", dbURL)
-	}
-	if err != nil {
-		return nil, err
+		in.insert = rebind(in.insert)
 	}
 	for _, stmt := range []string{
 		`CREATE TABLE IF NOT EXISTS ceiling_payments (id VARCHAR(36) PRIMARY KEY, merchant_id VARCHAR(36) NOT NULL,

@@ -13,15 +13,24 @@
 // TILL_TRUSTED_PROXIES=127.0.0.1 whose per-IP limit on new sessions would
 // otherwise stop the run.
 //
-// `make bench-http` (.ci/bench-http.sh) uses two more modes:
+// `make bench-http` (.ci/bench-http.sh) uses more modes:
 //
 //	till-bench ceiling-http -addr 127.0.0.1:PORT
 //	till-bench suite -label sqlite -till URL -kaspa URL -evm URL -ceiling URL -insert-db DBURL [-d 5s] [-runs 3] …
+//	till-bench suite -till URL -setup-only -state FILE
+//	till-bench prefill -db DBURL -state FILE [-rows 1M] [-open 100k]
+//	till-bench watch -till URL -kaspa URL -evm URL -metrics URL -pid PID -db DBURL -state FILE [-runs 3] …
+//	till-bench report [-interval 2s] FILE
 //
 // ceiling-http serves a bare Fiber JSON handler (no database): the HTTP
 // ceiling. suite sets a running till serve up through its API and measures
 // its status polls and session creation beside the ceilings, each figure
-// as a ratio to its ceiling of the same run (see suite.go).
+// as a ratio to its ceiling of the same run (see suite.go); with
+// -setup-only it only sets up and keeps what it made in a state file.
+// prefill writes past and open sessions into Till's database while till
+// serve is stopped (prefill.go); watch measures the watchers of a running
+// till serve with many open sessions (watch.go); report prints the tables
+// across database sizes and open-session counts from the -json records.
 package main
 
 import (
@@ -47,6 +56,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return runSuite(args[1:], stdout, stderr)
 		case "ceiling-http":
 			return runCeilingHTTP(args[1:], stderr)
+		case "prefill":
+			return runPrefill(args[1:], stderr)
+		case "watch":
+			return runWatch(args[1:], stdout, stderr)
+		case "report":
+			return runReport(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("till-bench", flag.ContinueOnError)
@@ -55,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	dur := fs.Duration("d", 10*time.Second, "how long to run")
 	xff := fs.Bool("xff", false, "vary X-Forwarded-For every 50 requests (server must trust 127.0.0.1 as a proxy)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: till-bench [flags] sessions BASE_URL SLUG | status BASE_URL ID... | suite FLAGS... | ceiling-http -addr ADDR")
+		fmt.Fprintln(stderr, "usage: till-bench [flags] sessions BASE_URL SLUG | status BASE_URL ID... | suite|prefill|watch|report FLAGS... | ceiling-http -addr ADDR")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"strings"
+	"time"
 )
 
 // row is one workload's figures over all runs.
@@ -110,4 +116,287 @@ func writeTable(w io.Writer, rows []row) {
 			r.Workload, r.Clients, r.Rate[1], r.Rate[0], r.Rate[2], r.P50[1], r.P99[1], r.P99[0], r.P99[2],
 			ratio, r.ChainCalls[1], r.Errors)
 	}
+}
+
+// record is one line of the JSON file the suite and the watcher stage
+// append to (-json), which till-bench report reads back.
+type record struct {
+	Label string            `json:",omitempty"`
+	Rows  string            `json:",omitempty"` // past sessions in the database (suite)
+	Suite *measurement      `json:",omitempty"`
+	Watch *watchMeasurement `json:",omitempty"`
+}
+
+func appendRecords(file string, recs []record) error {
+	out, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600) //nolint:gosec // the harness's own results file
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(out)
+	for _, r := range recs {
+		if err := enc.Encode(r); err != nil {
+			out.Close()
+			return err
+		}
+	}
+	return out.Close()
+}
+
+func readRecords(r io.Reader) ([]record, error) {
+	var out []record
+	dec := json.NewDecoder(r)
+	for {
+		var rec record
+		err := dec.Decode(&rec)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+}
+
+// sortWatch orders one round's measurements by chain, Kaspa first.
+func sortWatch(ms []watchMeasurement) {
+	slices.SortStableFunc(ms, func(a, b watchMeasurement) int {
+		if (a.Chain == "kaspa") != (b.Chain == "kaspa") {
+			if a.Chain == "kaspa" {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Chain, b.Chain)
+	})
+}
+
+// watchRow is one chain's watcher at one number of open sessions, over
+// the rounds.
+type watchRow struct {
+	Label    string
+	Open     int
+	Chain    string
+	CycleMs  [3]float64 // min, median, max
+	Calls    [3]float64
+	Double   [3]float64
+	Detect   []float64 // all rounds' latencies, sorted
+	Missed   int
+	RSS      [3]float64
+	HWM      float64 // the highest peak
+	Rounds   int
+	LoadAvgs []string
+}
+
+// summarizeWatch groups the measurements by database, open sessions and
+// chain, in the order first measured.
+func summarizeWatch(ms []watchMeasurement) []watchRow {
+	type acc struct {
+		watchRow
+		cycle, calls, double, rss []float64
+	}
+	var order []string
+	groups := map[string]*acc{}
+	for _, m := range ms {
+		key := fmt.Sprintf("%s/%d/%s", m.Label, m.Open, m.Chain)
+		a := groups[key]
+		if a == nil {
+			a = &acc{watchRow: watchRow{Label: m.Label, Open: m.Open, Chain: m.Chain}}
+			groups[key] = a
+			order = append(order, key)
+		}
+		a.cycle = append(a.cycle, m.CycleMs)
+		a.calls = append(a.calls, m.CallsPerCycle)
+		a.double = append(a.double, m.DoubleCallsPerCycle)
+		a.rss = append(a.rss, m.RSSMiB)
+		a.HWM = max(a.HWM, m.HWMMiB)
+		a.Detect = append(a.Detect, m.DetectMs...)
+		a.Missed += m.Missed
+		a.Rounds++
+		a.LoadAvgs = append(a.LoadAvgs, m.Load)
+	}
+	rows := make([]watchRow, 0, len(order))
+	for _, key := range order {
+		a := groups[key]
+		a.CycleMs, a.Calls, a.Double, a.RSS = spread(a.cycle), spread(a.calls), spread(a.double), spread(a.rss)
+		slices.Sort(a.Detect)
+		rows = append(rows, a.watchRow)
+	}
+	return rows
+}
+
+// percentile is the p-th percentile of sorted xs (nearest rank), 0 when
+// empty.
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p/100+0.5) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// writeWatchTable prints the watcher measurements as a Markdown table:
+// medians with the min–max spread over the rounds, detection latency as
+// p50/p99 over every payment of all rounds and p99 as a multiple of the
+// poll interval.
+func writeWatchTable(w io.Writer, ms []watchMeasurement, interval time.Duration) {
+	fmt.Fprintln(w, "| db | open | chain | cycle ms median (min–max) | chain calls/cycle median (min–max) | double's calls/cycle | detection p50 / p99 ms (n) | p99 × poll interval | RSS MiB median (peak) | load average |")
+	fmt.Fprintln(w, "|---|--:|---|--:|--:|--:|--:|--:|--:|---|")
+	for _, r := range summarizeWatch(ms) {
+		detect := "–"
+		if n := len(r.Detect); n > 0 || r.Missed > 0 {
+			detect = fmt.Sprintf("%.0f / %.0f (%d)", percentile(r.Detect, 50), percentile(r.Detect, 99), n)
+			if r.Missed > 0 {
+				detect += fmt.Sprintf(", %d missed", r.Missed)
+			}
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %.1f (%.1f–%.1f) | %.1f (%.1f–%.1f) | %.1f | %s | %.2f× of %s | %.0f (%.0f) | %s |\n",
+			r.Label, r.Open, r.Chain, r.CycleMs[1], r.CycleMs[0], r.CycleMs[2], r.Calls[1], r.Calls[0], r.Calls[2], r.Double[1],
+			detect, ratio(percentile(r.Detect, 99), Ms(interval)), interval, r.RSS[1], r.HWM, loadSpan(r.LoadAvgs))
+	}
+}
+
+// loadSpan shortens the rounds' "start → end" load averages to the first
+// round's start and the last round's end.
+func loadSpan(loads []string) string {
+	if len(loads) == 0 {
+		return ""
+	}
+	first, _, _ := strings.Cut(loads[0], " → ")
+	_, last, ok := strings.Cut(loads[len(loads)-1], " → ")
+	if !ok {
+		return first
+	}
+	return first + " → " + last
+}
+
+// writeFlat prints, per database and chain, the figure at the most open
+// sessions over the one at the fewest: "flat" is about 1×.
+func writeFlat(w io.Writer, ms []watchMeasurement, interval time.Duration) {
+	rows := summarizeWatch(ms)
+	type span struct{ lo, hi *watchRow }
+	var order []string
+	spans := map[string]*span{}
+	for i := range rows {
+		r := &rows[i]
+		key := r.Label + "/" + r.Chain
+		s := spans[key]
+		if s == nil {
+			s = &span{r, r}
+			spans[key] = s
+			order = append(order, key)
+		}
+		if r.Open < s.lo.Open {
+			s.lo = r
+		}
+		if r.Open > s.hi.Open {
+			s.hi = r
+		}
+	}
+	fmt.Fprintln(w, "| db | chain | open | cycle ms | × | chain calls/cycle | × | detection p99 at the most | RSS MiB at the most (target ≤ 150) |")
+	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|--:|--:|--:|")
+	for _, key := range order {
+		s := spans[key]
+		if s.lo == s.hi {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s | %d → %d | %.1f → %.1f | %.2f× | %.1f → %.1f | %.2f× | %.0f ms = %.2f× of %s | %.0f (peak %.0f) |\n",
+			s.hi.Label, s.hi.Chain, s.lo.Open, s.hi.Open, s.lo.CycleMs[1], s.hi.CycleMs[1], ratio(s.hi.CycleMs[1], s.lo.CycleMs[1]),
+			s.lo.Calls[1], s.hi.Calls[1], ratio(s.hi.Calls[1], s.lo.Calls[1]),
+			percentile(s.hi.Detect, 99), ratio(percentile(s.hi.Detect, 99), Ms(interval)), interval, s.hi.RSS[1], s.hi.HWM)
+	}
+}
+
+// writeByRows prints each workload's median rate and ratio to its ceiling
+// at every database size measured, and the rate at the largest over the
+// rate at the smallest ("flat from 0 to 1M rows" is about 1×).
+func writeByRows(w io.Writer, recs []record) {
+	type key struct{ label, rows string }
+	var sizes []key
+	byKey := map[key][]measurement{}
+	for _, r := range recs {
+		if r.Suite == nil {
+			continue
+		}
+		k := key{r.Label, r.Rows}
+		if _, ok := byKey[k]; !ok {
+			sizes = append(sizes, k)
+		}
+		byKey[k] = append(byKey[k], *r.Suite)
+	}
+	labels := map[string][]string{}
+	var labelOrder []string
+	for _, k := range sizes {
+		if labels[k.label] == nil {
+			labelOrder = append(labelOrder, k.label)
+		}
+		labels[k.label] = append(labels[k.label], k.rows)
+	}
+	for _, label := range labelOrder {
+		rows := labels[label]
+		if len(rows) < 2 {
+			continue
+		}
+		fmt.Fprintf(w, "\n### %s: session creation by past sessions in the database\n\n", label)
+		fmt.Fprintf(w, "| workload | conns | %s | rows=%s / rows=%s |\n", "rows="+strings.Join(rows, " req/s (× ceiling) | rows=")+" req/s (× ceiling)", rows[len(rows)-1], rows[0])
+		fmt.Fprintln(w, "|---|--:|"+strings.Repeat("--:|", len(rows)+1))
+		summaries := make([]map[string]row, len(rows))
+		for i, size := range rows {
+			summaries[i] = map[string]row{}
+			for _, r := range summarize(byKey[key{label, size}]) {
+				summaries[i][fmt.Sprintf("%s/%d", r.Workload, r.Clients)] = r
+			}
+		}
+		for _, r0 := range summarize(byKey[key{label, rows[0]}]) {
+			if r0.Ceiling == "" {
+				continue
+			}
+			k := fmt.Sprintf("%s/%d", r0.Workload, r0.Clients)
+			cells := make([]string, len(rows))
+			for i := range rows {
+				r := summaries[i][k]
+				cells[i] = fmt.Sprintf("%.0f (%.2f×)", r.Rate[1], r.Ratio[1])
+			}
+			last := summaries[len(rows)-1][k]
+			fmt.Fprintf(w, "| %s | %d | %s | %.2f× |\n", r0.Workload, r0.Clients, strings.Join(cells, " | "), ratio(last.Rate[1], r0.Rate[1]))
+		}
+	}
+}
+
+// runReport prints the cross-configuration tables from the JSON records:
+//
+//	till-bench report [-interval 2s] FILE
+func runReport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	interval := fs.Duration("interval", 2*time.Second, "the watchers' poll interval")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("report: want one FILE of JSON records")
+	}
+	in, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	recs, err := readRecords(in)
+	if err != nil {
+		return fmt.Errorf("report: %s: %w", fs.Arg(0), err)
+	}
+	writeByRows(stdout, recs)
+	var ws []watchMeasurement
+	for _, r := range recs {
+		if r.Watch != nil {
+			ws = append(ws, *r.Watch)
+		}
+	}
+	if len(ws) > 0 {
+		fmt.Fprintf(stdout, "\n### Watchers by open sessions\n\n")
+		writeWatchTable(stdout, ws, *interval)
+		fmt.Fprintln(stdout)
+		writeFlat(stdout, ws, *interval)
+	}
+	return nil
 }

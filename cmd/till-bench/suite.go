@@ -51,12 +51,24 @@ type suiteOptions struct {
 	// XFF names a new customer every 50 session requests; without it all
 	// come from 127.0.0.1 (Till's per-IP limit must then be raised).
 	XFF bool
+	// State is a file holding what the set-up made (suiteState): with
+	// SetupOnly the suite sets Till up, writes it and stops (then
+	// till-bench prefill adds rows with till serve stopped); without, an
+	// existing file is read instead of setting up again.
+	State     string
+	SetupOnly bool
+	// Rows names the database's size in the JSON records (e.g. 1M).
+	Rows string
+	// JSON, when set, is a file the measurements are appended to, one JSON
+	// object a line, for till-bench report.
+	JSON string
 }
 
 // parseSuite reads the suite's flags:
 //
 //	till-bench suite -label sqlite -till URL -kaspa URL -evm URL -ceiling URL -insert-db DBURL
 //	    [-d 5s] [-warmup 500ms] [-runs 3] [-open 1000] [-pprof URL -profile-dir DIR]
+//	    [-state FILE [-setup-only]] [-rows 1M] [-json FILE]
 func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	var o suiteOptions
 	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
@@ -75,6 +87,10 @@ func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	fs.IntVar(&o.Open, "open", 1000, "open sessions the status workloads poll")
 	only := fs.String("only", "", "run only the workloads matching this regexp (and the ceilings)")
 	fs.BoolVar(&o.XFF, "xff", true, "send X-Forwarded-For, a new customer every 50 session requests")
+	fs.StringVar(&o.State, "state", "", "file of what the set-up made: read it if it exists, else set up and write it")
+	fs.BoolVar(&o.SetupOnly, "setup-only", false, "set Till up, write -state and stop (needs only -till)")
+	fs.StringVar(&o.Rows, "rows", "0", "past sessions in Till's database, for the JSON records (till-bench prefill -rows)")
+	fs.StringVar(&o.JSON, "json", "", "append the measurements to this file, one JSON object a line (till-bench report)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -88,10 +104,19 @@ func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 		}
 		o.Only = re
 	}
+	if o.SetupOnly && o.State == "" {
+		return o, errors.New("suite: -setup-only needs -state")
+	}
 	for _, u := range []struct{ name, value string }{{"till", o.Till}, {"kaspa", o.Kaspa}, {"evm", o.EVM}, {"ceiling", o.Ceiling}} {
-		if pu, err := url.Parse(u.value); err != nil || pu.Scheme != "http" || pu.Host == "" {
-			return o, fmt.Errorf("suite: -%s %q: want http://host:port", u.name, u.value)
+		if o.SetupOnly && u.name != "till" {
+			continue
 		}
+		if err := checkHTTP(u.name, u.value); err != nil {
+			return o, fmt.Errorf("suite: %w", err)
+		}
+	}
+	if o.SetupOnly {
+		return o, nil
 	}
 	if !strings.HasPrefix(o.InsertDB, "sqlite://") && !strings.HasPrefix(o.InsertDB, "postgres://") {
 		return o, fmt.Errorf("suite: -insert-db %q: want sqlite://PATH or postgres://…", o.InsertDB)
@@ -137,8 +162,8 @@ type measurement struct {
 	Rate       float64
 	P50, P99   time.Duration
 	N, Errors  int
-	FirstErr   error
-	ChainCalls int // Kaspa REST and EVM JSON-RPC calls during the workload
+	FirstErr   error `json:"-"`
+	ChainCalls int   // Kaspa REST and EVM JSON-RPC calls during the workload
 }
 
 // runSuite sets Till up through its API, then runs every workload
@@ -149,11 +174,11 @@ func runSuite(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	f, err := newSuiteFixture(o)
-	if err != nil {
+	if err != nil || f == nil {
 		return err
 	}
 	defer f.ins.Close()
-	fmt.Fprintf(stderr, "%s: set up (%d open sessions, %d KiraPay links)\n", o.Label, len(f.open), len(f.codes))
+	fmt.Fprintf(stderr, "%s: set up (%d open sessions, %d KiraPay links)\n", o.Label, len(f.open), len(f.Codes))
 	var all []measurement
 	var loads []string
 	for run := 1; run <= o.Runs; run++ {
@@ -172,9 +197,26 @@ func runSuite(args []string, stdout, stderr io.Writer) error {
 		}
 		loads = append(loads, fmt.Sprintf("run %d: %s → %s", run, start, loadAvg()))
 	}
-	fmt.Fprintf(stdout, "\n### %s (%d runs of %s per workload)\n\n", o.Label, o.Runs, o.Duration)
+	if o.JSON != "" {
+		recs := make([]record, len(all))
+		for i := range all {
+			recs[i] = record{Label: o.Label, Rows: o.Rows, Suite: &all[i]}
+		}
+		if err := appendRecords(o.JSON, recs); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "\n### %s, %s past sessions (%d runs of %s per workload)\n\n", o.Label, o.Rows, o.Runs, o.Duration)
 	fmt.Fprintf(stdout, "Load average (1/5/15 min) at start → end: %s\n\n", strings.Join(loads, "; "))
 	writeTable(stdout, summarize(all))
+	return nil
+}
+
+// checkHTTP checks that flag name's value is an http://host:port URL.
+func checkHTTP(name, value string) error {
+	if pu, err := url.Parse(value); err != nil || pu.Scheme != "http" || pu.Host == "" {
+		return fmt.Errorf("-%s %q: want http://host:port", name, value)
+	}
 	return nil
 }
 
@@ -191,50 +233,128 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// suiteState is what the set-up made in Till, kept in a file between
+// `suite -setup-only` and the measuring suite (with prefill in between).
+type suiteState struct {
+	// The single-address merchant, its Kaspa address, its first KAS link
+	// and that link's price in sompi: where prefill puts past sessions.
+	MerchantID string
+	Address    string
+	LinkID     string
+	LinkAmount int64
+	// The kpub merchant (prefill moves its next derivation index on).
+	HDMerchantID string
+	// Slugs of KAS links of a single-address merchant, of KAS links of a
+	// merchant with a kpub, and of USDC links on the local chain: priced
+	// 10, 11, … so each has its own unique-amount space (one address and
+	// one price allow 99,999 open Kaspa or 9,999 open USDC sessions).
+	Single, Kpub, USDC []string
+	APIKey             string   // the single-address merchant's KiraPay key
+	Codes              []string // KiraPay link codes
+	// Templates are one open session of each kind, opened through the API,
+	// which prefill copies.
+	Templates struct{ Single, Kpub, USDC string }
+}
+
+func readState(file string) (suiteState, error) {
+	var st suiteState
+	raw, err := os.ReadFile(file) //nolint:gosec // the harness's own state file
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return st, fmt.Errorf("%s: %w", file, err)
+	}
+	return st, nil
+}
+
+func writeState(file string, st suiteState) error {
+	raw, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, raw, 0o600)
+}
+
 // suiteFixture is what the suite set up in Till.
 type suiteFixture struct {
 	o    suiteOptions
 	host string
 	ins  *inserter
-	// Slugs of KAS links of a single-address merchant, of KAS links of a
-	// merchant with a kpub, and of USDC links on the local chain: priced
-	// 10, 11, … so each has its own unique-amount space (one address and
-	// one price allow 99,999 open Kaspa or 9,999 open USDC sessions).
-	single, kpub, usdc []string
-	apiKey             string   // the single-address merchant's KiraPay key
-	codes              []string // KiraPay link codes
-	open               []string // open Kaspa sessions
-	polls              []string // each open session's checkout poll URL (with its version)
-	customer           atomic.Int64
+	suiteState
+	open     []string // open Kaspa sessions
+	polls    []string // each open session's checkout poll URL (with its version)
+	customer atomic.Int64
 }
 
+// newSuiteFixture sets Till up through its API (or reads -state), then
+// waits for USDC sessions to open and opens the sessions the status
+// workloads poll. With -setup-only it writes -state and returns nil.
 func newSuiteFixture(o suiteOptions) (*suiteFixture, error) {
 	u, _ := url.Parse(o.Till)
 	f := &suiteFixture{o: o, host: u.Host}
+	if st, err := readState(o.State); err == nil && !o.SetupOnly {
+		f.suiteState = st
+	} else {
+		if o.State != "" && !o.SetupOnly && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		if err := f.setUp(); err != nil {
+			return nil, err
+		}
+		if o.State != "" {
+			if err := writeState(o.State, f.suiteState); err != nil {
+				return nil, err
+			}
+		}
+		if o.SetupOnly {
+			return nil, nil
+		}
+	}
 	var err error
 	if f.ins, err = openInserter(o.InsertDB); err != nil {
 		return nil, err
 	}
-	fail := func(err error) (*suiteFixture, error) {
+	if _, err := f.usdcSession(); err != nil {
 		f.ins.Close()
 		return nil, err
 	}
+	if err := f.openSessions(); err != nil {
+		f.ins.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// setUp registers the merchants and their links through Till's API and
+// opens one session of each kind (the templates).
+func (f *suiteFixture) setUp() error {
 	stamp := time.Now().UnixNano()
 	token, err := f.register(fmt.Sprintf("bench-%d@example.com", stamp))
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	me, err := f.call("GET", "/api/auth/me", nil, http.StatusOK, "Authorization", "Bearer "+token)
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	f.apiKey, _ = me["apiKey"].(string)
+	f.APIKey, _ = me["apiKey"].(string)
+	f.MerchantID, _ = me["id"].(string)
+	f.Address, _ = me["kaspaAddress"].(string)
 	hdToken, err := f.register(fmt.Sprintf("bench-hd-%d@example.com", stamp))
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	if _, err := f.call("PATCH", "/api/settings", map[string]any{"kaspaKpub": hdKpub}, http.StatusOK, "Authorization", "Bearer "+hdToken); err != nil {
-		return fail(err)
+	hd, err := f.call("PATCH", "/api/settings", map[string]any{"kaspaKpub": hdKpub}, http.StatusOK, "Authorization", "Bearer "+hdToken)
+	if err != nil {
+		return err
+	}
+	f.HDMerchantID, _ = hd["id"].(string)
+	if f.HDMerchantID == "" {
+		if hd, err = f.call("GET", "/api/auth/me", nil, http.StatusOK, "Authorization", "Bearer "+hdToken); err != nil {
+			return err
+		}
+		f.HDMerchantID, _ = hd["id"].(string)
 	}
 	for i := range suiteLinks {
 		for _, l := range []struct {
@@ -242,47 +362,78 @@ func newSuiteFixture(o suiteOptions) (*suiteFixture, error) {
 			token string
 			body  map[string]any
 		}{
-			{&f.single, token, map[string]any{"title": "Coffee", "amount": 10 + i, "currency": "KAS"}},
-			{&f.kpub, hdToken, map[string]any{"title": "Tea", "amount": 10 + i, "currency": "KAS"}},
-			{&f.usdc, token, map[string]any{"title": "Ebook", "amount": 10 + i, "currency": "USDC", "chain": "local", "receiver": suiteReceiver}},
+			{&f.Single, token, map[string]any{"title": "Coffee", "amount": 10 + i, "currency": "KAS"}},
+			{&f.Kpub, hdToken, map[string]any{"title": "Tea", "amount": 10 + i, "currency": "KAS"}},
+			{&f.USDC, token, map[string]any{"title": "Ebook", "amount": 10 + i, "currency": "USDC", "chain": "local", "receiver": suiteReceiver}},
 		} {
-			slug, err := f.link(l.token, l.body)
+			slug, id, err := f.link(l.token, l.body)
 			if err != nil {
-				return fail(err)
+				return err
+			}
+			if f.LinkID == "" {
+				f.LinkID, f.LinkAmount = id, int64(10+i)*sompiPerKAS
 			}
 			*l.slugs = append(*l.slugs, slug)
 		}
 	}
 	for i := range 100 {
 		r, err := f.call("POST", "/api/link/generate", map[string]any{"currency": "USDC", "receiver": suiteReceiver,
-			"price": 10 + i, "name": "Bench", "chain": "local"}, http.StatusCreated, "x-api-key", f.apiKey)
+			"price": 10 + i, "name": "Bench", "chain": "local"}, http.StatusCreated, "x-api-key", f.APIKey)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		data, _ := r["data"].(map[string]any)
 		link, _ := data["url"].(string)
 		if link == "" {
-			return fail(fmt.Errorf("POST /api/link/generate: no url in %v", r))
+			return fmt.Errorf("POST /api/link/generate: no url in %v", r)
 		}
-		f.codes = append(f.codes, path.Base(link))
+		f.Codes = append(f.Codes, path.Base(link))
 	}
-	// A USDC session needs the watcher's first cycle (the chain's head).
+	if f.Templates.USDC, err = f.usdcSession(); err != nil {
+		return err
+	}
+	for _, t := range []struct {
+		id   *string
+		slug string
+	}{{&f.Templates.Single, f.Single[0]}, {&f.Templates.Kpub, f.Kpub[0]}} {
+		if *t.id, err = f.session(t.slug); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sompiPerKAS converts the links' whole-KAS prices.
+const sompiPerKAS = 100_000_000
+
+// session opens one session on slug as a new customer and returns its id.
+func (f *suiteFixture) session(slug string) (string, error) {
+	r, err := f.call("POST", "/api/payments", map[string]any{"paymentLinkSlug": slug}, http.StatusOK,
+		"X-Forwarded-For", FakeIP(int(f.customer.Add(1))))
+	if err != nil {
+		return "", err
+	}
+	id, _ := r["id"].(string)
+	if id == "" {
+		return "", fmt.Errorf("POST /api/payments: no id in %v", r)
+	}
+	return id, nil
+}
+
+// usdcSession opens a USDC session, waiting up to 60 s for the first one
+// to succeed: it needs the EVM watcher's first cycle (the chain's head).
+func (f *suiteFixture) usdcSession() (string, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		_, err := f.call("POST", "/api/payments", map[string]any{"paymentLinkSlug": f.usdc[0]}, http.StatusOK,
-			"X-Forwarded-For", FakeIP(int(f.customer.Add(1))))
+		id, err := f.session(f.USDC[0])
 		if err == nil {
-			break
+			return id, nil
 		}
 		if time.Now().After(deadline) {
-			return fail(fmt.Errorf("USDC sessions still fail after 60 s: %w", err))
+			return "", fmt.Errorf("USDC sessions still fail after 60 s: %w", err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if err := f.openSessions(); err != nil {
-		return fail(err)
-	}
-	return f, nil
 }
 
 // call sends one JSON request to Till and decodes the JSON answer, which
@@ -327,16 +478,18 @@ func (f *suiteFixture) register(email string) (string, error) {
 	return token, nil
 }
 
-func (f *suiteFixture) link(token string, body map[string]any) (string, error) {
+// link creates a payment link and returns its slug and id.
+func (f *suiteFixture) link(token string, body map[string]any) (string, string, error) {
 	r, err := f.call("POST", "/api/links", body, http.StatusOK, "Authorization", "Bearer "+token)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	slug, _ := r["slug"].(string)
-	if slug == "" {
-		return "", fmt.Errorf("POST /api/links: no slug in %v", r)
+	id, _ := r["id"].(string)
+	if slug == "" || id == "" {
+		return "", "", fmt.Errorf("POST /api/links: no slug or id in %v", r)
 	}
-	return slug, nil
+	return slug, id, nil
 }
 
 var pollURLRe = regexp.MustCompile(`id="pay-poll"[^>]*hx-get="([^"]+)"`)
@@ -346,7 +499,7 @@ var pollURLRe = regexp.MustCompile(`id="pay-poll"[^>]*hx-get="([^"]+)"`)
 // holds (an unchanged session answers it with 204).
 func (f *suiteFixture) openSessions() error {
 	var mu sync.Mutex
-	res, err := f.sessionLoad(f.single[:1], 32, func(id string) {
+	res, err := f.sessionLoad(f.Single[:1], 32, func(id string) {
 		mu.Lock()
 		f.open = append(f.open, id)
 		mu.Unlock()
@@ -448,7 +601,7 @@ func (f *suiteFixture) workloads() []workload {
 		base := int(f.customer.Add(1 << 16))
 		return (&Load{Addr: f.host, Clients: 32,
 			Request: func(i int) []byte {
-				return get(f.host, "/api/link/"+f.codes[i%len(f.codes)], "X-Forwarded-For", FakeIP(base+i/50))
+				return get(f.host, "/api/link/"+f.Codes[i%len(f.Codes)], "X-Forwarded-For", FakeIP(base+i/50))
 			},
 			Check: expect(200, `"code":200`)}).Run(next)
 	}
@@ -457,7 +610,7 @@ func (f *suiteFixture) workloads() []workload {
 			run: httpLoad(perSession(func(_ int, id string) string { return "/api/payments/" + id + "/status" }), expect(200, `"status":"pending"`))},
 		workload{name: "status: KiraPay /api/link/:code", clients: 32, ceiling: ceilHTTP, run: kiraReads},
 		workload{name: "status: KiraPay /api/wallet/transactions", clients: 32, ceiling: ceilHTTP,
-			run: httpLoad([][]byte{get(f.host, "/api/wallet/transactions", "x-api-key", f.apiKey)}, expect(200, `"code":200`))},
+			run: httpLoad([][]byte{get(f.host, "/api/wallet/transactions", "x-api-key", f.APIKey)}, expect(200, `"code":200`))},
 		workload{name: "status: checkout /pay/status/:id (200)", clients: 32, ceiling: ceilHTTP, profile: true,
 			run: httpLoad(perSession(func(_ int, id string) string { return "/pay/status/" + id }), expect(200, `pay-poll`))},
 		workload{name: "status: checkout /pay/status/:id?v= (204)", clients: 32, ceiling: ceilHTTP,
@@ -467,7 +620,7 @@ func (f *suiteFixture) workloads() []workload {
 		name  string
 		slugs []string
 	}{
-		{"sessions: Kaspa single-address", f.single}, {"sessions: Kaspa kpub", f.kpub}, {"sessions: USDC", f.usdc},
+		{"sessions: Kaspa single-address", f.Single}, {"sessions: Kaspa kpub", f.Kpub}, {"sessions: USDC", f.USDC},
 	} {
 		for _, c := range []int{8, 32} {
 			ws = append(ws, workload{name: s.name, clients: c, ceiling: ceilInsert, profile: c == 32,

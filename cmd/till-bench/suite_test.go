@@ -99,6 +99,14 @@ func TestParseSuite(t *testing.T) {
 		!o.Only.MatchString("sessions: USDC") || o.Only.MatchString("status: KasPay") {
 		t.Fatalf("%+v %v", o, err)
 	}
+	o, err = parseSuite([]string{"-till", "http://127.0.0.1:3000", "-setup-only", "-state", "/tmp/s.json"}, io.Discard)
+	if err != nil || !o.SetupOnly || o.State != "/tmp/s.json" {
+		t.Fatalf("set-up only needs only -till and -state: %+v %v", o, err)
+	}
+	o, err = parseSuite(append(ok, "-rows", "1M", "-json", "/tmp/r.jsonl", "-state", "/tmp/s.json"), io.Discard)
+	if err != nil || o.Rows != "1M" || o.JSON != "/tmp/r.jsonl" || o.SetupOnly {
+		t.Fatalf("%+v %v", o, err)
+	}
 	with := func(k, v string) []string {
 		out := append([]string(nil), ok...)
 		for i := 0; i < len(out); i += 2 {
@@ -121,6 +129,7 @@ func TestParseSuite(t *testing.T) {
 		{"zero runs", with("-runs", "0"), "-runs"},
 		{"bad only", with("-only", "("), "-only"},
 		{"stray argument", append(append([]string(nil), ok...), "extra"), "unexpected argument"},
+		{"setup without state", with("-setup-only", "true"), "needs -state"},
 	} {
 		if _, err := parseSuite(tc.args, io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)

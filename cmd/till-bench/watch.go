@@ -1,0 +1,557 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The watcher stage of make bench-http (OPEN=…): till serve runs on a
+// database prefilled with open sessions; `till-bench watch` reads the
+// watcher cycles from Till's metrics listener (cycle time, chain calls per
+// cycle), cross-checks the calls with the doubles' counters, reads the
+// server's memory from /proc and pays some sessions through the doubles,
+// timing each until the database says it is no longer pending.
+
+// watchOptions is what `till-bench watch` is told (see parseWatch).
+type watchOptions struct {
+	Label    string
+	Open     int // open sessions in the database (for the report)
+	Till     string
+	Kaspa    string
+	EVM      string
+	Metrics  string // base URL of Till's metrics listener
+	PID      int    // till serve's process id, for /proc/PID/status
+	DB       string
+	State    string
+	Runs     int
+	Cycles   int           // cycles of each chain per run
+	Pay      int           // sessions of each kind paid per run
+	Interval time.Duration // the watchers' poll interval
+	JSON     string
+}
+
+// parseWatch reads
+//
+//	till-bench watch -label sqlite -open 100k -till URL -kaspa URL -evm URL -metrics URL -pid PID
+//	    -db DBURL -state FILE [-runs 3] [-cycles 3] [-pay 5] [-interval 2s] [-json FILE]
+func parseWatch(args []string, stderr io.Writer) (watchOptions, error) {
+	var o watchOptions
+	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.Label, "label", "", "name of this configuration in the report (e.g. sqlite)")
+	open := fs.String("open", "0", "open sessions in the database (1000, 100k), for the report")
+	fs.StringVar(&o.Till, "till", "", "base URL of till serve")
+	fs.StringVar(&o.Kaspa, "kaspa", "", "base URL of kaspa-double")
+	fs.StringVar(&o.EVM, "evm", "", "base URL of evm-double")
+	fs.StringVar(&o.Metrics, "metrics", "", "base URL of Till's metrics listener (TILL_METRICS_ADDR)")
+	fs.IntVar(&o.PID, "pid", 0, "till serve's process id (its memory is read from /proc)")
+	fs.StringVar(&o.DB, "db", "", "Till's database, sqlite://PATH or postgres://… (detection is read there)")
+	fs.StringVar(&o.State, "state", "", "the suite's state file (till-bench suite -setup-only)")
+	fs.IntVar(&o.Runs, "runs", 3, "measurement rounds on this server (the report gives the spread)")
+	fs.IntVar(&o.Cycles, "cycles", 3, "watcher cycles of each chain per round")
+	fs.IntVar(&o.Pay, "pay", 5, "sessions of each kind (Kaspa single-address, Kaspa kpub, USDC) paid per round")
+	fs.DurationVar(&o.Interval, "interval", 2*time.Second, "the watchers' poll interval (TILL_POLL_INTERVAL)")
+	fs.StringVar(&o.JSON, "json", "", "append the measurements to this file, one JSON object a line (till-bench report)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("watch: unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if o.Open, err = parseCount(*open); err != nil {
+		return o, fmt.Errorf("watch: -open: %w", err)
+	}
+	for _, u := range []struct{ name, value string }{{"till", o.Till}, {"kaspa", o.Kaspa}, {"evm", o.EVM}, {"metrics", o.Metrics}} {
+		if err := checkHTTP(u.name, u.value); err != nil {
+			return o, fmt.Errorf("watch: %w", err)
+		}
+	}
+	if !strings.HasPrefix(o.DB, "sqlite://") && !strings.HasPrefix(o.DB, "postgres://") {
+		return o, fmt.Errorf("watch: -db %q: want sqlite://PATH or postgres://…", o.DB)
+	}
+	if o.PID < 1 || o.State == "" || o.Runs < 1 || o.Cycles < 1 || o.Pay < 0 || o.Interval <= 0 {
+		return o, errors.New("watch: -pid and -state are required; -runs and -cycles at least 1, -pay not negative, -interval positive")
+	}
+	if o.Label == "" {
+		o.Label = strings.SplitN(o.DB, ":", 2)[0]
+	}
+	return o, nil
+}
+
+// watchMeasurement is one chain's watcher in one round.
+type watchMeasurement struct {
+	Label string
+	Open  int
+	Run   int
+	Chain string // the metrics' chain label: kaspa, or the EVM chain's name
+	// Cycles completed in the round, their mean duration and the chain
+	// calls per cycle from Till's metrics, and the calls per cycle the
+	// double counted.
+	Cycles              int
+	CycleMs             float64
+	CallsPerCycle       float64
+	DoubleCallsPerCycle float64
+	// DetectMs are the detection latencies of the sessions paid on this
+	// chain (pay request answered → status no longer pending in the
+	// database); Missed counts those never detected.
+	DetectMs []float64
+	Missed   int
+	// RSS and peak RSS of till serve after the round, MiB.
+	RSSMiB, HWMMiB float64
+	Load           string
+}
+
+// sample is one series of a Prometheus text exposition.
+type sample struct {
+	Name   string
+	Labels map[string]string
+	Value  float64
+}
+
+// parseMetrics reads the Prometheus text format (name{l="v",…} value),
+// skipping comments.
+func parseMetrics(r io.Reader) ([]sample, error) {
+	var out []sample
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		s := sample{Labels: map[string]string{}}
+		rest := line
+		if i := strings.IndexByte(line, '{'); i >= 0 {
+			j := strings.LastIndexByte(line, '}')
+			if j < i {
+				return nil, fmt.Errorf("metrics: bad line %q", line)
+			}
+			s.Name, rest = line[:i], line[j+1:]
+			if err := parseLabels(line[i+1:j], s.Labels); err != nil {
+				return nil, fmt.Errorf("metrics: %q: %w", line, err)
+			}
+		} else {
+			sp := strings.IndexAny(line, " \t")
+			if sp < 0 {
+				return nil, fmt.Errorf("metrics: bad line %q", line)
+			}
+			s.Name, rest = line[:sp], line[sp:]
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			return nil, fmt.Errorf("metrics: no value in %q", line)
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metrics: %q: %w", line, err)
+		}
+		s.Value = v
+		out = append(out, s)
+	}
+	return out, sc.Err()
+}
+
+// parseLabels reads l1="v1",l2="v2" (values with \" \\ \n escapes).
+func parseLabels(s string, into map[string]string) error {
+	for s = strings.TrimSpace(s); s != ""; s = strings.TrimLeft(strings.TrimSpace(s), ",") {
+		eq := strings.IndexByte(s, '=')
+		if eq < 0 || len(s) < eq+2 || s[eq+1] != '"' {
+			return fmt.Errorf("bad labels %q", s)
+		}
+		name := strings.TrimSpace(s[:eq])
+		var v strings.Builder
+		i := eq + 2
+		for ; i < len(s) && s[i] != '"'; i++ {
+			if s[i] == '\\' && i+1 < len(s) {
+				i++
+				if s[i] == 'n' {
+					v.WriteByte('\n')
+					continue
+				}
+			}
+			v.WriteByte(s[i])
+		}
+		if i >= len(s) {
+			return fmt.Errorf("unterminated label %q", name)
+		}
+		into[name] = v.String()
+		s = s[i+1:]
+	}
+	return nil
+}
+
+// sumBy adds up the series called name by the value of their label.
+func sumBy(ss []sample, name, label string) map[string]float64 {
+	out := map[string]float64{}
+	for _, s := range ss {
+		if s.Name == name {
+			out[s.Labels[label]] += s.Value
+		}
+	}
+	return out
+}
+
+// cycleStats is the watchers' counters at one moment, by chain.
+type cycleStats struct {
+	Count, Seconds, Calls map[string]float64
+}
+
+func statsOf(ss []sample) cycleStats {
+	return cycleStats{
+		Count:   sumBy(ss, "till_watcher_cycle_duration_seconds_count", "chain"),
+		Seconds: sumBy(ss, "till_watcher_cycle_duration_seconds_sum", "chain"),
+		Calls:   sumBy(ss, "till_chain_calls_total", "chain"),
+	}
+}
+
+// perCycle is, for each chain that completed cycles between a and b, the
+// cycles, the mean cycle time in ms and the chain calls per cycle.
+func perCycle(a, b cycleStats) map[string][3]float64 {
+	out := map[string][3]float64{}
+	for chain, n := range b.Count {
+		d := n - a.Count[chain]
+		if d <= 0 {
+			continue
+		}
+		out[chain] = [3]float64{d, (b.Seconds[chain] - a.Seconds[chain]) / d * 1000, (b.Calls[chain] - a.Calls[chain]) / d}
+	}
+	return out
+}
+
+// procMemory reads VmRSS and VmHWM (MiB) from /proc/PID/status.
+func procMemory(status []byte) (rss, hwm float64, err error) {
+	for _, line := range strings.Split(string(status), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || (f[0] != "VmRSS:" && f[0] != "VmHWM:") {
+			continue
+		}
+		kb, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s %q: %w", f[0], f[1], err)
+		}
+		if f[0] == "VmRSS:" {
+			rss = kb / 1024
+		} else {
+			hwm = kb / 1024
+		}
+	}
+	if rss == 0 || hwm == 0 {
+		return 0, 0, errors.New("no VmRSS or VmHWM")
+	}
+	return rss, hwm, nil
+}
+
+// runWatch measures the watchers of a running till serve, o.Runs rounds,
+// and prints the table.
+func runWatch(args []string, stdout, stderr io.Writer) error {
+	o, err := parseWatch(args, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := readState(o.State)
+	if err != nil {
+		return err
+	}
+	db, postgres, err := openDB(o.DB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	w := &watcher{o: o, st: st, db: db, postgres: postgres}
+	var all []watchMeasurement
+	for run := 1; run <= o.Runs; run++ {
+		ms, err := w.round(run)
+		if err != nil {
+			return fmt.Errorf("%s open=%d round %d: %w", o.Label, o.Open, run, err)
+		}
+		for _, m := range ms {
+			fmt.Fprintf(stderr, "%s open=%d round %d: %-6s %d cycles of %.1f ms, %.1f chain calls/cycle (double %.1f), detection %v ms, %d missed, RSS %.0f MiB (peak %.0f)\n",
+				o.Label, o.Open, run, m.Chain, m.Cycles, m.CycleMs, m.CallsPerCycle, m.DoubleCallsPerCycle, roundAll(m.DetectMs), m.Missed, m.RSSMiB, m.HWMMiB)
+		}
+		all = append(all, ms...)
+	}
+	if o.JSON != "" {
+		recs := make([]record, len(all))
+		for i := range all {
+			recs[i] = record{Watch: &all[i]}
+		}
+		if err := appendRecords(o.JSON, recs); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "\n### %s: watchers with %d open sessions (%d rounds of %d cycles, %d payments of each kind a round)\n\n",
+		o.Label, o.Open, o.Runs, o.Cycles, o.Pay)
+	writeWatchTable(stdout, all, o.Interval)
+	return nil
+}
+
+func roundAll(xs []float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = float64(int(x + 0.5))
+	}
+	return out
+}
+
+// watcher is one `till-bench watch` run.
+type watcher struct {
+	o        watchOptions
+	st       suiteState
+	db       *sql.DB
+	postgres bool
+}
+
+// round measures o.Cycles cycles of each chain, the memory after them and
+// the detection of o.Pay payments of each kind.
+func (w *watcher) round(run int) ([]watchMeasurement, error) {
+	load0 := loadAvg()
+	a, err := w.scrape()
+	if err != nil {
+		return nil, err
+	}
+	f := &suiteFixture{o: suiteOptions{Kaspa: w.o.Kaspa, EVM: w.o.EVM}}
+	if err := f.resetChainCalls(); err != nil {
+		return nil, err
+	}
+	// Wait for o.Cycles more completed cycles of every chain seen so far.
+	deadline := time.Now().Add(time.Duration(w.o.Cycles+2)*w.o.Interval*5 + 60*time.Second)
+	var b cycleStats
+	for {
+		time.Sleep(w.o.Interval / 10)
+		if b, err = w.scrape(); err != nil {
+			return nil, err
+		}
+		done := len(b.Count) > 0
+		for chain := range b.Count {
+			if b.Count[chain]-a.Count[chain] < float64(w.o.Cycles) {
+				done = false
+			}
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("watcher cycles did not complete in time: before %v, now %v", a.Count, b.Count)
+		}
+	}
+	kaspaCalls, evmCalls, err := w.doubleCalls()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.o.PID))
+	if err != nil {
+		return nil, err
+	}
+	rss, hwm, err := procMemory(raw)
+	if err != nil {
+		return nil, err
+	}
+	detect, missed, err := w.detect(run)
+	if err != nil {
+		return nil, err
+	}
+	var out []watchMeasurement
+	for chain, c := range perCycle(a, b) {
+		m := watchMeasurement{Label: w.o.Label, Open: w.o.Open, Run: run, Chain: chain, Cycles: int(c[0]),
+			CycleMs: c[1], CallsPerCycle: c[2], RSSMiB: rss, HWMMiB: hwm, Load: load0 + " → " + loadAvg()}
+		// The doubles were read a little after the last counted cycle: a
+		// cycle in flight then may add its calls (the cross-check is rough).
+		if chain == "kaspa" {
+			m.DoubleCallsPerCycle = float64(kaspaCalls) / c[0]
+			m.DetectMs, m.Missed = detect["kaspa"], missed["kaspa"]
+		} else {
+			m.DoubleCallsPerCycle = float64(evmCalls) / c[0]
+			m.DetectMs, m.Missed = detect["evm"], missed["evm"]
+		}
+		out = append(out, m)
+	}
+	sortWatch(out)
+	return out, nil
+}
+
+func (w *watcher) scrape() (cycleStats, error) {
+	resp, err := httpGet(w.o.Metrics + "/metrics")
+	if err != nil {
+		return cycleStats{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return cycleStats{}, fmt.Errorf("GET %s/metrics: status %d", w.o.Metrics, resp.StatusCode)
+	}
+	ss, err := parseMetrics(resp.Body)
+	if err != nil {
+		return cycleStats{}, err
+	}
+	return statsOf(ss), nil
+}
+
+// doubleCalls reads how many calls each double received since the reset
+// (the Kaspa double counts REST routes, the CoinGecko stand-in included;
+// the EVM double counts HTTP requests, a batch once).
+func (w *watcher) doubleCalls() (kaspaCalls, evmCalls int, err error) {
+	var kc map[string]int
+	var ec struct{ Requests int }
+	for _, c := range []struct {
+		url string
+		out any
+	}{{w.o.Kaspa + "/_double/calls", &kc}, {w.o.EVM + "/_double/calls", &ec}} {
+		resp, err := httpGet(c.url)
+		if err != nil {
+			return 0, 0, err
+		}
+		err = json.NewDecoder(resp.Body).Decode(c.out)
+		resp.Body.Close()
+		if err != nil {
+			return 0, 0, fmt.Errorf("GET %s: %w", c.url, err)
+		}
+	}
+	for _, n := range kc {
+		kaspaCalls += n
+	}
+	return kaspaCalls, ec.Requests, nil
+}
+
+// payee is an open session to pay.
+type payee struct {
+	ID, Chain, Address string
+	Amount             int64
+	paid               time.Time
+}
+
+// detect pays o.Pay open sessions of each kind through the doubles, spread
+// over one poll interval, and times each until the database no longer has
+// it pending. Latencies are by "kaspa" and "evm".
+func (w *watcher) detect(run int) (map[string][]float64, map[string]int, error) {
+	ctx := context.Background()
+	if w.o.Pay == 0 {
+		return nil, nil, nil
+	}
+	var kinds [3][]payee
+	for k, q := range []struct {
+		merchant string
+		kaspa    bool
+	}{{w.st.MerchantID, true}, {w.st.HDMerchantID, true}, {w.st.MerchantID, false}} {
+		op := "="
+		if !q.kaspa {
+			op = "<>"
+		}
+		// The highest amounts: copies nobody paid yet (rounds pay new ones).
+		rows, err := w.db.QueryContext(ctx, bindFor(w.postgres, "SELECT id, chain, pay_address, amount_expected FROM payments "+
+			"WHERE merchant_id = ? AND status = 'pending' AND chain "+op+" 'kaspa' ORDER BY amount_expected DESC LIMIT ?"),
+			q.merchant, w.o.Pay)
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var p payee
+			if err := rows.Scan(&p.ID, &p.Chain, &p.Address, &p.Amount); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			kinds[k] = append(kinds[k], p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+		if len(kinds[k]) < w.o.Pay {
+			return nil, nil, fmt.Errorf("round %d: only %d open sessions of kind %d to pay", run, len(kinds[k]), k)
+		}
+	}
+	// Paid at random moments over about one poll interval, so the
+	// latencies sample every phase of the watchers' cycles.
+	var all []*payee
+	step := w.o.Interval / time.Duration(w.o.Pay)
+	for i := range w.o.Pay {
+		for k := range kinds {
+			p := &kinds[k][i]
+			if err := w.pay(p); err != nil {
+				return nil, nil, err
+			}
+			p.paid = time.Now()
+			all = append(all, p)
+		}
+		time.Sleep(step/2 + rand.N(step)) //nolint:gosec // timing jitter, not a secret
+	}
+	pending := map[string]*payee{}
+	ids := make([]any, 0, len(all))
+	for _, p := range all {
+		pending[p.ID] = p
+		ids = append(ids, p.ID)
+	}
+	q := bindFor(w.postgres, "SELECT id FROM payments WHERE status <> 'pending' AND id IN (?"+strings.Repeat(",?", len(ids)-1)+")")
+	lat := map[string][]float64{}
+	deadline := time.Now().Add(30*time.Second + 10*w.o.Interval)
+	for len(pending) > 0 && time.Now().Before(deadline) {
+		rows, err := w.db.QueryContext(ctx, q, ids...)
+		if err != nil {
+			return nil, nil, err
+		}
+		now := time.Now()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			if p := pending[id]; p != nil {
+				lat[chainKind(p.Chain)] = append(lat[chainKind(p.Chain)], Ms(now.Sub(p.paid)))
+				delete(pending, id)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	missed := map[string]int{}
+	for _, p := range pending {
+		missed[chainKind(p.Chain)]++
+	}
+	return lat, missed, nil
+}
+
+func chainKind(chain string) string {
+	if chain == "kaspa" {
+		return "kaspa"
+	}
+	return "evm"
+}
+
+// pay sends p's exact amount to its address through the chain's double.
+func (w *watcher) pay(p *payee) error {
+	u, body := w.o.Kaspa+"/_double/pay", fmt.Sprintf(`{"address":%q,"sompi":%d}`, p.Address, p.Amount)
+	if p.Chain != "kaspa" {
+		u, body = w.o.EVM+"/_double/pay", fmt.Sprintf(`{"to":%q,"amount":"%d.%06d"}`, p.Address, p.Amount/1e6, p.Amount%1e6)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, u, bytes.NewReader([]byte(body)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("POST %s %s: status %d: %s", u, body, resp.StatusCode, truncate(raw, 200))
+	}
+	return nil
+}

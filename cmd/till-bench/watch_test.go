@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// metricsText is a trimmed scrape of Till's metrics listener.
+const metricsText = `# HELP till_watcher_cycle_duration_seconds Duration of one watcher cycle.
+# TYPE till_watcher_cycle_duration_seconds histogram
+till_watcher_cycle_duration_seconds_bucket{chain="kaspa",le="0.01"} 3
+till_watcher_cycle_duration_seconds_sum{chain="kaspa"} 0.25
+till_watcher_cycle_duration_seconds_count{chain="kaspa"} 10
+till_watcher_cycle_duration_seconds_sum{chain="local"} 0.5
+till_watcher_cycle_duration_seconds_count{chain="local"} 5
+till_chain_calls_total{chain="kaspa",endpoint="/addresses/utxos"} 20
+till_chain_calls_total{chain="kaspa",endpoint="/info/blockdag"} 10
+till_chain_calls_total{chain="local",endpoint="eth_getLogs"} 5
+till_http_requests_total{route="/a \"b\", c",status="200"} 7
+go_goroutines 42
+`
+
+func TestParseMetrics(t *testing.T) {
+	ss, err := parseMetrics(strings.NewReader(metricsText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ss) != 10 {
+		t.Fatalf("%d samples, want 10", len(ss))
+	}
+	if s := ss[8]; s.Name != "till_http_requests_total" || s.Labels["route"] != `/a "b", c` || s.Labels["status"] != "200" || s.Value != 7 {
+		t.Errorf("escaped label: %+v", s)
+	}
+	if s := ss[9]; s.Name != "go_goroutines" || s.Value != 42 || len(s.Labels) != 0 {
+		t.Errorf("unlabelled: %+v", s)
+	}
+	calls := sumBy(ss, "till_chain_calls_total", "chain")
+	if calls["kaspa"] != 30 || calls["local"] != 5 {
+		t.Errorf("calls by chain %v", calls)
+	}
+	for _, bad := range []string{"x{a=\"1\"", "x{a=1} 2", "x", "x{a=\"1\"} two"} {
+		if _, err := parseMetrics(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+// TestPerCycle checks the differences of two scrapes: mean cycle time and
+// calls per cycle, and that a chain without a new cycle is left out.
+func TestPerCycle(t *testing.T) {
+	ss, err := parseMetrics(strings.NewReader(metricsText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := statsOf(ss)
+	b := cycleStats{
+		Count:   map[string]float64{"kaspa": 14, "local": 5},
+		Seconds: map[string]float64{"kaspa": 0.45, "local": 0.5},
+		Calls:   map[string]float64{"kaspa": 42, "local": 5},
+	}
+	got := perCycle(a, b)
+	if len(got) != 1 || got["kaspa"] != [3]float64{4, 50, 3} {
+		t.Fatalf("perCycle %v: want kaspa 4 cycles of 50 ms, 3 calls each", got)
+	}
+}
+
+func TestProcMemory(t *testing.T) {
+	status := []byte("Name:\ttill\nVmPeak:\t  900000 kB\nVmHWM:\t   153600 kB\nVmRSS:\t   102400 kB\nThreads:\t9\n")
+	rss, hwm, err := procMemory(status)
+	if err != nil || rss != 100 || hwm != 150 {
+		t.Fatalf("rss %v hwm %v %v", rss, hwm, err)
+	}
+	if _, _, err := procMemory([]byte("Name:\tzombie\n")); err == nil {
+		t.Error("no VmRSS: no error")
+	}
+}
+
+// TestWatchReport checks the watcher tables: spread over rounds, detection
+// percentiles over all payments, ratios to the poll interval, and the
+// flatness of the biggest size over the smallest, through the JSON records.
+func TestWatchReport(t *testing.T) {
+	ms := []watchMeasurement{
+		{Label: "sqlite", Open: 100, Run: 1, Chain: "kaspa", CycleMs: 10, CallsPerCycle: 2, DoubleCallsPerCycle: 2, DetectMs: []float64{500, 1500}, RSSMiB: 40, HWMMiB: 41, Load: "1.0 → 2.0"},
+		{Label: "sqlite", Open: 100, Run: 2, Chain: "kaspa", CycleMs: 30, CallsPerCycle: 2, DoubleCallsPerCycle: 2, DetectMs: []float64{1000}, RSSMiB: 42, HWMMiB: 45, Load: "2.0 → 3.0"},
+		{Label: "sqlite", Open: 100, Run: 1, Chain: "local", CycleMs: 8, CallsPerCycle: 3, DoubleCallsPerCycle: 3, RSSMiB: 40, HWMMiB: 41},
+		{Label: "sqlite", Open: 100000, Run: 1, Chain: "kaspa", CycleMs: 60, CallsPerCycle: 36, DoubleCallsPerCycle: 36, DetectMs: []float64{3000}, Missed: 1, RSSMiB: 120, HWMMiB: 130},
+		{Label: "sqlite", Open: 100000, Run: 1, Chain: "local", CycleMs: 8, CallsPerCycle: 3, DoubleCallsPerCycle: 3, RSSMiB: 120, HWMMiB: 130},
+	}
+	var buf bytes.Buffer
+	recs := make([]record, len(ms))
+	for i := range ms {
+		recs[i] = record{Watch: &ms[i]}
+	}
+	file := t.TempDir() + "/results.jsonl"
+	if err := appendRecords(file, recs[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := appendRecords(file, recs[2:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := runReport([]string{"-interval", "2s", file}, &buf, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"| sqlite | 100 | kaspa | 20.0 (10.0–30.0) | 2.0 (2.0–2.0) | 2.0 | 1000 / 1500 (3) | 0.75× of 2s | 41 (45) | 1.0 → 3.0 |",
+		"| sqlite | 100 | local | 8.0 (8.0–8.0) | 3.0 (3.0–3.0) | 3.0 | – | 0.00× of 2s |",
+		"3000 / 3000 (1), 1 missed | 1.50× of 2s | 120 (130)",
+		"| sqlite | kaspa | 100 → 100000 | 20.0 → 60.0 | 3.00× | 2.0 → 36.0 | 18.00× | 3000 ms = 1.50× of 2s | 120 (peak 130) |",
+		"| sqlite | local | 100 → 100000 | 8.0 → 8.0 | 1.00× | 3.0 → 3.0 | 1.00× |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "session creation by past sessions") {
+		t.Errorf("a by-rows table without suite records:\n%s", out)
+	}
+}
+
+// TestByRows checks the session-creation table across database sizes:
+// each size's median rate and ratio to its own ceiling, and the largest
+// size's rate over the smallest's.
+func TestByRows(t *testing.T) {
+	var recs []record
+	add := func(rows string, run int, workload, ceiling, provides string, clients int, rate float64) {
+		recs = append(recs, record{Label: "postgres", Rows: rows, Suite: &measurement{Run: run, Workload: workload, Clients: clients,
+			Ceiling: ceiling, Provides: provides, Rate: rate}})
+	}
+	for _, size := range []struct {
+		rows          string
+		ceil, session float64
+	}{{"0", 1000, 500}, {"1M", 800, 300}} {
+		add(size.rows, 1, "ceiling: single-row insert", "", ceilInsert, 8, size.ceil)
+		add(size.rows, 1, "sessions: USDC", ceilInsert, "", 8, size.session)
+	}
+	add("0", 1, "sessions: only at 0", ceilInsert, "", 32, 1)
+	var buf bytes.Buffer
+	writeByRows(&buf, recs)
+	out := buf.String()
+	for _, want := range []string{
+		"### postgres: session creation by past sessions in the database",
+		"| workload | conns | rows=0 req/s (× ceiling) | rows=1M req/s (× ceiling) | rows=1M / rows=0 |",
+		"| sessions: USDC | 8 | 500 (0.50×) | 300 (0.38×) | 0.60× |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "ceiling: single-row insert |") {
+		t.Errorf("a ceiling row in the by-rows table:\n%s", out)
+	}
+	buf.Reset()
+	writeByRows(&buf, recs[:2])
+	if buf.Len() != 0 {
+		t.Errorf("one size printed a comparison:\n%s", buf.String())
+	}
+}
+
+func TestParseWatch(t *testing.T) {
+	ok := []string{"-till", "http://127.0.0.1:3000", "-kaspa", "http://127.0.0.1:1", "-evm", "http://127.0.0.1:2",
+		"-metrics", "http://127.0.0.1:9100", "-pid", "42", "-db", "postgres://x/y", "-state", "/tmp/s.json", "-open", "100k"}
+	o, err := parseWatch(ok, io.Discard)
+	if err != nil || o.Open != 100_000 || o.Label != "postgres" || o.Runs != 3 || o.Cycles != 3 || o.Pay != 5 || o.Interval != 2*time.Second {
+		t.Fatalf("%+v %v", o, err)
+	}
+	for _, tc := range []struct {
+		extra []string
+		want  string
+	}{
+		{[]string{"-metrics", "localhost:9100"}, "-metrics"},
+		{[]string{"-pid", "0"}, "-pid"},
+		{[]string{"-db", "sqlite:/x"}, "-db"},
+		{[]string{"-cycles", "0"}, "-cycles"},
+		{[]string{"-open", "many"}, "-open"},
+	} {
+		if _, err := parseWatch(append(append([]string(nil), ok...), tc.extra...), io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.extra, err, tc.want)
+		}
+	}
+}
+
+func TestPercentileAndLoadSpan(t *testing.T) {
+	xs := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	if percentile(xs, 50) != 5 || percentile(xs, 99) != 10 || percentile(nil, 50) != 0 {
+		t.Errorf("percentile: %v %v", percentile(xs, 50), percentile(xs, 99))
+	}
+	if got := loadSpan([]string{"1 2 3 → 4 5 6", "7 8 9 → 10 11 12"}); got != "1 2 3 → 10 11 12" {
+		t.Errorf("loadSpan %q", got)
+	}
+}
