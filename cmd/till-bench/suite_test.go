@@ -129,7 +129,7 @@ func TestParseSuite(t *testing.T) {
 		{"zero runs", with("-runs", "0"), "-runs"},
 		{"bad only", with("-only", "("), "-only"},
 		{"stray argument", append(append([]string(nil), ok...), "extra"), "unexpected argument"},
-		{"setup without state", with("-setup-only", "true"), "needs -state"},
+		{"setup without state", append(append([]string(nil), ok...), "-setup-only"), "needs -state"},
 	} {
 		if _, err := parseSuite(tc.args, io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
