@@ -255,7 +255,8 @@ func copyOpen(ctx context.Context, db *sql.DB, postgres bool, st suiteState, cou
 			exprs[i] = c
 		}
 	}
-	q := "INSERT INTO payments (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(exprs, ", ") + " FROM payments WHERE id = ?"
+	q := "INSERT INTO payments (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(exprs, ", ") + //nolint:gosec // column names read from the table itself
+		" FROM payments WHERE id = ?"
 	if postgres {
 		q = rebind(q)
 	}

@@ -134,7 +134,7 @@ func parseMetrics(r io.Reader) ([]sample, error) {
 			continue
 		}
 		s := sample{Labels: map[string]string{}}
-		rest := line
+		var rest string
 		if i := strings.IndexByte(line, '{'); i >= 0 {
 			j := strings.LastIndexByte(line, '}')
 			if j < i {
@@ -450,24 +450,13 @@ func (w *watcher) detect(run int) (map[string][]float64, map[string]int, error) 
 			op = "<>"
 		}
 		// The highest amounts: copies nobody paid yet (rounds pay new ones).
-		rows, err := w.db.QueryContext(ctx, bindFor(w.postgres, "SELECT id, chain, pay_address, amount_expected FROM payments "+
+		ps, err := w.payees(ctx, bindFor(w.postgres, "SELECT id, chain, pay_address, amount_expected FROM payments "+
 			"WHERE merchant_id = ? AND status = 'pending' AND chain "+op+" 'kaspa' ORDER BY amount_expected DESC LIMIT ?"),
 			q.merchant, w.o.Pay)
 		if err != nil {
 			return nil, nil, err
 		}
-		for rows.Next() {
-			var p payee
-			if err := rows.Scan(&p.ID, &p.Chain, &p.Address, &p.Amount); err != nil {
-				rows.Close()
-				return nil, nil, err
-			}
-			kinds[k] = append(kinds[k], p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, nil, err
-		}
+		kinds[k] = ps
 		if len(kinds[k]) < w.o.Pay {
 			return nil, nil, fmt.Errorf("round %d: only %d open sessions of kind %d to pay", run, len(kinds[k]), k)
 		}
@@ -497,25 +486,16 @@ func (w *watcher) detect(run int) (map[string][]float64, map[string]int, error) 
 	lat := map[string][]float64{}
 	deadline := time.Now().Add(30*time.Second + 10*w.o.Interval)
 	for len(pending) > 0 && time.Now().Before(deadline) {
-		rows, err := w.db.QueryContext(ctx, q, ids...)
+		done, err := w.ids(ctx, q, ids...)
 		if err != nil {
 			return nil, nil, err
 		}
 		now := time.Now()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, nil, err
-			}
+		for _, id := range done {
 			if p := pending[id]; p != nil {
 				lat[chainKind(p.Chain)] = append(lat[chainKind(p.Chain)], Ms(now.Sub(p.paid)))
 				delete(pending, id)
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, nil, err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -524,6 +504,42 @@ func (w *watcher) detect(run int) (map[string][]float64, map[string]int, error) 
 		missed[chainKind(p.Chain)]++
 	}
 	return lat, missed, nil
+}
+
+// payees reads the sessions q selects (id, chain, pay_address, amount_expected).
+func (w *watcher) payees(ctx context.Context, q string, args ...any) ([]payee, error) {
+	rows, err := w.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []payee
+	for rows.Next() {
+		var p payee
+		if err := rows.Scan(&p.ID, &p.Chain, &p.Address, &p.Amount); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// ids reads the ids q selects.
+func (w *watcher) ids(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := w.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }
 
 func chainKind(chain string) string {
