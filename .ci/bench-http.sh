@@ -37,6 +37,8 @@
 #                 "100 100000" for issue 12's range, a few minutes more)
 #   CYCLES=3 PAY=5  watcher cycles per round; payments of each kind per round
 #   POLL=2s       both watchers' poll interval (TILL_POLL_INTERVAL and the EVM one)
+#   RESULTS_OUT=FILE  also keep the JSON records (till-bench report FILE
+#                 prints the cross-size tables again, e.g. over two invocations)
 #   WORKLOADS=regexp  only the workloads whose name matches (ceilings always run)
 #   TILL_ENV="K=V …"  extra environment for till serve (e.g. TILL_LOG_LEVEL=warn)
 #   XFF=0         sessions without X-Forwarded-For, all from 127.0.0.1 (then
@@ -146,6 +148,7 @@ new_db() {
       ;;
     postgres)
       local name=${1//[^a-zA-Z0-9]/_}
+      name=${name,,}
       "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
         -c "CREATE DATABASE till_$name" -c "CREATE DATABASE ceiling_$name"
       DB_URL="postgres://postgres@127.0.0.1:$PG_PORT/till_$name?sslmode=disable"
@@ -247,6 +250,7 @@ done
 
 if [[ -s $RESULTS ]]; then
   bin/till-bench report -interval "$POLL" "$RESULTS" | tee -a "$REPORT"
+  [[ -z ${RESULTS_OUT:-} ]] || cp "$RESULTS" "$RESULTS_OUT"
 fi
 
 if [[ $PROFILE == 1 ]]; then
