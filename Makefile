@@ -91,7 +91,7 @@ bench: ## Benchmarks on SQLite and Postgres (BENCH=regexp BENCHTIME=1s COUNT=1)
 	bash .ci/bench.sh
 
 # Not part of test: the real binaries under an external load generator,
-# beside their ceilings (issue 12); about 10 minutes with the defaults. The
+# beside their ceilings (issue 12); about 11 minutes with the defaults. The
 # big stages are behind knobs: ROWS="0 1M" (session creation on a database
 # of past sessions), OPEN="100 100000" (the watchers with that many open
 # sessions); see .ci/bench-http.sh for all of them.
