@@ -31,10 +31,12 @@ const (
 // SQLITE_BUSY) while reads use a small pool; on Postgres both are the same pool.
 //
 // On SQLite the store's handles run every statement as a prepared statement
-// (cached per connection, LRU-bounded): parsing the SQL text was a quarter of
-// a status poll's CPU. Migrations use the unprepared handle (base), so DDL
-// never enters the cache. Postgres keeps pgx's own per-connection statement
-// cache. Every write is reported to changes (see Changes).
+// (GORM's cache, LRU-bounded): measured a few percent to a fifth cheaper per
+// read; the driver still parses the text at each execution, so the big saving
+// is the read cache (docs/BENCHMARKS.md). Migrations use the unprepared handle
+// (base), so DDL never enters the cache. Postgres keeps pgx's own
+// per-connection statement cache, which GORM's did not beat. Every write is
+// reported to changes (see Changes).
 type DB struct {
 	Dialect Dialect
 	write   *gorm.DB
