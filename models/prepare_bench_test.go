@@ -2,7 +2,9 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	neturl "net/url"
 	"os"
 	"testing"
 
@@ -14,11 +16,11 @@ import (
 // engine of the test run (TILL_TEST_DB, TILL_TEST_POSTGRES_URL or a
 // temporary SQLite file): the measurement behind DB's choice per engine.
 func BenchmarkPaymentByIDStatements(b *testing.B) {
+	ctx := context.Background()
 	url := "sqlite://" + b.TempDir() + "/bench.db"
 	if os.Getenv("TILL_TEST_DB") == "postgres" {
-		url = os.Getenv("TILL_TEST_POSTGRES_URL")
+		url = benchPostgresDB(b, os.Getenv("TILL_TEST_POSTGRES_URL"))
 	}
-	ctx := context.Background()
 	db, err := Open(ctx, url, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -44,4 +46,27 @@ func BenchmarkPaymentByIDStatements(b *testing.B) {
 			})
 		})
 	}
+}
+
+// benchPostgresDB creates a throwaway database on the server (dropped when
+// b ends) and returns its URL.
+func benchPostgresDB(b *testing.B, server string) string {
+	u, err := neturl.Parse(server)
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin, err := sql.Open("pgx", server)
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := "till_bench_" + newChanges(Postgres).id
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		admin.Close()
+	})
+	u.Path = "/" + name
+	return u.String()
 }
