@@ -211,7 +211,8 @@ func (h *Handlers) renderSession(c *fiber.Ctx, v *models.CheckoutView) error {
 }
 
 // CheckoutStatus is the fragment the session page polls every 2 s:
-// GET /pay/status/:id?v=…&phase=…. It reads the database only. When nothing
+// GET /pay/status/:id?v=…&phase=…. It reads the database only, through
+// Store.Checkout's cached view (the session read once). When nothing
 // changed since the version the page holds (v) it answers 204, which htmx
 // does not swap: no flicker, no lost focus, no repeated screen-reader
 // announcement. Otherwise it returns the new poller (without its trigger
@@ -222,21 +223,12 @@ func (h *Handlers) CheckoutStatus(c *fiber.Ctx) error {
 	defer cancel()
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Vary("HX-Request")
-	p, err := h.Store.Payment(ctx, c.Params("id"))
+	v, err := h.Store.Checkout(ctx, c.Params("id"))
 	if err != nil {
 		return err
 	}
-	stray, err := h.Store.StrayCredit(ctx, p)
-	if err != nil {
-		return err
-	}
-	now := h.Store.Now()
-	if c.Query("v") == sessionVersion(p, stray, now) {
+	if c.Query("v") == sessionVersion(v.Payment, v.StrayCredit, h.Store.Now()) {
 		return c.SendStatus(fiber.StatusNoContent)
-	}
-	v, err := h.Store.Checkout(ctx, p.ID)
-	if err != nil {
-		return err
 	}
 	s := h.sessionView(v, true)
 	if sess := session.Get(c); sess != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"till/models/evm"
@@ -157,33 +158,70 @@ func (s *Store) PaymentURI(p *Payment) (string, error) {
 }
 
 // Checkout loads a session with its link and merchant name for the public
-// checkout and receipt pages.
+// checkout and receipt pages and the checkout's status poll. Each part is a
+// cached read (the session with its stray-credit flag, the link, the
+// merchant's name; see Changes), so a poll costs no query while nothing
+// changed; the view is the caller's own copy.
 func (s *Store) Checkout(ctx context.Context, paymentID string) (*CheckoutView, error) {
-	p, err := s.Payment(ctx, paymentID)
+	st, err := s.checkoutState(ctx, paymentID)
 	if err != nil {
 		return nil, err
 	}
-	v := &CheckoutView{Payment: p}
+	p := st.payment.clone()
+	v := &CheckoutView{Payment: p, StrayCredit: st.stray}
 	if p.LinkID != nil {
-		var l PaymentLink
-		if err := s.db.R(ctx).Where("id = ?", *p.LinkID).Take(&l).Error; err == nil {
-			v.Link = &l
+		l, err := s.caches.links.get(*p.LinkID, func() (PaymentLink, error) {
+			var l PaymentLink
+			return l, s.db.R(ctx).Where("id = ?", *p.LinkID).Take(&l).Error
+		})
+		if err == nil {
+			v.Link = l.clone()
+		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, fmt.Errorf("models: checkout link: %w", err)
 		}
 	}
-	var m Merchant
-	if err := s.db.R(ctx).Select("name").Where("id = ?", p.MerchantID).Take(&m).Error; err != nil {
+	v.MerchantName, err = s.caches.merchantNames.get(p.MerchantID, func() (string, error) {
+		var m Merchant
+		err := s.db.R(ctx).Select("name").Where("id = ?", p.MerchantID).Take(&m).Error
+		return m.Name, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("models: checkout merchant: %w", err)
 	}
-	v.MerchantName = m.Name
 	if p.AssetOf() == USDC {
 		if v.EVM, err = s.evmCheckout(p); err != nil {
 			return nil, err
 		}
 	}
-	if v.StrayCredit, err = s.StrayCredit(ctx, p); err != nil {
-		return nil, err
-	}
 	return v, nil
+}
+
+// checkoutState is what the checkout's status depends on in the payments
+// group: the session and whether a stray credit reached its address.
+type checkoutState struct {
+	payment Payment
+	stray   bool
+}
+
+// checkoutState reads the session once (not through the payment cache, so
+// the TTL bounds the pair) and
+// its stray-credit flag, cached together: both change only with writes
+// to payments or transfers.
+func (s *Store) checkoutState(ctx context.Context, paymentID string) (checkoutState, error) {
+	if _, err := uuid.Parse(paymentID); err != nil {
+		return checkoutState{}, &NotFoundError{What: "Payment"}
+	}
+	return s.caches.checkouts.get(paymentID, func() (checkoutState, error) {
+		p, err := s.loadPayment(ctx, paymentID)
+		if err != nil {
+			return checkoutState{}, err
+		}
+		stray, err := s.StrayCredit(ctx, &p)
+		if err != nil {
+			return checkoutState{}, err
+		}
+		return checkoutState{payment: p, stray: stray}, nil
+	})
 }
 
 // StrayCredit reports whether a credit to a shared-address session's

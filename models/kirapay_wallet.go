@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,7 +80,8 @@ type KiraPayTxFilter struct {
 
 // KiraPayTransactions lists the merchant's wallet transactions matching f,
 // newest first, one page of them, with the total that match. The merchant's
-// name and the orphaned transfers' hashes are read once per page.
+// name and the orphaned transfers' hashes are read once per page, and the
+// page is cached by merchant and query (see Changes): wallets poll it.
 func (s *Store) KiraPayTransactions(ctx context.Context, merchantID string, f KiraPayTxFilter) ([]KiraPayTransaction, int64, error) {
 	code, ok := kiraPayStatusCodes[f.Status]
 	if f.Status != "" && !ok {
@@ -94,6 +96,44 @@ func (s *Store) KiraPayTransactions(ctx context.Context, merchantID string, f Ki
 	if (f.Status != "" && code == "") || (f.From != nil && f.To != nil && f.From.After(*f.To)) {
 		return []KiraPayTransaction{}, 0, nil
 	}
+	page, err := s.caches.wallet.get(walletKey(merchantID, f), func() (walletPage, error) {
+		return s.loadWalletPage(ctx, merchantID, f, code)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	// Fresh structs every call: KiraPayTx points into its payment, so
+	// each call presents its own copies.
+	out := make([]KiraPayTransaction, len(page.payments))
+	for i := range page.payments {
+		p := page.payments[i].clone()
+		out[i] = KiraPayTx(KiraPayTxSource{Payment: p, Username: page.username, OrphanedTxID: page.orphans[p.ID]}, true)
+	}
+	return out, page.total, nil
+}
+
+// walletPage is a cached page of wallet transactions: the sessions, the
+// total that match, the merchant's name and the latest orphaned hashes.
+type walletPage struct {
+	payments []Payment
+	total    int64
+	username string
+	orphans  map[string]string
+}
+
+// walletKey names a wallet query in the cache.
+func walletKey(merchantID string, f KiraPayTxFilter) string {
+	t := func(p *time.Time) string {
+		if p == nil {
+			return "-"
+		}
+		return strconv.FormatInt(p.UnixMicro(), 10)
+	}
+	return strings.Join([]string{merchantID, f.Status, f.Hash, t(f.From), t(f.To), strconv.Itoa(f.Page), strconv.Itoa(f.Limit)}, "|")
+}
+
+// loadWalletPage reads one page of KiraPayTransactions from the database.
+func (s *Store) loadWalletPage(ctx context.Context, merchantID string, f KiraPayTxFilter, code string) (walletPage, error) {
 	where := func() *gorm.DB {
 		q := s.db.R(ctx).Model(&Payment{})
 		if f.Hash != "" {
@@ -113,29 +153,25 @@ func (s *Store) KiraPayTransactions(ctx context.Context, merchantID string, f Ki
 	}
 	var total int64
 	if err := where().Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("models: count wallet transactions: %w", err)
+		return walletPage{}, fmt.Errorf("models: count wallet transactions: %w", err)
 	}
 	offset := (f.Page - 1) * f.Limit
 	if total <= int64(offset) {
-		return []KiraPayTransaction{}, total, nil
+		return walletPage{total: total}, nil
 	}
 	var ps []Payment
 	if err := where().Select("payments.*").Order("tx_known_at DESC, id DESC").Limit(f.Limit).Offset(offset).Find(&ps).Error; err != nil {
-		return nil, 0, fmt.Errorf("models: list wallet transactions: %w", err)
+		return walletPage{}, fmt.Errorf("models: list wallet transactions: %w", err)
 	}
 	m, err := s.Merchant(ctx, merchantID)
 	if err != nil {
-		return nil, 0, err
+		return walletPage{}, err
 	}
 	orphans, err := s.latestOrphanedTxIDs(ctx, ps)
 	if err != nil {
-		return nil, 0, err
+		return walletPage{}, err
 	}
-	out := make([]KiraPayTransaction, len(ps))
-	for i := range ps {
-		out[i] = KiraPayTx(KiraPayTxSource{Payment: &ps[i], Username: m.Name, OrphanedTxID: orphans[ps[i].ID]}, true)
-	}
-	return out, total, nil
+	return walletPage{payments: ps, total: total, username: m.Name, orphans: orphans}, nil
 }
 
 // kiraPayHashCandidates narrows q to the sessions whose shown hash

@@ -585,24 +585,40 @@ func (s *Store) USDCLinksPage(ctx context.Context, merchantID string, page, limi
 // KiraPay public link endpoint). Unknown, draft, inactive, expired and
 // non-USDC links are one NotFoundError ("Link not found", the seed's
 // message).
+//
+// KiraPay clients poll it: the link and merchant are a cached read (see
+// Changes); whether the link is payable is decided on every call.
 func (s *Store) PublicLink(ctx context.Context, code string) (*PaymentLink, *Merchant, error) {
 	notFound := &NotFoundError{What: "Link"}
 	if len(code) != LinkCodeLen {
 		return nil, nil, notFound
 	}
-	l, err := s.LinkBySlug(ctx, code)
+	pl, err := s.caches.publicLinks.get(code, func() (publicLink, error) {
+		l, err := s.LinkBySlug(ctx, code)
+		if err != nil {
+			return publicLink{}, err
+		}
+		m, err := s.Merchant(ctx, l.MerchantID)
+		if err != nil {
+			return publicLink{}, err
+		}
+		return publicLink{link: *l, merchant: *m}, nil
+	})
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, notFound
 	}
 	if err != nil {
 		return nil, nil, err
 	}
+	l, m := pl.link.clone(), pl.merchant
 	if l.Currency != USDC || l.Status != LinkActive || l.Expired(s.clock()) {
 		return nil, nil, notFound
 	}
-	m, err := s.Merchant(ctx, l.MerchantID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return l, m, nil
+	return l, &m, nil
+}
+
+// publicLink is a cached PublicLink read: the link and its merchant.
+type publicLink struct {
+	link     PaymentLink
+	merchant Merchant
 }

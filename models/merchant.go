@@ -143,18 +143,26 @@ func (s *Store) Merchant(ctx context.Context, id string) (*Merchant, error) {
 }
 
 // MerchantByAPIKey finds the merchant owning an API key. The key is looked up
-// by its hash and then compared in constant time.
+// by its hash and then compared in constant time. Every API request asks,
+// so the answer is cached (see Changes): a rotated or revoked key stops
+// working at once in this process, and in others within a NOTIFY.
 func (s *Store) MerchantByAPIKey(ctx context.Context, key string) (*Merchant, error) {
 	if key == "" {
 		return nil, ErrInvalidCredentials
 	}
 	h := hashKey(key)
-	var m Merchant
-	if err := s.db.R(ctx).Where("api_key_hash = ?", h).Take(&m).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, ErrInvalidCredentials
+	m, err := s.caches.apiKeys.get(h, func() (Merchant, error) {
+		var m Merchant
+		if err := s.db.R(ctx).Where("api_key_hash = ?", h).Take(&m).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return m, ErrInvalidCredentials
+			}
+			return m, fmt.Errorf("models: merchant by key: %w", err)
 		}
-		return nil, fmt.Errorf("models: merchant by key: %w", err)
+		return m, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if subtle.ConstantTimeCompare([]byte(m.APIKeyHash), []byte(h)) != 1 {
 		return nil, ErrInvalidCredentials

@@ -404,10 +404,10 @@ const migrationLockKey = 7_114_111_001
 
 func (db *DB) withMigrationLock(ctx context.Context, fn func(*gorm.DB) error) error {
 	if db.Dialect != Postgres {
-		return fn(db.W(ctx))
+		return fn(db.base.WithContext(ctx))
 	}
 	// Session-level advisory locks belong to one connection, so pin one.
-	return db.W(ctx).Connection(func(conn *gorm.DB) error {
+	return db.base.WithContext(ctx).Connection(func(conn *gorm.DB) error {
 		if err := conn.Exec("SELECT pg_advisory_lock(?)", migrationLockKey).Error; err != nil {
 			return fmt.Errorf("models: migration lock: %w", err)
 		}

@@ -558,19 +558,30 @@ func normalizeMetadata(raw json.RawMessage) (string, error) {
 
 // Payment returns the payment with id, whoever owns it: only for public
 // status reads and workers. Merchants use MerchantPayment.
+// The status polls read it: it is cached (see Changes) and the caller gets
+// its own copy.
 func (s *Store) Payment(ctx context.Context, id string) (*Payment, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, &NotFoundError{What: "Payment"}
 	}
+	p, err := s.caches.payments.get(id, func() (Payment, error) { return s.loadPayment(ctx, id) })
+	if err != nil {
+		return nil, err
+	}
+	return p.clone(), nil
+}
+
+// loadPayment reads the payment with id from the database (no cache).
+func (s *Store) loadPayment(ctx context.Context, id string) (Payment, error) {
 	var p Payment
 	err := s.db.R(ctx).Where("id = ?", id).Take(&p).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, &NotFoundError{What: "Payment"}
+		return p, &NotFoundError{What: "Payment"}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("models: payment %s: %w", id, err)
+		return p, fmt.Errorf("models: payment %s: %w", id, err)
 	}
-	return &p, nil
+	return p, nil
 }
 
 // MerchantPayment returns the merchant's payment with id.

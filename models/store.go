@@ -43,6 +43,9 @@ type Store struct {
 	// dummyHash is compared for unknown emails at login: a bcrypt hash made
 	// at start-up with bcryptCost, so both paths cost the same.
 	dummyHash []byte
+	// caches of the hot reads (status polls, API key lookups), invalidated
+	// by the handle's change tracker (see Changes).
+	caches storeCaches
 }
 
 // StoreOptions configures a Store.
@@ -108,6 +111,7 @@ func NewStore(db *DB, o StoreOptions) *Store {
 		s.bcryptCost = bcrypt.MinCost
 	}
 	s.dummyHash = newDummyHash(s.bcryptCost)
+	s.caches = newStoreCaches(db.changes)
 	if s.now == nil {
 		s.now = Now
 	}
