@@ -57,7 +57,9 @@ func BenchmarkChain(b *testing.B) {
 		// A polled public route with the per-IP limiter (/api/link/:code).
 		{"till-poll-limited", till(middleware.Poll, middleware.RateLimit(1<<30, time.Minute))},
 	} {
-		b.Run(bc.name, func(b *testing.B) { serveParallel(b, bc.app, "/api/payments/0f8c2a6e-5b1d-4c3e-9a7f-2d4e6b8a0c1e/status") })
+		b.Run(bc.name, func(b *testing.B) {
+			serveParallel(b, bc.app, "/api/payments/0f8c2a6e-5b1d-4c3e-9a7f-2d4e6b8a0c1e/status")
+		})
 	}
 }
 
@@ -98,4 +100,3 @@ func statusFixture() models.KasPayStatus {
 		AmountExpected: "10.00012345", RequiredConfirmations: 10, ExpiresAt: "2026-11-30T05:30:00.000Z",
 	}
 }
-
