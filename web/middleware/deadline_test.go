@@ -67,7 +67,7 @@ func TestDeadlineContext(t *testing.T) {
 		deadlineApp(t, time.Minute, func(ctx context.Context) error {
 			var cancel context.CancelFunc
 			derived, cancel = context.WithCancel(ctx)
-			_ = cancel // ended by the request
+			t.Cleanup(cancel) // after the checks: the request must end it first
 			if derived.Err() != nil || derived.Value(ctxKey{}) != "parent value" {
 				t.Errorf("derived context: err %v, value %v", derived.Err(), derived.Value(ctxKey{}))
 			}
