@@ -23,11 +23,7 @@ import (
 func errorHandler(pages *handlers.Handlers) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		dialect := render.DialectOf(c)
-		statusOf := render.StatusOf
-		if dialect == render.DialectKiraPay {
-			statusOf = render.KiraPayStatusOf
-		}
-		status, msg, internal := statusOf(err)
+		status, msg, internal := render.ErrorStatus(c, err)
 		if internal {
 			middleware.Logger(c).ErrorContext(c.UserContext(), "request failed",
 				slog.String("method", c.Method()),

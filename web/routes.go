@@ -40,6 +40,8 @@ func routes(app *fiber.App, d routeDeps) {
 	// Every handler's context gets a deadline (streamed bodies keep their own).
 	app.Use(middleware.Deadline(middleware.DefaultRequestTimeout))
 
+	// middleware.Poll marks the polled reads: their successes are logged at
+	// debug, so polling writes no log line at the default level.
 	// Operations.
 	app.Get("/healthz", p.Healthz)
 	app.Get("/readyz", p.Readyz)
@@ -50,10 +52,10 @@ func routes(app *fiber.App, d routeDeps) {
 	kl := kiraPayGroup(app, "/api/link")
 	kl.Post("/generate", d.apiAuth, d.idem, k.GenerateLink)
 	kl.Get("", d.apiAuth, k.ListLinks)
-	kl.Get("/:code", d.publicRead, k.PublicLink)
+	kl.Get("/:code", middleware.Poll, d.publicRead, k.PublicLink)
 	kiraPayNotFound(kl)
 	kw := kiraPayGroup(app, "/api/wallet")
-	kw.Get("/transactions", d.apiAuth, d.kirapay.Transactions)
+	kw.Get("/transactions", middleware.Poll, d.apiAuth, d.kirapay.Transactions)
 	kiraPayNotFound(kw)
 	ka := kiraPayGroup(app, "/api/admin")
 	ka.Post("/webhooks/endpoints", d.apiAuth, d.idem, k.CreateWebhookEndpoint)
@@ -77,7 +79,7 @@ func routes(app *fiber.App, d routeDeps) {
 	v.Patch("/links/:id", d.apiAuth, a.UpdateLink)
 	v.Post("/payments", d.publicLimit, d.idemIP, a.CreatePayment)
 	v.Get("/payments", d.apiAuth, a.ListPayments)
-	v.Get("/payments/:id/status", a.PaymentStatus)
+	v.Get("/payments/:id/status", middleware.Poll, a.PaymentStatus)
 	v.Get("/payments/:id", d.apiAuth, a.GetPayment)
 	v.Get("/price", a.Price)
 	v.Get("/network", a.Network)
@@ -108,7 +110,7 @@ func routes(app *fiber.App, d routeDeps) {
 	// Checkout (public): the link page, session start (POST only: a GET never
 	// opens a session), one session's page, its polled status fragment, its
 	// QR code and the receipt.
-	h.Get("/pay/status/:id", p.CheckoutStatus)
+	h.Get("/pay/status/:id", middleware.Poll, p.CheckoutStatus)
 	h.Post("/pay/status/:id/tx", d.publicLimit, p.SubmitWalletTx)
 	h.Get("/pay/qr/:id.png", p.CheckoutQR)
 	h.Get("/pay/receipt/:id", p.CheckoutReceipt)

@@ -60,6 +60,9 @@ type Options struct {
 	// Metrics, when set, counts and times every request by route pattern;
 	// it is served on its own listener (TILL_METRICS_ADDR), never here.
 	Metrics *metrics.Metrics
+	// SlowRequest is the time after which a request's access log line is
+	// written at warn (0: middleware.DefaultSlowRequest).
+	SlowRequest time.Duration
 }
 
 // Server is the assembled HTTP application.
@@ -94,35 +97,8 @@ func New(o Options) *Server {
 	jsonAPI := &api.API{Store: o.Store, Tokens: tokens, BaseURL: o.BaseURL, Rates: o.Rates, Chain: o.Chain,
 		WebhookPolicy: webhookPolicy, LoginLimit: authLimit}
 
-	cfg := fiber.Config{
-		AppName:               "till",
-		ServerHeader:          "",
-		DisableStartupMessage: true,
-		BodyLimit:             1 << 20,
-		ReadTimeout:           15 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		// Strings from the request alias fasthttp buffers that are reused
-		// after the handler returns; Immutable copies them so values kept by
-		// the domain (ids, emails) stay intact.
-		Immutable:    true,
-		ErrorHandler: errorHandler(pages),
-	}
-	if len(o.TrustedProxies) > 0 {
-		cfg.EnableTrustedProxyCheck = true
-		cfg.TrustedProxies = o.TrustedProxies
-		cfg.ProxyHeader = fiber.HeaderXForwardedFor
-	}
-	app := fiber.New(cfg)
-	app.Use(middleware.RequestID(o.Log)) // first: every later line carries the id
-	if o.Metrics != nil {
-		app.Use(o.Metrics.Middleware()) // outside recover: panics are counted as the 500s they become
-	}
-	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
-		middleware.Logger(c).Error("panic in handler", slog.String("path", c.Path()), slog.Any("panic", e))
-	}}))
-	app.Use(middleware.AccessLog())
-	app.Use(middleware.SecurityHeaders(secure))
+	app := fiber.New(fiberConfig(o, errorHandler(pages)))
+	useCommon(app, o, secure)
 	app.Use("/static", filesystem.New(filesystem.Config{Root: static.HTTP(), MaxAge: 3600}))
 
 	routes(app, routeDeps{
@@ -140,4 +116,44 @@ func New(o Options) *Server {
 		publicRead:  middleware.RateLimit(o.PublicRateLimit, time.Minute),
 	})
 	return &Server{App: app}
+}
+
+// fiberConfig is the Fiber configuration of the server: limits, timeouts,
+// the trusted proxies and the error handler.
+func fiberConfig(o Options, eh fiber.ErrorHandler) fiber.Config {
+	cfg := fiber.Config{
+		AppName:               "till",
+		ServerHeader:          "",
+		DisableStartupMessage: true,
+		BodyLimit:             1 << 20,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		// Strings from the request alias fasthttp buffers that are reused
+		// after the handler returns; Immutable copies them so values kept by
+		// the domain (ids, emails) stay intact.
+		Immutable:    true,
+		ErrorHandler: eh,
+	}
+	if len(o.TrustedProxies) > 0 {
+		cfg.EnableTrustedProxyCheck = true
+		cfg.TrustedProxies = o.TrustedProxies
+		cfg.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	return cfg
+}
+
+// useCommon installs the middleware every request passes, in order: the
+// request id (first: every later line carries it), metrics, recover, the
+// access log and the security headers.
+func useCommon(app *fiber.App, o Options, secure bool) {
+	app.Use(middleware.RequestID(o.Log))
+	if o.Metrics != nil {
+		app.Use(o.Metrics.Middleware()) // outside recover: panics are counted as the 500s they become
+	}
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		middleware.Logger(c).Error("panic in handler", slog.String("path", c.Path()), slog.Any("panic", e))
+	}}))
+	app.Use(middleware.AccessLog(o.SlowRequest))
+	app.Use(middleware.SecurityHeaders(secure))
 }

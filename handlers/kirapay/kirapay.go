@@ -7,8 +7,6 @@
 package kirapay
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -50,14 +48,7 @@ type envelope struct {
 // OK writes KiraPay's success body {"message":"success","data":…,"code":status}
 // with status. URLs are written as they are (no \u0026 for "&").
 func OK(c *fiber.Ctx, status int, data any) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(envelope{Message: "success", Data: data, Code: status}); err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Status(status).Send(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+	return render.JSONRaw(c, status, envelope{Message: "success", Data: data, Code: status})
 }
 
 // Fail is an error the KiraPay error handler answers with status and code

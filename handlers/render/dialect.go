@@ -1,8 +1,6 @@
 package render
 
 import (
-	"bytes"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -61,9 +59,14 @@ func UnderPrefix(path, prefix string) bool {
 	return path == prefix || strings.HasPrefix(path, prefix+"/")
 }
 
+// kasPayError is the KasPay error body.
+type kasPayError struct {
+	Error string `json:"error"`
+}
+
 // KasPayError writes the KasPay error body {"error": msg}.
 func KasPayError(c *fiber.Ctx, status int, msg string) error {
-	return c.Status(status).JSON(fiber.Map{"error": msg})
+	return c.Status(status).JSON(kasPayError{Error: msg})
 }
 
 // kiraPayError is the KiraPay error body, fields in the seed's order.
@@ -82,13 +85,6 @@ const KiraPayTimeFormat = "2006-01-02T15:04:05.000Z"
 // (now, UTC, milliseconds) and the path with its query as requested.
 // The path is written as requested (no \u0026 for "&").
 func KiraPayError(c *fiber.Ctx, status int, code string, now time.Time) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(kiraPayError{StatusCode: status, Message: code,
-		Timestamp: now.UTC().Format(KiraPayTimeFormat), Path: c.OriginalURL()}); err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Status(status).Send(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+	return JSONRaw(c, status, kiraPayError{StatusCode: status, Message: code,
+		Timestamp: now.UTC().Format(KiraPayTimeFormat), Path: c.OriginalURL()})
 }

@@ -223,6 +223,16 @@ func StatusOf(err error) (status int, msg string, internal bool) {
 	return http.StatusInternalServerError, "Internal server error", true
 }
 
+// ErrorStatus maps err as the error handler answers it on c's route: in
+// the KiraPay dialect on KiraPay groups (KiraPayStatusOf), StatusOf
+// elsewhere.
+func ErrorStatus(c *fiber.Ctx, err error) (status int, msg string, internal bool) {
+	if DialectOf(c) == DialectKiraPay {
+		return KiraPayStatusOf(err)
+	}
+	return StatusOf(err)
+}
+
 // KiraPayStatusOf maps any error to the KiraPay dialect: a status and an
 // upper-snake code. Field errors follow KiraPayFields, other reasons
 // KiraPayReasons; a named not-found keeps

@@ -73,6 +73,26 @@ func jsonKind(k string) string {
 	return "of a different type"
 }
 
+// JSONRaw writes v with status as JSON without HTML escaping (URLs keep
+// their "&", as KiraPay writes them), encoded straight into the response
+// body: no intermediate buffer, no copy. The body is v's encoding without
+// the encoder's trailing newline.
+func JSONRaw(c *fiber.Ctx, status int, v any) error {
+	resp := c.Response()
+	resp.ResetBody()
+	enc := json.NewEncoder(resp.BodyWriter())
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err // Encode writes nothing when it fails
+	}
+	if b := resp.Body(); len(b) > 0 && b[len(b)-1] == '\n' {
+		resp.SetBody(b[:len(b)-1])
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	c.Status(status)
+	return nil
+}
+
 // JSON writes v with status using the standard encoder settings of the APIs.
 func JSON(c *fiber.Ctx, status int, v any) error {
 	return c.Status(status).JSON(v)
