@@ -67,7 +67,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
+	logs := newLogBuffer(stderr)
+	defer logs.Close()
+	log := newLogger(cfg, logs)
 	slog.SetDefault(log)
 
 	db, err := models.Open(ctx, cfg.DatabaseURL, log)
