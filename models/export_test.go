@@ -1,6 +1,9 @@
 package models
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // TenantProbe is a test-only table for the tenant scoping helpers.
 type TenantProbe struct {
@@ -23,3 +26,22 @@ func ListOwnedProbes(ctx context.Context, db *DB, merchantID string) ([]TenantPr
 func UpdateOwnedProbe(ctx context.Context, db *DB, merchantID, id, note string) (int64, error) {
 	return updateOwned[TenantProbe](ctx, db.write, merchantID, id, map[string]any{"note": note})
 }
+
+// Session creation's hand-written SQL (paymentinsert.go), for plan and
+// schema tests.
+var (
+	SessionSourceSQL  = sessionSourceSQL
+	AddressWatchedSQL = addressWatchedSQL
+	// InsertCheckSQL is the NOT EXISTS subquery of the engine's conditional
+	// insert: "unique amount" or "free address".
+	InsertCheckSQL = func(d Dialect, which string) string {
+		q := insertUniqueAmountSQL[d]
+		if which == "free address" {
+			q = insertOnFreeAddressSQL[d]
+		}
+		_, sub, _ := strings.Cut(q, "NOT EXISTS (")
+		return strings.TrimSuffix(sub, ")")
+	}
+	PaymentColumns = paymentColumns
+	OpenStatuses   = openStatuses
+)

@@ -84,28 +84,43 @@ func (p *Payment) insertArgs() []any {
 // nothing, in the same statement (so no other writer can slip in between).
 var insertPaymentWhereNotExistsSQL = "INSERT INTO payments (" + strings.Join(paymentColumns, ", ") +
 	") SELECT " + strings.TrimSuffix(strings.Repeat("?, ", len(paymentColumns)), ", ") +
-	" WHERE NOT EXISTS (SELECT 1 FROM payments WHERE "
+	" WHERE NOT EXISTS (SELECT 1 FROM payments "
 
 // lateAmountTakenSQL matches an expired session on the same address, chain
 // and amount that can still be paid late. The literal conditions are the
 // partial index payments_late_amount_idx's predicate, so the check reads no
 // history. Open (pending) sessions are kept apart by the partial unique
 // index payments_open_amount_key.
-const lateAmountTakenSQL = "status = 'expired' AND tx_id = '' AND derivation_index IS NULL" +
+const lateAmountTakenSQL = "WHERE status = 'expired' AND tx_id = '' AND derivation_index IS NULL" +
 	" AND pay_address = ? AND amount_expected = ? AND expires_at > ? AND chain = ?)"
 
 // addressWatchedSQL matches any session whose address is still watched:
 // open, or expired but inside the late window. The statuses are literals
 // (openStatuses) so the planner sees them without statistics.
-const addressWatchedSQL = "pay_address = ? AND chain = ?" +
+const addressWatchedSQL = "WHERE pay_address = ? AND chain = ?" +
 	" AND (status IN ('pending', 'confirming', 'underpaid') OR (status = 'expired' AND expires_at > ?)))"
+
+// The two conditional inserts per engine. SQLite's planner has no
+// statistics and, counting equality terms, would take the address index of
+// migration 0016 for the late check (reading every late-payable session on
+// the address instead of one amount's), so there the index is named.
+var (
+	insertUniqueAmountSQL = map[Dialect]string{
+		SQLite:   insertPaymentWhereNotExistsSQL + "INDEXED BY payments_late_amount_idx " + lateAmountTakenSQL,
+		Postgres: insertPaymentWhereNotExistsSQL + lateAmountTakenSQL,
+	}
+	insertOnFreeAddressSQL = map[Dialect]string{
+		SQLite:   insertPaymentWhereNotExistsSQL + "INDEXED BY payments_watched_address_idx " + addressWatchedSQL,
+		Postgres: insertPaymentWhereNotExistsSQL + addressWatchedSQL,
+	}
+)
 
 // insertUniqueAmount inserts p unless an expired session on its address and
 // amount can still be paid late (inserted false); a pending one with the same
 // amount fails the partial unique index (a unique violation).
 func (s *Store) insertUniqueAmount(ctx context.Context, p *Payment, lateCutoff time.Time) (inserted bool, err error) {
 	args := append(p.insertArgs(), p.PayAddress, p.AmountExpected, lateCutoff, p.Chain)
-	res := s.db.W(ctx).Exec(insertPaymentWhereNotExistsSQL+lateAmountTakenSQL, args...)
+	res := s.db.W(ctx).Exec(insertUniqueAmountSQL[s.db.Dialect], args...)
 	return res.RowsAffected == 1, res.Error
 }
 
@@ -113,6 +128,6 @@ func (s *Store) insertUniqueAmount(ctx context.Context, p *Payment, lateCutoff t
 // watched (inserted false).
 func (s *Store) insertOnFreeAddress(ctx context.Context, p *Payment, lateCutoff time.Time) (inserted bool, err error) {
 	args := append(p.insertArgs(), p.PayAddress, p.Chain, lateCutoff)
-	res := s.db.W(ctx).Exec(insertPaymentWhereNotExistsSQL+addressWatchedSQL, args...)
+	res := s.db.W(ctx).Exec(insertOnFreeAddressSQL[s.db.Dialect], args...)
 	return res.RowsAffected == 1, res.Error
 }
