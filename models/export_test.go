@@ -45,3 +45,29 @@ var (
 	PaymentColumns = paymentColumns
 	OpenStatuses   = openStatuses
 )
+
+// GroupCommitHooks sets the group commit's test hooks before the store is
+// used; false when the store has none (Postgres).
+func GroupCommitHooks(s *Store, onEnqueue, beforeBatch func()) bool {
+	if s.commits == nil {
+		return false
+	}
+	s.commits.onEnqueue, s.commits.beforeBatch = onEnqueue, beforeBatch
+	return true
+}
+
+// GroupCommitIdle is closed once no committer goroutine runs.
+func GroupCommitIdle(s *Store) <-chan struct{} {
+	s.commits.mu.Lock()
+	defer s.commits.mu.Unlock()
+	return s.commits.idle
+}
+
+// InsertUniqueAmount runs p's conditional insert as CreatePayment's loop
+// does, one try: inserted, or why not.
+func InsertUniqueAmount(ctx context.Context, s *Store, p *Payment) (bool, error) {
+	return s.insertUniqueAmount(ctx, p, s.clock().Add(-s.lateWindow))
+}
+
+// IsUniqueViolation exposes isUniqueViolation.
+func IsUniqueViolation(err error) bool { return isUniqueViolation(err) }

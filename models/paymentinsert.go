@@ -120,14 +120,23 @@ var (
 // amount fails the partial unique index (a unique violation).
 func (s *Store) insertUniqueAmount(ctx context.Context, p *Payment, lateCutoff time.Time) (inserted bool, err error) {
 	args := append(p.insertArgs(), p.PayAddress, p.AmountExpected, lateCutoff, p.Chain)
-	res := s.db.W(ctx).Exec(insertUniqueAmountSQL[s.db.Dialect], args...)
-	return res.RowsAffected == 1, res.Error
+	return s.execInsert(ctx, insertUniqueAmountSQL[s.db.Dialect], args)
 }
 
 // insertOnFreeAddress inserts p unless a session on its address is still
 // watched (inserted false).
 func (s *Store) insertOnFreeAddress(ctx context.Context, p *Payment, lateCutoff time.Time) (inserted bool, err error) {
 	args := append(p.insertArgs(), p.PayAddress, p.Chain, lateCutoff)
-	res := s.db.W(ctx).Exec(insertOnFreeAddressSQL[s.db.Dialect], args...)
+	return s.execInsert(ctx, insertOnFreeAddressSQL[s.db.Dialect], args)
+}
+
+// execInsert runs a conditional insert: on SQLite in the writer's next
+// group commit (groupcommit.go), on Postgres as its own statement (its
+// concurrent writers commit in parallel).
+func (s *Store) execInsert(ctx context.Context, sql string, args []any) (inserted bool, err error) {
+	if s.commits != nil {
+		return s.commits.exec(ctx, sql, args)
+	}
+	res := s.db.W(ctx).Exec(sql, args...)
 	return res.RowsAffected == 1, res.Error
 }
