@@ -32,15 +32,18 @@ func UpdateOwnedProbe(ctx context.Context, db *DB, merchantID, id, note string) 
 var (
 	SessionSourceSQL  = sessionSourceSQL
 	AddressWatchedSQL = addressWatchedSQL
-	// InsertCheckSQL is the NOT EXISTS subquery of the engine's conditional
-	// insert: "unique amount" or "free address".
+	// InsertCheckSQL is the subquery of the engine's conditional insert:
+	// "unique amount" or "free address".
 	InsertCheckSQL = func(d Dialect, which string) string {
 		q := insertUniqueAmountSQL[d]
 		if which == "free address" {
 			q = insertOnFreeAddressSQL[d]
 		}
-		_, sub, _ := strings.Cut(q, "NOT EXISTS (")
-		return strings.TrimSuffix(sub, ")")
+		_, sub, _ := strings.Cut(q, " WHERE NOT EXISTS (")
+		if sub == "" {
+			_, sub, _ = strings.Cut(q, " WHERE (")
+		}
+		return strings.TrimSuffix(strings.TrimSuffix(sub, " = 0"), ")")
 	}
 	PaymentColumns = paymentColumns
 	OpenStatuses   = openStatuses
