@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"time"
+	"strings"
 )
 
 // TenantProbe is a test-only table for the tenant scoping helpers.
@@ -42,3 +43,50 @@ func SQLWriteGroups(sql string) (bool, uint32) {
 	w, m := sqlWriteMask(sql)
 	return w, uint32(m)
 }
+// Session creation's hand-written SQL (paymentinsert.go), for plan and
+// schema tests.
+var (
+	SessionSourceSQL  = sessionSourceSQL
+	AddressWatchedSQL = addressWatchedSQL
+	// InsertCheckSQL is the subquery of the engine's conditional insert:
+	// "unique amount" or "free address".
+	InsertCheckSQL = func(d Dialect, which string) string {
+		q := insertUniqueAmountSQL[d]
+		if which == "free address" {
+			q = insertOnFreeAddressSQL[d]
+		}
+		_, sub, _ := strings.Cut(q, " WHERE NOT EXISTS (")
+		if sub == "" {
+			_, sub, _ = strings.Cut(q, " WHERE (")
+		}
+		return strings.TrimSuffix(strings.TrimSuffix(sub, " = 0"), ")")
+	}
+	PaymentColumns = paymentColumns
+	OpenStatuses   = openStatuses
+)
+
+// GroupCommitHooks sets the group commit's test hooks before the store is
+// used; false when the store has none (Postgres).
+func GroupCommitHooks(s *Store, onEnqueue, beforeBatch func()) bool {
+	if s.commits == nil {
+		return false
+	}
+	s.commits.onEnqueue, s.commits.beforeBatch = onEnqueue, beforeBatch
+	return true
+}
+
+// GroupCommitIdle is closed once no committer goroutine runs.
+func GroupCommitIdle(s *Store) <-chan struct{} {
+	s.commits.mu.Lock()
+	defer s.commits.mu.Unlock()
+	return s.commits.idle
+}
+
+// InsertUniqueAmount runs p's conditional insert as CreatePayment's loop
+// does, one try: inserted, or why not.
+func InsertUniqueAmount(ctx context.Context, s *Store, p *Payment) (bool, error) {
+	return s.insertUniqueAmount(ctx, p, s.clock().Add(-s.lateWindow))
+}
+
+// IsUniqueViolation exposes isUniqueViolation.
+func IsUniqueViolation(err error) bool { return isUniqueViolation(err) }

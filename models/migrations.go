@@ -332,6 +332,13 @@ CREATE TABLE idempotency_keys (
 );
 CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 `)},
+	// 0016: the address-in-use check of kpub sessions (models/paymentinsert.go
+	// addressWatchedSQL) by address, chain and status. Without it a planner
+	// whose statistics predate a burst of pending sessions (a fresh install)
+	// read them all through payments_chain_open_idx.
+	{ID: "0016_watched_address_index", Migrate: execDDL(`
+CREATE INDEX payments_watched_address_idx ON payments (pay_address, chain, status, expires_at);
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.

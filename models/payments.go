@@ -231,20 +231,17 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	link, err := s.LinkBySlug(ctx, strings.TrimSpace(in.LinkSlug))
+	src, err := s.sessionSource(ctx, strings.TrimSpace(in.LinkSlug))
 	if err != nil {
 		return nil, err
 	}
+	link, m := &src.link, &src.merchant
 	customerAmount, err := openAmount(link, in.Amount)
 	if err != nil {
 		return nil, err
 	}
 	now := s.clock()
 	if err := s.checkLinkOpen(link, now); err != nil {
-		return nil, err
-	}
-	m, err := s.Merchant(ctx, link.MerchantID)
-	if err != nil {
 		return nil, err
 	}
 	params := ParamsOf(link.Chain)
@@ -260,7 +257,7 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 		if link.OpenAmount() {
 			p.PriceAmount = customerAmount
 		}
-		return p, s.createUSDCPayment(ctx, link, m, params, p)
+		return p, s.createUSDCPayment(ctx, src, params, p)
 	}
 	if m.KaspaKpub == "" && m.KaspaAddress == "" && link.Receiver == "" {
 		return nil, &StateError{Reason: ErrNoPayoutAddress, Message: "This merchant has not set up a payout address yet"}
@@ -307,9 +304,7 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 			p.USDCents = &cents
 		}
 	}
-	if st, err := s.ChainState(ctx, chainKaspa); err == nil {
-		p.StartDaaScore = int64(st.DaaScore)
-	}
+	p.StartDaaScore = src.daaScore
 	switch {
 	case link.Receiver != "":
 		// The link names its own pay-to address: shared, by unique amount.
@@ -326,7 +321,8 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 // receiver (else the merchant's EVM address) receives the price plus a
 // unique offset of 1…9,999 micro-USDC, and only transfers in blocks after
 // the chain's last observed head can pay it.
-func (s *Store) createUSDCPayment(ctx context.Context, link *PaymentLink, m *Merchant, params ChainParams, p *Payment) error {
+func (s *Store) createUSDCPayment(ctx context.Context, src *sessionSource, params ChainParams, p *Payment) error {
+	link, m := &src.link, &src.merchant
 	ch, ok := s.evm[params.Chain]
 	if !ok {
 		return &StateError{Reason: ErrChainDisabled, Message: "This link's network (" + params.Chain + ") is not enabled on this server"}
@@ -353,9 +349,7 @@ func (s *Store) createUSDCPayment(ctx context.Context, link *PaymentLink, m *Mer
 	// One USDC is valued at one US dollar; cents rounded half up.
 	cents := (p.AmountExpected + 5_000) / 10_000
 	p.USDCents = &cents
-	if st, err := s.ChainState(ctx, params.Chain); err == nil {
-		p.StartBlock = max(st.Head, st.Cursor)
-	}
+	p.StartBlock = max(src.head, src.cursor)
 	return s.insertUniqueAmountPayment(ctx, p, s.offsetRangeOf(params))
 }
 
@@ -437,33 +431,19 @@ func belowMinimum(p *Payment) error {
 // that no two open sessions on one address of one chain share an amount: a
 // credit of that exact amount can then only mean this session. The partial
 // unique index settles races between concurrent creators; expired sessions
-// still inside the late window are checked too, since they can still match.
+// still inside the late window are checked too, since they can still match,
+// in the insert statement itself (insertUniqueAmount): one statement per try.
 func (s *Store) insertUniqueAmountPayment(ctx context.Context, p *Payment, offsets int64) error {
 	base := p.AmountExpected
 	lateCutoff := s.clock().Add(-s.lateWindow)
 	for attempt := 0; attempt < 50; attempt++ {
 		n, _ := rand.Int(rand.Reader, big.NewInt(offsets))
 		p.AmountExpected = base + 1 + n.Int64()
-		// Open (pending) sessions are kept apart by the partial unique index
-		// at insert; expired ones that can still be paid late are checked
-		// here. The literal conditions let SQLite use the partial index
-		// payments_late_amount_idx, so the check reads no history.
-		var taken int64
-		err := s.db.W(ctx).Model(&Payment{}).
-			Where("status = 'expired' AND tx_id = '' AND derivation_index IS NULL").
-			Where("pay_address = ? AND amount_expected = ? AND expires_at > ? AND chain = ?", p.PayAddress, p.AmountExpected, lateCutoff, p.Chain).
-			Limit(1).Count(&taken).Error
-		if err != nil {
-			return fmt.Errorf("models: check amount: %w", err)
-		}
-		if taken > 0 {
-			continue
-		}
-		err = s.db.W(ctx).Create(p).Error
-		if err == nil {
+		inserted, err := s.insertUniqueAmount(ctx, p, lateCutoff)
+		if inserted {
 			return nil
 		}
-		if !isUniqueViolation(err) {
+		if err != nil && !isUniqueViolation(err) {
 			return fmt.Errorf("models: create payment: %w", err)
 		}
 	}
@@ -473,8 +453,8 @@ func (s *Store) insertUniqueAmountPayment(ctx context.Context, p *Payment, offse
 // insertDerivedPayment gives the session the merchant's next receive address
 // kpub/0/i. The index comes from an atomic increment in its own statement, so
 // concurrent sessions never share an address and the merchant's row is
-// locked only for that statement; an index whose insert fails is simply
-// skipped (a gap, as an unpaid session leaves).
+// locked only for that statement; an index whose address is still watched
+// is skipped by the conditional insert (a gap, as an unpaid session leaves).
 func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Payment) error {
 	key, err := s.extendedKey(m.KaspaKpub)
 	if err != nil {
@@ -486,7 +466,7 @@ func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Paymen
 	for attempt := 0; attempt < 1000; attempt++ {
 		var next int64
 		if err := s.db.W(ctx).Raw("UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = ? RETURNING kaspa_next_index", m.ID).
-			Scan(&next).Error; err != nil {
+			Row().Scan(&next); err != nil {
 			return fmt.Errorf("models: next index: %w", err)
 		}
 		idx := next - 1
@@ -501,22 +481,17 @@ func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Paymen
 		if err != nil {
 			return &StateError{Reason: ErrKeyUnusable, Message: "Cannot derive a payment address: " + err.Error()}
 		}
-		var busy int64
-		if err := s.db.W(ctx).Model(&Payment{}).Where("chain = ? AND pay_address = ?", chainKaspa, addr.String()).
-			Where("status IN ? OR (status = ? AND expires_at > ?)", openStatuses, StatusExpired, lateCutoff).
-			Limit(1).Count(&busy).Error; err != nil {
-			return fmt.Errorf("models: address in use: %w", err)
-		}
-		if busy > 0 {
-			continue
-		}
 		p.DerivationIndex = &idx
 		p.PayAddress = addr.String()
-		if err := s.db.W(ctx).Create(p).Error; err != nil {
+		inserted, err := s.insertOnFreeAddress(ctx, p, lateCutoff)
+		if err != nil {
 			return fmt.Errorf("models: create payment: %w", err)
 		}
-		return nil
+		if inserted {
+			return nil
+		}
 	}
+	p.DerivationIndex, p.PayAddress = nil, ""
 	return &UnavailableError{Message: "No free payment address could be derived"}
 }
 

@@ -28,6 +28,9 @@ type Store struct {
 	reversalGrace time.Duration
 	// kpubs caches parsed extended public keys by their text.
 	kpubs sync.Map
+	// commits batches session inserts on SQLite's single writer (nil on
+	// Postgres).
+	commits *groupCommit
 	// offsetRange, when positive, narrows every chain's unique-offset
 	// range (tests); 0 keeps ChainParams.OffsetRange.
 	offsetRange int64
@@ -99,6 +102,9 @@ func NewStore(db *DB, o StoreOptions) *Store {
 		s.reversalGrace = DefaultReversalGrace
 	}
 	s.offsetRange = o.UniqueOffsetRange
+	if db.Dialect == SQLite {
+		s.commits = newGroupCommit(db)
+	}
 	s.evm = o.EVMChains
 	if _, ok := o.EVMChains[o.DefaultEVMChain]; ok {
 		s.defaultEVM = o.DefaultEVMChain

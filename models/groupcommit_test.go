@@ -1,0 +1,218 @@
+package models_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"till/models"
+)
+
+// heldCommits holds the store's group commit before its first batch until
+// release is called, and reports each queued insert on queued: the test can
+// then put a known set of inserts into one transaction. Skips on Postgres,
+// which has no group commit.
+type heldCommits struct {
+	queued  chan struct{}
+	release func()
+}
+
+func holdCommits(t *testing.T, s *models.Store) *heldCommits {
+	t.Helper()
+	h := &heldCommits{queued: make(chan struct{}, 1000)}
+	gate := make(chan struct{})
+	var once sync.Once
+	h.release = func() { once.Do(func() { close(gate) }) }
+	if !models.GroupCommitHooks(s, func() { h.queued <- struct{}{} }, func() { <-gate }) {
+		t.Skip("group commit is SQLite's")
+	}
+	t.Cleanup(func() {
+		h.release()
+		select { // no committer goroutine outlives the test
+		case <-models.GroupCommitIdle(s):
+		case <-time.After(10 * time.Second):
+			t.Error("the group commit goroutine is still running")
+		}
+	})
+	return h
+}
+
+// wait blocks until n more inserts are queued.
+func (h *heldCommits) wait(n int) {
+	for range n {
+		<-h.queued
+	}
+}
+
+// TestGroupCommitConcurrentCreators: creators on one address whose first
+// inserts all land in one transaction get distinct amounts; with twice as
+// many amounts as creators, clashes inside the batch are near certain and
+// are retried with new offsets, in later batches.
+func TestGroupCommitConcurrentCreators(t *testing.T) {
+	const n = 12
+	f := newFixture(t, func(o *models.StoreOptions) { o.UniqueOffsetRange = 2 * n })
+	h := holdCommits(t, f.s)
+	amounts := make([]int64, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
+			errs[i] = err
+			if err == nil {
+				amounts[i] = p.AmountExpected
+			}
+		}()
+	}
+	h.wait(n)
+	h.release()
+	wg.Wait()
+	seen := map[int64]bool{}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("creator %d: %v", i, errs[i])
+		}
+		if seen[amounts[i]] {
+			t.Fatalf("amount %d given twice", amounts[i])
+		}
+		seen[amounts[i]] = true
+	}
+	var stored int64
+	if err := f.s.DB().W(f.ctx).Model(&models.Payment{}).Where("status = 'pending'").Count(&stored).Error; err != nil || stored != n {
+		t.Fatalf("%d pending sessions stored (%v), want %d", stored, err, n)
+	}
+}
+
+// TestGroupCommitClashFailsOnlyItsInsert: two inserts of one amount and a
+// third of another in one transaction: one of the pair is refused by the
+// partial unique index, the other two are committed.
+func TestGroupCommitClashFailsOnlyItsInsert(t *testing.T) {
+	f := newFixture(t)
+	tmpl := f.session()
+	h := holdCommits(t, f.s)
+	amount := []int64{tmpl.AmountExpected + 1_000_000, tmpl.AmountExpected + 1_000_000, tmpl.AmountExpected + 2_000_000}
+	type outcome struct {
+		inserted bool
+		err      error
+	}
+	out := make([]outcome, 3)
+	ids := make([]string, 3)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		p := *tmpl
+		p.ID, p.AmountExpected = uuid.NewString(), amount[i]
+		ids[i] = p.ID
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := models.InsertUniqueAmount(f.ctx, f.s, &p)
+			out[i] = outcome{ok, err}
+		}()
+	}
+	h.wait(3)
+	h.release()
+	wg.Wait()
+	if out[2].err != nil || !out[2].inserted {
+		t.Fatalf("the other amount: %+v", out[2])
+	}
+	won, lost := out[0], out[1]
+	if !won.inserted {
+		won, lost = lost, won
+	}
+	if !won.inserted || won.err != nil || lost.inserted || !models.IsUniqueViolation(lost.err) {
+		t.Fatalf("the clashing pair: %+v %+v", out[0], out[1])
+	}
+	var stored int64
+	if err := f.s.DB().W(f.ctx).Model(&models.Payment{}).Where("id IN ?", ids).Count(&stored).Error; err != nil || stored != 2 {
+		t.Fatalf("%d of the batch stored (%v), want 2", stored, err)
+	}
+}
+
+// TestGroupCommitCancelledRequest: a creator whose request ends while its
+// insert is queued returns at once, the batch goes on without it, and its
+// row is never written.
+func TestGroupCommitCancelledRequest(t *testing.T) {
+	f := newFixture(t)
+	tmpl := f.session()
+	h := holdCommits(t, f.s)
+	gone, live := *tmpl, *tmpl
+	gone.ID, gone.AmountExpected = uuid.NewString(), tmpl.AmountExpected+1_000_000
+	live.ID, live.AmountExpected = uuid.NewString(), tmpl.AmountExpected+2_000_000
+	ctx, cancel := context.WithCancel(f.ctx)
+	goneErr := make(chan error, 1)
+	go func() {
+		_, err := models.InsertUniqueAmount(ctx, f.s, &gone)
+		goneErr <- err
+	}()
+	h.wait(1)
+	liveDone := make(chan error, 1)
+	go func() {
+		ok, err := models.InsertUniqueAmount(f.ctx, f.s, &live)
+		if err == nil && !ok {
+			err = errors.New("not inserted")
+		}
+		liveDone <- err
+	}()
+	h.wait(1)
+	cancel()
+	if err := <-goneErr; !errors.Is(err, context.Canceled) { // while the batch is still held
+		t.Fatalf("cancelled creator: %v", err)
+	}
+	h.release()
+	if err := <-liveDone; err != nil {
+		t.Fatalf("live creator: %v", err)
+	}
+	if _, err := f.s.Payment(f.ctx, gone.ID); err == nil {
+		t.Fatal("the cancelled request's session was written")
+	}
+	if _, err := f.s.Payment(f.ctx, live.ID); err != nil {
+		t.Fatalf("the live request's session: %v", err)
+	}
+}
+
+// TestGroupCommitKeepsLateAmounts: with three amounts and one held by an
+// expired session that can still be paid late, two creators in one batch
+// take the other two, and a third finds none.
+func TestGroupCommitKeepsLateAmounts(t *testing.T) {
+	f := newFixture(t, func(o *models.StoreOptions) { o.UniqueOffsetRange = 3 })
+	first := f.session()
+	f.clock.Add(31 * time.Minute)
+	f.daa += 31 * 60 * 10
+	f.observe()
+	if n, err := f.s.ExpireDue(f.ctx, 10); err != nil || n != 1 {
+		t.Fatalf("expired %d %v", n, err)
+	}
+	h := holdCommits(t, f.s)
+	got := make([]*models.Payment, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
+		}()
+	}
+	h.wait(2)
+	h.release()
+	wg.Wait()
+	for i := range 2 {
+		if errs[i] != nil {
+			t.Fatalf("creator %d: %v", i, errs[i])
+		}
+	}
+	a, b := got[0].AmountExpected, got[1].AmountExpected
+	if a == first.AmountExpected || b == first.AmountExpected || a == b {
+		t.Fatalf("amounts %d %d beside the late-payable %d", a, b, first.AmountExpected)
+	}
+	var un *models.UnavailableError
+	if _, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug}); !errors.As(err, &un) {
+		t.Fatalf("with every amount taken: %v", err)
+	}
+}

@@ -1,0 +1,147 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The statements of session creation, written by hand in this one place:
+// they are the hot write path (issue 12), and gorm's statement building and
+// reflection cost more than the statements themselves there.
+
+// sessionSource is what opening a session needs besides the request: the
+// link, the merchant settings a session uses (ID, payout addresses, kpub,
+// expiry and confirmation defaults; the other Merchant fields stay zero) and
+// the chain's last observed position (zero when never observed).
+type sessionSource struct {
+	link     PaymentLink
+	merchant Merchant
+	// daaScore is Kaspa's, head and cursor an EVM chain's, as ChainState.
+	daaScore, head, cursor int64
+}
+
+// sessionSourceSQL reads link, merchant and chain state in one statement on
+// the read handle; the chain of a link made before the chain column was
+// filled is Kaspa (IsKaspa).
+const sessionSourceSQL = `SELECT l.id, l.merchant_id, l.slug, l.title, l.description, l.currency, l.amount,
+ l.chain, l.receiver, l.receiver_given, l.expiry_minutes, l.status, l.success_message, l.redirect_url,
+ l.api_key_id, l.expires_at, l.created_at, l.updated_at,
+ m.kaspa_address, m.kaspa_kpub, m.evm_address, m.payment_expiry, m.required_confirmations,
+ COALESCE(c.daa_score, 0), COALESCE(c.head, 0), COALESCE(c.cursor, 0)
+FROM payment_links l
+JOIN merchants m ON m.id = l.merchant_id
+LEFT JOIN chain_states c ON c.chain = CASE WHEN l.chain = '' THEN '` + chainKaspa + `' ELSE l.chain END
+WHERE l.slug = ?`
+
+// sessionSource returns what a session on the link with slug needs.
+func (s *Store) sessionSource(ctx context.Context, slug string) (*sessionSource, error) {
+	var src sessionSource
+	l, m := &src.link, &src.merchant
+	err := s.db.R(ctx).Raw(sessionSourceSQL, slug).Row().Scan(
+		&l.ID, &l.MerchantID, &l.Slug, &l.Title, &l.Description, &l.Currency, &l.Amount,
+		&l.Chain, &l.Receiver, &l.ReceiverGiven, &l.ExpiryMinutes, &l.Status, &l.SuccessMessage, &l.RedirectURL,
+		&l.APIKeyID, &l.ExpiresAt, &l.CreatedAt, &l.UpdatedAt,
+		&m.KaspaAddress, &m.KaspaKpub, &m.EVMAddress, &m.PaymentExpiry, &m.RequiredConfirmations,
+		&src.daaScore, &src.head, &src.cursor)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &NotFoundError{What: "Payment link"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("models: link by slug: %w", err)
+	}
+	m.ID = l.MerchantID
+	return &src, nil
+}
+
+// paymentColumns are the payments columns in the order of insertArgs.
+var paymentColumns = []string{
+	"id", "merchant_id", "link_id", "chain", "asset", "pay_address", "derivation_index",
+	"amount_expected", "amount_received", "price_currency", "price_amount", "rate", "rate_source", "rate_at",
+	"usd_cents", "status", "late", "confirmations", "required_confirmations", "start_daa_score", "start_block",
+	"token_address", "submitted_tx_hash", "tx_known_at", "failure", "tx_id", "sender_address",
+	"customer_email", "customer_name", "metadata", "visitor",
+	"expires_at", "detected_at", "confirmed_at", "expired_at", "created_at", "updated_at",
+}
+
+// insertArgs are p's values in the order of paymentColumns.
+func (p *Payment) insertArgs() []any {
+	return []any{
+		p.ID, p.MerchantID, p.LinkID, p.Chain, p.Asset, p.PayAddress, p.DerivationIndex,
+		p.AmountExpected, p.AmountReceived, string(p.PriceCurrency), p.PriceAmount, p.Rate, p.RateSource, p.RateAt,
+		p.USDCents, string(p.Status), p.Late, p.Confirmations, p.RequiredConfirmations, p.StartDaaScore, p.StartBlock,
+		p.TokenAddress, p.SubmittedTxHash, p.TxKnownAt, p.Failure, p.TxID, p.SenderAddress,
+		p.CustomerEmail, p.CustomerName, p.Metadata, p.Visitor,
+		p.ExpiresAt, p.DetectedAt, p.ConfirmedAt, p.ExpiredAt, p.CreatedAt, p.UpdatedAt,
+	}
+}
+
+// insertPaymentSQL is the head of a conditional insert of one payment: the
+// row goes in only if the WHERE condition that follows holds, checked in the
+// same statement (so no other writer can slip in between).
+var insertPaymentSQL = "INSERT INTO payments (" + strings.Join(paymentColumns, ", ") +
+	") SELECT " + strings.TrimSuffix(strings.Repeat("?, ", len(paymentColumns)), ", ") + " WHERE "
+
+// lateAmountTakenSQL matches an expired session on the same address, chain
+// and amount that can still be paid late. The literal conditions are the
+// partial index payments_late_amount_idx's predicate, so the check reads no
+// history. Open (pending) sessions are kept apart by the partial unique
+// index payments_open_amount_key.
+const lateAmountTakenSQL = "WHERE status = 'expired' AND tx_id = '' AND derivation_index IS NULL" +
+	" AND pay_address = ? AND amount_expected = ? AND expires_at > ? AND chain = ?)"
+
+// addressWatchedSQL matches any session whose address is still watched:
+// open, or expired but inside the late window. The statuses are literals
+// (openStatuses) so the planner sees them without statistics.
+const addressWatchedSQL = "WHERE pay_address = ? AND chain = ?" +
+	" AND (status IN ('pending', 'confirming', 'underpaid') OR (status = 'expired' AND expires_at > ?)))"
+
+// The two conditional inserts per engine. The address check counts rather
+// than asks NOT EXISTS: with NOT EXISTS, kpub sessions on Postgres fell to
+// 6–14/s at 1M past sessions on one address (BenchmarkPayments, twice; the
+// inserts waiting on data file reads), with the count 1,403/s. The likely
+// cause is a prepared statement's generic plan, which costs EXISTS as
+// stopping at its first row; a count is costed in full. SQLite's planner
+// has no statistics and, counting equality terms, would take the address
+// index of migration 0016 for the late check (reading every late-payable
+// session on the address instead of one amount's), so there the index is
+// named.
+var (
+	insertUniqueAmountSQL = map[Dialect]string{
+		SQLite:   insertPaymentSQL + "NOT EXISTS (SELECT 1 FROM payments INDEXED BY payments_late_amount_idx " + lateAmountTakenSQL,
+		Postgres: insertPaymentSQL + "NOT EXISTS (SELECT 1 FROM payments " + lateAmountTakenSQL,
+	}
+	insertOnFreeAddressSQL = map[Dialect]string{
+		SQLite:   insertPaymentSQL + "(SELECT COUNT(*) FROM payments INDEXED BY payments_watched_address_idx " + addressWatchedSQL + " = 0",
+		Postgres: insertPaymentSQL + "(SELECT COUNT(*) FROM payments " + addressWatchedSQL + " = 0",
+	}
+)
+
+// insertUniqueAmount inserts p unless an expired session on its address and
+// amount can still be paid late (inserted false); a pending one with the same
+// amount fails the partial unique index (a unique violation).
+func (s *Store) insertUniqueAmount(ctx context.Context, p *Payment, lateCutoff time.Time) (inserted bool, err error) {
+	args := append(p.insertArgs(), p.PayAddress, p.AmountExpected, lateCutoff, p.Chain)
+	return s.execInsert(ctx, insertUniqueAmountSQL[s.db.Dialect], args)
+}
+
+// insertOnFreeAddress inserts p unless a session on its address is still
+// watched (inserted false).
+func (s *Store) insertOnFreeAddress(ctx context.Context, p *Payment, lateCutoff time.Time) (inserted bool, err error) {
+	args := append(p.insertArgs(), p.PayAddress, p.Chain, lateCutoff)
+	return s.execInsert(ctx, insertOnFreeAddressSQL[s.db.Dialect], args)
+}
+
+// execInsert runs a conditional insert: on SQLite in the writer's next
+// group commit (groupcommit.go), on Postgres as its own statement (its
+// concurrent writers commit in parallel).
+func (s *Store) execInsert(ctx context.Context, sql string, args []any) (inserted bool, err error) {
+	if s.commits != nil {
+		return s.commits.exec(ctx, sql, args)
+	}
+	res := s.db.W(ctx).Exec(sql, args...)
+	return res.RowsAffected == 1, res.Error
+}
