@@ -2,8 +2,8 @@ package models
 
 import (
 	"context"
-	"time"
 	"strings"
+	"time"
 )
 
 // TenantProbe is a test-only table for the tenant scoping helpers.
@@ -43,6 +43,7 @@ func SQLWriteGroups(sql string) (bool, uint32) {
 	w, m := sqlWriteMask(sql)
 	return w, uint32(m)
 }
+
 // Session creation's hand-written SQL (paymentinsert.go), for plan and
 // schema tests.
 var (
