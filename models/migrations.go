@@ -332,6 +332,11 @@ CREATE TABLE idempotency_keys (
 );
 CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 `)},
+	// 0017: the watchers read only the sessions changed since their last
+	// cycle (models.OpenIndex); every payment write sets updated_at.
+	{ID: "0017_payments_updated", Migrate: execDDL(`
+CREATE INDEX payments_chain_updated_idx ON payments (chain, updated_at);
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.
