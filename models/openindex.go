@@ -38,7 +38,7 @@ type OpenIndex struct {
 // for every open one.
 type openSession struct {
 	addr    string // shared with the openAddress key
-	start   int64  // start DAA score (Kaspa) or start block (EVM)
+	start   int64  // start DAA score (Kaspa) or start block (EVM); -1: none
 	created int64  // unix µs
 	expires int64  // unix µs
 	updated int64  // unix µs: a row read again unchanged is skipped
@@ -51,7 +51,7 @@ type openSession struct {
 type openAddress struct {
 	addr     string
 	ids      map[string]struct{}
-	minStart int64
+	minStart int64 // -1: no member has a start
 	lapse    int64 // unix µs when the next expired member leaves the window
 	dirty    bool
 }
@@ -87,7 +87,9 @@ func startColumn(chain string) string {
 // whose late window has passed dropped.
 func (s *Store) Refresh(ctx context.Context, idx *OpenIndex) error {
 	now := s.clock()
-	cols := "id, pay_address, COALESCE(" + startColumn(idx.chain) + ", 0) AS start, status, tx_id, expires_at, created_at, updated_at"
+	// A session without a start (NULL start_block) reads as -1 and is
+	// left out of its address's oldest start, as MIN leaves out NULL.
+	cols := "id, pay_address, COALESCE(" + startColumn(idx.chain) + ", -1) AS start, status, tx_id, expires_at, created_at, updated_at"
 	var rows []openRow
 	full := !idx.loaded || now.Sub(idx.lastFull) >= idx.FullEvery || now.Before(idx.lastFull)
 	if full {
@@ -166,7 +168,9 @@ func (idx *OpenIndex) put(id, addr string, e openSession, watched bool) {
 	}
 	e.addr = a.addr // one copy of the address for all its sessions
 	a.ids[id] = struct{}{}
-	a.minStart = min(a.minStart, e.start)
+	if e.start >= 0 && (a.minStart < 0 || e.start < a.minStart) {
+		a.minStart = e.start
+	}
 	if e.status == StatusExpired && (a.lapse == 0 || e.expires+idx.late < a.lapse) {
 		a.lapse = e.expires + idx.late
 	}
@@ -179,8 +183,7 @@ func (idx *OpenIndex) put(id, addr string, e openSession, watched bool) {
 // settle recomputes an address's aggregates, dropping expired members whose
 // late window has passed and the address once none is left.
 func (idx *OpenIndex) settle(addr string, a *openAddress, lateFrom int64) {
-	a.minStart, a.lapse, a.dirty = 0, 0, false
-	first := true
+	a.minStart, a.lapse, a.dirty = -1, 0, false
 	for id := range a.ids {
 		e := idx.sessions[id]
 		if !e.watched(lateFrom) {
@@ -189,10 +192,9 @@ func (idx *OpenIndex) settle(addr string, a *openAddress, lateFrom int64) {
 			delete(idx.zero, id)
 			continue
 		}
-		if first || e.start < a.minStart {
+		if e.start >= 0 && (a.minStart < 0 || e.start < a.minStart) {
 			a.minStart = e.start
 		}
-		first = false
 		if e.status == StatusExpired {
 			// It leaves the window when the late window has passed its expiry.
 			if at := e.expires + idx.late; a.lapse == 0 || at < a.lapse {
@@ -220,7 +222,7 @@ func (s *Store) KaspaWatchFrom(ctx context.Context, idx *OpenIndex, virtualDaa u
 	w := &KaspaWatch{Addresses: make([]string, 0, len(idx.addrs)), MinStartDaa: make(map[string]int64, len(idx.addrs))}
 	for addr, a := range idx.addrs {
 		w.Addresses = append(w.Addresses, addr)
-		w.MinStartDaa[addr] = a.minStart
+		w.MinStartDaa[addr] = max(a.minStart, 0)
 	}
 	sort.Strings(w.Addresses)
 	return w, nil
@@ -290,4 +292,20 @@ func (s *Store) KaspaReconcileTargetsFrom(idx *OpenIndex, limit int) []Reconcile
 		out = out[:limit]
 	}
 	return out
+}
+
+// receivers returns the watched addresses, sorted, and the oldest of their
+// oldest starts.
+func (idx *OpenIndex) receivers() ([]string, int64) {
+	out := make([]string, 0, len(idx.addrs))
+	oldest := int64(0)
+	for addr, a := range idx.addrs {
+		// As readReceivers: an address whose sessions have no start counts 0.
+		if m := max(a.minStart, 0); len(out) == 0 || m < oldest {
+			oldest = m
+		}
+		out = append(out, addr)
+	}
+	sort.Strings(out)
+	return out, oldest
 }
