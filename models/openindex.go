@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // OpenIndex is a watcher's in-memory copy of one chain's watched sessions:
@@ -42,7 +44,7 @@ type openSession struct {
 	created int64  // unix µs
 	expires int64  // unix µs
 	updated int64  // unix µs: a row read again unchanged is skipped
-	status  PaymentStatus
+	status  statusCode
 	paid    bool // tx_id set
 }
 
@@ -62,18 +64,6 @@ func (s *Store) NewOpenIndex(chain string) *OpenIndex {
 	return &OpenIndex{chain: chain, FullEvery: 5 * time.Minute, Overlap: 5 * time.Second, late: s.lateWindow.Microseconds()}
 }
 
-// openRow is one payments row as the index reads it.
-type openRow struct {
-	ID         string
-	PayAddress string
-	Start      int64
-	Status     PaymentStatus
-	TxID       string
-	ExpiresAt  scanTime
-	CreatedAt  scanTime
-	UpdatedAt  scanTime
-}
-
 // startColumn is the column holding a chain's session start.
 func startColumn(chain string) string {
 	if chain == chainKaspa {
@@ -84,43 +74,57 @@ func startColumn(chain string) string {
 
 // Refresh brings idx up to date: the rows changed since the last read (a
 // full read the first time and every FullEvery), and expired sessions
-// whose late window has passed dropped.
+// whose late window has passed dropped. Rows are streamed into the index,
+// never held as a slice: a full read of 100,000 would otherwise be a
+// transient heap as big as the index.
 func (s *Store) Refresh(ctx context.Context, idx *OpenIndex) error {
 	now := s.clock()
 	// A session without a start (NULL start_block) reads as -1 and is
 	// left out of its address's oldest start, as MIN leaves out NULL.
 	cols := "id, pay_address, COALESCE(" + startColumn(idx.chain) + ", -1) AS start, status, tx_id, expires_at, created_at, updated_at"
-	var rows []openRow
+	var q *gorm.DB
 	full := !idx.loaded || now.Sub(idx.lastFull) >= idx.FullEvery || now.Before(idx.lastFull)
 	if full {
 		// Each branch fully on payments_chain_open_idx (see EVMWatchState).
-		if err := s.db.R(ctx).Raw(`SELECT `+cols+` FROM payments WHERE chain = ? AND status IN ?
+		q = s.db.R(ctx).Raw(`SELECT `+cols+` FROM payments WHERE chain = ? AND status IN ?
 UNION ALL
 SELECT `+cols+` FROM payments WHERE chain = ? AND status = ? AND expires_at > ?`,
-			idx.chain, openStatuses, idx.chain, StatusExpired, now.Add(-s.lateWindow)).Scan(&rows).Error; err != nil {
-			return fmt.Errorf("models: open sessions: %w", err)
-		}
-		idx.sessions, idx.addrs, idx.zero = make(map[string]openSession, len(rows)), map[string]*openAddress{}, map[string]struct{}{}
+			idx.chain, openStatuses, idx.chain, StatusExpired, now.Add(-s.lateWindow))
+		idx.sessions, idx.addrs, idx.zero = map[string]openSession{}, map[string]*openAddress{}, map[string]struct{}{}
 		idx.newest, idx.lastFull, idx.loaded = time.Time{}, now, true
 	} else {
-		since := idx.newest.Add(-idx.Overlap)
-		if err := s.db.R(ctx).Raw(`SELECT `+cols+` FROM payments WHERE chain = ? AND updated_at > ?`, idx.chain, since).
-			Scan(&rows).Error; err != nil {
-			return fmt.Errorf("models: changed sessions: %w", err)
-		}
+		q = s.db.R(ctx).Raw(`SELECT `+cols+` FROM payments WHERE chain = ? AND updated_at > ?`, idx.chain, idx.newest.Add(-idx.Overlap))
 	}
+	rows, err := q.Rows()
+	if err != nil {
+		idx.loaded = idx.loaded && !full
+		return fmt.Errorf("models: watched sessions: %w", err)
+	}
+	defer rows.Close()
 	lateFrom := now.Add(-s.lateWindow).UnixMicro()
-	for i := range rows {
-		r := &rows[i]
-		if r.UpdatedAt.After(idx.newest) {
-			idx.newest = r.UpdatedAt.Time
+	var (
+		id, addr, status, txID      string
+		start                       int64
+		expires, created, updatedAt scanTime
+	)
+	for rows.Next() {
+		if err := rows.Scan(&id, &addr, &start, &status, &txID, &expires, &created, &updatedAt); err != nil {
+			idx.loaded = false // read in full next time
+			return fmt.Errorf("models: watched sessions: %w", err)
 		}
-		e := openSession{start: r.Start, created: r.CreatedAt.UnixMicro(), expires: r.ExpiresAt.UnixMicro(),
-			updated: r.UpdatedAt.UnixMicro(), status: r.Status, paid: r.TxID != ""}
-		if old, ok := idx.sessions[r.ID]; ok && old.updated == e.updated && old.status == e.status && old.start == e.start {
+		if updatedAt.After(idx.newest) {
+			idx.newest = updatedAt.Time
+		}
+		e := openSession{start: start, created: created.UnixMicro(), expires: expires.UnixMicro(),
+			updated: updatedAt.UnixMicro(), status: toCode(PaymentStatus(status)), paid: txID != ""}
+		if old, ok := idx.sessions[id]; ok && old.updated == e.updated && old.status == e.status && old.start == e.start {
 			continue // read again inside the overlap, unchanged
 		}
-		idx.put(r.ID, r.PayAddress, e, e.watched(lateFrom))
+		idx.put(id, addr, e, e.watched(lateFrom))
+	}
+	if err := rows.Err(); err != nil {
+		idx.loaded = false
+		return fmt.Errorf("models: watched sessions: %w", err)
 	}
 	// Newer rows than the clock (another process ahead of ours) must not
 	// move the read's start past what this clock will write next.
@@ -135,12 +139,37 @@ SELECT `+cols+` FROM payments WHERE chain = ? AND status = ? AND expires_at > ?`
 	return nil
 }
 
+// statusCode packs the statuses the index tells apart into a byte.
+type statusCode uint8
+
+const (
+	codeOther statusCode = iota
+	codePending
+	codeConfirming
+	codeUnderpaid
+	codeExpired
+)
+
+func toCode(st PaymentStatus) statusCode {
+	switch st {
+	case StatusPending:
+		return codePending
+	case StatusConfirming:
+		return codeConfirming
+	case StatusUnderpaid:
+		return codeUnderpaid
+	case StatusExpired:
+		return codeExpired
+	}
+	return codeOther
+}
+
 // watched is the watch list's rule: open, or expired inside the late window.
 func (e openSession) watched(lateFrom int64) bool {
 	switch e.status {
-	case StatusPending, StatusConfirming, StatusUnderpaid:
+	case codePending, codeConfirming, codeUnderpaid:
 		return true
-	case StatusExpired:
+	case codeExpired:
 		return e.expires > lateFrom
 	}
 	return false
@@ -171,7 +200,7 @@ func (idx *OpenIndex) put(id, addr string, e openSession, watched bool) {
 	if e.start >= 0 && (a.minStart < 0 || e.start < a.minStart) {
 		a.minStart = e.start
 	}
-	if e.status == StatusExpired && (a.lapse == 0 || e.expires+idx.late < a.lapse) {
+	if e.status == codeExpired && (a.lapse == 0 || e.expires+idx.late < a.lapse) {
 		a.lapse = e.expires + idx.late
 	}
 	idx.sessions[id] = e
@@ -195,7 +224,7 @@ func (idx *OpenIndex) settle(addr string, a *openAddress, lateFrom int64) {
 		if e.start >= 0 && (a.minStart < 0 || e.start < a.minStart) {
 			a.minStart = e.start
 		}
-		if e.status == StatusExpired {
+		if e.status == codeExpired {
 			// It leaves the window when the late window has passed its expiry.
 			if at := e.expires + idx.late; a.lapse == 0 || at < a.lapse {
 				a.lapse = at
@@ -269,8 +298,8 @@ func (s *Store) KaspaReconcileTargetsFrom(idx *OpenIndex, limit int) []Reconcile
 	since := map[string]int64{}
 	for _, e := range idx.sessions {
 		switch {
-		case e.status == StatusPending, e.status == StatusUnderpaid:
-		case e.status == StatusExpired && !e.paid && e.expires > lateFrom:
+		case e.status == codePending, e.status == codeUnderpaid:
+		case e.status == codeExpired && !e.paid && e.expires > lateFrom:
 		default:
 			continue
 		}
