@@ -76,7 +76,9 @@ type SubmittedTx struct {
 func (s *Store) SubmittedTxsToCheck(ctx context.Context, chain, after string, limit int) ([]SubmittedTx, error) {
 	var rows []Payment
 	err := s.db.R(ctx).Select("id", "submitted_tx_hash").
-		Where("chain = ? AND status = ? AND submitted_tx_hash <> '' AND failure = '' AND id > ?", chain, StatusPending, after).
+		// The literal conditions are payments_submitted_idx's, so both
+		// engines read that small partial index, not every pending session.
+		Where("chain = ? AND status = 'pending' AND submitted_tx_hash <> '' AND failure = '' AND id > ?", chain, after).
 		Order("id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: submitted txs: %w", err)

@@ -176,6 +176,13 @@ type EVMWatchState struct {
 // EVMWatchState reads chain's scan cursor, receivers and unsettled
 // transfers.
 func (s *Store) EVMWatchState(ctx context.Context, chain string) (*EVMWatchState, error) {
+	return s.EVMWatchStateFrom(ctx, chain, nil)
+}
+
+// EVMWatchStateFrom is EVMWatchState with the receivers served from idx
+// (refreshed first), a watcher's index of chain's watched sessions, instead
+// of read from every open row; nil reads them.
+func (s *Store) EVMWatchStateFrom(ctx context.Context, chain string, idx *OpenIndex) (*EVMWatchState, error) {
 	db := s.db.R(ctx)
 	now := s.clock()
 	out := &EVMWatchState{}
@@ -187,28 +194,13 @@ func (s *Store) EVMWatchState(ctx context.Context, chain string) (*EVMWatchState
 	case !errors.Is(err, gorm.ErrRecordNotFound):
 		return nil, fmt.Errorf("models: chain state: %w", err)
 	}
-	// One pass over the open and the late-window sessions, each branch
-	// fully on payments_chain_open_idx (status, chain, expires_at): an OR of
-	// the two made SQLite (no statistics) use only the index's chain column
-	// and read every past session of the chain each cycle.
-	var rows []struct {
-		PayAddress string
-		MinStart   int64
-	}
-	if err := db.Raw(`SELECT pay_address, COALESCE(MIN(start_block), 0) AS min_start FROM (
-	SELECT pay_address, start_block FROM payments WHERE chain = ? AND status IN ?
-	UNION ALL
-	SELECT pay_address, start_block FROM payments WHERE chain = ? AND status = ? AND expires_at > ?
-) AS open_sessions GROUP BY pay_address ORDER BY pay_address`,
-		chain, []PaymentStatus{StatusPending, StatusUnderpaid, StatusConfirming}, chain, StatusExpired, now.Add(-s.lateWindow)).
-		Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("models: receivers: %w", err)
-	}
-	for i, r := range rows {
-		out.Receivers = append(out.Receivers, r.PayAddress)
-		if i == 0 || r.MinStart < out.OldestStart {
-			out.OldestStart = r.MinStart
+	if idx != nil {
+		if err := s.Refresh(ctx, idx); err != nil {
+			return nil, err
 		}
+		out.Receivers, out.OldestStart = idx.receivers()
+	} else if err := s.readReceivers(ctx, chain, now, out); err != nil {
+		return nil, err
 	}
 	// Credited-unconfirmed and young unmatched transfers, in two queries
 	// (disjoint: payment_id set or not), each on its own index: their OR
@@ -236,6 +228,35 @@ func (s *Store) EVMWatchState(ctx context.Context, chain string) (*EVMWatchState
 			BlockNumber: *t.BlockNumber, BlockHash: t.BlockHash, PaymentID: t.PaymentID})
 	}
 	return out, nil
+}
+
+// readReceivers reads chain's watched addresses and their oldest start.
+func (s *Store) readReceivers(ctx context.Context, chain string, now time.Time, out *EVMWatchState) error {
+	db := s.db.R(ctx)
+	// One pass over the open and the late-window sessions, each branch
+	// fully on payments_chain_open_idx (status, chain, expires_at): an OR of
+	// the two made SQLite (no statistics) use only the index's chain column
+	// and read every past session of the chain each cycle.
+	var rows []struct {
+		PayAddress string
+		MinStart   int64
+	}
+	if err := db.Raw(`SELECT pay_address, COALESCE(MIN(start_block), 0) AS min_start FROM (
+	SELECT pay_address, start_block FROM payments WHERE chain = ? AND status IN ?
+	UNION ALL
+	SELECT pay_address, start_block FROM payments WHERE chain = ? AND status = ? AND expires_at > ?
+) AS open_sessions GROUP BY pay_address ORDER BY pay_address`,
+		chain, []PaymentStatus{StatusPending, StatusUnderpaid, StatusConfirming}, chain, StatusExpired, now.Add(-s.lateWindow)).
+		Scan(&rows).Error; err != nil {
+		return fmt.Errorf("models: receivers: %w", err)
+	}
+	for i, r := range rows {
+		out.Receivers = append(out.Receivers, r.PayAddress)
+		if i == 0 || r.MinStart < out.OldestStart {
+			out.OldestStart = r.MinStart
+		}
+	}
+	return nil
 }
 
 // EVMObservation is one EVM watcher cycle's view of a chain.

@@ -33,6 +33,22 @@ func TestEVMWatchStateReadsOpenSessionsAndUnsettledTransfers(t *testing.T) {
 	)
 	paid := f.usdcSession(l.Slug) // start 500, paid below: confirming
 	f.usdcSession(l.Slug)         // pending
+	// A watcher's index, read in full now and incrementally after: each
+	// check below must find in it what the full read finds.
+	idx := f.s.NewOpenIndex("base")
+	idx.FullEvery = 100 * 365 * 24 * time.Hour
+	fromIndex := func(want *models.EVMWatchState) {
+		t.Helper()
+		got, err := f.s.EVMWatchStateFrom(f.ctx, "base", idx)
+		if err != nil || !slices.Equal(got.Receivers, want.Receivers) || got.OldestStart != want.OldestStart {
+			t.Fatalf("from the index: %v %d (%v), want %v %d", got.Receivers, got.OldestStart, err, want.Receivers, want.OldestStart)
+		}
+	}
+	st, err := f.s.EVMWatchState(f.ctx, "base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromIndex(st)
 	late := f.usdcSession(l.Slug)
 	set(late, map[string]any{"status": models.StatusExpired, "expires_at": now.Add(-time.Hour), "pay_address": lateRecv, "start_block": 400})
 	past := f.usdcSession(l.Slug)
@@ -62,10 +78,11 @@ func TestEVMWatchStateReadsOpenSessionsAndUnsettledTransfers(t *testing.T) {
 	}
 	f.setEVMState("base", 701, now) // reorg window: blocks 574…701
 
-	st, err := f.s.EVMWatchState(f.ctx, "base")
+	st, err = f.s.EVMWatchState(f.ctx, "base")
 	if err != nil {
 		t.Fatal(err)
 	}
+	fromIndex(st)
 	if want := []string{evmReceiver, lateRecv, underRecv}; !slices.Equal(st.Receivers, want) {
 		t.Errorf("receivers %v, want %v (sorted; no expired-long-ago or confirmed session's)", st.Receivers, want)
 	}
@@ -97,4 +114,5 @@ func TestEVMWatchStateReadsOpenSessionsAndUnsettledTransfers(t *testing.T) {
 	if err != nil || len(st.Receivers) != 0 || st.OldestStart != 0 {
 		t.Fatalf("no open session: %+v %v", st, err)
 	}
+	fromIndex(st)
 }

@@ -2,6 +2,9 @@ package models_test
 
 import (
 	"context"
+	"maps"
+	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +36,9 @@ type fixture struct {
 	// utxos is the simulated UTXO set: every output observed so far (once
 	// per outpoint), sent again each cycle as the watcher does.
 	utxos []models.KaspaCredit
+	// idx is a watcher's index of the watched sessions, refreshed only
+	// incrementally; observe checks it against the full reads.
+	idx *models.OpenIndex
 }
 
 const merchantAddr = "kaspa:qqkqkzjvr7zwxxmjxjkmxxdwju9kjs6e9u82uh59z07vgaks6gg62v8707g73"
@@ -42,7 +48,8 @@ func newFixture(t *testing.T, opts ...func(*models.StoreOptions)) *fixture {
 	c := newClock()
 	all := append([]func(*models.StoreOptions){func(o *models.StoreOptions) { o.Now = c.Now }}, opts...)
 	s := modeltest.Store(t, all...)
-	f := &fixture{t: t, ctx: context.Background(), s: s, clock: c, daa: 1_000_000}
+	f := &fixture{t: t, ctx: context.Background(), s: s, clock: c, daa: 1_000_000, idx: s.NewOpenIndex(models.ChainKaspa)}
+	f.idx.FullEvery = 100 * 365 * 24 * time.Hour // never again: the incremental path is under test
 	m, err := s.Register(f.ctx, models.RegisterInput{Email: "m@example.com", Password: "securepassword", Name: "Shop", KaspaAddress: merchantAddr})
 	if err != nil {
 		t.Fatal(err)
@@ -81,9 +88,23 @@ func (f *fixture) session() *models.Payment {
 // observe runs one domain cycle with the given UTXOs at the current score.
 func (f *fixture) observe(credits ...models.KaspaCredit) models.KaspaApplyResult {
 	f.t.Helper()
+	fromIdx, err := f.s.KaspaWatchFrom(f.ctx, f.idx, f.daa)
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	w, err := f.s.KaspaWatchList(f.ctx, f.daa)
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	if !slices.Equal(fromIdx.Addresses, w.Addresses) || !maps.Equal(fromIdx.MinStartDaa, w.MinStartDaa) {
+		f.t.Fatalf("the index watches %+v, the payments table %+v", fromIdx, w)
+	}
+	targets, err := f.s.KaspaReconcileTargets(f.ctx, 10_000)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if got := f.s.KaspaReconcileTargetsFrom(f.idx, 10_000); len(got)+len(targets) > 0 && !reflect.DeepEqual(got, targets) {
+		f.t.Fatalf("reconcile targets from the index %+v, from the payments table %+v", got, targets)
 	}
 	for _, c := range credits {
 		dup := false

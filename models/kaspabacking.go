@@ -119,10 +119,12 @@ func (s *Store) KaspaCreditsToCheck(ctx context.Context, limit int) ([]CreditChe
 	if err != nil {
 		return nil, fmt.Errorf("models: credits to check: %w", err)
 	}
-	err = s.db.R(ctx).Model(&Transfer{}).Select("transfers.*").
-		Joins("JOIN payments ON payments.id = transfers.payment_id").
-		Where("transfers.chain = ? AND transfers.reversed_at IS NOT NULL", chainKaspa).
-		Where("payments.status IN ? OR (payments.status = ? AND payments.expires_at > ?)", openStatuses, StatusExpired, s.clock().Add(-s.lateWindow)).
+	// Driven from the few reversed transfers (transfers_reversed_idx): as
+	// a join, the payments side's OR made SQLite read every open session.
+	err = s.db.R(ctx).Model(&Transfer{}).
+		Where("transfers.chain = ? AND transfers.reversed_at IS NOT NULL AND transfers.payment_id IS NOT NULL", chainKaspa).
+		Where(`EXISTS (SELECT 1 FROM payments WHERE payments.id = transfers.payment_id
+	AND (payments.status IN ? OR (payments.status = ? AND payments.expires_at > ?)))`, openStatuses, StatusExpired, s.clock().Add(-s.lateWindow)).
 		Order("transfers.reversed_at DESC, transfers.id").Limit(limit).Find(&reversed).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: credits to check: %w", err)

@@ -62,11 +62,26 @@ func (s *Store) backfillStartDaa(ctx context.Context, virtualDaa uint64, now tim
 	if virtualDaa == 0 {
 		return nil
 	}
-	var ps []Payment
-	if err := s.db.R(ctx).Select("id", "created_at").Where("chain = ? AND start_daa_score = 0 AND status IN ?", chainKaspa, openStatuses).
-		Limit(1000).Find(&ps).Error; err != nil {
+	var ids []string
+	if err := s.db.R(ctx).Model(&Payment{}).Where("chain = ? AND start_daa_score = 0 AND status IN ?", chainKaspa, openStatuses).
+		Limit(1000).Pluck("id", &ids).Error; err != nil {
 		return fmt.Errorf("models: backfill start: %w", err)
 	}
+	_, err := s.backfillStart(ctx, ids, virtualDaa, now)
+	return err
+}
+
+// backfillStart estimates the start DAA score of the sessions ids that have
+// none (0) from their age, and returns what it set by id.
+func (s *Store) backfillStart(ctx context.Context, ids []string, virtualDaa uint64, now time.Time) (map[string]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var ps []Payment
+	if err := s.db.R(ctx).Select("id", "created_at").Where("id IN ? AND start_daa_score = 0", ids).Find(&ps).Error; err != nil {
+		return nil, fmt.Errorf("models: backfill start: %w", err)
+	}
+	out := make(map[string]int64, len(ps))
 	for _, p := range ps {
 		age := now.Sub(p.CreatedAt)
 		if age < 0 {
@@ -77,10 +92,11 @@ func (s *Store) backfillStartDaa(ctx context.Context, virtualDaa uint64, now tim
 			est = 1
 		}
 		if err := s.db.W(ctx).Model(&Payment{}).Where("id = ? AND start_daa_score = 0", p.ID).Update("start_daa_score", est).Error; err != nil {
-			return fmt.Errorf("models: backfill start: %w", err)
+			return out, fmt.Errorf("models: backfill start: %w", err)
 		}
+		out[p.ID] = est
 	}
-	return nil
+	return out, nil
 }
 
 // KaspaCredit is one output paying a watched address.

@@ -339,6 +339,14 @@ CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 	{ID: "0016_watched_address_index", Migrate: execDDL(`
 CREATE INDEX payments_watched_address_idx ON payments (pay_address, chain, status, expires_at);
 `)},
+	// 0017: the watchers read only the sessions changed since their last
+	// cycle (models.OpenIndex); every payment write sets updated_at. The
+	// receipt check reads only sessions with a wallet-reported transaction
+	// (SubmittedTxsToCheck), not every pending one.
+	{ID: "0017_watch_indexes", Migrate: execDDL(`
+CREATE INDEX payments_chain_updated_idx ON payments (chain, updated_at);
+CREATE INDEX payments_submitted_idx ON payments (chain, id) WHERE status = 'pending' AND submitted_tx_hash <> '' AND failure = '';
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -35,6 +36,11 @@ const pollInterval = 2 * time.Second
 //     and the watcher cycling over them; also the rate of that creation and
 //     a burst of status polls, with the watcher, expirer and access log on.
 //     One op is one poll interval of idling with the sessions open.
+//   - open=100000/prefilled: the same memory figures with 100,000 open
+//     sessions on the shop's one address (one through the API, the rest
+//     copies of it inserted with SQL), the chain calls per cycle, and how
+//     long after a payment the status endpoint says confirming (seen-s:
+//     within one poll interval plus a cycle).
 //   - detection: how long after a payment reaches the double the status
 //     endpoint says confirmed, with the chain at 10 blocks/s, a 2 s poll
 //     interval and the default depth of 100 (bound: interval + depth/10 s +
@@ -45,6 +51,7 @@ func BenchmarkServe(b *testing.B) {
 	b.Run("open=10000/single-address", func(b *testing.B) { benchServeMemory(b, bin, false) })
 	b.Run("open=10000/per-payment-address", func(b *testing.B) { benchServeMemory(b, bin, true) })
 	b.Run("detection", func(b *testing.B) { benchDetection(b, bin) })
+	b.Run("open=100000/prefilled", func(b *testing.B) { benchServePrefilled(b, bin, 100_000) })
 }
 
 // buildTill builds ./cmd/till as `make build` does (static, stripped).
@@ -65,6 +72,7 @@ type tillProc struct {
 	base string
 	host string
 	log  string
+	db   string // TILL_DATABASE_URL
 }
 
 // startTill starts bin serving on a free loopback port with the Kaspa API
@@ -106,7 +114,7 @@ func startTill(b *testing.B, bin, chainURL string) *tillProc {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	p := &tillProc{cmd: cmd, base: "http://" + host, host: host, log: logPath}
+	p := &tillProc{cmd: cmd, base: "http://" + host, host: host, log: logPath, db: dbURL}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); logFile.Close(); close(exited) }()
 	b.Cleanup(func() {
@@ -405,4 +413,86 @@ func benchDetection(b *testing.B, bin string) {
 	if worst > bound {
 		b.Errorf("a payment took %.1f s to confirm, over the bound of %.1f s", worst, bound)
 	}
+}
+
+func benchServePrefilled(b *testing.B, bin string, open int) {
+	ctx := context.Background()
+	chain := double.New(double.Options{Clock: time.Now})
+	url, stop, err := chain.StartLoopback()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(stop)
+	b.Cleanup(chain.AutoAdvance(100 * time.Millisecond)) // 10 blocks/s
+	p := startTill(b, bin, url)
+	pid := p.cmd.Process.Pid
+	slug := p.shop(b, false)
+	time.Sleep(pollInterval) // a first cycle has seen the chain
+	first, _ := p.openSessions(b, slug, 1, 0)
+	db, err := models.Open(ctx, p.db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	newID, seq := `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' ||
+		substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`, `(WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?) SELECT n FROM seq) AS s`
+	if modeltest.Engine() == models.Postgres {
+		newID, seq = `gen_random_uuid()::text`, `generate_series(1, ?::bigint) AS s(n)`
+	}
+	if err := db.W(ctx).Exec(`INSERT INTO payments (id, merchant_id, link_id, chain, asset, pay_address, amount_expected, amount_received,
+	price_currency, price_amount, status, confirmations, required_confirmations, start_daa_score, tx_id, metadata,
+	expires_at, created_at, updated_at)
+SELECT `+newID+`, merchant_id, link_id, chain, asset, pay_address, amount_expected + s.n, 0,
+	price_currency, price_amount, 'pending', 0, required_confirmations, start_daa_score, '', '{}', expires_at, created_at, updated_at
+FROM payments, `+seq+` WHERE id = ?`, open-1, first[0].ID).Error; err != nil {
+		b.Fatalf("prefill %d open sessions: %v", open-1, err)
+	}
+	// Let the watcher cycle over the sessions a few times.
+	time.Sleep(3 * pollInterval)
+	chain.ResetCalls()
+	for b.Loop() {
+		time.Sleep(pollInterval)
+	}
+	hwm, rss, err := memory(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	calls := chain.Calls()
+	cycles := calls["GET /info/blockdag"]
+	if got := calls["POST /addresses/utxos"]; cycles == 0 || got < cycles-1 || got > cycles+1 { // ±1: a cycle under way at either end
+		b.Fatalf("%d cycles, want one UTXO call each: %v; log:\n%s", cycles, calls, p.tail())
+	}
+	// A payment to the API's session: seen (confirming) within a poll
+	// interval and the cycle's own time.
+	sompi, err := double.ParseKAS(first[0].AmountExpected)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chain.Pay(first[0].KaspaAddress, sompi, "")
+	paid := time.Now()
+	for {
+		var st struct{ Stage string }
+		resp, err := http.Get(p.base + "/api/payments/" + first[0].ID + "/status")
+		if err != nil {
+			b.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.Stage != "awaiting_payment" {
+			break
+		}
+		if time.Since(paid) > 30*time.Second {
+			b.Fatalf("the payment was not seen within 30 s; log:\n%s", p.tail())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(hwm, "peak-rss-MiB")
+	b.ReportMetric(rss, "rss-MiB")
+	b.ReportMetric(float64(cycles), "cycles")
+	b.ReportMetric(float64(calls["POST /addresses/utxos"])/float64(cycles), "utxos/cycle")
+	b.ReportMetric(time.Since(paid).Seconds(), "seen-s")
 }

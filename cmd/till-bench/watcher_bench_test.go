@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"till/models"
+	"till/models/modeltest"
+	"till/web/webtest"
 	"till/workers/kaspa"
 	"till/workers/kaspa/double"
 )
@@ -195,4 +198,113 @@ func openSessions(b *testing.B, f *apiFixture, slug string, n int) []*models.Pay
 		b.Fatalf("%d sessions on %d addresses, want %d", n, len(addrs), want)
 	}
 	return out
+}
+
+// BenchmarkWatcherScale measures one Kaspa watcher cycle with 100 to 100,000
+// open sessions on the shop's one address (prefilled with SQL: creating
+// 100,000 through the API takes too long): ms, chain calls and allocations
+// per cycle, the heap the watcher keeps between cycles per open session,
+// and the cycle that detects a payment to one of them (detect-cycle-ms; it
+// must be the first cycle after the payment, well within the 2 s poll
+// interval). One op is one idle cycle.
+func BenchmarkWatcherScale(b *testing.B) {
+	for _, open := range []int{100, 1_000, 10_000, 100_000} {
+		b.Run("open="+strconv.Itoa(open), func(b *testing.B) {
+			f := newAPIFixture(b)
+			ctx := context.Background()
+			f.prefillOpen(b, open)
+			runtime.GC()
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			w := &kaspa.Watcher{Client: f.client, Store: f.env.Store}
+			for range 2 { // the first cycle builds whatever the watcher keeps
+				if _, err := w.Cycle(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			runtime.GC()
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+			kept := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(open)
+			f.chain.ResetCalls()
+			cycles := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := w.Cycle(ctx); err != nil {
+					b.Fatal(err)
+				}
+				cycles++
+			}
+			reportCycles(b, f.chain.Calls(), cycles)
+			b.ReportMetric(kept, "kept-B/session")
+
+			// A payment to the middle session: the next cycle records it.
+			const amount = 10 * models.SompiPerKAS
+			k := int64(open / 2)
+			f.chain.Advance(1)
+			f.chain.Pay(webtest.AddrA, amount+1+k, "")
+			t := time.Now()
+			res, err := w.Cycle(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(Ms(time.Since(t)), "detect-cycle-ms")
+			var st string
+			if err := f.env.Store.DB().R(ctx).Raw("SELECT status FROM payments WHERE chain = 'kaspa' AND pay_address = ? AND amount_expected = ?",
+				webtest.AddrA, amount+1+k).Scan(&st).Error; err != nil {
+				b.Fatal(err)
+			}
+			if res.Matched != 1 || st != string(models.StatusConfirming) {
+				b.Fatalf("the cycle after the payment matched %d, session %s", res.Matched, st)
+			}
+		})
+	}
+}
+
+// prefillOpen inserts n open (pending) sessions on the single-address shop
+// with SQL, amounts 10 KAS + 1 … n sompi, started at the chain's recorded
+// position, created over the 25 minutes up to a minute ago (as a shop taking
+// them steadily would have) and expiring in a day.
+func (f *apiFixture) prefillOpen(b *testing.B, n int) {
+	b.Helper()
+	ctx := context.Background()
+	db := f.env.Store.DB().W(ctx)
+	var daa int64
+	if err := db.Raw("SELECT daa_score FROM chain_states WHERE chain = 'kaspa'").Scan(&daa).Error; err != nil || daa == 0 {
+		b.Fatalf("chain state: %d %v", daa, err)
+	}
+	const amount = 10 * models.SompiPerKAS
+	var err error
+	if modeltest.Engine() == models.Postgres {
+		err = db.Exec(`
+INSERT INTO payments (id, merchant_id, link_id, chain, asset, pay_address, amount_expected, amount_received,
+	price_currency, price_amount, status, confirmations, required_confirmations, start_daa_score, tx_id, metadata,
+	expires_at, created_at, updated_at)
+SELECT gen_random_uuid()::text, ?::text, ?::text, 'kaspa', 'KAS', ?::text, ?::bigint + n, 0, 'KAS', ?::bigint,
+	'pending', 0, 100, ?::bigint, '', '{}', now() + interval '1 day',
+	now() - (60 + n % 1500) * interval '1 second', now() - (60 + n % 1500) * interval '1 second'
+FROM generate_series(1, ?::bigint) AS n`, f.shop.ID, f.linkID, webtest.AddrA, amount, amount, daa, n).Error
+		if err == nil {
+			err = db.Exec("VACUUM ANALYZE payments").Error
+		}
+	} else {
+		err = db.Exec(`
+INSERT INTO payments (id, merchant_id, link_id, chain, asset, pay_address, amount_expected, amount_received,
+	price_currency, price_amount, status, confirmations, required_confirmations, start_daa_score, tx_id, metadata,
+	expires_at, created_at, updated_at)
+WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?)
+SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' ||
+		substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+	?, ?, 'kaspa', 'KAS', ?, ? + n, 0, 'KAS', ?, 'pending', 0, 100, ?, '', '{}',
+	strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 day') || '+00:00',
+	strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (60 + n % 1500) || ' seconds') || '+00:00',
+	strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (60 + n % 1500) || ' seconds') || '+00:00'
+FROM seq`, n, f.shop.ID, f.linkID, webtest.AddrA, amount, amount, daa).Error
+		if err == nil {
+			err = db.Exec("PRAGMA wal_checkpoint(TRUNCATE)").Error
+		}
+	}
+	if err != nil {
+		b.Fatalf("prefill %d open sessions: %v", n, err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -243,6 +244,33 @@ func BenchmarkEVMWatcherCycle(b *testing.B) {
 	}
 }
 
+// BenchmarkEVMWatcherScale is one watcher cycle (one op, one new block
+// each) with 100 to 100,000 open sessions on one receiver (prefilled with
+// SQL), with its allocations, then the cycle that detects a payment to one
+// of them (detect-cycle-ms: the first after the payment). Calls per cycle
+// are checked to be 3 whatever the count.
+func BenchmarkEVMWatcherScale(b *testing.B) {
+	sim := evmsim.StartT(b)
+	for _, open := range []int{100, 1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("open=%d", open), func(b *testing.B) {
+			c := newBenchChain(b, sim, nil)
+			first := c.openSessions(b, 1, 1)[0]
+			c.prefillOpen(b, first.ID, open-1)
+			b.ReportAllocs()
+			c.benchCycles(b, 1)
+			if _, err := sim.Pay(common.HexToAddress(first.PayAddress), big.NewInt(first.AmountExpected)); err != nil {
+				b.Fatal(err)
+			}
+			t := time.Now()
+			r := c.cycle(b)
+			b.ReportMetric(float64(time.Since(t).Microseconds())/1000, "detect-cycle-ms")
+			if r.Matched != 1 {
+				b.Fatalf("the cycle after the payment: %+v", r)
+			}
+		})
+	}
+}
+
 // BenchmarkEVMWatcherHistory is one watcher cycle (one op, one new block
 // each) with 1,000 open sessions on one receiver and rows past sessions of
 // the same chain and receiver (70% confirmed, 30% expired long ago, beyond
@@ -281,6 +309,41 @@ func BenchmarkEVMWatcherHistory(b *testing.B) {
 // SQLite no ANALYZE (Till never runs one), as BenchmarkPayments does.
 func (c *benchChain) prefillPast(b *testing.B, table, id string, rows int) {
 	b.Helper()
+	pg := modeltest.Engine() == models.Postgres
+	ts := `strftime('%Y-%m-%d %H:%M:%f', CAST(strftime('%s', 'now') AS INTEGER) - 172800 - n, 'unixepoch') || '+00:00'`
+	if pg {
+		ts = `now() - interval '2 days' - n * interval '1 second'`
+	}
+	override := map[string]string{"status": `CASE WHEN n % 10 < 7 THEN 'confirmed' ELSE 'expired' END`,
+		"amount_expected": "amount_expected + 10000 + n", "expires_at": ts, "created_at": ts, "updated_at": ts}
+	if table == "transfers" {
+		// Past transfers lie before the reorg window; the simulated chain
+		// being young, below its genesis.
+		override = map[string]string{"tx_id": "tx_id || '-' || n", "block_number": "block_number - 1000 - n"}
+	}
+	c.prefillCopy(b, table, id, rows, override)
+}
+
+// prefillOpen copies the open session id into rows more on its receiver,
+// as prefillPast does: pending, amounts above it, created over the 25
+// minutes up to a minute ago (a shop taking them steadily) and expiring in
+// a day.
+func (c *benchChain) prefillOpen(b *testing.B, id string, rows int) {
+	b.Helper()
+	created, expires := `strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (60 + n % 1500) || ' seconds') || '+00:00'`,
+		`strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 day') || '+00:00'`
+	if modeltest.Engine() == models.Postgres {
+		created, expires = `now() - (60 + n % 1500) * interval '1 second'`, `now() + interval '1 day'`
+	}
+	c.prefillCopy(b, "payments", id, rows, map[string]string{"amount_expected": "amount_expected + n",
+		"expires_at": expires, "created_at": created, "updated_at": created})
+}
+
+// prefillCopy copies the row of table whose id (for transfers: payment_id)
+// is id into rows new ones, each column as the original but a fresh id and
+// the overridden ones (expressions of n, 1 … rows).
+func (c *benchChain) prefillCopy(b *testing.B, table, id string, rows int, override map[string]string) {
+	b.Helper()
 	start := time.Now()
 	db := c.store.DB().W(c.ctx)
 	var model any = &models.Payment{}
@@ -293,21 +356,14 @@ func (c *benchChain) prefillPast(b *testing.B, table, id string, rows int) {
 		b.Fatal(err)
 	}
 	pg := modeltest.Engine() == models.Postgres
-	idExpr, ts, from := `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' ||
+	idExpr, from := `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' ||
 		substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`,
-		`strftime('%Y-%m-%d %H:%M:%f', CAST(strftime('%s', 'now') AS INTEGER) - 172800 - n, 'unixepoch') || '+00:00'`,
 		`WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?) SELECT %s FROM %s, seq WHERE %[2]s.%s = ?`
 	if pg {
-		idExpr, ts, from = `gen_random_uuid()::text`, `now() - interval '2 days' - n * interval '1 second'`,
-			`SELECT %s FROM %s, generate_series(1, ?::bigint) AS n WHERE %[2]s.%s = ?`
+		idExpr, from = `gen_random_uuid()::text`, `SELECT %s FROM %s, generate_series(1, ?::bigint) AS n WHERE %[2]s.%s = ?`
 	}
-	override := map[string]string{"id": idExpr, "status": `CASE WHEN n % 10 < 7 THEN 'confirmed' ELSE 'expired' END`,
-		"amount_expected": "amount_expected + 10000 + n", "expires_at": ts, "created_at": ts, "updated_at": ts}
-	if table == "transfers" {
-		// Past transfers lie before the reorg window; the simulated chain
-		// being young, below its genesis.
-		override = map[string]string{"id": idExpr, "tx_id": "tx_id || '-' || n", "block_number": "block_number - 1000 - n"}
-	}
+	override = maps.Clone(override)
+	override["id"] = idExpr
 	var names, exprs []string
 	for _, col := range cols {
 		n := col.Name()

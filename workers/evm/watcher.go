@@ -60,6 +60,8 @@ type Watcher struct {
 	span      uint64 // current eth_getLogs block range
 	successes int
 	receipts  *ReceiptChecker // wallet-reported transactions, once per cycle
+	// index holds the watched sessions between cycles (models.OpenIndex).
+	index *models.OpenIndex
 }
 
 // Name identifies the worker in logs.
@@ -146,7 +148,10 @@ func (w *Watcher) observe(ctx context.Context) (models.EVMApplyResult, error) {
 		return none, err
 	}
 	head := int64(head64)
-	st, err := w.Store.EVMWatchState(ctx, chain)
+	if w.index == nil {
+		w.index = w.Store.NewOpenIndex(chain)
+	}
+	st, err := w.Store.EVMWatchStateFrom(ctx, chain, w.index)
 	if err != nil {
 		return none, err
 	}

@@ -41,6 +41,8 @@ type Watcher struct {
 	// (metrics; the Client reports its own calls).
 	Observer workers.ChainObserver
 
+	// index holds the watched sessions between cycles (models.OpenIndex).
+	index           *models.OpenIndex
 	cycle           int
 	reconcileOffset int
 	verifyOffset    int
@@ -108,7 +110,10 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 		// only the head's age (its past median time) is measured.
 		w.Observer.ChainHead(models.ChainKaspa, -1, time.UnixMilli(int64(dag.PastMedianTime)))
 	}
-	watch, err := w.Store.KaspaWatchList(ctx, dag.VirtualDaaScore)
+	if w.index == nil {
+		w.index = w.Store.NewOpenIndex(models.ChainKaspa)
+	}
+	watch, err := w.Store.KaspaWatchFrom(ctx, w.index, dag.VirtualDaaScore)
 	if err != nil {
 		return models.KaspaApplyResult{}, err
 	}
@@ -175,9 +180,9 @@ func outpointKey(tx string, idx uint32) string { return tx + ":" + strconv.Forma
 // still wait for money, returning outputs to them that the UTXO set no
 // longer shows (spent before the watcher saw them).
 func (w *Watcher) reconcile(ctx context.Context, seen map[string]bool) ([]models.KaspaCredit, error) {
-	targets, err := w.Store.KaspaReconcileTargets(ctx, 10_000)
-	if err != nil || len(targets) == 0 {
-		return nil, err
+	targets := w.Store.KaspaReconcileTargetsFrom(w.index, 10_000)
+	if len(targets) == 0 {
+		return nil, nil
 	}
 	var out []models.KaspaCredit
 	n := min(w.ReconcilePerCycle, len(targets))
