@@ -30,7 +30,7 @@ const (
 // single connection (SQLite allows one writer; queuing in Go beats
 // SQLITE_BUSY) while reads use a small pool; on Postgres both are the same pool.
 //
-// On SQLite the store's handles run every statement as a prepared statement
+// On SQLite the read pool runs every statement as a prepared statement
 // (GORM's cache, LRU-bounded): measured a few percent to a fifth cheaper per
 // read; the driver still parses the text at each execution, so the big saving
 // is the read cache (docs/BENCHMARKS.md). Migrations use the unprepared handle
@@ -140,9 +140,13 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
 		}
 	}
 	if dialect == SQLite {
-		// One LRU of statements per pool; the bound keeps queries whose
-		// text varies (IN lists of varying length) from growing it.
-		db.write = db.write.Session(&gorm.Session{PrepareStmt: true, NewDB: true})
+		// One LRU of statements for the read pool; the bound keeps queries
+		// whose text varies (IN lists of varying length) from growing it.
+		// The write connection stays unprepared: with GORM's cache on it,
+		// concurrent transactions (TestAssignCreditConcurrent) failed now
+		// and then with SQLITE_BUSY_SNAPSHOT (517), which one connection
+		// opened BEGIN IMMEDIATE should never see; the saving there was a
+		// few percent at most, since the driver parses the text anyway.
 		db.read = db.read.Session(&gorm.Session{PrepareStmt: true, NewDB: true})
 	}
 	if err := db.Ping(ctx); err != nil {
