@@ -341,10 +341,13 @@ CREATE INDEX payments_watched_address_idx ON payments (pay_address, chain, statu
 `)},
 	// 0017: the watchers read only the sessions changed since their last
 	// cycle (models.OpenIndex); every payment write sets updated_at. The
+	// index leads with updated_at, not chain: a (chain, …) index drew
+	// Postgres without statistics away from payments_watched_address_idx
+	// for kpub's address check (as 0008's first column order did). The
 	// receipt check reads only sessions with a wallet-reported transaction
 	// (SubmittedTxsToCheck), not every pending one.
 	{ID: "0017_watch_indexes", Migrate: execDDL(`
-CREATE INDEX payments_chain_updated_idx ON payments (chain, updated_at);
+CREATE INDEX payments_updated_idx ON payments (updated_at, chain);
 CREATE INDEX payments_submitted_idx ON payments (chain, id) WHERE status = 'pending' AND submitted_tx_hash <> '' AND failure = '';
 `)},
 }
