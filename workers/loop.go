@@ -19,8 +19,12 @@ type Loop struct {
 	Name    string
 	DB      *models.DB
 	LockKey int64
-	// Interval is the wait between cycles (default 1s); MaxBackoff caps
-	// the wait after failures (default: one minute, at least Interval).
+	// Interval is the time from the start of one cycle to the start of the
+	// next (default 1s): the wait after a cycle is Interval less the
+	// cycle's own time (at least a tenth of Interval), so a slow cycle
+	// (many open sessions) does not push detection past one interval.
+	// MaxBackoff caps the wait after failures (default: one minute, at
+	// least Interval).
 	Interval   time.Duration
 	MaxBackoff time.Duration
 	// Timeout bounds one cycle (0: only ctx).
@@ -31,6 +35,9 @@ type Loop struct {
 	// Wait waits d or until ctx ends, reporting whether d elapsed (tests
 	// inject their own; default a timer).
 	Wait func(ctx context.Context, d time.Duration) bool
+	// Now reads the clock that times a cycle (tests inject their own;
+	// default time.Now).
+	Now func() time.Time
 }
 
 // RunLed runs cycle under the leadership lock lockKey every interval with
@@ -58,6 +65,10 @@ func (l *Loop) Run(ctx context.Context) error {
 	wait := l.Wait
 	if wait == nil {
 		wait = Sleep
+	}
+	now := l.Now
+	if now == nil {
+		now = time.Now
 	}
 	var lead *models.Leadership
 	defer func() {
@@ -93,6 +104,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		if l.Timeout > 0 {
 			cctx, cancel = context.WithTimeout(ctx, l.Timeout)
 		}
+		began := now()
 		err := l.Cycle(cctx)
 		cancel()
 		if err != nil {
@@ -109,6 +121,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			log.Info(l.Name+": recovered", slog.Int("after_failures", failures))
 		}
 		failures = 0
+		next = max(interval-now().Sub(began), interval/10)
 	}
 }
 

@@ -47,19 +47,24 @@ func (r *recorder) wait(ctx context.Context, d time.Duration) bool {
 }
 
 // TestLoopBackoff: consecutive failures double the wait up to MaxBackoff, a
-// success goes back to Interval, and every cycle runs under leadership.
+// success goes back to Interval less the cycle's own time (at least a tenth
+// of Interval), and every cycle runs under leadership.
 func TestLoopBackoff(t *testing.T) {
 	db := modeltest.Open(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// Fail 4 times, succeed once, fail once, then succeed.
 	outcomes := []bool{false, false, false, false, true, false, true, true}
+	// Successful cycles take 3, 0 and 12 ms on the loop's clock.
+	took := map[int]time.Duration{4: 3 * time.Millisecond, 7: 12 * time.Millisecond}
+	clock := time.Unix(1_700_000_000, 0)
 	calls := 0
 	rec := &recorder{max: len(outcomes), cancel: cancel}
 	loop := &workers.Loop{Name: "test", DB: db, LockKey: 7_114_111_099, Interval: 10 * time.Millisecond,
-		MaxBackoff: 50 * time.Millisecond, Wait: rec.wait,
+		MaxBackoff: 50 * time.Millisecond, Wait: rec.wait, Now: func() time.Time { return clock },
 		Cycle: func(context.Context) error {
 			ok := outcomes[calls]
+			clock = clock.Add(took[calls])
 			calls++
 			if !ok {
 				return errors.New("chain unavailable")
@@ -70,7 +75,7 @@ func TestLoopBackoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	ms := time.Millisecond
-	want := []time.Duration{10 * ms, 20 * ms, 40 * ms, 50 * ms, 10 * ms, 10 * ms, 10 * ms, 10 * ms}
+	want := []time.Duration{10 * ms, 20 * ms, 40 * ms, 50 * ms, 7 * ms, 10 * ms, 10 * ms, 1 * ms}
 	if calls != len(outcomes) {
 		t.Fatalf("cycles = %d, want %d", calls, len(outcomes))
 	}
