@@ -72,6 +72,8 @@ func GroupCommitHooks(s *Store, onEnqueue, beforeBatch func()) bool {
 	if s.commits == nil {
 		return false
 	}
+	s.commits.mu.Lock()
+	defer s.commits.mu.Unlock()
 	s.commits.onEnqueue, s.commits.beforeBatch = onEnqueue, beforeBatch
 	return true
 }

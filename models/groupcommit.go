@@ -27,7 +27,8 @@ type groupCommit struct {
 	idle    chan struct{} // closed when the running goroutine ends
 
 	// onEnqueue, when set (tests), is called after each insert is queued;
-	// beforeBatch before each batch is taken from the queue.
+	// beforeBatch before each batch is taken from the queue. Both are
+	// read and set under mu.
 	onEnqueue   func()
 	beforeBatch func()
 }
@@ -67,9 +68,10 @@ func (g *groupCommit) exec(ctx context.Context, sql string, args []any) (bool, e
 		g.idle = make(chan struct{})
 		go g.run(g.idle)
 	}
+	onEnqueue := g.onEnqueue
 	g.mu.Unlock()
-	if g.onEnqueue != nil {
-		g.onEnqueue()
+	if onEnqueue != nil {
+		onEnqueue()
 	}
 	select {
 	case res := <-r.done:
@@ -83,8 +85,11 @@ func (g *groupCommit) exec(ctx context.Context, sql string, args []any) (bool, e
 func (g *groupCommit) run(idle chan struct{}) {
 	defer close(idle)
 	for {
-		if g.beforeBatch != nil {
-			g.beforeBatch()
+		g.mu.Lock()
+		beforeBatch := g.beforeBatch
+		g.mu.Unlock()
+		if beforeBatch != nil {
+			beforeBatch()
 		}
 		g.mu.Lock()
 		n := min(len(g.queue), maxCommitBatch)
