@@ -691,6 +691,38 @@ func TestCheckoutExpiry(t *testing.T) {
 	}
 }
 
+// TestCheckoutPollSessionCookie: a poll mints a session cookie only when the
+// fragment holds the "new payment" form, whose CSRF token it needs; a
+// cookieless poll of a pending session sets none, and the form a cookieless
+// poll does get carries a token its cookie makes valid.
+func TestCheckoutPollSessionCookie(t *testing.T) {
+	h := newCheckoutHarness(t)
+	slug := h.link(map[string]any{"expiryMinutes": 5})
+	id, _ := h.start(h.env.Client(), slug, nil)
+
+	fresh := h.env.Client()
+	r := h.poll(fresh, "/pay/status/"+id)
+	if ph, _ := r.Doc.Find("#pay-panel").Attr("data-phase"); r.Status != http.StatusOK || ph != "pending" {
+		t.Fatalf("pending poll: %d phase %q", r.Status, ph)
+	}
+	if got := r.Header.Values("Set-Cookie"); len(got) != 0 {
+		t.Fatalf("a pending poll minted a session: %v", got)
+	}
+
+	h.shift(6 * time.Minute) // past the deadline: the panel offers a new payment
+	r = h.poll(fresh, "/pay/status/"+id)
+	tok, _ := r.Doc.Find(`form[action="/pay/` + slug + `"] input[name="_csrf"]`).Attr("value")
+	if tok == "" || len(r.Header.Values("Set-Cookie")) != 1 {
+		t.Fatalf("expired poll: token %q, cookies %v\n%s", tok, r.Header.Values("Set-Cookie"), r.Body)
+	}
+	// The form as the poll sent it, posted with the cookie the poll set.
+	p := fresh.PostForm("/pay/"+slug, url.Values{"_csrf": {tok}})
+	loc := p.Header.Get("Location")
+	if p.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/pay/"+slug+"/p/") || strings.HasSuffix(loc, "/"+id) {
+		t.Fatalf("the form of a cookieless poll did not open a new session: %d %q", p.Status, loc)
+	}
+}
+
 func TestCheckoutPerPaymentAddressAndUnderpaid(t *testing.T) {
 	h := newCheckoutHarness(t)
 	h.settings(map[string]any{"kaspaKpub": checkoutKpub})
