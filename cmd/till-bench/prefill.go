@@ -186,17 +186,23 @@ func parsePrefill(args []string, stderr io.Writer) (prefillOptions, error) {
 	return o, nil
 }
 
+// openStateDB reads the suite's state file and opens Till's database: what
+// prefill and watch both start from.
+func openStateDB(stateFile, dbURL string) (st suiteState, db *sql.DB, postgres bool, err error) {
+	if st, err = readState(stateFile); err != nil {
+		return st, nil, false, err
+	}
+	db, postgres, err = openDB(dbURL)
+	return st, db, postgres, err
+}
+
 // runPrefill writes the past and open sessions into Till's database.
 func runPrefill(args []string, stderr io.Writer) error {
 	o, err := parsePrefill(args, stderr)
 	if err != nil {
 		return err
 	}
-	st, err := readState(o.State)
-	if err != nil {
-		return err
-	}
-	db, postgres, err := openDB(o.DB)
+	st, db, postgres, err := openStateDB(o.State, o.DB)
 	if err != nil {
 		return err
 	}

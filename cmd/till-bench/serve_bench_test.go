@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,8 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -233,43 +230,35 @@ func (p *tillProc) openSessions(b *testing.B, slug string, n, firstCustomer int)
 
 // memory reads VmHWM and VmRSS of pid in MiB.
 func memory(pid int) (hwm, rss float64, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "VmHWM" && k != "VmRSS") {
-			continue
-		}
-		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %q", k, v)
-		}
-		if k == "VmHWM" {
-			hwm = kb / 1024
-		} else {
-			rss = kb / 1024
-		}
-	}
-	return hwm, rss, sc.Err()
+	rss, hwm, err = procMemory(raw)
+	return hwm, rss, err
 }
 
-func benchServeMemory(b *testing.B, bin string, perAddress bool) {
-	const open = 10_000
-	chain := double.New(double.Options{Clock: time.Now})
+// startShop starts till serve against a Kaspa double making 10 blocks a
+// second, sets up a shop (one address, or a kpub when perAddress) and
+// returns once a first watcher cycle has seen the chain.
+func startShop(b *testing.B, bin string, perAddress bool) (chain *double.Chain, p *tillProc, pid int, slug string) {
+	b.Helper()
+	chain = double.New(double.Options{Clock: time.Now})
 	url, stop, err := chain.StartLoopback()
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(stop)
 	b.Cleanup(chain.AutoAdvance(100 * time.Millisecond)) // 10 blocks/s
-	p := startTill(b, bin, url)
-	pid := p.cmd.Process.Pid
-	slug := p.shop(b, perAddress)
+	p = startTill(b, bin, url)
+	slug = p.shop(b, perAddress)
 	time.Sleep(pollInterval) // a first cycle has seen the chain
+	return chain, p, p.cmd.Process.Pid, slug
+}
+
+func benchServeMemory(b *testing.B, bin string, perAddress bool) {
+	const open = 10_000
+	chain, p, pid, slug := startShop(b, bin, perAddress)
 
 	sessions, created := p.openSessions(b, slug, open, 0)
 	// A burst of customer polls over the open sessions.
@@ -417,17 +406,7 @@ func benchDetection(b *testing.B, bin string) {
 
 func benchServePrefilled(b *testing.B, bin string, open int) {
 	ctx := context.Background()
-	chain := double.New(double.Options{Clock: time.Now})
-	url, stop, err := chain.StartLoopback()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(stop)
-	b.Cleanup(chain.AutoAdvance(100 * time.Millisecond)) // 10 blocks/s
-	p := startTill(b, bin, url)
-	pid := p.cmd.Process.Pid
-	slug := p.shop(b, false)
-	time.Sleep(pollInterval) // a first cycle has seen the chain
+	chain, p, pid, slug := startShop(b, bin, false)
 	first, _ := p.openSessions(b, slug, 1, 0)
 	db, err := models.Open(ctx, p.db, slog.New(slog.DiscardHandler))
 	if err != nil {

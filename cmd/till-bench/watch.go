@@ -262,11 +262,7 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, err := readState(o.State)
-	if err != nil {
-		return err
-	}
-	db, postgres, err := openDB(o.DB)
+	st, db, postgres, err := openStateDB(o.State, o.DB)
 	if err != nil {
 		return err
 	}
