@@ -149,7 +149,7 @@ func TestBrowserCheckoutPayConfirmRedirect(t *testing.T) {
 	}
 
 	// After a short delay the browser goes back to the merchant's site.
-	page.MustElement("#thanks")
+	webtest.Arrive(t, page, shop.URL+"/thanks", "#thanks", 20*time.Second)
 	if u := page.MustInfo().URL; u != shop.URL+"/thanks" || arrived.Load() != 1 {
 		t.Fatalf("redirected to %s (%d arrivals)", u, arrived.Load())
 	}

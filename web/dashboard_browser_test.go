@@ -171,7 +171,7 @@ func TestBrowserDashboardJourney(t *testing.T) {
 	}
 	tx := h.pay(address, sompi)
 	customer.MustElement(`#pay-panel[data-phase="confirmed"]`)
-	customer.MustElement("#thanks") // back at the shop's thank-you page
+	webtest.Arrive(t, customer, shop.URL+"/thanks", "#thanks", 20*time.Second) // back at the shop's thank-you page
 	if u := customer.MustInfo().URL; u != shop.URL+"/thanks" {
 		t.Fatalf("customer redirected to %s", u)
 	}

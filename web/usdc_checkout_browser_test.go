@@ -120,7 +120,7 @@ func TestBrowserUSDCCheckoutWalletPaidRedirect(t *testing.T) {
 	if errs := consoleErrors(); len(errs) > 0 {
 		t.Fatalf("console errors: %v", errs)
 	}
-	page.MustElement("#thanks")
+	webtest.Arrive(t, page, shop.URL+"/thanks", "#thanks", 20*time.Second)
 	if u := page.MustInfo().URL; u != shop.URL+"/thanks" || arrived.Load() != 1 {
 		t.Fatalf("redirected to %s (%d arrivals)", u, arrived.Load())
 	}

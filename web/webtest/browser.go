@@ -148,3 +148,30 @@ func Element(t testing.TB, p *rod.Page, sel string, timeout time.Duration) *rod.
 	t.Fatalf("no %s after %s at %s: %v\npage text: %s", sel, timeout, url, err, text)
 	return nil
 }
+
+// Arrive waits until p, sent elsewhere by the page's own script (a checkout's
+// redirect to the shop), shows url and an element matching sel there. A query
+// that starts while the browser swaps documents fails with "Inspected target
+// navigated or closed"; that is the navigation this waits for, so such errors
+// are retried until timeout, and then t fails with where the page was.
+func Arrive(t testing.TB, p *rod.Page, url, sel string, timeout time.Duration) *rod.Element {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	at, lastErr := "?", error(nil)
+	for time.Now().Before(deadline) {
+		info, err := p.Info()
+		if err == nil {
+			at = info.URL
+		}
+		if err == nil && info.URL == url {
+			el, err := p.Timeout(time.Second).Element(sel)
+			if err == nil {
+				return el.CancelTimeout()
+			}
+			lastErr = err
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("not at %s with %s after %s: at %s (%v)", url, sel, timeout, at, lastErr)
+	return nil
+}
