@@ -130,13 +130,16 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
 		db.base = db.write
 	}
 	db.changes = newChanges(db.Dialect)
-	for _, g := range []*gorm.DB{db.write, db.read} {
+	// The SQLite handles were opened with one *gorm.Config, so they share
+	// its callbacks: register once (twice ran every hook twice and logged
+	// gorm's "duplicated callback" warning at every start).
+	for i, g := range []*gorm.DB{db.write, db.read} {
+		if i == 1 && (db.read == db.write || db.read.Callback() == db.write.Callback()) {
+			break
+		}
 		if err := db.changes.register(g); err != nil {
 			db.Close()
 			return nil, err
-		}
-		if db.read == db.write {
-			break
 		}
 	}
 	if dialect == SQLite {
