@@ -21,11 +21,17 @@ type row struct {
 	P50      [3]float64 // ms
 	P99      [3]float64 // ms
 	// Ratio is the rate over the ceiling's rate in the same run (min,
-	// median, max); zero for the ceilings themselves.
-	Ratio      [3]float64
-	ChainCalls [3]float64 // per run
-	Errors     int
-	Runs       int
+	// median, max); zero for the highest ceilings.
+	Ratio [3]float64
+	// SessionRatio is, for what Ratio divides by the insert ceiling, the
+	// rate over the session-row ceiling's in the same run; HasSession
+	// says whether the runs measured that ceiling (records written before
+	// it was added did not).
+	SessionRatio [3]float64
+	HasSession   bool
+	ChainCalls   [3]float64 // per run
+	Errors       int
+	Runs         int
 }
 
 // spread is the minimum, median and maximum of xs (zeros when empty).
@@ -61,7 +67,8 @@ func ceilingKey(run int, ceiling string, clients int) string {
 
 // summarize groups the measurements by workload and concurrency, in the
 // order they were first measured, dividing each by its ceiling of the
-// same run.
+// same run (and what is divided by the insert ceiling also by the
+// session-row one, when the run measured it).
 func summarize(ms []measurement) []row {
 	ceilings := map[string]float64{}
 	for _, m := range ms {
@@ -71,7 +78,7 @@ func summarize(ms []measurement) []row {
 	}
 	type acc struct {
 		row
-		rate, p50, p99, ratio, calls []float64
+		rate, p50, p99, ratio, session, calls []float64
 	}
 	var order []string
 	groups := map[string]*acc{}
@@ -90,6 +97,9 @@ func summarize(ms []measurement) []row {
 		if m.Ceiling != "" {
 			a.ratio = append(a.ratio, ratio(m.Rate, ceilings[ceilingKey(m.Run, m.Ceiling, m.Clients)]))
 		}
+		if c, ok := ceilings[ceilingKey(m.Run, ceilSession, m.Clients)]; ok && m.Ceiling == ceilInsert && m.Provides != ceilSession {
+			a.session = append(a.session, ratio(m.Rate, c))
+		}
 		a.Errors += m.Errors
 		a.Runs++
 	}
@@ -97,24 +107,31 @@ func summarize(ms []measurement) []row {
 	for _, key := range order {
 		a := groups[key]
 		a.Rate, a.P50, a.P99, a.Ratio, a.ChainCalls = spread(a.rate), spread(a.p50), spread(a.p99), spread(a.ratio), spread(a.calls)
+		a.SessionRatio, a.HasSession = spread(a.session), len(a.session) > 0
 		rows = append(rows, a.row)
 	}
 	return rows
 }
 
 // writeTable prints the rows as a Markdown table: medians with the
-// min–max spread over the runs.
+// min–max spread over the runs. A ceiling divided by a higher one shows
+// that ratio; the last ratio column is the session-row ceiling's ("–"
+// where it does not apply or was not measured).
 func writeTable(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| workload | conns | req/s median (min–max) | p50 ms | p99 ms median (min–max) | × ceiling median (min–max) | chain calls/run | errors |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| workload | conns | req/s median (min–max) | p50 ms | p99 ms median (min–max) | × ceiling median (min–max) | × session-row ceiling | chain calls/run | errors |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, r := range rows {
 		ratio := "(ceiling)"
 		if r.Ceiling != "" {
 			ratio = fmt.Sprintf("%.2f× (%.2f–%.2f) of %s", r.Ratio[1], r.Ratio[0], r.Ratio[2], r.Ceiling)
 		}
-		fmt.Fprintf(w, "| %s | %d | %.0f (%.0f–%.0f) | %.2f | %.2f (%.2f–%.2f) | %s | %.0f | %d |\n",
+		session := "–"
+		if r.HasSession {
+			session = fmt.Sprintf("%.2f× (%.2f–%.2f)", r.SessionRatio[1], r.SessionRatio[0], r.SessionRatio[2])
+		}
+		fmt.Fprintf(w, "| %s | %d | %.0f (%.0f–%.0f) | %.2f | %.2f (%.2f–%.2f) | %s | %s | %.0f | %d |\n",
 			r.Workload, r.Clients, r.Rate[1], r.Rate[0], r.Rate[2], r.P50[1], r.P99[1], r.P99[0], r.P99[2],
-			ratio, r.ChainCalls[1], r.Errors)
+			ratio, session, r.ChainCalls[1], r.Errors)
 	}
 }
 
@@ -337,16 +354,21 @@ func writeByRows(w io.Writer, recs []record) {
 		if len(rows) < 2 {
 			continue
 		}
-		fmt.Fprintf(w, "\n### %s: session creation by past sessions in the database\n\n", label)
-		fmt.Fprintf(w, "| workload | conns | %s | rows=%s / rows=%s |\n", "rows="+strings.Join(rows, " req/s (× ceiling) | rows=")+" req/s (× ceiling)", rows[len(rows)-1], rows[0])
-		fmt.Fprintln(w, "|---|--:|"+strings.Repeat("--:|", len(rows)+1))
 		summaries := make([]map[string]row, len(rows))
+		cell := "req/s (× ceiling)"
 		for i, size := range rows {
 			summaries[i] = map[string]row{}
 			for _, r := range summarize(byKey[key{label, size}]) {
 				summaries[i][fmt.Sprintf("%s/%d", r.Workload, r.Clients)] = r
+				if r.HasSession {
+					cell = "req/s (× ceiling / × session-row)"
+				}
 			}
 		}
+		fmt.Fprintf(w, "\n### %s: session creation by past sessions in the database\n\n", label)
+		fmt.Fprintf(w, "| workload | conns | %s | rows=%s / rows=%s |\n", "rows="+strings.Join(rows, " "+cell+" | rows=")+" "+cell,
+			rows[len(rows)-1], rows[0])
+		fmt.Fprintln(w, "|---|--:|"+strings.Repeat("--:|", len(rows)+1))
 		for _, r0 := range summarize(byKey[key{label, rows[0]}]) {
 			if r0.Ceiling == "" {
 				continue
@@ -356,6 +378,9 @@ func writeByRows(w io.Writer, recs []record) {
 			for i := range rows {
 				r := summaries[i][k]
 				cells[i] = fmt.Sprintf("%.0f (%.2f×)", r.Rate[1], r.Ratio[1])
+				if r.HasSession {
+					cells[i] = fmt.Sprintf("%.0f (%.2f× / %.2f×)", r.Rate[1], r.Ratio[1], r.SessionRatio[1])
+				}
 			}
 			last := summaries[len(rows)-1][k]
 			fmt.Fprintf(w, "| %s | %d | %s | %.2f× |\n", r0.Workload, r0.Clients, strings.Join(cells, " | "), ratio(last.Rate[1], r0.Rate[1]))

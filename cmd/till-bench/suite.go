@@ -28,6 +28,9 @@ const hdKpub = "kpub2KUE88roSn5peP1rEZnbRuKYw1fEPbhqBoXVWW7mLfkrLvQBAjUqwx7m1eze
 // suiteLinks is how many links of each kind the suite's sessions cycle over.
 const suiteLinks = 20
 
+// suiteAddress is the single-address merchant's Kaspa payout address.
+const suiteAddress = "kaspa:qqkqkzjvr7zwxxmjxjkmxxdwju9kjs6e9u82uh59z07vgaks6gg62v8707g73"
+
 // suiteReceiver receives the suite's USDC sessions (any EIP-55 address).
 const suiteReceiver = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 
@@ -137,13 +140,20 @@ func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 const (
 	ceilHTTP   = "http"   // the bare Fiber handler, at 32 connections
 	ceilInsert = "insert" // single-row inserts at the workload's concurrency
+	// ceilSession is single-row inserts of Till's own session rows into
+	// Till's own schema, at the workload's concurrency: a second ceiling
+	// for what is divided by ceilInsert.
+	ceilSession = "session-row"
+	// ceilSessionBare is the same with payments' secondary indexes dropped.
+	ceilSessionBare = "session-row-bare"
 )
 
 // workload is one measured load.
 type workload struct {
 	name    string
 	clients int
-	// ceiling names what the workload is divided by; empty for a ceiling.
+	// ceiling names what the workload is divided by; empty for the
+	// highest ceilings (the session-row ones are divided by ceilInsert).
 	ceiling string
 	// provides names the ceiling this workload measures, if it is one.
 	provides string
@@ -177,8 +187,9 @@ func runSuite(args []string, stdout, stderr io.Writer) error {
 	if err != nil || f == nil {
 		return err
 	}
-	defer f.ins.Close()
-	fmt.Fprintf(stderr, "%s: set up (%d open sessions, %d KiraPay links)\n", o.Label, len(f.open), len(f.Codes))
+	defer f.close()
+	fmt.Fprintf(stderr, "%s: set up (%d open sessions, %d KiraPay links); payments has %d columns and %d secondary indexes (%d in the no-index ceiling)\n",
+		o.Label, len(f.open), len(f.Codes), len(sessionColumns), f.rowIns.Indexes, f.bareIns.Indexes)
 	var all []measurement
 	var loads []string
 	for run := 1; run <= o.Runs; run++ {
@@ -281,7 +292,9 @@ func writeState(file string, st suiteState) error {
 type suiteFixture struct {
 	o    suiteOptions
 	host string
-	ins  *inserter
+	// The insert ceilings: bare (ceiling_payments), session-row (Till's
+	// schema) and session-row without payments' secondary indexes.
+	ins, rowIns, bareIns *inserter
 	suiteState
 	open     []string // open Kaspa sessions
 	polls    []string // each open session's checkout poll URL (with its version)
@@ -312,19 +325,42 @@ func newSuiteFixture(o suiteOptions) (*suiteFixture, error) {
 			return nil, nil
 		}
 	}
-	var err error
-	if f.ins, err = openInserter(o.InsertDB); err != nil {
-		return nil, err
+	err := f.openInserters()
+	if err == nil {
+		_, err = f.usdcSession()
 	}
-	if _, err := f.usdcSession(); err != nil {
-		f.ins.Close()
-		return nil, err
+	if err == nil {
+		err = f.openSessions()
 	}
-	if err := f.openSessions(); err != nil {
-		f.ins.Close()
+	if err != nil {
+		f.close()
 		return nil, err
 	}
 	return f, nil
+}
+
+// openInserters opens the three insert ceilings' databases: -insert-db
+// and, beside it, two fresh ones with Till's schema.
+func (f *suiteFixture) openInserters() error {
+	var err error
+	if f.ins, err = openInserter(f.o.InsertDB); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if f.rowIns, err = openSessionInserter(ctx, f.o.InsertDB, "session", false); err != nil {
+		return err
+	}
+	f.bareIns, err = openSessionInserter(ctx, f.o.InsertDB, "session_bare", true)
+	return err
+}
+
+// close closes the insert ceilings' databases.
+func (f *suiteFixture) close() {
+	for _, in := range []*inserter{f.ins, f.rowIns, f.bareIns} {
+		if in != nil {
+			in.Close()
+		}
+	}
 }
 
 // setUp registers the merchants and their links through Till's API and
@@ -468,7 +504,7 @@ func (f *suiteFixture) call(method, p string, body any, want int, headers ...str
 
 func (f *suiteFixture) register(email string) (string, error) {
 	r, err := f.call("POST", "/api/auth/register", map[string]any{"email": email, "password": "correct horse battery",
-		"name": "Bench Shop", "kaspaAddress": "kaspa:qqkqkzjvr7zwxxmjxjkmxxdwju9kjs6e9u82uh59z07vgaks6gg62v8707g73"}, http.StatusOK)
+		"name": "Bench Shop", "kaspaAddress": suiteAddress}, http.StatusOK)
 	if err != nil {
 		return "", err
 	}
@@ -594,9 +630,20 @@ func (f *suiteFixture) workloads() []workload {
 		name: "ceiling: bare Fiber JSON", clients: 32, provides: ceilHTTP,
 		run: (&Load{Addr: cu.Host, Clients: 32, Request: cycle(ceilingReqs), Check: expect(200, `"pending"`)}).Run,
 	}}
-	for _, c := range []int{8, 32} {
-		ws = append(ws, workload{name: "ceiling: single-row insert", clients: c, provides: ceilInsert,
-			run: func(next func() bool) (Result, error) { return f.ins.Run(c, next), nil }})
+	for _, in := range []struct {
+		name     string
+		ins      *inserter
+		provides string
+		ceiling  string
+	}{
+		{"ceiling: single-row insert", f.ins, ceilInsert, ""},
+		{"ceiling: session-row insert", f.rowIns, ceilSession, ceilInsert},
+		{"ceiling: session-row, no indexes", f.bareIns, ceilSessionBare, ceilInsert},
+	} {
+		for _, c := range []int{8, 32} {
+			ws = append(ws, workload{name: in.name, clients: c, provides: in.provides, ceiling: in.ceiling,
+				run: func(next func() bool) (Result, error) { return in.ins.Run(c, next), nil }})
+		}
 	}
 	kiraReads := func(next func() bool) (Result, error) {
 		base := int(f.customer.Add(1 << 16))

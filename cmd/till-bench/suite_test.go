@@ -2,13 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"io"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"till/models"
+	"till/models/modeltest"
 )
 
 func TestSpread(t *testing.T) {
@@ -36,47 +42,70 @@ func TestSpread(t *testing.T) {
 
 // TestSummarize checks that each figure is divided by its own run's
 // ceiling: the HTTP one at 32 connections whatever the workload's, the
-// insert one at the workload's concurrency.
+// insert one at the workload's concurrency; what is divided by the insert
+// ceiling is also divided by the session-row ceiling where the run has
+// one, and the session-row ceilings themselves by the insert ceiling.
 func TestSummarize(t *testing.T) {
 	ms := []measurement{
 		{Run: 1, Workload: "ceiling: http", Clients: 32, Provides: ceilHTTP, Rate: 1000},
 		{Run: 1, Workload: "ceiling: insert", Clients: 8, Provides: ceilInsert, Rate: 400},
 		{Run: 1, Workload: "ceiling: insert", Clients: 32, Provides: ceilInsert, Rate: 500},
+		{Run: 1, Workload: "ceiling: session-row", Clients: 8, Provides: ceilSession, Ceiling: ceilInsert, Rate: 200},
+		{Run: 1, Workload: "ceiling: no indexes", Clients: 8, Provides: ceilSessionBare, Ceiling: ceilInsert, Rate: 300},
 		{Run: 1, Workload: "polls", Clients: 32, Ceiling: ceilHTTP, Rate: 250, P99: 4 * time.Millisecond, ChainCalls: 3},
 		{Run: 1, Workload: "sessions", Clients: 8, Ceiling: ceilInsert, Rate: 100},
 		{Run: 1, Workload: "sessions", Clients: 32, Ceiling: ceilInsert, Rate: 100, Errors: 1},
 		{Run: 2, Workload: "ceiling: http", Clients: 32, Provides: ceilHTTP, Rate: 2000},
 		{Run: 2, Workload: "ceiling: insert", Clients: 8, Provides: ceilInsert, Rate: 200},
 		{Run: 2, Workload: "ceiling: insert", Clients: 32, Provides: ceilInsert, Rate: 500},
+		{Run: 2, Workload: "ceiling: session-row", Clients: 8, Provides: ceilSession, Ceiling: ceilInsert, Rate: 100},
+		{Run: 2, Workload: "ceiling: no indexes", Clients: 8, Provides: ceilSessionBare, Ceiling: ceilInsert, Rate: 150},
 		{Run: 2, Workload: "polls", Clients: 32, Ceiling: ceilHTTP, Rate: 1000, P99: 8 * time.Millisecond, ChainCalls: 5},
 		{Run: 2, Workload: "sessions", Clients: 8, Ceiling: ceilInsert, Rate: 100},
 		{Run: 2, Workload: "sessions", Clients: 32, Ceiling: ceilInsert, Rate: 250, Errors: 2},
 	}
 	rows := summarize(ms)
 	var names []string
+	byName := map[string]row{}
 	for _, r := range rows {
-		names = append(names, r.Workload+"/"+strconv.Itoa(r.Clients))
+		name := r.Workload + "/" + strconv.Itoa(r.Clients)
+		names = append(names, name)
+		byName[name] = r
 	}
-	if got := strings.Join(names, " "); got != "ceiling: http/32 ceiling: insert/8 ceiling: insert/32 polls/32 sessions/8 sessions/32" {
+	if got := strings.Join(names, " "); got != "ceiling: http/32 ceiling: insert/8 ceiling: insert/32 ceiling: session-row/8 "+
+		"ceiling: no indexes/8 polls/32 sessions/8 sessions/32" {
 		t.Fatalf("rows %s", got)
 	}
-	polls, s8, s32 := rows[3], rows[4], rows[5]
+	polls, s8, s32 := byName["polls/32"], byName["sessions/8"], byName["sessions/32"]
 	if polls.Ratio != [3]float64{0.25, 0.375, 0.5} || polls.Rate != [3]float64{250, 625, 1000} ||
-		polls.P99 != [3]float64{4, 6, 8} || polls.ChainCalls[1] != 4 || polls.Runs != 2 {
+		polls.P99 != [3]float64{4, 6, 8} || polls.ChainCalls[1] != 4 || polls.Runs != 2 || polls.HasSession {
 		t.Errorf("polls %+v", polls)
 	}
 	if s8.Ratio != [3]float64{0.25, 0.375, 0.5} {
 		t.Errorf("sessions c=8 ratio %v: want 100/400 and 100/200", s8.Ratio)
 	}
-	if s32.Ratio != [3]float64{0.2, 0.35, 0.5} || s32.Errors != 3 {
-		t.Errorf("sessions c=32 %+v", s32)
+	if !s8.HasSession || s8.SessionRatio != [3]float64{0.5, 0.75, 1} {
+		t.Errorf("sessions c=8 session-row ratio %v (%v): want 100/200 and 100/100", s8.SessionRatio, s8.HasSession)
 	}
-	if rows[0].Ratio != [3]float64{} {
-		t.Errorf("a ceiling has a ratio: %v", rows[0].Ratio)
+	if s32.Ratio != [3]float64{0.2, 0.35, 0.5} || s32.Errors != 3 || s32.HasSession {
+		t.Errorf("sessions c=32 (no session-row ceiling at 32) %+v", s32)
+	}
+	if r := byName["ceiling: session-row/8"]; r.Ratio != [3]float64{0.5, 0.5, 0.5} || r.HasSession {
+		t.Errorf("the session-row ceiling over the insert one: %+v", r)
+	}
+	if r := byName["ceiling: no indexes/8"]; r.Ratio != [3]float64{0.75, 0.75, 0.75} || r.SessionRatio != [3]float64{1.5, 1.5, 1.5} {
+		t.Errorf("the no-index ceiling: %+v", r)
+	}
+	if rows[0].Ratio != [3]float64{} || rows[1].HasSession {
+		t.Errorf("a ceiling has a ratio: %+v %+v", rows[0], rows[1])
 	}
 	var out bytes.Buffer
 	writeTable(&out, rows)
-	for _, want := range []string{"| polls | 32 | 625 (250–1000) |", "0.38× (0.25–0.50) of http", "| ceiling: insert | 8 | 300 (200–400) |", "(ceiling)"} {
+	for _, want := range []string{
+		"| polls | 32 | 625 (250–1000) |", "0.38× (0.25–0.50) of http | – |", "| ceiling: insert | 8 | 300 (200–400) |", "(ceiling) | – |",
+		"| ceiling: session-row | 8 | 150 (100–200) | 0.00 | 0.00 (0.00–0.00) | 0.50× (0.50–0.50) of insert | – |",
+		"| sessions | 8 | 100 (100–100) | 0.00 | 0.00 (0.00–0.00) | 0.38× (0.25–0.50) of insert | 0.75× (0.50–1.00) |",
+	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
@@ -163,5 +192,73 @@ func TestCeilings(t *testing.T) {
 	var n int
 	if err := in.db.QueryRow("SELECT COUNT(DISTINCT id) FROM ceiling_payments").Scan(&n); err != nil || res.Errors > 0 || res.N != 200 || n != 200 {
 		t.Fatalf("insert ceiling: %d rows, %+v, %v %v", n, res, err, res.FirstErr)
+	}
+}
+
+// TestSessionCeiling makes the session-row ceiling's database twice beside
+// a fresh one (SQLite or Postgres, TILL_TEST_DB): with Till's schema it
+// takes Till-shaped rows that Till's own model reads back, and refuses a
+// second pending session with the same amount on the address (the real
+// partial unique index is there); made again without indexes it starts
+// empty, has no secondary index left, and takes that duplicate.
+func TestSessionCeiling(t *testing.T) {
+	ctx := context.Background()
+	base := modeltest.URL(t)
+	if modeltest.Engine() == models.Postgres {
+		t.Cleanup(func() {
+			admin, err := sql.Open("pgx", base)
+			if err != nil {
+				return
+			}
+			defer admin.Close()
+			u, _ := url.Parse(base)
+			_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+strings.TrimPrefix(u.Path, "/")+"_session WITH (FORCE)")
+		})
+	}
+	in, err := openSessionInserter(ctx, base, "session", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Indexes < 10 {
+		t.Errorf("payments has %d secondary indexes in Till's schema", in.Indexes)
+	}
+	res := in.Run(8, Count(200))
+	if res.Errors > 0 || res.N != 200 {
+		t.Fatalf("%+v %v", res, res.FirstErr)
+	}
+	var n, amounts int
+	if err := in.db.QueryRowContext(ctx, "SELECT COUNT(*), COUNT(DISTINCT amount_expected) FROM payments p"+
+		" JOIN payment_links l ON l.id = p.link_id AND l.merchant_id = p.merchant_id WHERE p.status = 'pending' AND l.slug = 'ceiling'").
+		Scan(&n, &amounts); err != nil || n != 200 || amounts != 200 {
+		t.Fatalf("%d pending sessions on the link, %d amounts: %v", n, amounts, err)
+	}
+	if err := in.insertOne(ctx, 1); err == nil {
+		t.Error("a second pending session with the same amount went in")
+	}
+	mdb, err := models.Open(ctx, in.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p models.Payment
+	err = mdb.R(ctx).Order("amount_expected").First(&p).Error
+	mdb.Close()
+	if err != nil || p.Status != models.StatusPending || p.AmountExpected != 10*sompiPerKAS+1 || p.PayAddress != suiteAddress ||
+		p.RateAt == nil || p.USDCents == nil || p.DerivationIndex != nil || !p.ExpiresAt.After(p.CreatedAt) || p.LinkID == nil {
+		t.Fatalf("read back through Till's model: %+v %v", p, err)
+	}
+	in.Close()
+
+	in, err = openSessionInserter(ctx, base, "session", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if err := in.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM payments").Scan(&n); err != nil || n != 0 || in.Indexes != 0 {
+		t.Fatalf("made again without indexes: %d rows, %d indexes, %v", n, in.Indexes, err)
+	}
+	for range 2 {
+		if err := in.insertOne(ctx, 1); err != nil {
+			t.Fatalf("without indexes: %v", err)
+		}
 	}
 }

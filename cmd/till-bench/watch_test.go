@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,63 @@ func TestByRows(t *testing.T) {
 	writeByRows(&buf, recs[:2])
 	if buf.Len() != 0 {
 		t.Errorf("one size printed a comparison:\n%s", buf.String())
+	}
+}
+
+// TestByRowsSessionCeiling checks the by-rows table once the runs measured
+// the session-row ceiling: each cell gives both ratios, and the
+// session-row ceiling is a row of its own (divided by the insert one).
+func TestByRowsSessionCeiling(t *testing.T) {
+	var recs []record
+	for _, size := range []struct {
+		rows                string
+		ceil, row, sessions float64
+	}{{"0", 1000, 400, 200}, {"1M", 1000, 500, 100}} {
+		for _, m := range []measurement{
+			{Workload: "ceiling: single-row insert", Provides: ceilInsert, Rate: size.ceil},
+			{Workload: "ceiling: session-row insert", Provides: ceilSession, Ceiling: ceilInsert, Rate: size.row},
+			{Workload: "sessions: Kaspa kpub", Ceiling: ceilInsert, Rate: size.sessions},
+		} {
+			m.Run, m.Clients = 1, 8
+			recs = append(recs, record{Label: "sqlite", Rows: size.rows, Suite: &m})
+		}
+	}
+	var buf bytes.Buffer
+	writeByRows(&buf, recs)
+	out := buf.String()
+	for _, want := range []string{
+		"| workload | conns | rows=0 req/s (× ceiling / × session-row) | rows=1M req/s (× ceiling / × session-row) | rows=1M / rows=0 |",
+		"| sessions: Kaspa kpub | 8 | 200 (0.20× / 0.50×) | 100 (0.10× / 0.20×) | 0.50× |",
+		"| ceiling: session-row insert | 8 | 400 (0.40×) | 500 (0.50×) | 1.25× |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestReportOldRecords reads JSON records as the suite wrote them before
+// the session-row ceiling existed: the tables keep their single ratio.
+func TestReportOldRecords(t *testing.T) {
+	var lines []string
+	for _, rows := range []string{"0", "1M"} {
+		lines = append(lines,
+			`{"Label":"sqlite","Rows":"`+rows+`","Suite":{"Run":1,"Workload":"ceiling: single-row insert","Clients":8,"Ceiling":"","Provides":"insert","Rate":6000,"P50":1000000,"P99":3000000,"N":12000,"Errors":0,"ChainCalls":0}}`,
+			`{"Label":"sqlite","Rows":"`+rows+`","Suite":{"Run":1,"Workload":"sessions: USDC","Clients":8,"Ceiling":"insert","Provides":"","Rate":1500,"P50":4000000,"P99":9000000,"N":3000,"Errors":0,"ChainCalls":0}}`)
+	}
+	file := t.TempDir() + "/old.jsonl"
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := runReport([]string{file}, &buf, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if want := "| sessions: USDC | 8 | 1500 (0.25×) | 1500 (0.25×) | 1.00× |"; !strings.Contains(buf.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, buf.String())
+	}
+	if strings.Contains(buf.String(), "session-row") {
+		t.Errorf("a session-row column without its ceiling:\n%s", buf.String())
 	}
 }
 
