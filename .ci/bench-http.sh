@@ -8,9 +8,13 @@
 # (till-bench ceiling-http) and, per database, `till serve`. The load
 # generator (till-bench suite, another process) sets Till up through its API,
 # then runs every workload RUNS times: the HTTP ceiling, the single-row insert
-# ceiling (same driver and settings as Till, 8 and 32 at once), status polls
-# at 32 connections and session creation at 8 and 32, and prints each figure
-# with its ratio to its ceiling of the same run and the load average.
+# ceiling (same driver and settings as Till, 8 and 32 at once), the
+# session-row insert ceiling (the same loop writing Till's own rows into a
+# fresh database migrated with Till's own migrations, beside INSERT_DB) and
+# the same with payments' secondary indexes dropped, status polls at 32
+# connections and session creation at 8 and 32, and prints each figure with
+# its ratio to its ceiling of the same run (session creation also to the
+# session-row ceiling) and the load average.
 #
 # Two more stages, each on a fresh database per size (the set-up goes
 # through Till's API, then till serve stops while till-bench prefill writes
