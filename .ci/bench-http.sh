@@ -14,7 +14,9 @@
 # the same with payments' secondary indexes dropped, status polls at 32
 # connections and session creation at 8 and 32, and prints each figure with
 # its ratio to its ceiling of the same run (session creation also to the
-# session-row ceiling) and the load average.
+# session-row ceiling), the CPU per request of the process doing the work
+# (till serve, or the generator itself for the insert ceilings) and the
+# load average.
 #
 # Two more stages, each on a fresh database per size (the set-up goes
 # through Till's API, then till serve stops while till-bench prefill writes
@@ -231,7 +233,7 @@ for db in $DBS; do
     echo "==> $db, $rows past sessions: $RUNS runs of $DURATION per workload"
     bin/till-bench suite -label "$db" -till "http://127.0.0.1:$TILL_PORT" -kaspa "http://127.0.0.1:$KASPA_PORT" \
       -evm "http://127.0.0.1:$EVM_PORT" -ceiling "http://127.0.0.1:$CEIL_PORT" -insert-db "$INSERT_DB" \
-      -d "$DURATION" -runs "$RUNS" "${suite_extra[@]}" | tee -a "$REPORT"
+      -pid "$TILL_PID" -d "$DURATION" -runs "$RUNS" "${suite_extra[@]}" | tee -a "$REPORT"
     stop_till
     echo "==> $db, $rows past sessions took $((($(now_ms) - t0) / 1000)) s"
   done

@@ -30,6 +30,7 @@ type row struct {
 	SessionRatio [3]float64
 	HasSession   bool
 	ChainCalls   [3]float64 // per run
+	CPU          [3]float64 // µs per request; zeros when not measured
 	Errors       int
 	Runs         int
 }
@@ -78,7 +79,7 @@ func summarize(ms []measurement) []row {
 	}
 	type acc struct {
 		row
-		rate, p50, p99, ratio, session, calls []float64
+		rate, p50, p99, ratio, session, calls, cpu []float64
 	}
 	var order []string
 	groups := map[string]*acc{}
@@ -94,6 +95,9 @@ func summarize(ms []measurement) []row {
 		a.p50 = append(a.p50, Ms(m.P50))
 		a.p99 = append(a.p99, Ms(m.P99))
 		a.calls = append(a.calls, float64(m.ChainCalls))
+		if m.CPU > 0 {
+			a.cpu = append(a.cpu, float64(m.CPU)/float64(time.Microsecond))
+		}
 		if m.Ceiling != "" {
 			a.ratio = append(a.ratio, ratio(m.Rate, ceilings[ceilingKey(m.Run, m.Ceiling, m.Clients)]))
 		}
@@ -107,7 +111,7 @@ func summarize(ms []measurement) []row {
 	for _, key := range order {
 		a := groups[key]
 		a.Rate, a.P50, a.P99, a.Ratio, a.ChainCalls = spread(a.rate), spread(a.p50), spread(a.p99), spread(a.ratio), spread(a.calls)
-		a.SessionRatio, a.HasSession = spread(a.session), len(a.session) > 0
+		a.SessionRatio, a.HasSession, a.CPU = spread(a.session), len(a.session) > 0, spread(a.cpu)
 		rows = append(rows, a.row)
 	}
 	return rows
@@ -115,11 +119,12 @@ func summarize(ms []measurement) []row {
 
 // writeTable prints the rows as a Markdown table: medians with the
 // min–max spread over the runs. A ceiling divided by a higher one shows
-// that ratio; the last ratio column is the session-row ceiling's ("–"
+// that ratio; the last ratio column is the session-row ceiling's, the
+// last column the CPU per request of the process doing the work ("–"
 // where it does not apply or was not measured).
 func writeTable(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| workload | conns | req/s median (min–max) | p50 ms | p99 ms median (min–max) | × ceiling median (min–max) | × session-row ceiling | chain calls/run | errors |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| workload | conns | req/s median (min–max) | p50 ms | p99 ms median (min–max) | × ceiling median (min–max) | × session-row ceiling | chain calls/run | errors | CPU µs/op median (min–max) |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, r := range rows {
 		ratio := "(ceiling)"
 		if r.Ceiling != "" {
@@ -129,9 +134,13 @@ func writeTable(w io.Writer, rows []row) {
 		if r.HasSession {
 			session = fmt.Sprintf("%.2f× (%.2f–%.2f)", r.SessionRatio[1], r.SessionRatio[0], r.SessionRatio[2])
 		}
-		fmt.Fprintf(w, "| %s | %d | %.0f (%.0f–%.0f) | %.2f | %.2f (%.2f–%.2f) | %s | %s | %.0f | %d |\n",
+		cpu := "–"
+		if r.CPU[1] > 0 {
+			cpu = fmt.Sprintf("%.0f (%.0f–%.0f)", r.CPU[1], r.CPU[0], r.CPU[2])
+		}
+		fmt.Fprintf(w, "| %s | %d | %.0f (%.0f–%.0f) | %.2f | %.2f (%.2f–%.2f) | %s | %s | %.0f | %d | %s |\n",
 			r.Workload, r.Clients, r.Rate[1], r.Rate[0], r.Rate[2], r.P50[1], r.P99[1], r.P99[0], r.P99[2],
-			ratio, session, r.ChainCalls[1], r.Errors)
+			ratio, session, r.ChainCalls[1], r.Errors, cpu)
 	}
 }
 

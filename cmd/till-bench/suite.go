@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,13 +37,16 @@ const suiteReceiver = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 
 // suiteOptions is what `till-bench suite` is told (see parseSuite).
 type suiteOptions struct {
-	Label      string
-	Till       string // base URL of till serve
-	Kaspa      string // base URL of kaspa-double
-	EVM        string // base URL of evm-double
-	Ceiling    string // base URL of till-bench ceiling-http
-	InsertDB   string // sqlite://path or postgres://… for the insert ceiling
-	Pprof      string // base URL of Till's metrics listener with TILL_PPROF=true; empty: no profiles
+	Label    string
+	Till     string // base URL of till serve
+	Kaspa    string // base URL of kaspa-double
+	EVM      string // base URL of evm-double
+	Ceiling  string // base URL of till-bench ceiling-http
+	InsertDB string // sqlite://path or postgres://… for the insert ceiling
+	Pprof    string // base URL of Till's metrics listener with TILL_PPROF=true; empty: no profiles
+	// PID is till serve's process: its CPU per request is read from /proc
+	// (0: not measured).
+	PID        int
 	ProfileDir string
 	Duration   time.Duration
 	Warmup     time.Duration
@@ -92,6 +96,7 @@ func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	fs.BoolVar(&o.XFF, "xff", true, "send X-Forwarded-For, a new customer every 50 session requests")
 	fs.StringVar(&o.State, "state", "", "file of what the set-up made: read it if it exists, else set up and write it")
 	fs.BoolVar(&o.SetupOnly, "setup-only", false, "set Till up, write -state and stop (needs only -till)")
+	fs.IntVar(&o.PID, "pid", 0, "till serve's process id: measure its CPU per request (/proc/PID/stat)")
 	fs.StringVar(&o.Rows, "rows", "0", "past sessions in Till's database, for the JSON records (till-bench prefill -rows)")
 	fs.StringVar(&o.JSON, "json", "", "append the measurements to this file, one JSON object a line (till-bench report)")
 	if err := fs.Parse(args); err != nil {
@@ -127,8 +132,8 @@ func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	if (o.Pprof == "") != (o.ProfileDir == "") {
 		return o, errors.New("suite: -pprof and -profile-dir go together")
 	}
-	if o.Duration <= 0 || o.Warmup < 0 || o.Runs < 1 || o.Open < 1 {
-		return o, errors.New("suite: -d must be positive, -warmup not negative, -runs and -open at least 1")
+	if o.Duration <= 0 || o.Warmup < 0 || o.Runs < 1 || o.Open < 1 || o.PID < 0 {
+		return o, errors.New("suite: -d must be positive, -warmup and -pid not negative, -runs and -open at least 1")
 	}
 	if o.Label == "" {
 		o.Label = strings.SplitN(o.InsertDB, ":", 2)[0]
@@ -159,7 +164,10 @@ type workload struct {
 	provides string
 	// profile: take CPU and allocation profiles of Till during run 1.
 	profile bool
-	run     func(next func() bool) (Result, error)
+	// inProcess: the work is done in this process (the insert ceilings),
+	// whose CPU is measured instead of Till's.
+	inProcess bool
+	run       func(next func() bool) (Result, error)
 }
 
 // measurement is one workload in one run.
@@ -174,6 +182,11 @@ type measurement struct {
 	N, Errors  int
 	FirstErr   error `json:"-"`
 	ChainCalls int   // Kaspa REST and EVM JSON-RPC calls during the workload
+	// CPU is the CPU time per request of the process doing the work: Till
+	// (with -pid), or this one for the insert ceilings (on Postgres only
+	// the client's side: the server's backends are not counted). Zero when
+	// not measured.
+	CPU time.Duration `json:",omitempty"`
 }
 
 // runSuite sets Till up through its API, then runs every workload
@@ -199,8 +212,8 @@ func runSuite(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("%s run %d, %s c=%d: %w", o.Label, run, w.name, w.clients, err)
 			}
-			fmt.Fprintf(stderr, "%s run %d: %-34s c=%-2d %8.0f/s p50 %6.2f ms p99 %6.2f ms, %d errors, %d chain calls\n",
-				o.Label, run, w.name, w.clients, m.Rate, Ms(m.P50), Ms(m.P99), m.Errors, m.ChainCalls)
+			fmt.Fprintf(stderr, "%s run %d: %-34s c=%-2d %8.0f/s p50 %6.2f ms p99 %6.2f ms, %d errors, %d chain calls, CPU %.0f µs/op\n",
+				o.Label, run, w.name, w.clients, m.Rate, Ms(m.P50), Ms(m.P99), m.Errors, m.ChainCalls, float64(m.CPU)/float64(time.Microsecond))
 			if m.Errors > 0 {
 				fmt.Fprintf(stderr, "  first error: %v\n", m.FirstErr)
 			}
@@ -641,7 +654,7 @@ func (f *suiteFixture) workloads() []workload {
 		{"ceiling: session-row, no indexes", f.bareIns, ceilSessionBare, ceilInsert},
 	} {
 		for _, c := range []int{8, 32} {
-			ws = append(ws, workload{name: in.name, clients: c, provides: in.provides, ceiling: in.ceiling,
+			ws = append(ws, workload{name: in.name, clients: c, provides: in.provides, ceiling: in.ceiling, inProcess: true,
 				run: func(next func() bool) (Result, error) { return in.ins.Run(c, next), nil }})
 		}
 	}
@@ -715,10 +728,19 @@ func (f *suiteFixture) measure(run int, w workload) (measurement, error) {
 			}()
 		}
 	}
+	pid := f.o.PID
+	switch {
+	case w.inProcess:
+		pid = os.Getpid()
+	case w.provides != "":
+		pid = 0 // another process: the bare HTTP handler
+	}
+	cpu0, cpuErr := procCPU(pid)
 	res, err := w.run(Until(f.o.Duration))
+	cpu1, cpuErr1 := procCPU(pid)
 	wg.Wait()
 	if err == nil {
-		err = profErr
+		err = errors.Join(profErr, cpuErr, cpuErr1)
 	}
 	if err != nil {
 		return measurement{}, err
@@ -729,7 +751,55 @@ func (f *suiteFixture) measure(run int, w workload) (measurement, error) {
 	}
 	return measurement{Run: run, Workload: w.name, Clients: w.clients, Ceiling: w.ceiling, Provides: w.provides,
 		Rate: res.Rate(), P50: res.Percentile(50), P99: res.Percentile(99), N: res.N, Errors: res.Errors,
-		FirstErr: res.FirstErr, ChainCalls: calls}, nil
+		FirstErr: res.FirstErr, ChainCalls: calls, CPU: perOp(cpu1-cpu0, res.N)}, nil
+}
+
+// perOp is d over n operations (0 when none).
+func perOp(d time.Duration, n int) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	return d / time.Duration(n)
+}
+
+// clockTick is the unit of /proc/PID/stat's CPU times (USER_HZ, 100 on
+// Linux).
+const clockTick = 10 * time.Millisecond
+
+// procCPU is process pid's CPU time so far, user and system, from
+// /proc/PID/stat; 0 for pid 0.
+func procCPU(pid int) (time.Duration, error) {
+	if pid == 0 {
+		return 0, nil
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(raw)
+}
+
+// parseStatCPU reads utime and stime, the 14th and 15th fields of a
+// /proc/PID/stat line (counted after the command name, which may hold
+// spaces and ends at the last ')').
+func parseStatCPU(stat []byte) (time.Duration, error) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc stat %q: no command name", truncate(stat, 80))
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc stat %q: too short", truncate(stat, 80))
+	}
+	var total time.Duration
+	for _, field := range f[11:13] { // fields 14 and 15; f[0] is field 3
+		ticks, err := strconv.ParseInt(field, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc stat: %w", err)
+		}
+		total += time.Duration(ticks) * clockTick
+	}
+	return total, nil
 }
 
 var nonWord = regexp.MustCompile(`[^a-z0-9]+`)

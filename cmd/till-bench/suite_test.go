@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -53,7 +54,7 @@ func TestSummarize(t *testing.T) {
 		{Run: 1, Workload: "ceiling: session-row", Clients: 8, Provides: ceilSession, Ceiling: ceilInsert, Rate: 200},
 		{Run: 1, Workload: "ceiling: no indexes", Clients: 8, Provides: ceilSessionBare, Ceiling: ceilInsert, Rate: 300},
 		{Run: 1, Workload: "polls", Clients: 32, Ceiling: ceilHTTP, Rate: 250, P99: 4 * time.Millisecond, ChainCalls: 3},
-		{Run: 1, Workload: "sessions", Clients: 8, Ceiling: ceilInsert, Rate: 100},
+		{Run: 1, Workload: "sessions", Clients: 8, Ceiling: ceilInsert, Rate: 100, CPU: 300 * time.Microsecond},
 		{Run: 1, Workload: "sessions", Clients: 32, Ceiling: ceilInsert, Rate: 100, Errors: 1},
 		{Run: 2, Workload: "ceiling: http", Clients: 32, Provides: ceilHTTP, Rate: 2000},
 		{Run: 2, Workload: "ceiling: insert", Clients: 8, Provides: ceilInsert, Rate: 200},
@@ -61,7 +62,7 @@ func TestSummarize(t *testing.T) {
 		{Run: 2, Workload: "ceiling: session-row", Clients: 8, Provides: ceilSession, Ceiling: ceilInsert, Rate: 100},
 		{Run: 2, Workload: "ceiling: no indexes", Clients: 8, Provides: ceilSessionBare, Ceiling: ceilInsert, Rate: 150},
 		{Run: 2, Workload: "polls", Clients: 32, Ceiling: ceilHTTP, Rate: 1000, P99: 8 * time.Millisecond, ChainCalls: 5},
-		{Run: 2, Workload: "sessions", Clients: 8, Ceiling: ceilInsert, Rate: 100},
+		{Run: 2, Workload: "sessions", Clients: 8, Ceiling: ceilInsert, Rate: 100, CPU: 500 * time.Microsecond},
 		{Run: 2, Workload: "sessions", Clients: 32, Ceiling: ceilInsert, Rate: 250, Errors: 2},
 	}
 	rows := summarize(ms)
@@ -104,10 +105,42 @@ func TestSummarize(t *testing.T) {
 	for _, want := range []string{
 		"| polls | 32 | 625 (250–1000) |", "0.38× (0.25–0.50) of http | – |", "| ceiling: insert | 8 | 300 (200–400) |", "(ceiling) | – |",
 		"| ceiling: session-row | 8 | 150 (100–200) | 0.00 | 0.00 (0.00–0.00) | 0.50× (0.50–0.50) of insert | – |",
-		"| sessions | 8 | 100 (100–100) | 0.00 | 0.00 (0.00–0.00) | 0.38× (0.25–0.50) of insert | 0.75× (0.50–1.00) |",
+		"| sessions | 8 | 100 (100–100) | 0.00 | 0.00 (0.00–0.00) | 0.38× (0.25–0.50) of insert | 0.75× (0.50–1.00) | 0 | 0 | 400 (300–500) |",
+		"| sessions | 32 | 175 (100–250) | 0.00 | 0.00 (0.00–0.00) | 0.35× (0.20–0.50) of insert | – | 0 | 3 | – |",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestProcCPU reads CPU time from /proc/PID/stat: a command name with
+// spaces and parentheses, utime and stime in clock ticks, and this
+// process's own figure growing with work.
+func TestProcCPU(t *testing.T) {
+	stat := []byte("4242 (till (serve) x) S 1 4242 4242 0 -1 4194560 5000 0 0 0 250 40 0 0 20 0 12 0 100 0 0\n")
+	if d, err := parseStatCPU(stat); err != nil || d != 2900*time.Millisecond {
+		t.Errorf("parseStatCPU = %v, %v; want 2.9s", d, err)
+	}
+	for _, bad := range []string{"4242 till S 1", "4242 (till) S 1 2 3", "4242 (till) S 1 4242 4242 0 -1 4194560 5000 0 0 0 x 40 0"} {
+		if _, err := parseStatCPU([]byte(bad)); err == nil {
+			t.Errorf("parseStatCPU(%q): no error", bad)
+		}
+	}
+	if d, err := procCPU(0); d != 0 || err != nil {
+		t.Errorf("procCPU(0) = %v, %v", d, err)
+	}
+	before, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after time.Duration
+	for x := 0; after <= before; x++ {
+		if after, err = procCPU(os.Getpid()); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 1_000_000 {
+			x ^= i
 		}
 	}
 }
@@ -132,8 +165,8 @@ func TestParseSuite(t *testing.T) {
 	if err != nil || !o.SetupOnly || o.State != "/tmp/s.json" {
 		t.Fatalf("set-up only needs only -till and -state: %+v %v", o, err)
 	}
-	o, err = parseSuite(append(ok, "-rows", "1M", "-json", "/tmp/r.jsonl", "-state", "/tmp/s.json"), io.Discard)
-	if err != nil || o.Rows != "1M" || o.JSON != "/tmp/r.jsonl" || o.SetupOnly {
+	o, err = parseSuite(append(ok, "-rows", "1M", "-json", "/tmp/r.jsonl", "-state", "/tmp/s.json", "-pid", "42"), io.Discard)
+	if err != nil || o.Rows != "1M" || o.JSON != "/tmp/r.jsonl" || o.SetupOnly || o.PID != 42 {
 		t.Fatalf("%+v %v", o, err)
 	}
 	with := func(k, v string) []string {
@@ -156,6 +189,7 @@ func TestParseSuite(t *testing.T) {
 		{"insert db", with("-insert-db", "mysql://x"), "-insert-db"},
 		{"pprof without dir", with("-pprof", "http://127.0.0.1:9100"), "go together"},
 		{"zero runs", with("-runs", "0"), "-runs"},
+		{"negative pid", with("-pid", "-1"), "-pid"},
 		{"bad only", with("-only", "("), "-only"},
 		{"stray argument", append(append([]string(nil), ok...), "extra"), "unexpected argument"},
 		{"setup without state", append(append([]string(nil), ok...), "-setup-only"), "needs -state"},
