@@ -234,7 +234,13 @@ func (h *Handlers) CheckoutStatus(c *fiber.Ctx) error {
 	if sess := session.Get(c); sess != nil && offersNewPayment(s) {
 		s.CSRF = sess.CSRFToken()
 	}
-	return render.Page(c, fiber.StatusOK, partials.CheckoutPollResponse(s, c.Query("phase") != s.Phase))
+	body, err := h.fragments.render(c.UserContext(), s, c.Query("phase") != s.Phase)
+	if err != nil {
+		return err
+	}
+	// As render.Page, with the bytes of the fragment cache.
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(fiber.StatusOK).Send(body)
 }
 
 // offersNewPayment tells whether the polled fragment holds the "new
