@@ -2,10 +2,14 @@ package web_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"till/web/webtest"
 )
@@ -71,4 +75,41 @@ func TestCheckoutFirstPollSeesChanges(t *testing.T) {
 	poll("confirmed", want{phase: "confirmed", line: "Confirmed on the Kaspa network", success: "Thanks!"})
 	h.patchLink(h.linkID(slug), map[string]any{"successMessage": "Thanks again!"})
 	poll("link edited", want{phase: "confirmed", line: "Confirmed on the Kaspa network", success: "Thanks again!"})
+}
+
+// BenchmarkCheckoutFirstPoll is the first poll of make bench-http's
+// checkout workload (GET /pay/status/:id without v, no cookie, 200) over
+// 200 pending sessions in turn, through Fiber's fasthttp handler with no
+// sockets: CPU and allocations per poll, the database reads included (the
+// store's cached view).
+//
+//	go test ./web -run '^$' -bench CheckoutFirstPoll -benchmem
+func BenchmarkCheckoutFirstPoll(b *testing.B) {
+	h := newCheckoutHarness(b)
+	slug := h.link(nil)
+	paths := make([]string, 200)
+	for i := range paths {
+		id, _ := h.start(h.env.Client(), slug, nil)
+		paths[i] = "/pay/status/" + id
+	}
+	handler := h.env.Server.App.Handler()
+	reqs := make([]fasthttp.Request, len(paths))
+	for i, p := range paths {
+		reqs[i].Header.SetMethod(fiber.MethodGet)
+		reqs[i].SetRequestURI(p)
+		reqs[i].Header.SetHost("till.test")
+	}
+	addr := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 40000}
+	var ctx fasthttp.RequestCtx
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		ctx.Init(&reqs[i%len(reqs)], addr, nil)
+		handler(&ctx)
+		if code := ctx.Response.StatusCode(); code != fiber.StatusOK {
+			b.Fatalf("status %d: %s", code, ctx.Response.Body())
+		}
+		ctx.Response.Reset()
+		i++
+	}
 }
