@@ -28,7 +28,7 @@ const fragmentCacheBytes = 8 << 20
 type fragmentCache struct {
 	mu      sync.RWMutex
 	entries map[fragmentKey]*fragmentEntry
-	size    int // bytes of all bodies held
+	size    int // bytes of all bodies held (their capacity)
 }
 
 // fragmentKey is one session's fragment with or without the panel.
@@ -81,19 +81,19 @@ func (f *fragmentCache) put(key fragmentKey, s partials.CheckoutSession, body []
 		f.entries = make(map[fragmentKey]*fragmentEntry)
 	}
 	if old := f.entries[key]; old != nil {
-		f.size -= len(old.body)
+		f.size -= cap(old.body)
 	}
 	for k, old := range f.entries {
-		if f.size+len(body) <= fragmentCacheBytes {
+		if f.size+cap(body) <= fragmentCacheBytes {
 			break
 		}
 		if k != key {
 			delete(f.entries, k)
-			f.size -= len(old.body)
+			f.size -= cap(old.body)
 		}
 	}
 	f.entries[key] = e
-	f.size += len(body)
+	f.size += cap(body)
 }
 
 // sameView reports whether a and b render the same bytes: every field

@@ -282,7 +282,7 @@ func TestFragmentCacheBounded(t *testing.T) {
 	}
 	held := 0
 	for _, e := range cache.entries {
-		held += len(e.body)
+		held += cap(e.body)
 	}
 	if held != cache.size || held > fragmentCacheBytes || len(cache.entries) < n/4 {
 		t.Errorf("after %d sessions: %d entries, %d bytes held, %d counted, budget %d", n, len(cache.entries), held, cache.size, fragmentCacheBytes)
