@@ -32,6 +32,9 @@ type Handlers struct {
 	LoginLimit models.RateLimit
 	// ChainStatus reports each EVM chain's watcher state (nil: none).
 	ChainStatus func() any
+
+	// fragments caches the checkout's rendered status fragment.
+	fragments fragmentCache
 }
 
 // meta builds the page shell data for the current request.
