@@ -25,8 +25,12 @@ const (
 	changePayments  changeMask = 1 << iota // payments, transfers
 	changeLinks                            // payment_links
 	changeMerchants                        // merchants
-	changeGroups    = iota
-	changeAll       = changeMask(1)<<changeGroups - 1
+	// chain_states: its own group, so that a watcher cycle (one write per
+	// chain every poll interval) drops only the chain positions cached for
+	// session creation, not the link and merchant reads.
+	changeChainStates
+	changeGroups = iota
+	changeAll    = changeMask(1)<<changeGroups - 1
 )
 
 // tableChanges maps each table to its group. Tables no cached read depends
@@ -44,7 +48,7 @@ var tableChanges = map[string]changeMask{
 	"webhook_endpoints":  0,
 	"webhook_deliveries": 0,
 	"webhook_attempts":   0,
-	"chain_states":       0,
+	"chain_states":       changeChainStates,
 	"payment_activities": 0,
 	"schema_migrations":  0,
 }
@@ -432,17 +436,23 @@ type storeCaches struct {
 	apiKeys *readCache[Merchant]
 	// wallet: pages of KiraPay wallet transactions by merchant and query.
 	wallet *readCache[walletPage]
+	// linkSources: a link by slug with its merchant's session settings,
+	// and chainPositions: a chain's last observed position (sessionSource).
+	linkSources    *readCache[linkSource]
+	chainPositions *readCache[chainPosition]
 }
 
 func newStoreCaches(c *Changes) storeCaches {
 	return storeCaches{
-		payments:      newReadCache[Payment](c, changePayments),
-		checkouts:     newReadCache[checkoutState](c, changePayments),
-		links:         newReadCache[PaymentLink](c, changeLinks),
-		merchantNames: newReadCache[string](c, changeMerchants),
-		publicLinks:   newReadCache[publicLink](c, changeLinks|changeMerchants),
-		apiKeys:       newReadCache[Merchant](c, changeMerchants),
-		wallet:        newReadCache[walletPage](c, changePayments|changeMerchants),
+		payments:       newReadCache[Payment](c, changePayments),
+		checkouts:      newReadCache[checkoutState](c, changePayments),
+		links:          newReadCache[PaymentLink](c, changeLinks),
+		merchantNames:  newReadCache[string](c, changeMerchants),
+		publicLinks:    newReadCache[publicLink](c, changeLinks|changeMerchants),
+		apiKeys:        newReadCache[Merchant](c, changeMerchants),
+		wallet:         newReadCache[walletPage](c, changePayments|changeMerchants),
+		linkSources:    newReadCache[linkSource](c, changeLinks|changeMerchants),
+		chainPositions: newReadCache[chainPosition](c, changeChainStates),
 	}
 }
 

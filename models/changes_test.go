@@ -15,7 +15,7 @@ import (
 )
 
 func TestSQLWriteGroups(t *testing.T) {
-	const payments, links, merchants, all = 1, 2, 4, 7
+	const payments, links, merchants, chain, all = 1, 2, 4, 8, 15
 	cases := []struct {
 		sql   string
 		write bool
@@ -31,6 +31,8 @@ func TestSQLWriteGroups(t *testing.T) {
 		{"UPDATE OR ROLLBACK payment_links SET status = ?", true, links},
 		{"\n\tDELETE FROM idempotency_keys WHERE created_at < ?", true, 0},
 		{"DELETE FROM payments", true, payments},
+		{`INSERT INTO "chain_states" ("chain","network","daa_score") VALUES ($1,$2,$3) ON CONFLICT ("chain") DO UPDATE SET "daa_score"="excluded"."daa_score"`, true, chain},
+		{"UPDATE `chain_states` SET `head`=?,`cursor`=? WHERE chain = ?", true, chain},
 		{"UPDATE some_new_table SET x = 1", true, all},
 		{"WITH x AS (SELECT 1) UPDATE payments SET late = true", true, all},
 		{"VACUUM INTO ?", true, all},
@@ -39,7 +41,7 @@ func TestSQLWriteGroups(t *testing.T) {
 	for _, c := range cases {
 		w, m := models.SQLWriteGroups(c.sql)
 		if w != c.write || m != c.mask {
-			t.Errorf("%q: write %v groups %03b, want %v %03b", c.sql, w, m, c.write, c.mask)
+			t.Errorf("%q: write %v groups %04b, want %v %04b", c.sql, w, m, c.write, c.mask)
 		}
 	}
 }
