@@ -15,7 +15,7 @@ import (
 )
 
 func TestSQLWriteGroups(t *testing.T) {
-	const payments, links, merchants, chain, all = 1, 2, 4, 8, 15
+	const payments, links, merchants, chain, index, all = 1, 2, 4 | 16, 8, 16, 31
 	cases := []struct {
 		sql   string
 		write bool
@@ -27,7 +27,11 @@ func TestSQLWriteGroups(t *testing.T) {
 		{"INSERT INTO rate_limits (bucket) VALUES (?) ON CONFLICT (bucket) DO UPDATE SET hits = 1 RETURNING hits", true, 0},
 		{"INSERT OR IGNORE INTO payments (id) VALUES (?)", true, payments},
 		{`INSERT INTO "transfers" (id) VALUES (?)`, true, payments},
-		{"UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = ? RETURNING kaspa_next_index", true, merchants},
+		{"UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = ? RETURNING kaspa_next_index", true, index},
+		{"UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = $1 RETURNING kaspa_next_index", true, index},
+		{"UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1, name = ? WHERE id = ? RETURNING kaspa_next_index", true, merchants},
+		{"UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = ? OR 1 = 1 RETURNING kaspa_next_index", true, merchants},
+		{`UPDATE "merchants" SET "kaspa_address"=$1,"updated_at"=$2 WHERE id = $3`, true, merchants},
 		{"UPDATE OR ROLLBACK payment_links SET status = ?", true, links},
 		{"\n\tDELETE FROM idempotency_keys WHERE created_at < ?", true, 0},
 		{"DELETE FROM payments", true, payments},
@@ -41,7 +45,7 @@ func TestSQLWriteGroups(t *testing.T) {
 	for _, c := range cases {
 		w, m := models.SQLWriteGroups(c.sql)
 		if w != c.write || m != c.mask {
-			t.Errorf("%q: write %v groups %04b, want %v %04b", c.sql, w, m, c.write, c.mask)
+			t.Errorf("%q: write %v groups %05b, want %v %05b", c.sql, w, m, c.write, c.mask)
 		}
 	}
 }

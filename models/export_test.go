@@ -38,7 +38,7 @@ func (c *Changes) SetTTL(d time.Duration) { c.ttl.Store(int64(d)) }
 func (c *Changes) Notifies() int64 { return c.notifies.Load() }
 
 // SQLWriteGroups exposes sqlWriteMask: whether sql writes, and the groups
-// (bit 0 payments, 1 links, 2 merchants, 3 chain states).
+// (bit 0 payments, 1 links, 2 merchants, 3 chain states, 4 the kpub counter).
 func SQLWriteGroups(sql string) (bool, uint32) {
 	w, m := sqlWriteMask(sql)
 	return w, uint32(m)

@@ -121,6 +121,42 @@ func TestChainStateHasItsOwnGroup(t *testing.T) {
 	}
 }
 
+// TestKpubCounterKeepsLinkCache: a kpub session moves the merchant's
+// address counter on, which the cached whole merchant (API key lookups)
+// shows at once but session creation's link cache does not depend on: it
+// stays cached across kpub sessions.
+func TestKpubCounterKeepsLinkCache(t *testing.T) {
+	f := newFixture(t)
+	awaitLive(t, f.s.DB())
+	f.s.DB().Changes().SetTTL(time.Hour)
+	withKpub(t, f)
+	key, err := f.s.APIKey(f.m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.session()
+	rawExec(t, f.s.DB(), "UPDATE payment_links SET title = 'unseen' WHERE id = ?", f.link.ID)
+	for want := int64(2); want <= 3; want++ {
+		if p := f.session(); *p.DerivationIndex != want-1 {
+			t.Fatalf("index %d, want %d", *p.DerivationIndex, want-1)
+		}
+		m, err := f.s.MerchantByAPIKey(f.ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.KaspaNextIndex != want {
+			t.Errorf("next index %d through the API key cache, want %d", m.KaspaNextIndex, want)
+		}
+	}
+	src, err := models.SessionSourceOf(f.ctx, f.s, f.link.Slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.Link.Title == "unseen" {
+		t.Error("kpub sessions invalidated the cached session source")
+	}
+}
+
 // TestSessionSourceCopies: changing what a session source returned does not
 // change the cached one.
 func TestSessionSourceCopies(t *testing.T) {
