@@ -151,31 +151,19 @@ func TestCachedPaymentNeverStale(t *testing.T) {
 	p := f.session()
 	const writes = 300
 	var committed atomic.Int64
-	var wg sync.WaitGroup
-	done := make(chan struct{})
-	for r := 0; r < 4; r++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				want := committed.Load()
-				got, err := f.s.Payment(f.ctx, p.ID)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if got.Confirmations < want {
-					t.Errorf("read %d confirmations after %d was committed: a stale cache entry", got.Confirmations, want)
-					return
-				}
-			}
-		}()
-	}
+	_, stop := readConcurrently(4, func() bool {
+		want := committed.Load()
+		got, err := f.s.Payment(f.ctx, p.ID)
+		if err != nil {
+			t.Error(err)
+			return false
+		}
+		if got.Confirmations < want {
+			t.Errorf("read %d confirmations after %d was committed: a stale cache entry", got.Confirmations, want)
+			return false
+		}
+		return true
+	})
 	for i := int64(1); i <= writes && !t.Failed(); i++ {
 		var err error
 		if i%2 == 0 {
@@ -190,8 +178,35 @@ func TestCachedPaymentNeverStale(t *testing.T) {
 		}
 		committed.Store(i)
 	}
-	close(done)
-	wg.Wait()
+	stop()
+}
+
+// readConcurrently runs n readers, each calling read over and over until
+// it returns false or stop is called (stop waits for them); reads counts
+// the reads completed.
+func readConcurrently(n int, read func() bool) (reads *atomic.Int64, stop func()) {
+	reads = new(atomic.Int64)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				ok := read()
+				reads.Add(1)
+				if !ok {
+					return
+				}
+			}
+		}()
+	}
+	return reads, func() { close(done); wg.Wait() }
 }
 
 // TestCachedReadsAreCopies: changing what a cached read returned does not
@@ -275,17 +290,7 @@ func TestCacheTTLBoundsUnseenWriters(t *testing.T) {
 	if got, err := a.Payment(ctx, p.ID); err != nil || got.Confirmations != 0 {
 		t.Fatal(got, err)
 	}
-	raw, err := b.DB().W(ctx).DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := "UPDATE payments SET confirmations = 7 WHERE id = ?"
-	if modeltest.Engine() == models.Postgres {
-		q = "UPDATE payments SET confirmations = 7 WHERE id = $1"
-	}
-	if _, err := raw.ExecContext(ctx, q, p.ID); err != nil {
-		t.Fatal(err)
-	}
+	rawExec(t, b.DB(), "UPDATE payments SET confirmations = 7 WHERE id = ?", p.ID)
 	if got, _ := a.Payment(ctx, p.ID); got.Confirmations != 0 {
 		t.Fatalf("confirmations %d: the read was not cached (the test proves nothing)", got.Confirmations)
 	}

@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -188,35 +187,22 @@ func TestSessionSourceNeverStale(t *testing.T) {
 	db := f.s.DB()
 	awaitLive(t, db)
 	const writes, readers = 150, 4
-	var link, merchant, chain, reads atomic.Int64
-	var wg sync.WaitGroup
-	done := make(chan struct{})
-	for r := 0; r < readers; r++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				wl, wm, wc := link.Load(), merchant.Load(), chain.Load()
-				got, err := models.SessionSourceOf(f.ctx, f.s, f.link.Slug)
-				reads.Add(1)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				title, _ := strconv.ParseInt(got.Link.Title, 10, 64)
-				if title < wl || int64(got.Merchant.RequiredConfirmations) < wm || got.DaaScore < wc {
-					t.Errorf("read link %d, merchant %d, chain %d after %d, %d, %d were committed: a stale cache entry",
-						title, got.Merchant.RequiredConfirmations, got.DaaScore, wl, wm, wc)
-					return
-				}
-			}
-		}()
-	}
+	var link, merchant, chain atomic.Int64
+	reads, stop := readConcurrently(readers, func() bool {
+		wl, wm, wc := link.Load(), merchant.Load(), chain.Load()
+		got, err := models.SessionSourceOf(f.ctx, f.s, f.link.Slug)
+		if err != nil {
+			t.Error(err)
+			return false
+		}
+		title, _ := strconv.ParseInt(got.Link.Title, 10, 64)
+		if title < wl || int64(got.Merchant.RequiredConfirmations) < wm || got.DaaScore < wc {
+			t.Errorf("read link %d, merchant %d, chain %d after %d, %d, %d were committed: a stale cache entry",
+				title, got.Merchant.RequiredConfirmations, got.DaaScore, wl, wm, wc)
+			return false
+		}
+		return true
+	})
 	for i := int64(1); i <= writes && !t.Failed(); i++ {
 		var model any
 		var column string
@@ -260,8 +246,7 @@ func TestSessionSourceNeverStale(t *testing.T) {
 			runtime.Gosched()
 		}
 	}
-	close(done)
-	wg.Wait()
+	stop()
 }
 
 // TestSessionSourceCrossProcess (Postgres): a link paused, a payout address
