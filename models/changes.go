@@ -25,8 +25,17 @@ const (
 	changePayments  changeMask = 1 << iota // payments, transfers
 	changeLinks                            // payment_links
 	changeMerchants                        // merchants
-	changeGroups    = iota
-	changeAll       = changeMask(1)<<changeGroups - 1
+	// chain_states: its own group, so that a watcher cycle (one write per
+	// chain every poll interval) drops only the chain positions cached for
+	// session creation, not the link and merchant reads.
+	changeChainStates
+	// merchants.kaspa_next_index moved on by a kpub session (and nothing
+	// else: merchantIndexSQL): only reads of the whole merchant depend on
+	// it, so session creation's link cache outlives the kpub sessions it
+	// serves. Every other merchants write is in this group too.
+	changeMerchantIndex
+	changeGroups = iota
+	changeAll    = changeMask(1)<<changeGroups - 1
 )
 
 // tableChanges maps each table to its group. Tables no cached read depends
@@ -36,7 +45,7 @@ var tableChanges = map[string]changeMask{
 	"payments":           changePayments,
 	"transfers":          changePayments,
 	"payment_links":      changeLinks,
-	"merchants":          changeMerchants,
+	"merchants":          changeMerchants | changeMerchantIndex,
 	"rate_limits":        0,
 	"auth_sessions":      0,
 	"idempotency_keys":   0,
@@ -44,7 +53,7 @@ var tableChanges = map[string]changeMask{
 	"webhook_endpoints":  0,
 	"webhook_deliveries": 0,
 	"webhook_attempts":   0,
-	"chain_states":       0,
+	"chain_states":       changeChainStates,
 	"payment_activities": 0,
 	"schema_migrations":  0,
 }
@@ -213,8 +222,19 @@ func tableMask(table string) changeMask {
 	return changeAll
 }
 
+// merchantIndexSQL is the head and tail of the kpub counter's statement
+// (insertDerivedPayment), around its one bind variable: it writes
+// kaspa_next_index alone (changeMerchantIndex). Any other text, this one
+// changed included, counts as a write to the whole merchants table.
+var merchantIndexSQL = [2]string{"UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = ", " RETURNING kaspa_next_index"}
+
 // sqlWriteMask tells whether a SQL text writes and to which groups.
 func sqlWriteMask(sql string) (bool, changeMask) {
+	if bind, ok := strings.CutPrefix(sql, merchantIndexSQL[0]); ok {
+		if bind, ok = strings.CutSuffix(bind, merchantIndexSQL[1]); ok && (bind == "?" || bind == "$1") {
+			return true, changeMerchantIndex
+		}
+	}
 	kw, rest := sqlWord(sql)
 	switch strings.ToUpper(kw) {
 	case "", "SELECT", "VALUES", "EXPLAIN", "SHOW", "SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT", "LISTEN", "SET":
@@ -424,7 +444,8 @@ type storeCaches struct {
 	checkouts *readCache[checkoutState]
 	// links: payment links by id (the checkout's link).
 	links *readCache[PaymentLink]
-	// merchantNames: merchants' public names by id (the checkout).
+	// merchantNames: merchants' public names by id (the checkout). The
+	// caches holding a whole Merchant depend on changeMerchantIndex too.
 	merchantNames *readCache[string]
 	// publicLinks: KiraPay's public link by code, with its merchant.
 	publicLinks *readCache[publicLink]
@@ -432,17 +453,23 @@ type storeCaches struct {
 	apiKeys *readCache[Merchant]
 	// wallet: pages of KiraPay wallet transactions by merchant and query.
 	wallet *readCache[walletPage]
+	// linkSources: a link by slug with its merchant's session settings,
+	// and chainPositions: a chain's last observed position (sessionSource).
+	linkSources    *readCache[linkSource]
+	chainPositions *readCache[chainPosition]
 }
 
 func newStoreCaches(c *Changes) storeCaches {
 	return storeCaches{
-		payments:      newReadCache[Payment](c, changePayments),
-		checkouts:     newReadCache[checkoutState](c, changePayments),
-		links:         newReadCache[PaymentLink](c, changeLinks),
-		merchantNames: newReadCache[string](c, changeMerchants),
-		publicLinks:   newReadCache[publicLink](c, changeLinks|changeMerchants),
-		apiKeys:       newReadCache[Merchant](c, changeMerchants),
-		wallet:        newReadCache[walletPage](c, changePayments|changeMerchants),
+		payments:       newReadCache[Payment](c, changePayments),
+		checkouts:      newReadCache[checkoutState](c, changePayments),
+		links:          newReadCache[PaymentLink](c, changeLinks),
+		merchantNames:  newReadCache[string](c, changeMerchants),
+		publicLinks:    newReadCache[publicLink](c, changeLinks|changeMerchants|changeMerchantIndex),
+		apiKeys:        newReadCache[Merchant](c, changeMerchants|changeMerchantIndex),
+		wallet:         newReadCache[walletPage](c, changePayments|changeMerchants|changeMerchantIndex),
+		linkSources:    newReadCache[linkSource](c, changeLinks|changeMerchants),
+		chainPositions: newReadCache[chainPosition](c, changeChainStates),
 	}
 }
 

@@ -40,6 +40,19 @@ func TestCloneCopiesEveryPointer(t *testing.T) {
 			}
 		}
 	}
+	// sessionSource copies its cached halves with PaymentLink.clone and by
+	// value: any other reference field would be shared.
+	for _, typ := range []reflect.Type{reflect.TypeFor[linkSource](), reflect.TypeFor[chainPosition](), reflect.TypeFor[sessionSource]()} {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if f.Type == reflect.TypeFor[PaymentLink]() || f.Type == reflect.TypeFor[Merchant]() {
+				continue
+			}
+			if k := f.Type.Kind(); k == reflect.Pointer || k == reflect.Slice || k == reflect.Map || k == reflect.Struct {
+				t.Errorf("%s.%s (%s) is not copied by sessionSource: add it to the copy and to this test", typ.Name(), f.Name, k)
+			}
+		}
+	}
 }
 
 // TestPublishCoalesces: writes that pile up while the publisher is busy

@@ -15,7 +15,7 @@ import (
 )
 
 func TestSQLWriteGroups(t *testing.T) {
-	const payments, links, merchants, all = 1, 2, 4, 7
+	const payments, links, merchants, chain, index, all = 1, 2, 4 | 16, 8, 16, 31
 	cases := []struct {
 		sql   string
 		write bool
@@ -27,10 +27,16 @@ func TestSQLWriteGroups(t *testing.T) {
 		{"INSERT INTO rate_limits (bucket) VALUES (?) ON CONFLICT (bucket) DO UPDATE SET hits = 1 RETURNING hits", true, 0},
 		{"INSERT OR IGNORE INTO payments (id) VALUES (?)", true, payments},
 		{`INSERT INTO "transfers" (id) VALUES (?)`, true, payments},
-		{"UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = ? RETURNING kaspa_next_index", true, merchants},
+		{"UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = ? RETURNING kaspa_next_index", true, index},
+		{"UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = $1 RETURNING kaspa_next_index", true, index},
+		{"UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1, name = ? WHERE id = ? RETURNING kaspa_next_index", true, merchants},
+		{"UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = ? OR 1 = 1 RETURNING kaspa_next_index", true, merchants},
+		{`UPDATE "merchants" SET "kaspa_address"=$1,"updated_at"=$2 WHERE id = $3`, true, merchants},
 		{"UPDATE OR ROLLBACK payment_links SET status = ?", true, links},
 		{"\n\tDELETE FROM idempotency_keys WHERE created_at < ?", true, 0},
 		{"DELETE FROM payments", true, payments},
+		{`INSERT INTO "chain_states" ("chain","network","daa_score") VALUES ($1,$2,$3) ON CONFLICT ("chain") DO UPDATE SET "daa_score"="excluded"."daa_score"`, true, chain},
+		{"UPDATE `chain_states` SET `head`=?,`cursor`=? WHERE chain = ?", true, chain},
 		{"UPDATE some_new_table SET x = 1", true, all},
 		{"WITH x AS (SELECT 1) UPDATE payments SET late = true", true, all},
 		{"VACUUM INTO ?", true, all},
@@ -39,7 +45,7 @@ func TestSQLWriteGroups(t *testing.T) {
 	for _, c := range cases {
 		w, m := models.SQLWriteGroups(c.sql)
 		if w != c.write || m != c.mask {
-			t.Errorf("%q: write %v groups %03b, want %v %03b", c.sql, w, m, c.write, c.mask)
+			t.Errorf("%q: write %v groups %05b, want %v %05b", c.sql, w, m, c.write, c.mask)
 		}
 	}
 }
@@ -145,31 +151,19 @@ func TestCachedPaymentNeverStale(t *testing.T) {
 	p := f.session()
 	const writes = 300
 	var committed atomic.Int64
-	var wg sync.WaitGroup
-	done := make(chan struct{})
-	for r := 0; r < 4; r++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				want := committed.Load()
-				got, err := f.s.Payment(f.ctx, p.ID)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if got.Confirmations < want {
-					t.Errorf("read %d confirmations after %d was committed: a stale cache entry", got.Confirmations, want)
-					return
-				}
-			}
-		}()
-	}
+	_, stop := readConcurrently(4, func() bool {
+		want := committed.Load()
+		got, err := f.s.Payment(f.ctx, p.ID)
+		if err != nil {
+			t.Error(err)
+			return false
+		}
+		if got.Confirmations < want {
+			t.Errorf("read %d confirmations after %d was committed: a stale cache entry", got.Confirmations, want)
+			return false
+		}
+		return true
+	})
 	for i := int64(1); i <= writes && !t.Failed(); i++ {
 		var err error
 		if i%2 == 0 {
@@ -184,8 +178,35 @@ func TestCachedPaymentNeverStale(t *testing.T) {
 		}
 		committed.Store(i)
 	}
-	close(done)
-	wg.Wait()
+	stop()
+}
+
+// readConcurrently runs n readers, each calling read over and over until
+// it returns false or stop is called (stop waits for them); reads counts
+// the reads completed.
+func readConcurrently(n int, read func() bool) (reads *atomic.Int64, stop func()) {
+	reads = new(atomic.Int64)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				ok := read()
+				reads.Add(1)
+				if !ok {
+					return
+				}
+			}
+		}()
+	}
+	return reads, func() { close(done); wg.Wait() }
 }
 
 // TestCachedReadsAreCopies: changing what a cached read returned does not
@@ -269,17 +290,7 @@ func TestCacheTTLBoundsUnseenWriters(t *testing.T) {
 	if got, err := a.Payment(ctx, p.ID); err != nil || got.Confirmations != 0 {
 		t.Fatal(got, err)
 	}
-	raw, err := b.DB().W(ctx).DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := "UPDATE payments SET confirmations = 7 WHERE id = ?"
-	if modeltest.Engine() == models.Postgres {
-		q = "UPDATE payments SET confirmations = 7 WHERE id = $1"
-	}
-	if _, err := raw.ExecContext(ctx, q, p.ID); err != nil {
-		t.Fatal(err)
-	}
+	rawExec(t, b.DB(), "UPDATE payments SET confirmations = 7 WHERE id = ?", p.ID)
 	if got, _ := a.Payment(ctx, p.ID); got.Confirmations != 0 {
 		t.Fatalf("confirmations %d: the read was not cached (the test proves nothing)", got.Confirmations)
 	}

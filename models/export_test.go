@@ -38,7 +38,7 @@ func (c *Changes) SetTTL(d time.Duration) { c.ttl.Store(int64(d)) }
 func (c *Changes) Notifies() int64 { return c.notifies.Load() }
 
 // SQLWriteGroups exposes sqlWriteMask: whether sql writes, and the groups
-// (bit 0 payments, 1 links, 2 merchants).
+// (bit 0 payments, 1 links, 2 merchants, 3 chain states, 4 the kpub counter).
 func SQLWriteGroups(sql string) (bool, uint32) {
 	w, m := sqlWriteMask(sql)
 	return w, uint32(m)
@@ -93,3 +93,20 @@ func InsertUniqueAmount(ctx context.Context, s *Store, p *Payment) (bool, error)
 
 // IsUniqueViolation exposes isUniqueViolation.
 func IsUniqueViolation(err error) bool { return isUniqueViolation(err) }
+
+// SessionSourceView is what sessionSource returned, for the cache tests.
+type SessionSourceView struct {
+	Link                   PaymentLink
+	Merchant               Merchant
+	DaaScore, Head, Cursor int64
+}
+
+// SessionSourceOf exposes sessionSource (cached as session creation reads
+// it).
+func SessionSourceOf(ctx context.Context, s *Store, slug string) (*SessionSourceView, error) {
+	src, err := s.sessionSource(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	return &SessionSourceView{Link: src.link, Merchant: src.merchant, DaaScore: src.daaScore, Head: src.head, Cursor: src.cursor}, nil
+}

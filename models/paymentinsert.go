@@ -2,9 +2,6 @@ package models
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 )
@@ -12,50 +9,6 @@ import (
 // The statements of session creation, written by hand in this one place:
 // they are the hot write path (issue 12), and gorm's statement building and
 // reflection cost more than the statements themselves there.
-
-// sessionSource is what opening a session needs besides the request: the
-// link, the merchant settings a session uses (ID, payout addresses, kpub,
-// expiry and confirmation defaults; the other Merchant fields stay zero) and
-// the chain's last observed position (zero when never observed).
-type sessionSource struct {
-	link     PaymentLink
-	merchant Merchant
-	// daaScore is Kaspa's, head and cursor an EVM chain's, as ChainState.
-	daaScore, head, cursor int64
-}
-
-// sessionSourceSQL reads link, merchant and chain state in one statement on
-// the read handle; the chain of a link made before the chain column was
-// filled is Kaspa (IsKaspa).
-const sessionSourceSQL = `SELECT l.id, l.merchant_id, l.slug, l.title, l.description, l.currency, l.amount,
- l.chain, l.receiver, l.receiver_given, l.expiry_minutes, l.status, l.success_message, l.redirect_url,
- l.api_key_id, l.expires_at, l.created_at, l.updated_at,
- m.kaspa_address, m.kaspa_kpub, m.evm_address, m.payment_expiry, m.required_confirmations,
- COALESCE(c.daa_score, 0), COALESCE(c.head, 0), COALESCE(c.cursor, 0)
-FROM payment_links l
-JOIN merchants m ON m.id = l.merchant_id
-LEFT JOIN chain_states c ON c.chain = CASE WHEN l.chain = '' THEN '` + chainKaspa + `' ELSE l.chain END
-WHERE l.slug = ?`
-
-// sessionSource returns what a session on the link with slug needs.
-func (s *Store) sessionSource(ctx context.Context, slug string) (*sessionSource, error) {
-	var src sessionSource
-	l, m := &src.link, &src.merchant
-	err := s.db.R(ctx).Raw(sessionSourceSQL, slug).Row().Scan(
-		&l.ID, &l.MerchantID, &l.Slug, &l.Title, &l.Description, &l.Currency, &l.Amount,
-		&l.Chain, &l.Receiver, &l.ReceiverGiven, &l.ExpiryMinutes, &l.Status, &l.SuccessMessage, &l.RedirectURL,
-		&l.APIKeyID, &l.ExpiresAt, &l.CreatedAt, &l.UpdatedAt,
-		&m.KaspaAddress, &m.KaspaKpub, &m.EVMAddress, &m.PaymentExpiry, &m.RequiredConfirmations,
-		&src.daaScore, &src.head, &src.cursor)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &NotFoundError{What: "Payment link"}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("models: link by slug: %w", err)
-	}
-	m.ID = l.MerchantID
-	return &src, nil
-}
 
 // paymentColumns are the payments columns in the order of insertArgs.
 var paymentColumns = []string{
