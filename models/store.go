@@ -2,6 +2,7 @@ package models
 
 import (
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,8 +29,7 @@ type Store struct {
 	reversalGrace time.Duration
 	// kpubs caches parsed extended public keys by their text.
 	kpubs sync.Map
-	// commits batches session inserts on SQLite's single writer (nil on
-	// Postgres).
+	// commits batches session inserts (groupcommit.go).
 	commits *groupCommit
 	// offsetRange, when positive, narrows every chain's unique-offset
 	// range (tests); 0 keeps ChainParams.OffsetRange.
@@ -102,7 +102,7 @@ func NewStore(db *DB, o StoreOptions) *Store {
 		s.reversalGrace = DefaultReversalGrace
 	}
 	s.offsetRange = o.UniqueOffsetRange
-	if db.Dialect == SQLite {
+	if db.Dialect == SQLite || os.Getenv("PGB_OFF") == "" { // PGB-MEASURE
 		s.commits = newGroupCommit(db)
 	}
 	s.evm = o.EVMChains
