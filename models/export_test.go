@@ -73,7 +73,7 @@ func GroupCommitHooks(s *Store, onEnqueue, beforeBatch func()) {
 	s.commits.mu.Lock()
 	defer s.commits.mu.Unlock()
 	s.commits.onEnqueue, s.commits.beforeBatch = onEnqueue, beforeBatch
-	s.commits.limit = 1
+	s.commits.limit, s.commits.alone = 1, 0
 }
 
 // GroupCommitLimit is how many batches may be in flight at once.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,13 +15,18 @@ import (
 )
 
 // pgBatchesInFlight is how many batches of session inserts may be in
-// flight on Postgres at once (each on its own pool connection).
-var pgBatchesInFlight = func() int { // PGB-MEASURE: temporary knob
-	if n, err := strconv.Atoi(os.Getenv("PGB_K")); err == nil && n > 0 {
-		return n
-	}
-	return 4
-}()
+// flight on Postgres at once, each on its own pool connection (of 20), and
+// pgAloneUpTo how many inserts in flight still run as their own statements
+// before new ones queue for a batch: batching saves CPU per session
+// (Postgres −25–40 %, Till −10–30 %) but adds a wait in the queue, which
+// cost sessions/s at 8 connections. Measured in docs/BENCHMARKS.md
+// ("Postgres: batched session inserts"): 1 batch in flight halved
+// sessions/s at 8 connections; 2 saved the most CPU; 8 kept up at 8
+// connections and gained at 32.
+const (
+	pgBatchesInFlight = 8
+	pgAloneUpTo       = 8
+)
 
 // pgBatchSQL maps a conditional insert (? placeholders, as gorm takes it)
 // to its batch form: pgx's $n placeholders, and ON CONFLICT DO NOTHING

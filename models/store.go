@@ -2,7 +2,6 @@ package models
 
 import (
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,9 +101,7 @@ func NewStore(db *DB, o StoreOptions) *Store {
 		s.reversalGrace = DefaultReversalGrace
 	}
 	s.offsetRange = o.UniqueOffsetRange
-	if db.Dialect == SQLite || os.Getenv("PGB_OFF") == "" { // PGB-MEASURE
-		s.commits = newGroupCommit(db)
-	}
+	s.commits = newGroupCommit(db)
 	s.evm = o.EVMChains
 	if _, ok := o.EVMChains[o.DefaultEVMChain]; ok {
 		s.defaultEVM = o.DefaultEVMChain
