@@ -67,16 +67,17 @@ var (
 )
 
 // GroupCommitHooks sets the group commit's test hooks before the store is
-// used; false when the store has none (Postgres).
-func GroupCommitHooks(s *Store, onEnqueue, beforeBatch func()) bool {
-	if s.commits == nil {
-		return false
-	}
+// used, and lets one batch be in flight at a time (so that inserts queued
+// while the first batch is held share the next one).
+func GroupCommitHooks(s *Store, onEnqueue, beforeBatch func()) {
 	s.commits.mu.Lock()
 	defer s.commits.mu.Unlock()
 	s.commits.onEnqueue, s.commits.beforeBatch = onEnqueue, beforeBatch
-	return true
+	s.commits.limit, s.commits.alone = 1, 0
 }
+
+// GroupCommitLimit is how many batches may be in flight at once.
+func GroupCommitLimit(s *Store) int { return s.commits.limit }
 
 // GroupCommitIdle is closed once no committer goroutine runs.
 func GroupCommitIdle(s *Store) <-chan struct{} {

@@ -2,29 +2,47 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"sync"
+	"sync/atomic"
 
 	"gorm.io/gorm"
 )
 
-// groupCommit batches session inserts on SQLite's single writer: concurrent
-// inserts queue up, and one goroutine runs each queued batch in one
-// transaction (one WAL commit instead of one per insert, which the profile
-// put at about a third of the writer's time per session). Every insert stays
-// its own conditional statement: a unique clash or a NOT EXISTS that finds a
-// row fails that statement only (SQLite rolls back the statement, not the
-// transaction), and its caller retries with a new offset or index as before.
+// groupCommit batches session inserts: concurrent inserts queue up, and a
+// committer goroutine runs each queued batch in one transaction. On SQLite
+// that is one WAL commit instead of one per insert on the single writer (the
+// profile put the commit at about a third of the writer's time per session);
+// on Postgres one round trip for the whole batch (pgbatch.go). Every insert
+// stays its own conditional statement, so the money rules stay in the
+// statement that writes: on SQLite a unique clash or a NOT EXISTS that finds
+// a row fails that statement only (SQLite rolls back the statement, not the
+// transaction); on Postgres, where an error aborts the transaction, the
+// statement does nothing on a clash (ON CONFLICT DO NOTHING). Either way the
+// caller learns "not inserted" and retries with a new offset or index.
 //
-// The goroutine starts with the first queued insert and ends as soon as the
-// queue is empty, so an idle Store holds none. A caller whose context ends
-// while queued returns at once; its insert is skipped if it has not run yet.
+// Committers start with queued inserts, at most limit at once, and end as
+// soon as the queue is empty, so an idle Store holds none. A caller whose
+// context ends while queued returns at once; its insert is skipped if it has
+// not run yet.
 type groupCommit struct {
 	db *DB
+	// commit runs one batch and sends each caller its outcome: the
+	// engine's (commitSQLite, commitPostgres).
+	commit func(batch []*commitReq)
+	// limit is how many batches may be in flight at once.
+	limit int
+	// pool is the Postgres write pool the batches take connections from.
+	pool *sql.DB
+	// alone: while at most this many inserts are in flight, each runs as
+	// its own statement (Postgres: batching only pays under contention).
+	alone    int32
+	inflight atomic.Int32
 
 	mu      sync.Mutex
 	queue   []*commitReq
-	running bool
-	idle    chan struct{} // closed when the running goroutine ends
+	running int
+	idle    chan struct{} // closed when the last running committer ends
 
 	// onEnqueue, when set (tests), is called after each insert is queued;
 	// beforeBatch before each batch is taken from the queue. Both are
@@ -54,18 +72,33 @@ type commitResult struct {
 func newGroupCommit(db *DB) *groupCommit {
 	idle := make(chan struct{})
 	close(idle)
-	return &groupCommit{db: db, idle: idle}
+	g := &groupCommit{db: db, idle: idle, limit: 1}
+	g.commit = g.commitSQLite
+	if db.Dialect == Postgres {
+		g.commit, g.limit, g.alone = g.commitPostgres, pgBatchesInFlight, pgAloneUpTo
+		g.pool, _ = db.write.DB()
+	}
+	return g
 }
 
 // exec runs the conditional insert sql in the next batch and reports
 // whether it inserted a row, or the statement's own error.
 func (g *groupCommit) exec(ctx context.Context, sql string, args []any) (bool, error) {
+	if g.alone > 0 {
+		defer g.inflight.Add(-1)
+		if g.inflight.Add(1) <= g.alone {
+			res := g.db.W(ctx).Exec(sql, args...)
+			return res.RowsAffected == 1, res.Error
+		}
+	}
 	r := &commitReq{ctx: ctx, sql: sql, args: args, done: make(chan commitResult, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, r)
-	if !g.running {
-		g.running = true
-		g.idle = make(chan struct{})
+	if g.running < g.limit {
+		if g.running == 0 {
+			g.idle = make(chan struct{})
+		}
+		g.running++
 		go g.run(g.idle)
 	}
 	onEnqueue := g.onEnqueue
@@ -83,7 +116,6 @@ func (g *groupCommit) exec(ctx context.Context, sql string, args []any) (bool, e
 
 // run commits batches until the queue is empty.
 func (g *groupCommit) run(idle chan struct{}) {
-	defer close(idle)
 	for {
 		g.mu.Lock()
 		beforeBatch := g.beforeBatch
@@ -94,7 +126,10 @@ func (g *groupCommit) run(idle chan struct{}) {
 		g.mu.Lock()
 		n := min(len(g.queue), maxCommitBatch)
 		if n == 0 {
-			g.running = false
+			g.running--
+			if g.running == 0 {
+				close(idle)
+			}
 			g.mu.Unlock()
 			return
 		}
@@ -106,12 +141,12 @@ func (g *groupCommit) run(idle chan struct{}) {
 	}
 }
 
-// commit runs batch in one transaction. Statements run without their
+// commitSQLite runs batch in one transaction. Statements run without their
 // callers' contexts (an interrupted statement would roll back the whole
 // transaction on SQLite); a caller gone before its turn is skipped. Should
 // the transaction itself fail (an I/O error, say), each insert is run again
 // on its own, so one failure never takes the others with it.
-func (g *groupCommit) commit(batch []*commitReq) {
+func (g *groupCommit) commitSQLite(batch []*commitReq) {
 	results := make([]commitResult, len(batch))
 	err := g.db.Tx(context.Background(), func(tx *gorm.DB) error {
 		for i, r := range batch {
@@ -128,14 +163,25 @@ func (g *groupCommit) commit(batch []*commitReq) {
 		return nil
 	})
 	if err != nil {
-		for i, r := range batch {
-			results[i] = commitResult{err: r.ctx.Err()}
-			if results[i].err == nil {
-				res := g.db.W(r.ctx).Exec(r.sql, r.args...)
-				results[i] = commitResult{inserted: res.RowsAffected == 1, err: res.Error}
-			}
+		g.eachAlone(batch, results)
+	}
+	g.reply(batch, results)
+}
+
+// eachAlone runs every insert of a failed batch again as its own statement
+// (skipping callers gone by now).
+func (g *groupCommit) eachAlone(batch []*commitReq, results []commitResult) {
+	for i, r := range batch {
+		results[i] = commitResult{err: r.ctx.Err()}
+		if results[i].err == nil {
+			res := g.db.W(r.ctx).Exec(r.sql, r.args...)
+			results[i] = commitResult{inserted: res.RowsAffected == 1, err: res.Error}
 		}
 	}
+}
+
+// reply sends each caller its result.
+func (g *groupCommit) reply(batch []*commitReq, results []commitResult) {
 	for i, r := range batch {
 		r.done <- results[i]
 	}

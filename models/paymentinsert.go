@@ -88,9 +88,9 @@ func (s *Store) insertOnFreeAddress(ctx context.Context, p *Payment, lateCutoff 
 	return s.execInsert(ctx, insertOnFreeAddressSQL[s.db.Dialect], args)
 }
 
-// execInsert runs a conditional insert: on SQLite in the writer's next
-// group commit (groupcommit.go), on Postgres as its own statement (its
-// concurrent writers commit in parallel).
+// execInsert runs a conditional insert in the next group commit
+// (groupcommit.go): on SQLite the single writer's next transaction, on
+// Postgres the next batch sent in one round trip (pgbatch.go).
 func (s *Store) execInsert(ctx context.Context, sql string, args []any) (inserted bool, err error) {
 	if s.commits != nil {
 		return s.commits.exec(ctx, sql, args)

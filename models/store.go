@@ -28,8 +28,7 @@ type Store struct {
 	reversalGrace time.Duration
 	// kpubs caches parsed extended public keys by their text.
 	kpubs sync.Map
-	// commits batches session inserts on SQLite's single writer (nil on
-	// Postgres).
+	// commits batches session inserts (groupcommit.go).
 	commits *groupCommit
 	// offsetRange, when positive, narrows every chain's unique-offset
 	// range (tests); 0 keeps ChainParams.OffsetRange.
@@ -102,9 +101,7 @@ func NewStore(db *DB, o StoreOptions) *Store {
 		s.reversalGrace = DefaultReversalGrace
 	}
 	s.offsetRange = o.UniqueOffsetRange
-	if db.Dialect == SQLite {
-		s.commits = newGroupCommit(db)
-	}
+	s.commits = newGroupCommit(db)
 	s.evm = o.EVMChains
 	if _, ok := o.EVMChains[o.DefaultEVMChain]; ok {
 		s.defaultEVM = o.DefaultEVMChain
