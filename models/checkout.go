@@ -13,8 +13,9 @@ import (
 	"till/models/evm"
 )
 
-// VisitorPaymentWhere selects a visitor's sessions on a link. visitor <> ''
-// lets planners use the partial payments_visitor_idx (migration 0018).
+// VisitorPaymentWhere selects a visitor's sessions on a link. Its last term,
+// a non-empty visitor, is the predicate of the partial payments_visitor_idx
+// (migration 0018): without it no planner may use that index.
 const VisitorPaymentWhere = "link_id = ? AND visitor = ? AND visitor <> ''"
 
 // VisitorPayment returns the newest session a checkout visitor opened on a
