@@ -13,6 +13,11 @@ import (
 	"till/models/evm"
 )
 
+// VisitorPaymentWhere selects a visitor's sessions on a link. Its last term,
+// a non-empty visitor, is the predicate of the partial payments_visitor_idx
+// (migration 0018): without it no planner may use that index.
+const VisitorPaymentWhere = "link_id = ? AND visitor = ? AND visitor <> ''"
+
 // VisitorPayment returns the newest session a checkout visitor opened on a
 // link, so reloading the checkout page resumes it instead of opening a new
 // one. visitor is the hash the checkout keeps in its cookie.
@@ -21,7 +26,7 @@ func (s *Store) VisitorPayment(ctx context.Context, linkID, visitor string) (*Pa
 		return nil, &NotFoundError{What: "Payment"}
 	}
 	var p Payment
-	err := s.db.R(ctx).Where("link_id = ? AND visitor = ?", linkID, visitor).Order("created_at DESC").Take(&p).Error
+	err := s.db.R(ctx).Where(VisitorPaymentWhere, linkID, visitor).Order("created_at DESC").Take(&p).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, &NotFoundError{What: "Payment"}
 	}

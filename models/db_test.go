@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"testing"
 
+	"gorm.io/gorm"
+
 	"till/models"
 	"till/models/modeltest"
 )
@@ -27,5 +29,27 @@ func TestOpenQuiet(t *testing.T) {
 	}
 	if buf.Len() > 0 {
 		t.Errorf("open and migrate logged:\n%s", buf.String())
+	}
+}
+
+// TestSQLiteTempStoreMemory: both SQLite handles keep temporary data, the
+// statement journal of each conditional insert inside a group-commit
+// transaction among it, in memory (with the default it spilled to a file).
+func TestSQLiteTempStoreMemory(t *testing.T) {
+	if modeltest.Engine() != models.SQLite {
+		t.Skip("SQLite pragma")
+	}
+	db := modeltest.Open(t)
+	ctx := context.Background()
+	for name, h := range map[string]interface {
+		Raw(string, ...any) *gorm.DB
+	}{"write": db.W(ctx), "read": db.R(ctx)} {
+		var mode int
+		if err := h.Raw("PRAGMA temp_store").Scan(&mode).Error; err != nil {
+			t.Fatal(err)
+		}
+		if mode != 2 { // 2 = MEMORY
+			t.Errorf("%s handle: temp_store = %d, want 2 (MEMORY)", name, mode)
+		}
 	}
 }
