@@ -26,7 +26,7 @@ func TestBrowserPasswordChangeRevokesOldCookies(t *testing.T) {
 	page.MustNavigate(base + "/login").MustWaitLoad()
 	page.MustElement("#email").MustInput(m.Email)
 	page.MustElement("#password").MustInput(m.Password)
-	clickTo(page, `[data-testid="login-submit"]`, `^/dashboard$`)
+	clickTo(t, page, `[data-testid="login-submit"]`, `^/dashboard$`)
 
 	var own *http.Cookie
 	for _, ck := range page.MustCookies() {
@@ -39,7 +39,7 @@ func TestBrowserPasswordChangeRevokesOldCookies(t *testing.T) {
 	}
 	assertCookieWorks(t, env, own, "the browser's cookie copied before the change")
 
-	clickTo(page, `[data-testid="nav-settings"]`, `^/dashboard/settings$`)
+	clickTo(t, page, `[data-testid="nav-settings"]`, `^/dashboard/settings$`)
 	const newPW = "violet staircase at noon"
 	page.MustElement("#currentPassword").MustInput(m.Password)
 	page.MustElement("#newPassword").MustInput(newPW)

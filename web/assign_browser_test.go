@@ -28,9 +28,7 @@ func TestBrowserAssignUnmatchedCredit(t *testing.T) {
 	page.MustSetViewport(1280, 900, 1, false)
 	page.MustElement("#email").MustInput(h.m.Email)
 	page.MustElement("#password").MustInput(h.m.Password)
-	wait := page.MustWaitNavigation()
-	page.MustElement(`[data-testid="login-submit"]`).MustClick()
-	wait()
+	webtest.Navigate(t, page, func() { page.MustElement(`[data-testid="login-submit"]`).MustClick() }, `/dashboard`, 20*time.Second)
 
 	page.MustNavigate(h.env.URL + "/dashboard/payments").MustWaitLoad()
 	row := webtest.Element(t, page, `[data-testid="assign-row"][data-transfer-id="`+tid+`"]`, 60*time.Second)
@@ -40,9 +38,7 @@ func TestBrowserAssignUnmatchedCredit(t *testing.T) {
 	}
 	sel.MustEval(`(id) => { this.value = id; this.dispatchEvent(new Event("change", {bubbles: true})) }`, p.ID)
 	webtest.Screenshot(t, page, "dashboard-assign-credit")
-	wait = page.MustWaitNavigation()
-	row.MustElement(`[data-testid="assign-submit"]`).MustClick()
-	wait()
+	webtest.Navigate(t, page, func() { row.MustElement(`[data-testid="assign-submit"]`).MustClick() }, "/dashboard/payments/"+p.ID+"$", 20*time.Second)
 	page.MustWaitLoad()
 
 	if u := page.MustInfo().URL; !strings.HasSuffix(u, "/dashboard/payments/"+p.ID) {

@@ -3,6 +3,7 @@ package web_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"till/web/webtest"
 )
@@ -23,9 +24,7 @@ func TestBrowserMerchantJourney(t *testing.T) {
 	page.MustElement("#email").MustInput("browser@example.com")
 	page.MustElement("#password").MustInput("securepassword")
 	page.MustElement("#kaspaAddress").MustInput(webtest.AddrA)
-	wait := page.MustWaitNavigation()
-	page.MustElement(`[data-testid="signup-submit"]`).MustClick()
-	wait()
+	webtest.Navigate(t, page, func() { page.MustElement(`[data-testid="signup-submit"]`).MustClick() }, `/dashboard$`, 20*time.Second)
 
 	if !strings.HasSuffix(page.MustInfo().URL, "/dashboard") {
 		t.Fatalf("after signup at %s", page.MustInfo().URL)
@@ -36,9 +35,7 @@ func TestBrowserMerchantJourney(t *testing.T) {
 	webtest.Screenshot(t, page, "dashboard-phone")
 
 	// Settings through htmx: an invalid value shows inline, a valid one saves.
-	wait = page.MustWaitNavigation()
-	page.MustElement(`[data-testid="nav-settings"]`).MustClick()
-	wait()
+	webtest.Navigate(t, page, func() { page.MustElement(`[data-testid="nav-settings"]`).MustClick() }, `/dashboard/settings$`, 20*time.Second)
 	page.MustElement("#paymentExpiry").MustSelectAllText().MustInput("0")
 	page.MustElement(`[data-testid="settings-submit"]`).MustClick()
 	msg := page.MustElement(`[data-testid="error-paymentExpiry"]`).MustText()
@@ -59,17 +56,13 @@ func TestBrowserMerchantJourney(t *testing.T) {
 	webtest.Screenshot(t, page, "settings-phone")
 
 	// Log out, log in again, see the change.
-	wait = page.MustWaitNavigation()
-	page.MustElement(`[data-testid="logout"]`).MustClick()
-	wait()
+	webtest.Navigate(t, page, func() { page.MustElement(`[data-testid="logout"]`).MustClick() }, `/login`, 20*time.Second)
 	if !strings.Contains(page.MustInfo().URL, "/login") {
 		t.Fatalf("after logout at %s", page.MustInfo().URL)
 	}
 	page.MustElement("#email").MustInput("browser@example.com")
 	page.MustElement("#password").MustInput("securepassword")
-	wait = page.MustWaitNavigation()
-	page.MustElement(`[data-testid="login-submit"]`).MustClick()
-	wait()
+	webtest.Navigate(t, page, func() { page.MustElement(`[data-testid="login-submit"]`).MustClick() }, `/dashboard`, 20*time.Second)
 	page.MustNavigate(base + "/dashboard/settings").MustWaitLoad()
 	if v := page.MustElement("#paymentExpiry").MustProperty("value").String(); v != "75" {
 		t.Fatalf("paymentExpiry after re-login = %q", v)

@@ -74,9 +74,7 @@ func TestBrowserCheckoutPayConfirmRedirect(t *testing.T) {
 	merchant := b.MustPage(h.env.URL + "/login").MustWaitLoad()
 	merchant.MustElement("#email").MustInput(h.m.Email)
 	merchant.MustElement("#password").MustInput(h.m.Password)
-	wait := merchant.MustWaitNavigation()
-	merchant.MustElement(`[data-testid="login-submit"]`).MustClick()
-	wait()
+	webtest.Navigate(t, merchant, func() { merchant.MustElement(`[data-testid="login-submit"]`).MustClick() }, `/dashboard`, 20*time.Second)
 	// ...and the customer uses a separate, incognito context.
 	page, consoleErrors := customerPage(t, b)
 	page.MustNavigate(h.env.URL + "/pay/" + slug).MustWaitLoad()
@@ -88,9 +86,7 @@ func TestBrowserCheckoutPayConfirmRedirect(t *testing.T) {
 	}
 	webtest.Screenshot(t, page, "checkout-link-phone")
 
-	wait = page.MustWaitNavigation()
-	page.MustElement(`[data-testid="pay-start"]`).MustClick()
-	wait()
+	webtest.Navigate(t, page, func() { page.MustElement(`[data-testid="pay-start"]`).MustClick() }, `/pay/[^/]+/p/`, 20*time.Second)
 	if !strings.Contains(page.MustInfo().URL, "/pay/"+slug+"/p/") {
 		t.Fatalf("after Pay at %s", page.MustInfo().URL)
 	}
@@ -179,9 +175,7 @@ func TestBrowserCheckoutExpiredAndDraft(t *testing.T) {
 	b := webtest.Browser(t)
 	page, consoleErrors := customerPage(t, b)
 	page.MustNavigate(h.env.URL + "/pay/" + slug).MustWaitLoad()
-	wait := page.MustWaitNavigation()
-	page.MustElement(`[data-testid="pay-start"]`).MustClick()
-	wait()
+	webtest.Navigate(t, page, func() { page.MustElement(`[data-testid="pay-start"]`).MustClick() }, `/pay/[^/]+/p/`, 20*time.Second)
 	first := *page.MustElement(`[data-testid="checkout-session"]`).MustAttribute("data-payment-id")
 	page.MustElement(`#pay-panel[data-phase="pending"]`)
 
@@ -196,9 +190,7 @@ func TestBrowserCheckoutExpiredAndDraft(t *testing.T) {
 	}
 	webtest.Screenshot(t, page, "checkout-expired-phone")
 
-	wait = page.MustWaitNavigation()
-	page.MustElement(`[data-testid="pay-new"]`).MustClick()
-	wait()
+	webtest.Navigate(t, page, func() { page.MustElement(`[data-testid="pay-new"]`).MustClick() }, `/pay/[^/]+/p/`, 20*time.Second)
 	second := *page.MustElement(`[data-testid="checkout-session"]`).MustAttribute("data-payment-id")
 	if second == first || h.payments() != 2 {
 		t.Fatalf("start a new payment: %s after %s, %d sessions", second, first, h.payments())

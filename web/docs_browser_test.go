@@ -3,6 +3,7 @@ package web_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"till/web/webtest"
 )
@@ -18,9 +19,7 @@ func TestBrowserAPIReference(t *testing.T) {
 	page.MustNavigate(base + "/docs").MustWaitLoad()
 
 	page.MustElementR(`#api-reference .opblock-summary-path`, `/api/links`)
-	wait := page.MustWaitNavigation()
-	page.MustElement(`[data-testid="docs-tab-kirapay"]`).MustClick()
-	wait()
+	webtest.Navigate(t, page, func() { page.MustElement(`[data-testid="docs-tab-kirapay"]`).MustClick() }, `api=kirapay`, 20*time.Second)
 	if !strings.Contains(page.MustInfo().URL, "api=kirapay") {
 		t.Fatalf("after the switch at %s", page.MustInfo().URL)
 	}

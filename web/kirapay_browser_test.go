@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"till/web/webtest"
 )
@@ -26,9 +27,7 @@ func TestBrowserKiraPayShortURL(t *testing.T) {
 	if got := textOf(page, `[data-testid="checkout-amount"]`); got != "42.5 USDC" {
 		t.Fatalf("amount %q", got)
 	}
-	wait := page.MustWaitNavigation()
-	page.MustElement(`[data-testid="pay-start"]`).MustClick()
-	wait()
+	webtest.Navigate(t, page, func() { page.MustElement(`[data-testid="pay-start"]`).MustClick() }, `/pay/[^/]+/p/`, 20*time.Second)
 	if !strings.Contains(page.MustInfo().URL, "/pay/"+code+"/p/") {
 		t.Fatalf("session page %s", page.MustInfo().URL)
 	}

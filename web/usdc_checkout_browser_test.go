@@ -53,9 +53,7 @@ func TestBrowserUSDCCheckoutWalletPaidRedirect(t *testing.T) {
 	if got := textOf(page, `[data-testid="checkout-amount"]`); got != "19.99 USDC" {
 		t.Fatalf("link amount %q", got)
 	}
-	wait := page.MustWaitNavigation()
-	page.MustElement(`[data-testid="pay-start"]`).MustClick()
-	wait()
+	webtest.Navigate(t, page, func() { page.MustElement(`[data-testid="pay-start"]`).MustClick() }, `/pay/[^/]+/p/`, 20*time.Second)
 	id := *page.MustElement(`[data-testid="checkout-session"]`).MustAttribute("data-payment-id")
 	p := h.payment(id)
 	receiver := evm.MustParseAddress(usdcReceiver)

@@ -1,9 +1,11 @@
 package webtest
 
 import (
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -174,4 +176,33 @@ func Arrive(t testing.TB, p *rod.Page, url, sel string, timeout time.Duration) *
 	}
 	t.Fatalf("not at %s with %s after %s: at %s (%v)", url, sel, timeout, at, lastErr)
 	return nil
+}
+
+// Navigate runs click (which should make p leave its page) and waits until p
+// has a new document whose path (/a/b), or path and query (/a/b?c=d), match
+// the regular expression urlRe and
+// which has finished loading. rod's WaitNavigation waits for a lifecycle
+// event, and a late one of the page being left can satisfy it before the
+// click's navigation started; a marker set on the old document tells them
+// apart here. Queries that fail while documents swap are retried.
+func Navigate(t testing.TB, p *rod.Page, click func(), urlRe string, timeout time.Duration) {
+	t.Helper()
+	re := regexp.MustCompile(urlRe)
+	p.MustEval(`() => { window.__tillLeaving = true }`)
+	click()
+	deadline := time.Now().Add(timeout)
+	at := "?"
+	for time.Now().Before(deadline) {
+		if info, err := p.Info(); err == nil {
+			at = info.URL
+			if u, err := url.Parse(info.URL); err == nil && (re.MatchString(u.Path) || re.MatchString(u.RequestURI())) {
+				res, err := p.Timeout(time.Second).Eval(`() => !window.__tillLeaving && document.readyState === "complete"`)
+				if err == nil && res.Value.Bool() {
+					return
+				}
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("no loaded page at %s after %s: at %s", urlRe, timeout, at)
 }
