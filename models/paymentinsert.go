@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,6 +31,13 @@ func (p *Payment) insertArgs() []any {
 		p.CustomerEmail, p.CustomerName, p.Metadata, p.Visitor,
 		p.ExpiresAt, p.DetectedAt, p.ConfirmedAt, p.ExpiredAt, p.CreatedAt, p.UpdatedAt,
 	}
+}
+
+// PaymentRow is p as the session insert writes it: the payments columns
+// and their values, in order. The harness's session-row ceiling
+// (cmd/till-bench) inserts exactly this, so the two cannot drift apart.
+func PaymentRow(p *Payment) (columns []string, values []any) {
+	return slices.Clone(paymentColumns), p.insertArgs()
 }
 
 // insertPaymentSQL is the head of a conditional insert of one payment: the

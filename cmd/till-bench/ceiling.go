@@ -193,16 +193,9 @@ func (in *inserter) Run(clients int, next func() bool) Result {
 }
 
 // sessionColumns are every column of Till's payments table, in the order
-// of sessionRow's values; openSessionInserter checks the table has no
-// other (a migration that adds one must add it here too).
-var sessionColumns = []string{
-	"id", "merchant_id", "link_id", "chain", "asset", "pay_address", "derivation_index",
-	"amount_expected", "amount_received", "price_currency", "price_amount", "rate", "rate_source", "rate_at",
-	"usd_cents", "status", "late", "confirmations", "required_confirmations", "start_daa_score", "start_block",
-	"token_address", "submitted_tx_hash", "tx_known_at", "failure", "tx_id", "sender_address",
-	"customer_email", "customer_name", "metadata", "visitor",
-	"expires_at", "detected_at", "confirmed_at", "expired_at", "created_at", "updated_at",
-}
+// sessionRow gives their values (models.PaymentRow: what Till's own insert
+// writes); openSessionInserter checks the table has no other.
+var sessionColumns, _ = models.PaymentRow(&models.Payment{})
 
 // sessionRow is row n as Till writes a new Kaspa single-address session
 // opened through the API on a 10 KAS link: pending, a fresh UUID, the
@@ -212,14 +205,15 @@ func sessionRow(merchantID, linkID string, n int64) []any {
 	now := models.Now()
 	rateAt := now.Add(-20 * time.Second)
 	price := int64(10 * sompiPerKAS)
-	return []any{
-		newUUID(), merchantID, linkID, models.ChainKaspa, "KAS", suiteAddress, nil,
-		price + n, int64(0), "KAS", price, "0.0835", "coingecko", rateAt,
-		int64(84), "pending", false, int64(0), 100, 90_000_000 + n, int64(0),
-		"", "", nil, "", "", "",
-		"", "", "{}", "",
-		now.Add(30 * time.Minute), nil, nil, nil, now, now,
-	}
+	cents := int64(84)
+	_, values := models.PaymentRow(&models.Payment{
+		ID: newUUID(), MerchantID: merchantID, LinkID: &linkID, Chain: models.ChainKaspa, Asset: "KAS",
+		PayAddress: suiteAddress, AmountExpected: price + n, PriceCurrency: "KAS", PriceAmount: price,
+		Rate: "0.0835", RateSource: "coingecko", RateAt: &rateAt, USDCents: &cents, Status: models.StatusPending,
+		RequiredConfirmations: 100, StartDaaScore: 90_000_000 + n, Metadata: "{}",
+		ExpiresAt: now.Add(30 * time.Minute), CreatedAt: now, UpdatedAt: now,
+	})
+	return values
 }
 
 // openSessionInserter is the session-row ceiling: it makes sibling, a
