@@ -85,6 +85,19 @@ func (f *fixture) session() *models.Payment {
 	return p
 }
 
+// expireOpen lets the 30-minute sessions run out (31 minutes on the clock
+// and the chain, one cycle observed) and expires them, failing unless want
+// sessions expired.
+func (f *fixture) expireOpen(want int) {
+	f.t.Helper()
+	f.clock.Add(31 * time.Minute)
+	f.daa += 31 * 60 * 10
+	f.observe()
+	if n, err := f.s.ExpireDue(f.ctx, 10); err != nil || n != want {
+		f.t.Fatalf("expired %d, want %d (%v)", n, want, err)
+	}
+}
+
 // observe runs one domain cycle with the given UTXOs at the current score.
 func (f *fixture) observe(credits ...models.KaspaCredit) models.KaspaApplyResult {
 	f.t.Helper()

@@ -186,12 +186,7 @@ func TestGroupCommitCancelledRequest(t *testing.T) {
 func TestGroupCommitKeepsLateAmounts(t *testing.T) {
 	f := newFixture(t, func(o *models.StoreOptions) { o.UniqueOffsetRange = 3 })
 	first := f.session()
-	f.clock.Add(31 * time.Minute)
-	f.daa += 31 * 60 * 10
-	f.observe()
-	if n, err := f.s.ExpireDue(f.ctx, 10); err != nil || n != 1 {
-		t.Fatalf("expired %d %v", n, err)
-	}
+	f.expireOpen(1)
 	h := holdCommits(t, f.s)
 	got := make([]*models.Payment, 2)
 	errs := make([]error, 2)

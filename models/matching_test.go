@@ -267,12 +267,7 @@ func TestExpiryAndLateCredits(t *testing.T) {
 func TestCreditAfterLateWindowNotMatched(t *testing.T) {
 	f := newFixture(t, func(o *models.StoreOptions) { o.LateWindow = time.Hour })
 	p := f.session()
-	f.clock.Add(31 * time.Minute)
-	f.daa += 31 * 60 * 10
-	f.observe()
-	if n, err := f.s.ExpireDue(f.ctx, 10); err != nil || n != 1 {
-		t.Fatalf("expired %d before the late window (%v)", n, err)
-	}
+	f.expireOpen(1)
 	f.clock.Add(2 * time.Hour)
 	f.daa += 2 * 3600 * 10
 	f.observe(f.credit(merchantAddr, p.AmountExpected))
@@ -303,12 +298,7 @@ func TestNoExpiryWithoutObservation(t *testing.T) {
 func TestUniqueAmountAvoidsLateWindow(t *testing.T) {
 	f := newFixture(t, func(o *models.StoreOptions) { o.UniqueOffsetRange = 3 })
 	first := f.session()
-	f.clock.Add(31 * time.Minute)
-	f.daa += 31 * 60 * 10
-	f.observe()
-	if n, err := f.s.ExpireDue(f.ctx, 10); err != nil || n != 1 {
-		t.Fatalf("expired %d %v", n, err)
-	}
+	f.expireOpen(1)
 	used := map[int64]bool{first.AmountExpected: true}
 	for i := 0; i < 2; i++ {
 		p := f.session()

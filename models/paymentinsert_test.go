@@ -80,12 +80,7 @@ func TestDerivedSessionSkipsWatchedAddresses(t *testing.T) {
 	f := newFixture(t, func(o *models.StoreOptions) { o.LateWindow = time.Hour })
 	withKpub(t, f)
 	a, b := f.session(), f.session() // indexes 0 and 1
-	f.clock.Add(31 * time.Minute)
-	f.daa += 31 * 60 * 10
-	f.observe()
-	if n, err := f.s.ExpireDue(f.ctx, 10); err != nil || n != 2 {
-		t.Fatalf("expired %d %v", n, err)
-	}
+	f.expireOpen(2)
 	open := f.session() // index 2, pending
 	rewind := func() {
 		t.Helper()

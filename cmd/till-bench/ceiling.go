@@ -291,20 +291,7 @@ func secondaryIndexes(ctx context.Context, db *sql.DB, postgres bool) ([]string,
 		q = "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid" +
 			" WHERE x.indrelid = 'payments'::regclass AND NOT x.indisprimary ORDER BY i.relname"
 	}
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		names = append(names, name)
-	}
-	return names, rows.Err()
+	return queryStrings(ctx, db, q)
 }
 
 var sqlName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)

@@ -349,24 +349,30 @@ func paymentColumns(ctx context.Context, db *sql.DB, postgres bool) ([]string, e
 	if postgres {
 		q = "SELECT column_name FROM information_schema.columns WHERE table_name = 'payments' AND table_schema = current_schema() ORDER BY ordinal_position"
 	}
-	rows, err := db.QueryContext(ctx, q)
+	cols, err := queryStrings(ctx, db, q)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var cols []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
-		}
-		cols = append(cols, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	if len(cols) == 0 {
 		return nil, errors.New("no payments table")
 	}
 	return cols, nil
+}
+
+// queryStrings runs q and returns its single text column, row by row.
+func queryStrings(ctx context.Context, db *sql.DB, q string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

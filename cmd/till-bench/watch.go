@@ -522,20 +522,7 @@ func (w *watcher) payees(ctx context.Context, q string, args ...any) ([]payee, e
 
 // ids reads the ids q selects.
 func (w *watcher) ids(ctx context.Context, q string, args ...any) ([]string, error) {
-	rows, err := w.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return queryStrings(ctx, w.db, q, args...)
 }
 
 func chainKind(chain string) string {
