@@ -28,12 +28,45 @@ import (
 	"till/workers"
 )
 
-// MaxAddressesPerRequest is the most addresses UTXOsByAddresses sends in one
-// POST. The REST server rejects bodies over 200,000 bytes (413); an address
-// is at most 73 characters (testnet ECDSA) plus JSON quoting, so 1000
-// addresses stay under ~77 KB with ample margin. Callers chunk longer
-// lists.
-const MaxAddressesPerRequest = 1000
+// MaxRequestBytes is the REST server's cap on a request body
+// (kaspa-rest-server's LimitUploadSize): a larger POST is refused with 413.
+const MaxRequestBytes = 200_000
+
+// utxoBodyFrame is the JSON around the addresses: {"addresses":[ and ]}.
+const utxoBodyFrame = len(`{"addresses":[]}`)
+
+// UTXOBatches splits addresses into consecutive runs whose POST
+// /addresses/utxos bodies each fit 95 % of the server's cap (the margin is
+// for a server or proxy counting slightly differently), so a watcher makes
+// as few UTXO requests as the cap allows: at 67–73 characters an address
+// (mainnet Schnorr to testnet ECDSA), 2,500–2,700 addresses per request.
+// Each address costs its length plus quotes and a comma (Kaspa addresses
+// are bech32: nothing in them needs escaping). The runs share addresses'
+// backing array.
+func (c *Client) UTXOBatches(addresses []string) [][]string {
+	budget := c.maxRequestBytes() * 95 / 100
+	var out [][]string
+	start, size := 0, utxoBodyFrame
+	for i, a := range addresses {
+		cost := len(a) + 3
+		if i > start && size+cost > budget {
+			out = append(out, addresses[start:i])
+			start, size = i, utxoBodyFrame
+		}
+		size += cost
+	}
+	if start < len(addresses) {
+		out = append(out, addresses[start:])
+	}
+	return out
+}
+
+func (c *Client) maxRequestBytes() int {
+	if c.MaxRequestBytes > 0 {
+		return c.MaxRequestBytes
+	}
+	return MaxRequestBytes
+}
 
 // DefaultTimeout bounds each request unless Client.Timeout says otherwise.
 const DefaultTimeout = 10 * time.Second
@@ -80,6 +113,10 @@ type Client struct {
 	// Observer, when set, is told of every request (metrics). Set it before
 	// first use.
 	Observer workers.ChainObserver
+	// MaxRequestBytes is the server's cap on a request body, which sizes
+	// UTXOBatches; zero means the public REST server's (MaxRequestBytes).
+	// Set it lower for a server or proxy configured with a smaller cap.
+	MaxRequestBytes int
 }
 
 // NewClient returns a client for the API at baseURL (e.g.
@@ -95,20 +132,21 @@ func NewClient(baseURL string, httpClient *http.Client) *Client {
 
 // UTXOsByAddresses returns the unspent outputs of all given addresses in one
 // POST /addresses/utxos (node-backed, real time). The list mixes all
-// addresses; use UTXO.Address to group. At most MaxAddressesPerRequest
-// addresses; none means no request and no UTXOs.
+// addresses; use UTXO.Address to group. A body over MaxRequestBytes is
+// refused here, without a request (split long lists with UTXOBatches);
+// no addresses means no request and no UTXOs.
 func (c *Client) UTXOsByAddresses(ctx context.Context, addresses []string) ([]UTXO, error) {
 	if len(addresses) == 0 {
 		return nil, nil
-	}
-	if len(addresses) > MaxAddressesPerRequest {
-		return nil, fmt.Errorf("kaspa api: %d addresses in one request (max %d); chunk them", len(addresses), MaxAddressesPerRequest)
 	}
 	body, err := json.Marshal(struct {
 		Addresses []string `json:"addresses"`
 	}{addresses})
 	if err != nil {
 		return nil, err
+	}
+	if len(body) > c.maxRequestBytes() {
+		return nil, fmt.Errorf("kaspa api: %d addresses make a %d-byte body (max %d); split them with UTXOBatches", len(addresses), len(body), c.maxRequestBytes())
 	}
 	var wire []wireUTXO
 	if err := c.do(ctx, http.MethodPost, "/addresses/utxos", nil, body, &wire); err != nil {

@@ -12,9 +12,10 @@ import (
 )
 
 // Watcher finds payments on the Kaspa chain. Each cycle it makes one
-// /info/blockdag call and one POST /addresses/utxos per chunk of up to
-// MaxAddressesPerRequest watched addresses, whatever the number of sessions
-// or customer polls; then a bounded number of transaction lookups that
+// /info/blockdag call and one POST /addresses/utxos per body of up to
+// the server's body cap of watched addresses (Client.UTXOBatches: about
+// 2,600 addresses),
+// whatever the number of sessions or customer polls; then a bounded number of transaction lookups that
 // check credits of unconfirmed payments missing from the UTXO answer (spent,
 // or taken back by the chain), a bounded number for sender details and,
 // every few cycles, a bounded history read that finds coins the merchant
@@ -119,8 +120,7 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 	}
 	obs := models.KaspaObservation{Network: dag.NetworkName, VirtualDaaScore: dag.VirtualDaaScore, Watch: watch}
 	seen := map[string]bool{}
-	for start := 0; start < len(watch.Addresses); start += MaxAddressesPerRequest {
-		chunk := watch.Addresses[start:min(start+MaxAddressesPerRequest, len(watch.Addresses))]
+	for _, chunk := range w.Client.UTXOBatches(watch.Addresses) {
 		utxos, err := w.Client.UTXOsByAddresses(ctx, chunk)
 		if err != nil {
 			return models.KaspaApplyResult{}, err

@@ -234,6 +234,49 @@ func TestWatcherCallCount(t *testing.T) {
 	}
 }
 
+// TestWatcherCallsPerAddressBatch: with a derived address per session, a
+// cycle makes one UTXO request per body the server's cap allows
+// (Client.UTXOBatches), not one per fixed count of addresses, and every
+// address is asked about. A server capped at 1,000 bytes keeps the test
+// small: 13 addresses a request.
+func TestWatcherCallsPerAddressBatch(t *testing.T) {
+	h := newHarness(t)
+	h.client.MaxRequestBytes = 1_000
+	r := h.env.Do("PATCH", "/api/settings", map[string]any{"kaspaKpub": watchKpub}, h.m.Bearer()...)
+	if r.Status != 200 {
+		t.Fatalf("kpub: %d %s", r.Status, r.Body)
+	}
+	var addrs []string
+	var last map[string]any
+	for range 27 {
+		last = h.env.Do("POST", "/api/payments", map[string]any{"paymentLinkSlug": h.slug}).JSON(t)
+		addrs = append(addrs, last["kaspaAddress"].(string))
+	}
+	if n := len(h.client.UTXOBatches(addrs)); n != 3 {
+		t.Fatalf("%d batches of 27 addresses under a 1,000-byte cap, want 3", n)
+	}
+	h.cycle() // sessions created: settle start scores
+	h.chain.ResetCalls()
+	h.cycle()
+	if calls := h.chain.Calls(); calls["POST /addresses/utxos"] != 3 {
+		t.Fatalf("27 open sessions on their own addresses: %v; want 3 UTXO requests", calls)
+	}
+	// Every address was in one of the requests: a payment to the last one
+	// is seen.
+	amt, err := double.ParseKAS(last["amountExpected"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.chain.Advance(1)
+	h.chain.Pay(addrs[len(addrs)-1], amt, "")
+	if res := h.cycle(); res.NewTransfers != 1 || res.Matched != 1 {
+		t.Fatalf("payment to the last address: %+v", res)
+	}
+}
+
+// watchKpub is the account kpub of research/kaspa.md §3.4 (mainnet).
+const watchKpub = "kpub2K5JP5BKvfwttwv3aCdLAiF26nZugo8HA5SNv51hHCRRf5fWx8qPYjNxRBNc8tracpahrC3HpqK5VoaTS9hrT1q7LuzQL4LchptgsHhsThv"
+
 // TestConfirmedWithoutPolling runs the watcher as the server does and pays
 // on the double: the payment confirms with nobody polling.
 func TestConfirmedWithoutPolling(t *testing.T) {
