@@ -209,7 +209,7 @@ func (s *Store) EVMWatchStateFrom(ctx context.Context, chain string, idx *OpenIn
 	// chain condition would again draw SQLite to transfers_block_idx.
 	var ts, young []Transfer
 	const live = "orphaned_at IS NULL AND reversed_at IS NULL AND block_number IS NOT NULL"
-	unsettled := db.Model(&Payment{}).Select("id").Where("chain = ? AND status IN ?", chain, []PaymentStatus{StatusConfirming, StatusUnderpaid})
+	unsettled := db.Model(&Payment{}).Select("id").Where("chain = ? AND "+statusIn("status", unconfirmedStatuses...), chain)
 	if err := db.Where(live).Where("payment_id IN (?)", unsettled).Find(&ts).Error; err != nil {
 		return nil, fmt.Errorf("models: unsettled transfers: %w", err)
 	}
@@ -242,11 +242,11 @@ func (s *Store) readReceivers(ctx context.Context, chain string, now time.Time, 
 		MinStart   int64
 	}
 	if err := db.Raw(`SELECT pay_address, COALESCE(MIN(start_block), 0) AS min_start FROM (
-	SELECT pay_address, start_block FROM payments WHERE chain = ? AND status IN ?
+	SELECT pay_address, start_block FROM payments WHERE chain = ? AND `+openStatusSQL+`
 	UNION ALL
-	SELECT pay_address, start_block FROM payments WHERE chain = ? AND status = ? AND expires_at > ?
+	SELECT pay_address, start_block FROM payments WHERE chain = ? AND `+expiredStatusSQL+` AND expires_at > ?
 ) AS open_sessions GROUP BY pay_address ORDER BY pay_address`,
-		chain, []PaymentStatus{StatusPending, StatusUnderpaid, StatusConfirming}, chain, StatusExpired, now.Add(-s.lateWindow)).
+		chain, chain, now.Add(-s.lateWindow)).
 		Scan(&rows).Error; err != nil {
 		return fmt.Errorf("models: receivers: %w", err)
 	}

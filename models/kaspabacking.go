@@ -98,6 +98,10 @@ func (b *chainBacking) depth(credits []Transfer) (int64, bool) {
 // checked against the chain every cycle.
 var unconfirmedStatuses = []PaymentStatus{StatusConfirming, StatusUnderpaid}
 
+// unconfirmedStatusSQL names them as literals for the joins below, which
+// every watcher cycle runs: see openStatusSQL.
+var unconfirmedStatusSQL = statusIn("payments.status", unconfirmedStatuses...)
+
 // CreditCheck is a transfer the watcher should verify when its output is
 // missing from the UTXO answer.
 type CreditCheck struct {
@@ -114,7 +118,7 @@ func (s *Store) KaspaCreditsToCheck(ctx context.Context, limit int) ([]CreditChe
 	var active, reversed []Transfer
 	err := s.db.R(ctx).Model(&Transfer{}).Select("transfers.*").
 		Joins("JOIN payments ON payments.id = transfers.payment_id").
-		Where("transfers.chain = ? AND transfers.reversed_at IS NULL AND payments.status IN ?", chainKaspa, unconfirmedStatuses).
+		Where("transfers.chain = ? AND transfers.reversed_at IS NULL AND "+unconfirmedStatusSQL, chainKaspa).
 		Order("transfers.seen_at, transfers.id").Limit(limit).Find(&active).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: credits to check: %w", err)
@@ -124,7 +128,7 @@ func (s *Store) KaspaCreditsToCheck(ctx context.Context, limit int) ([]CreditChe
 	err = s.db.R(ctx).Model(&Transfer{}).
 		Where("transfers.chain = ? AND transfers.reversed_at IS NOT NULL AND transfers.payment_id IS NOT NULL", chainKaspa).
 		Where(`EXISTS (SELECT 1 FROM payments WHERE payments.id = transfers.payment_id
-	AND (payments.status IN ? OR (payments.status = ? AND payments.expires_at > ?)))`, openStatuses, StatusExpired, s.clock().Add(-s.lateWindow)).
+	AND (`+statusIn("payments.status", openStatuses...)+` OR (`+statusIn("payments.status", StatusExpired)+` AND payments.expires_at > ?)))`, s.clock().Add(-s.lateWindow)).
 		Order("transfers.reversed_at DESC, transfers.id").Limit(limit).Find(&reversed).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: credits to check: %w", err)
@@ -148,7 +152,7 @@ func (s *Store) verifyCredits(ctx context.Context, obs KaspaObservation, now tim
 	var ts []Transfer
 	err := s.db.R(ctx).Model(&Transfer{}).Select("transfers.*").
 		Joins("JOIN payments ON payments.id = transfers.payment_id").
-		Where("transfers.chain = ? AND transfers.reversed_at IS NULL AND payments.status IN ?", chainKaspa, unconfirmedStatuses).
+		Where("transfers.chain = ? AND transfers.reversed_at IS NULL AND "+unconfirmedStatusSQL, chainKaspa).
 		Find(&ts).Error
 	if err != nil {
 		return fmt.Errorf("models: unconfirmed credits: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +19,28 @@ const chainKaspa = "kaspa"
 
 // openStatuses are the statuses whose addresses are watched.
 var openStatuses = []PaymentStatus{StatusPending, StatusConfirming, StatusUnderpaid}
+
+// Reads of open sessions name their statuses as literals in the SQL text,
+// never as bound parameters: pgx prepares every statement, and once
+// Postgres switches a prepared statement to its generic plan it cannot see
+// bound statuses, guesses 1/n_distinct of the table per value, and at 1M
+// past sessions reads the whole table (a parallel sequential scan) where
+// the open statuses are a few rows of payments_chain_open_idx. Literals
+// keep their real frequency in every plan. The statuses are our constants,
+// never input.
+var (
+	openStatusSQL    = statusIn("status", openStatuses...)
+	expiredStatusSQL = statusIn("status", StatusExpired)
+)
+
+// statusIn is "col IN ('a', 'b')" for sts, as literals (see openStatusSQL).
+func statusIn(col string, sts ...PaymentStatus) string {
+	q := make([]string, len(sts))
+	for i, st := range sts {
+		q[i] = "'" + string(st) + "'"
+	}
+	return col + " IN (" + strings.Join(q, ", ") + ")"
+}
 
 // KaspaWatch is the set of addresses to poll this cycle.
 type KaspaWatch struct {
@@ -44,7 +67,7 @@ func (s *Store) KaspaWatchList(ctx context.Context, virtualDaa uint64) (*KaspaWa
 	var rows []row
 	err := s.db.R(ctx).Model(&Payment{}).Select("pay_address, MIN(start_daa_score) AS min_start").
 		Where("chain = ?", chainKaspa).
-		Where("status IN ? OR (status = ? AND expires_at > ?)", openStatuses, StatusExpired, now.Add(-s.lateWindow)).
+		Where(openStatusSQL+" OR ("+expiredStatusSQL+" AND expires_at > ?)", now.Add(-s.lateWindow)).
 		Group("pay_address").Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: watch list: %w", err)
@@ -63,7 +86,7 @@ func (s *Store) backfillStartDaa(ctx context.Context, virtualDaa uint64, now tim
 		return nil
 	}
 	var ids []string
-	if err := s.db.R(ctx).Model(&Payment{}).Where("chain = ? AND start_daa_score = 0 AND status IN ?", chainKaspa, openStatuses).
+	if err := s.db.R(ctx).Model(&Payment{}).Where("chain = ? AND start_daa_score = 0 AND "+openStatusSQL, chainKaspa).
 		Limit(1000).Pluck("id", &ids).Error; err != nil {
 		return fmt.Errorf("models: backfill start: %w", err)
 	}

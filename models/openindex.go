@@ -85,11 +85,12 @@ func (s *Store) Refresh(ctx context.Context, idx *OpenIndex) error {
 	var q *gorm.DB
 	full := !idx.loaded || now.Sub(idx.lastFull) >= idx.FullEvery || now.Before(idx.lastFull)
 	if full {
-		// Each branch fully on payments_chain_open_idx (see EVMWatchState).
-		q = s.db.R(ctx).Raw(`SELECT `+cols+` FROM payments WHERE chain = ? AND status IN ?
+		// Each branch fully on payments_chain_open_idx (see EVMWatchState),
+		// under a generic plan too (openStatusSQL).
+		q = s.db.R(ctx).Raw(`SELECT `+cols+` FROM payments WHERE chain = ? AND `+openStatusSQL+`
 UNION ALL
-SELECT `+cols+` FROM payments WHERE chain = ? AND status = ? AND expires_at > ?`,
-			idx.chain, openStatuses, idx.chain, StatusExpired, now.Add(-s.lateWindow))
+SELECT `+cols+` FROM payments WHERE chain = ? AND `+expiredStatusSQL+` AND expires_at > ?`,
+			idx.chain, idx.chain, now.Add(-s.lateWindow))
 		idx.sessions, idx.addrs, idx.zero = map[string]openSession{}, map[string]*openAddress{}, map[string]struct{}{}
 		idx.newest, idx.lastFull, idx.loaded = time.Time{}, now, true
 	} else {

@@ -21,11 +21,12 @@ type OpenSessionCount struct {
 }
 
 // OpenSessionCounts counts open sessions by chain and status, across all
-// merchants (one grouped query on payments_chain_open_idx).
+// merchants (one grouped query on payments_chain_open_idx, the statuses as
+// literals so a generic plan keeps the index: see openStatusSQL).
 func (s *Store) OpenSessionCounts(ctx context.Context) ([]OpenSessionCount, error) {
 	var out []OpenSessionCount
 	err := s.db.R(ctx).Model(&Payment{}).Select("chain, status, COUNT(*) AS count").
-		Where("status IN ?", openStatuses).Group("chain, status").Order("chain, status").Scan(&out).Error
+		Where(openStatusSQL).Group("chain, status").Order("chain, status").Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: open session counts: %w", err)
 	}

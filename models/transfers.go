@@ -144,7 +144,7 @@ func (s *Store) KaspaReconcileTargets(ctx context.Context, limit int) ([]Reconci
 	now := s.clock()
 	err := s.db.R(ctx).Model(&Payment{}).Select("pay_address, MIN(created_at) AS since").
 		Where("chain = ?", chainKaspa).
-		Where("status IN ? OR (status = ? AND tx_id = '' AND expires_at > ?)", []PaymentStatus{StatusPending, StatusUnderpaid}, StatusExpired, now.Add(-s.lateWindow)).
+		Where(statusIn("status", StatusPending, StatusUnderpaid)+" OR ("+expiredStatusSQL+" AND tx_id = '' AND expires_at > ?)", now.Add(-s.lateWindow)).
 		Group("pay_address").Order("since").Limit(limit).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: reconcile targets: %w", err)

@@ -3,6 +3,7 @@ package evm
 import (
 	"encoding/hex"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/sha3"
 )
@@ -81,8 +82,38 @@ func (a Address) IsZero() bool { return a == Address{} }
 // digits. Compare and store addresses in this form.
 func (a Address) Lower() string { return "0x" + hex.EncodeToString(a[:]) }
 
-// Hex returns the EIP-55 checksummed display form.
+// Hex returns the EIP-55 checksummed display form. It is memoized: every
+// USDC session a server opens shows the same receiver and token contract
+// (six checksums in the session's response), and each costs a Keccak-256
+// and four allocations.
 func (a Address) Hex() string {
+	hexMemo.RLock()
+	s, ok := hexMemo.m[a]
+	hexMemo.RUnlock()
+	if ok {
+		return s
+	}
+	s = a.checksum()
+	hexMemo.Lock()
+	if len(hexMemo.m) >= hexMemoMax { // bounded: start over
+		hexMemo.m = make(map[Address]string)
+	}
+	hexMemo.m[a] = s
+	hexMemo.Unlock()
+	return s
+}
+
+// hexMemo holds the checksummed forms Hex computed, at most hexMemoMax.
+var hexMemo = struct {
+	sync.RWMutex
+	m map[Address]string
+}{m: make(map[Address]string)}
+
+const hexMemoMax = 4096
+
+// checksum computes the EIP-55 form: a hex letter is upper case when the
+// matching nibble of the Keccak-256 of the lower-case hex is 8 or more.
+func (a Address) checksum() string {
 	lower := hex.EncodeToString(a[:])
 	k := sha3.NewLegacyKeccak256()
 	k.Write([]byte(lower))

@@ -195,3 +195,26 @@ func FuzzParseAddress(f *testing.F) {
 		}
 	})
 }
+
+// TestHexMemo: a memoized checksum is the computed one, and the memo stays
+// within its bound however many addresses are shown.
+func TestHexMemo(t *testing.T) {
+	for i := range hexMemoMax + 10 {
+		var a Address
+		a[0], a[1], a[19] = byte(i>>8), byte(i), 1
+		if got, want := a.Hex(), a.checksum(); got != want || a.Hex() != want {
+			t.Fatalf("Hex = %s, want %s", got, want)
+		}
+	}
+	hexMemo.RLock()
+	n := len(hexMemo.m)
+	hexMemo.RUnlock()
+	if n > hexMemoMax {
+		t.Fatalf("memo holds %d, bound %d", n, hexMemoMax)
+	}
+	for _, v := range eip55Vectors {
+		if a, err := ParseAddress(strings.ToLower(v), Format); err != nil || a.Hex() != v {
+			t.Fatalf("%s: Hex = %s (%v)", v, a.Hex(), err)
+		}
+	}
+}
