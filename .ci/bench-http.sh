@@ -10,13 +10,17 @@
 # then runs every workload RUNS times: the HTTP ceiling, the single-row insert
 # ceiling (same driver and settings as Till, 8 and 32 at once), the
 # session-row insert ceiling (the same loop writing Till's own rows into a
-# fresh database migrated with Till's own migrations, beside INSERT_DB) and
-# the same with payments' secondary indexes dropped, status polls at 32
+# fresh database migrated with Till's own migrations, beside INSERT_DB,
+# holding as many past sessions as Till's: ROWS), the same with payments'
+# secondary indexes dropped, and the same rows committed in batches as
+# Till's writer commits sessions (SQLite: one writer, up to 64 a
+# transaction; Postgres: pgx batches, 8 in flight) — each insert ceiling
+# plain and prepared, the faster being the ceiling — status polls at 32
 # connections and session creation at 8 and 32, and prints each figure with
 # its ratio to its ceiling of the same run (session creation also to the
-# session-row ceiling), the CPU per request of the process doing the work
-# (till serve, or the generator itself for the insert ceilings) and the
-# load average.
+# session-row and batched session-row ceilings), the CPU per request of the
+# process doing the work (till serve, or the generator itself for the insert
+# ceilings) and the load average.
 #
 # Two more stages, each on a fresh database per size (the set-up goes
 # through Till's API, then till serve stops while till-bench prefill writes

@@ -77,10 +77,20 @@ func runCeilingHTTP(args []string, stderr io.Writer) error {
 // WAL, synchronous NORMAL, BEGIN IMMEDIATE, one writer connection;
 // Postgres: pgx, 20 connections). The bare one writes a payment-shaped
 // row into a small table of its own; the session-row ones write Till's
-// own rows into Till's own schema (openSessionInserter).
+// own rows into Till's own schema (openSessionInserter). Each runs plain
+// or prepared (insertMode), one row per transaction (Run) or in batches
+// as Till's writer commits them (RunBatched).
 type inserter struct {
-	db     *sql.DB
-	insert string
+	db *sql.DB
+	// plainDB is the pool plain inserts use: db on SQLite; on Postgres a
+	// second pool whose pgx sends each statement unnamed, parsed anew
+	// (default_query_exec_mode=exec), db's pgx caching prepared ones.
+	plainDB *sql.DB
+	// stmt is insert prepared on db's connection (SQLite; nil on Postgres,
+	// where pgx's cache prepares it once per connection).
+	stmt     *sql.Stmt
+	postgres bool
+	insert   string
 	// row is the values of row number n, in the order of insert's columns.
 	row func(n int64) []any
 	// rows numbers the rows over all runs, so amounts stay distinct.
@@ -91,16 +101,34 @@ type inserter struct {
 	URL string
 }
 
+// insertMode is how an insert ceiling sends its statement.
+type insertMode int
+
+const (
+	// plain sends the statement's text with each insert: SQLite parses it
+	// each time, Postgres too (pgx's exec mode, an unnamed statement).
+	plain insertMode = iota
+	// prepared uses a statement prepared once per connection: on SQLite a
+	// *sql.Stmt on the writer, on Postgres pgx's statement cache (as Till).
+	prepared
+)
+
+func (m insertMode) String() string {
+	if m == prepared {
+		return "prepared"
+	}
+	return "plain"
+}
+
 // openInserter opens dbURL (sqlite://path or postgres://…) and creates the
 // bare ceiling's table there: 16 columns, a primary key and 2 indexes.
 func openInserter(dbURL string) (*inserter, error) {
 	const cols = "id, merchant_id, link_id, chain, asset, pay_address, amount_expected, amount_received, " +
 		"price_currency, price_amount, status, confirmations, required_confirmations, expires_at, created_at, updated_at"
-	db, postgres, err := openDB(dbURL)
+	in, err := newInserter(dbURL, "INSERT INTO ceiling_payments ("+cols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 	if err != nil {
 		return nil, fmt.Errorf("insert ceiling: %w", err)
 	}
-	in := newInserter(db, postgres, "INSERT INTO ceiling_payments ("+cols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 	in.row = func(n int64) []any {
 		var id [16]byte
 		_, _ = rand.Read(id[:])
@@ -109,6 +137,7 @@ func openInserter(dbURL string) (*inserter, error) {
 			suiteAddress, 1_000_000_000 + n, 0, "USD", 1000, "pending", 0, 100, now.Add(15 * time.Minute), now, now}
 	}
 	in.Indexes = 2
+	ctx := context.Background()
 	for _, stmt := range []string{
 		`CREATE TABLE IF NOT EXISTS ceiling_payments (id VARCHAR(36) PRIMARY KEY, merchant_id VARCHAR(36) NOT NULL,
 			link_id VARCHAR(36) NOT NULL, chain VARCHAR(32) NOT NULL, asset VARCHAR(8) NOT NULL,
@@ -119,44 +148,120 @@ func openInserter(dbURL string) (*inserter, error) {
 		`CREATE INDEX IF NOT EXISTS ceiling_payments_merchant ON ceiling_payments (merchant_id, created_at)`,
 		`CREATE INDEX IF NOT EXISTS ceiling_payments_open ON ceiling_payments (status, expires_at)`,
 	} {
-		if _, err := in.db.ExecContext(context.Background(), stmt); err != nil {
-			in.db.Close()
+		if _, err := in.db.ExecContext(ctx, stmt); err != nil {
+			in.Close()
 			return nil, fmt.Errorf("insert ceiling: %w", err)
 		}
+	}
+	if err := in.prepare(ctx); err != nil {
+		in.Close()
+		return nil, fmt.Errorf("insert ceiling: %w", err)
 	}
 	return in, nil
 }
 
-// newInserter wraps db with Till's pool size and the statement rebound
-// for db's engine.
-func newInserter(db *sql.DB, postgres bool, insert string) *inserter {
-	in := &inserter{db: db, insert: insert}
-	if postgres {
-		in.db.SetMaxOpenConns(20)
-		in.db.SetMaxIdleConns(20)
-		in.insert = rebind(in.insert)
+// newInserter opens dbURL with Till's settings and pool size (openDB;
+// Postgres also the plain pool), insert rebound for its engine.
+func newInserter(dbURL, insert string) (*inserter, error) {
+	db, postgres, err := openDB(dbURL)
+	if err != nil {
+		return nil, err
 	}
-	return in
+	in := &inserter{db: db, plainDB: db, postgres: postgres, insert: insert}
+	if !postgres {
+		return in, nil
+	}
+	in.insert = rebind(in.insert)
+	u, err := url.Parse(dbURL)
+	if err == nil {
+		q := u.Query()
+		q.Set("default_query_exec_mode", "exec")
+		u.RawQuery = q.Encode()
+		in.plainDB, _, err = openDB(u.String())
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	for _, p := range []*sql.DB{in.db, in.plainDB} {
+		p.SetMaxOpenConns(20)
+		p.SetMaxIdleConns(20)
+	}
+	return in, nil
 }
 
-func (in *inserter) Close() error { return in.db.Close() }
+// prepare prepares insert on SQLite's writer connection, once the table
+// is there (Postgres: pgx's cache does it on first use).
+func (in *inserter) prepare(ctx context.Context) error {
+	if in.postgres {
+		return nil
+	}
+	var err error
+	in.stmt, err = in.db.PrepareContext(ctx, in.insert)
+	return err
+}
 
-// insertOne writes row n in its own transaction.
-func (in *inserter) insertOne(ctx context.Context, n int64) error {
-	tx, err := in.db.BeginTx(ctx, nil)
+func (in *inserter) Close() error {
+	var errs []error
+	if in.stmt != nil {
+		errs = append(errs, in.stmt.Close())
+	}
+	if in.plainDB != in.db {
+		errs = append(errs, in.plainDB.Close())
+	}
+	return errors.Join(append(errs, in.db.Close())...)
+}
+
+// pool is the pool inserts in mode go through.
+func (in *inserter) pool(mode insertMode) *sql.DB {
+	if mode == plain {
+		return in.plainDB
+	}
+	return in.db
+}
+
+// exec inserts row n inside tx, in mode.
+func (in *inserter) exec(ctx context.Context, tx *sql.Tx, mode insertMode, n int64) error {
+	if mode == prepared && in.stmt != nil {
+		// The transaction's copy of stmt reuses the statement prepared on
+		// the connection; closing the copy leaves that one prepared.
+		st := tx.StmtContext(ctx, in.stmt)
+		defer st.Close()
+		_, err := st.ExecContext(ctx, in.row(n)...)
+		return err
+	}
+	_, err := tx.ExecContext(ctx, in.insert, in.row(n)...)
+	return err
+}
+
+// insertOne writes row n in its own transaction, in mode.
+func (in *inserter) insertOne(ctx context.Context, mode insertMode, n int64) error {
+	return in.inTx(ctx, mode, func(tx *sql.Tx) error { return in.exec(ctx, tx, mode, n) })
+}
+
+// inTx runs f in a transaction on mode's pool and commits it.
+func (in *inserter) inTx(ctx context.Context, mode insertMode, f func(tx *sql.Tx) error) error {
+	tx, err := in.pool(mode).BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if _, err = tx.ExecContext(ctx, in.insert, in.row(n)...); err != nil {
+	if err = f(tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	return tx.Commit()
 }
 
-// Run inserts from clients goroutines, one insert in flight each, while
-// next reports true; the Result is shaped like an HTTP load's.
-func (in *inserter) Run(clients int, next func() bool) Result {
+// Run inserts from clients goroutines, one insert in flight each, every
+// row in its own transaction, while next reports true; the Result is
+// shaped like an HTTP load's.
+func (in *inserter) Run(clients int, mode insertMode, next func() bool) Result {
+	return in.run(clients, next, func(n int64) error { return in.insertOne(context.Background(), mode, n) })
+}
+
+// run calls insert from clients goroutines, one call in flight each,
+// with a new row number while next reports true.
+func (in *inserter) run(clients int, next func() bool, insert func(n int64) error) Result {
 	work := make(chan int64)
 	lat := make([][]time.Duration, clients)
 	errs := make([]error, clients)
@@ -168,7 +273,7 @@ func (in *inserter) Run(clients int, next func() bool) Result {
 			defer wg.Done()
 			for n := range work {
 				t0 := time.Now()
-				if err := in.insertOne(context.Background(), n); err != nil {
+				if err := insert(n); err != nil {
 					counts[w]++
 					if errs[w] == nil {
 						errs[w] = err
@@ -222,8 +327,11 @@ func sessionRow(merchantID, linkID string, n int64) []any {
 // 10 KAS link, and inserts Till-shaped rows (sessionRow) into its payments
 // table with a plain INSERT: the cost of the schema alone, no conditions.
 // With noIndexes every secondary index of payments is dropped first (the
-// cost of the row's width without its indexes).
-func openSessionInserter(ctx context.Context, base, sibling string, noIndexes bool) (*inserter, error) {
+// cost of the row's width without its indexes). With past > 0 payments
+// first gets that many past sessions on the link, as till-bench prefill
+// gives Till's database (pastPaymentsSQL), so the ceiling at ROWS=1M
+// inserts into a table of 1M rows as Till does.
+func openSessionInserter(ctx context.Context, base, sibling string, noIndexes bool, past int) (*inserter, error) {
 	dbURL, err := sessionDB(ctx, base, sibling)
 	if err != nil {
 		return nil, fmt.Errorf("session-row ceiling: %w", err)
@@ -232,32 +340,50 @@ func openSessionInserter(ctx context.Context, base, sibling string, noIndexes bo
 	if err != nil {
 		return nil, fmt.Errorf("session-row ceiling: %w", err)
 	}
-	db, postgres, err := openDB(dbURL)
+	in, err := newInserter(dbURL, "INSERT INTO payments ("+strings.Join(sessionColumns, ", ")+") VALUES ("+
+		strings.TrimSuffix(strings.Repeat("?, ", len(sessionColumns)), ", ")+")")
 	if err != nil {
 		return nil, fmt.Errorf("session-row ceiling: %w", err)
 	}
-	in := newInserter(db, postgres, "INSERT INTO payments ("+strings.Join(sessionColumns, ", ")+") VALUES ("+
-		strings.TrimSuffix(strings.Repeat("?, ", len(sessionColumns)), ", ")+")")
 	in.row = func(n int64) []any { return sessionRow(merchantID, linkID, n) }
-	if err := in.checkColumns(ctx, postgres); err != nil {
+	in.URL = dbURL
+	if err := in.setUpSessionDB(ctx, merchantID, linkID, noIndexes, past); err != nil {
 		in.Close()
 		return nil, fmt.Errorf("session-row ceiling: %w", err)
 	}
-	indexes, err := secondaryIndexes(ctx, db, postgres)
+	return in, nil
+}
+
+// setUpSessionDB checks payments' columns, drops its secondary indexes
+// (noIndexes), adds past rows and prepares the insert.
+func (in *inserter) setUpSessionDB(ctx context.Context, merchantID, linkID string, noIndexes bool, past int) error {
+	if err := in.checkColumns(ctx, in.postgres); err != nil {
+		return err
+	}
+	indexes, err := secondaryIndexes(ctx, in.db, in.postgres)
 	if err == nil && noIndexes {
 		for _, name := range indexes {
-			if _, err = db.ExecContext(ctx, `DROP INDEX "`+name+`"`); err != nil { //nolint:gosec // index names read from the catalog
-				break
+			if _, err = in.db.ExecContext(ctx, `DROP INDEX "`+name+`"`); err != nil { //nolint:gosec // index names read from the catalog
+				return err
 			}
 		}
-		indexes, err = secondaryIndexes(ctx, db, postgres)
+		indexes, err = secondaryIndexes(ctx, in.db, in.postgres)
 	}
 	if err != nil {
-		in.Close()
-		return nil, fmt.Errorf("session-row ceiling: %w", err)
+		return err
 	}
-	in.Indexes, in.URL = len(indexes), dbURL
-	return in, nil
+	in.Indexes = len(indexes)
+	if past > 0 {
+		q, args := pastPaymentsSQL(in.postgres, pastRows{MerchantID: merchantID, LinkID: linkID, Address: suiteAddress,
+			Amount: 10 * sompiPerKAS, Rows: past})
+		for _, q := range []string{bindFor(in.postgres, q), afterBulkSQL(in.postgres)} {
+			if _, err := in.db.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("%d past sessions: %w", past, err)
+			}
+			args = nil
+		}
+	}
+	return in.prepare(ctx)
 }
 
 // checkColumns fails unless payments has exactly sessionColumns.

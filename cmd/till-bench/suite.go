@@ -64,8 +64,10 @@ type suiteOptions struct {
 	// existing file is read instead of setting up again.
 	State     string
 	SetupOnly bool
-	// Rows names the database's size in the JSON records (e.g. 1M).
+	// Rows names the database's size in the JSON records (e.g. 1M); Past
+	// is that count, which the session-row ceilings' databases get too.
 	Rows string
+	Past int
 	// JSON, when set, is a file the measurements are appended to, one JSON
 	// object a line, for till-bench report.
 	JSON string
@@ -126,6 +128,10 @@ func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	if o.SetupOnly {
 		return o, nil
 	}
+	var err error
+	if o.Past, err = parseCount(o.Rows); err != nil {
+		return o, fmt.Errorf("suite: -rows: %w", err)
+	}
 	if !strings.HasPrefix(o.InsertDB, "sqlite://") && !strings.HasPrefix(o.InsertDB, "postgres://") {
 		return o, fmt.Errorf("suite: -insert-db %q: want sqlite://PATH or postgres://…", o.InsertDB)
 	}
@@ -151,6 +157,9 @@ const (
 	ceilSession = "session-row"
 	// ceilSessionBare is the same with payments' secondary indexes dropped.
 	ceilSessionBare = "session-row-bare"
+	// ceilBatched is the session-row ceiling with the rows committed in
+	// batches, as Till's writer commits sessions (inserter.RunBatched).
+	ceilBatched = "session-row-batched"
 )
 
 // workload is one measured load.
@@ -352,18 +361,19 @@ func newSuiteFixture(o suiteOptions) (*suiteFixture, error) {
 	return f, nil
 }
 
-// openInserters opens the three insert ceilings' databases: -insert-db
-// and, beside it, two fresh ones with Till's schema.
+// openInserters opens the insert ceilings' databases: -insert-db and,
+// beside it, two fresh ones with Till's schema, each holding -rows past
+// sessions as Till's does (the batched ceiling shares the first).
 func (f *suiteFixture) openInserters() error {
 	var err error
 	if f.ins, err = openInserter(f.o.InsertDB); err != nil {
 		return err
 	}
 	ctx := context.Background()
-	if f.rowIns, err = openSessionInserter(ctx, f.o.InsertDB, "session", false); err != nil {
+	if f.rowIns, err = openSessionInserter(ctx, f.o.InsertDB, "session", false, f.o.Past); err != nil {
 		return err
 	}
-	f.bareIns, err = openSessionInserter(ctx, f.o.InsertDB, "session_bare", true)
+	f.bareIns, err = openSessionInserter(ctx, f.o.InsertDB, "session_bare", true, f.o.Past)
 	return err
 }
 
@@ -643,19 +653,29 @@ func (f *suiteFixture) workloads() []workload {
 		name: "ceiling: bare Fiber JSON", clients: 32, provides: ceilHTTP,
 		run: (&Load{Addr: cu.Host, Clients: 32, Request: cycle(ceilingReqs), Check: expect(200, `"pending"`)}).Run,
 	}}
+	// Each insert ceiling runs plain and prepared; the faster of the two
+	// in a run is that run's ceiling (summarize).
 	for _, in := range []struct {
 		name     string
 		ins      *inserter
 		provides string
 		ceiling  string
+		batched  bool
 	}{
-		{"ceiling: single-row insert", f.ins, ceilInsert, ""},
-		{"ceiling: session-row insert", f.rowIns, ceilSession, ceilInsert},
-		{"ceiling: session-row, no indexes", f.bareIns, ceilSessionBare, ceilInsert},
+		{"ceiling: single-row insert", f.ins, ceilInsert, "", false},
+		{"ceiling: session-row insert", f.rowIns, ceilSession, ceilInsert, false},
+		{"ceiling: session-row, no indexes", f.bareIns, ceilSessionBare, ceilInsert, false},
+		{"ceiling: session-row, batched", f.rowIns, ceilBatched, ceilInsert, true},
 	} {
-		for _, c := range []int{8, 32} {
-			ws = append(ws, workload{name: in.name, clients: c, provides: in.provides, ceiling: in.ceiling, inProcess: true,
-				run: func(next func() bool) (Result, error) { return in.ins.Run(c, next), nil }})
+		for _, mode := range []insertMode{plain, prepared} {
+			for _, c := range []int{8, 32} {
+				run := func(next func() bool) (Result, error) { return in.ins.Run(c, mode, next), nil }
+				if in.batched {
+					run = func(next func() bool) (Result, error) { return in.ins.RunBatched(c, mode, next), nil }
+				}
+				ws = append(ws, workload{name: in.name + ", " + mode.String(), clients: c, provides: in.provides,
+					ceiling: in.ceiling, inProcess: true, run: run})
+			}
 		}
 	}
 	kiraReads := func(next func() bool) (Result, error) {

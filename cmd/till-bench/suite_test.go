@@ -105,8 +105,68 @@ func TestSummarize(t *testing.T) {
 	for _, want := range []string{
 		"| polls | 32 | 625 (250–1000) |", "0.38× (0.25–0.50) of http | – |", "| ceiling: insert | 8 | 300 (200–400) |", "(ceiling) | – |",
 		"| ceiling: session-row | 8 | 150 (100–200) | 0.00 | 0.00 (0.00–0.00) | 0.50× (0.50–0.50) of insert | – |",
-		"| sessions | 8 | 100 (100–100) | 0.00 | 0.00 (0.00–0.00) | 0.38× (0.25–0.50) of insert | 0.75× (0.50–1.00) | 0 | 0 | 400 (300–500) |",
-		"| sessions | 32 | 175 (100–250) | 0.00 | 0.00 (0.00–0.00) | 0.35× (0.20–0.50) of insert | – | 0 | 3 | – |",
+		"| sessions | 8 | 100 (100–100) | 0.00 | 0.00 (0.00–0.00) | 0.38× (0.25–0.50) of insert | 0.75× (0.50–1.00) | – | 0 | 0 | 400 (300–500) |",
+		"| sessions | 32 | 175 (100–250) | 0.00 | 0.00 (0.00–0.00) | 0.35× (0.20–0.50) of insert | – | – | 0 | 3 | – |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestSummarizePlainPreparedBatched checks the ceilings measured plain
+// and prepared: each run's faster one is the ceiling, per concurrency;
+// Till's own figures are also divided by the batched session-row
+// ceiling, which is itself divided by the insert and session-row ones,
+// and the table names every ratio's ceiling.
+func TestSummarizePlainPreparedBatched(t *testing.T) {
+	var ms []measurement
+	for _, m := range []measurement{
+		{Workload: "ceiling: single-row insert, plain", Provides: ceilInsert, Rate: 400},
+		{Workload: "ceiling: single-row insert, prepared", Provides: ceilInsert, Rate: 500},
+		{Workload: "ceiling: session-row insert, plain", Provides: ceilSession, Ceiling: ceilInsert, Rate: 250},
+		{Workload: "ceiling: session-row insert, prepared", Provides: ceilSession, Ceiling: ceilInsert, Rate: 200},
+		{Workload: "ceiling: session-row, batched, plain", Provides: ceilBatched, Ceiling: ceilInsert, Rate: 800},
+		{Workload: "ceiling: session-row, batched, prepared", Provides: ceilBatched, Ceiling: ceilInsert, Rate: 1000},
+		{Workload: "sessions", Ceiling: ceilInsert, Rate: 100},
+	} {
+		for run, scale := range []float64{1, 2} {
+			for _, c := range []int{8, 32} {
+				m.Run, m.Clients, m.Rate = run+1, c, m.Rate*scale*float64(c/8)
+				ms = append(ms, m)
+				m.Rate /= scale * float64(c/8)
+			}
+		}
+	}
+	byName := map[string]row{}
+	for _, r := range summarize(ms) {
+		byName[r.Workload+"/"+strconv.Itoa(r.Clients)] = r
+	}
+	for _, c := range []string{"8", "32"} {
+		s := byName["sessions/"+c]
+		if s.Ratio != [3]float64{0.2, 0.2, 0.2} || s.SessionRatio != [3]float64{0.4, 0.4, 0.4} ||
+			!s.HasBatch || s.BatchRatio != [3]float64{0.1, 0.1, 0.1} {
+			t.Errorf("sessions c=%s: %+v", c, s)
+		}
+	}
+	plainRow, batched := byName["ceiling: session-row insert, plain/8"], byName["ceiling: session-row, batched, prepared/32"]
+	if plainRow.Ratio != [3]float64{0.5, 0.5, 0.5} || plainRow.HasBatch || plainRow.HasSession {
+		t.Errorf("the session-row ceiling, plain: %+v", plainRow)
+	}
+	if batched.Ratio != [3]float64{2, 2, 2} || batched.SessionRatio != [3]float64{4, 4, 4} || batched.HasBatch {
+		t.Errorf("the batched ceiling: %+v", batched)
+	}
+	if r := byName["ceiling: single-row insert, plain/32"]; r.Ratio != [3]float64{} || r.Rate != [3]float64{1600, 2400, 3200} {
+		t.Errorf("the slower insert ceiling: %+v", r)
+	}
+	var out bytes.Buffer
+	writeTable(&out, summarize(ms))
+	for _, want := range []string{
+		"| × ceiling median (min–max) | × session-row ceiling | × batched session-row ceiling |",
+		"| sessions | 8 | 150 (100–200) | 0.00 | 0.00 (0.00–0.00) | 0.20× (0.20–0.20) of insert | 0.40× (0.40–0.40) | 0.10× (0.10–0.10) | 0 | 0 | – |",
+		"| ceiling: session-row, batched, prepared | 32 | 6000 (4000–8000) | 0.00 | 0.00 (0.00–0.00) | 2.00× (2.00–2.00) of insert | 4.00× (4.00–4.00) | – |",
+		"× batched session-row ceiling: the same rows committed in batches",
+		"the faster of the two in each run is the ceiling",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
@@ -166,7 +226,7 @@ func TestParseSuite(t *testing.T) {
 		t.Fatalf("set-up only needs only -till and -state: %+v %v", o, err)
 	}
 	o, err = parseSuite(append(ok, "-rows", "1M", "-json", "/tmp/r.jsonl", "-state", "/tmp/s.json", "-pid", "42"), io.Discard)
-	if err != nil || o.Rows != "1M" || o.JSON != "/tmp/r.jsonl" || o.SetupOnly || o.PID != 42 {
+	if err != nil || o.Rows != "1M" || o.Past != 1_000_000 || o.JSON != "/tmp/r.jsonl" || o.SetupOnly || o.PID != 42 {
 		t.Fatalf("%+v %v", o, err)
 	}
 	with := func(k, v string) []string {
@@ -190,6 +250,7 @@ func TestParseSuite(t *testing.T) {
 		{"pprof without dir", with("-pprof", "http://127.0.0.1:9100"), "go together"},
 		{"zero runs", with("-runs", "0"), "-runs"},
 		{"negative pid", with("-pid", "-1"), "-pid"},
+		{"rows not a count", with("-rows", "many"), "-rows"},
 		{"bad only", with("-only", "("), "-only"},
 		{"stray argument", append(append([]string(nil), ok...), "extra"), "unexpected argument"},
 		{"setup without state", append(append([]string(nil), ok...), "-setup-only"), "needs -state"},
@@ -222,23 +283,54 @@ func TestCeilings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	res = in.Run(8, Count(200))
-	var n int
-	if err := in.db.QueryRow("SELECT COUNT(DISTINCT id) FROM ceiling_payments").Scan(&n); err != nil || res.Errors > 0 || res.N != 200 || n != 200 {
-		t.Fatalf("insert ceiling: %d rows, %+v, %v %v", n, res, err, res.FirstErr)
+	for i, mode := range []insertMode{plain, prepared} {
+		res = in.Run(8, mode, Count(200))
+		var n int
+		if err := in.db.QueryRow("SELECT COUNT(DISTINCT id) FROM ceiling_payments").Scan(&n); err != nil || res.Errors > 0 || res.N != 200 || n != 200*(i+1) {
+			t.Fatalf("insert ceiling, %s: %d rows, %+v, %v %v", mode, n, res, err, res.FirstErr)
+		}
+	}
+}
+
+// TestTakeQueued checks what one batch takes: the first row and whatever
+// else is queued, up to maxBatch, stopping at an empty or closed queue.
+func TestTakeQueued(t *testing.T) {
+	queue := make(chan batchReq, 2*maxBatch)
+	for n := range 2 * maxBatch {
+		queue <- batchReq{n: int64(n + 1)}
+	}
+	if b := takeQueued(queue, batchReq{n: 0}); len(b) != maxBatch || b[0].n != 0 || b[maxBatch-1].n != maxBatch-1 {
+		t.Fatalf("full queue: %d rows", len(b))
+	}
+	if b := takeQueued(queue, batchReq{n: -1}); len(b) != maxBatch || b[1].n != maxBatch {
+		t.Fatalf("second batch: %d rows", len(b))
+	}
+	if b := takeQueued(queue, batchReq{n: -2}); len(b) != 3 {
+		t.Fatalf("the rest: %d rows", len(b))
+	}
+	if b := takeQueued(queue, batchReq{n: -3}); len(b) != 1 {
+		t.Fatalf("empty queue: %d rows", len(b))
+	}
+	close(queue)
+	if b := takeQueued(queue, batchReq{n: -4}); len(b) != 1 {
+		t.Fatalf("closed queue: %d rows", len(b))
 	}
 }
 
 // TestSessionCeiling makes the session-row ceiling's database twice beside
-// a fresh one (SQLite or Postgres, TILL_TEST_DB): with Till's schema it
-// takes Till-shaped rows that Till's own model reads back, and refuses a
-// second pending session with the same amount on the address (the real
-// partial unique index is there); made again without indexes it starts
-// empty, has no secondary index left, and takes that duplicate.
+// a fresh one (SQLite or Postgres, TILL_TEST_DB): with Till's schema and
+// past sessions it takes Till-shaped rows plain, prepared and batched (each
+// row committed once: as many rows as inserts, no amount twice, and on
+// Postgres fewer transactions than rows), which Till's own model reads
+// back; it refuses a second pending session with the same amount on the
+// address (the real partial unique index is there), alone and in a batch,
+// which then commits nothing; made again without indexes it starts empty,
+// has no secondary index left, and takes that duplicate.
 func TestSessionCeiling(t *testing.T) {
 	ctx := context.Background()
 	base := modeltest.URL(t)
-	if modeltest.Engine() == models.Postgres {
+	postgres := modeltest.Engine() == models.Postgres
+	if postgres {
 		t.Cleanup(func() {
 			admin, err := sql.Open("pgx", base)
 			if err != nil {
@@ -249,40 +341,82 @@ func TestSessionCeiling(t *testing.T) {
 			_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+strings.TrimPrefix(u.Path, "/")+"_session WITH (FORCE)")
 		})
 	}
-	in, err := openSessionInserter(ctx, base, "session", false)
+	const past = 1000
+	in, err := openSessionInserter(ctx, base, "session", false, past)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if in.Indexes < 10 {
 		t.Errorf("payments has %d secondary indexes in Till's schema", in.Indexes)
 	}
-	res := in.Run(8, Count(200))
-	if res.Errors > 0 || res.N != 200 {
-		t.Fatalf("%+v %v", res, res.FirstErr)
+	var n, amounts, ids int
+	count := func() {
+		t.Helper()
+		if err := in.db.QueryRowContext(ctx, "SELECT COUNT(*), COUNT(DISTINCT amount_expected), COUNT(DISTINCT p.id) FROM payments p"+
+			" JOIN payment_links l ON l.id = p.link_id AND l.merchant_id = p.merchant_id WHERE p.status = 'pending' AND l.slug = 'ceiling'").
+			Scan(&n, &amounts, &ids); err != nil {
+			t.Fatal(err)
+		}
 	}
-	var n, amounts int
-	if err := in.db.QueryRowContext(ctx, "SELECT COUNT(*), COUNT(DISTINCT amount_expected) FROM payments p"+
-		" JOIN payment_links l ON l.id = p.link_id AND l.merchant_id = p.merchant_id WHERE p.status = 'pending' AND l.slug = 'ceiling'").
-		Scan(&n, &amounts); err != nil || n != 200 || amounts != 200 {
-		t.Fatalf("%d pending sessions on the link, %d amounts: %v", n, amounts, err)
+	if err := in.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM payments WHERE status <> 'pending'").Scan(&n); err != nil || n != past {
+		t.Fatalf("%d past sessions, want %d: %v", n, past, err)
 	}
-	if err := in.insertOne(ctx, 1); err == nil {
+	total := 0
+	for _, run := range []struct {
+		mode    insertMode
+		batched bool
+		clients int
+		rows    int
+	}{{plain, false, 8, 100}, {prepared, false, 8, 100}, {plain, true, 32, 300}, {prepared, true, 8, 300}} {
+		var res Result
+		if run.batched {
+			res = in.RunBatched(run.clients, run.mode, Count(run.rows))
+		} else {
+			res = in.Run(run.clients, run.mode, Count(run.rows))
+		}
+		total += run.rows
+		count()
+		if res.Errors > 0 || res.N != run.rows || n != total || amounts != total || ids != total {
+			t.Fatalf("%s, batched %v: %d pending sessions on the link, %d amounts, %d ids after %d inserts; %+v %v",
+				run.mode, run.batched, n, amounts, ids, total, res, res.FirstErr)
+		}
+	}
+	if postgres {
+		var txs int
+		if err := in.db.QueryRowContext(ctx, "SELECT COUNT(DISTINCT xmin::text) FROM payments WHERE status = 'pending' AND amount_expected > $1",
+			10*sompiPerKAS+200).Scan(&txs); err != nil || txs >= 600 {
+			t.Errorf("%d transactions for the 600 batched rows: %v", txs, err)
+		}
+	}
+	if err := in.insertOne(ctx, prepared, 1); err == nil {
 		t.Error("a second pending session with the same amount went in")
+	}
+	for _, mode := range []insertMode{plain, prepared} {
+		in.rows.Store(int64(total - 1)) // the next row, total, is there
+		if res := in.RunBatched(1, mode, Count(1)); res.Errors != 1 {
+			t.Errorf("%s: a second pending session of the same amount went in batched: %+v", mode, res)
+		}
+		if err := in.commitBatch(ctx, mode, []batchReq{{n: int64(total + 1)}, {n: int64(total)}}); err == nil {
+			t.Errorf("%s: a batch with a second pending session of the same amount went in", mode)
+		}
+	}
+	if count(); n != total {
+		t.Errorf("%d pending sessions after failed batches, want %d", n, total)
 	}
 	mdb, err := models.Open(ctx, in.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var p models.Payment
-	err = mdb.R(ctx).Order("amount_expected").First(&p).Error
+	err = mdb.R(ctx).Where("status = ?", models.StatusPending).Order("amount_expected").First(&p).Error
 	mdb.Close()
-	if err != nil || p.Status != models.StatusPending || p.AmountExpected != 10*sompiPerKAS+1 || p.PayAddress != suiteAddress ||
+	if err != nil || p.AmountExpected != 10*sompiPerKAS+1 || p.PayAddress != suiteAddress ||
 		p.RateAt == nil || p.USDCents == nil || p.DerivationIndex != nil || !p.ExpiresAt.After(p.CreatedAt) || p.LinkID == nil {
 		t.Fatalf("read back through Till's model: %+v %v", p, err)
 	}
 	in.Close()
 
-	in, err = openSessionInserter(ctx, base, "session", true)
+	in, err = openSessionInserter(ctx, base, "session", true, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,9 +424,9 @@ func TestSessionCeiling(t *testing.T) {
 	if err := in.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM payments").Scan(&n); err != nil || n != 0 || in.Indexes != 0 {
 		t.Fatalf("made again without indexes: %d rows, %d indexes, %v", n, in.Indexes, err)
 	}
-	for range 2 {
-		if err := in.insertOne(ctx, 1); err != nil {
-			t.Fatalf("without indexes: %v", err)
+	for _, mode := range []insertMode{plain, prepared} {
+		if err := in.insertOne(ctx, mode, 1); err != nil {
+			t.Fatalf("without indexes, %s: %v", mode, err)
 		}
 	}
 }

@@ -193,8 +193,46 @@ func TestByRowsSessionCeiling(t *testing.T) {
 	}
 }
 
+// TestByRowsBatched checks the by-rows table once the runs measured the
+// ceilings plain and prepared and the batched one: Till's cells divide by
+// the faster insert and session-row ceilings and by the batched one.
+func TestByRowsBatched(t *testing.T) {
+	var recs []record
+	for _, size := range []struct {
+		rows     string
+		sessions float64
+	}{{"0", 200}, {"1M", 100}} {
+		for _, m := range []measurement{
+			{Workload: "ceiling: single-row insert, plain", Provides: ceilInsert, Rate: 800},
+			{Workload: "ceiling: single-row insert, prepared", Provides: ceilInsert, Rate: 1000},
+			{Workload: "ceiling: session-row insert, plain", Provides: ceilSession, Ceiling: ceilInsert, Rate: 400},
+			{Workload: "ceiling: session-row insert, prepared", Provides: ceilSession, Ceiling: ceilInsert, Rate: 500},
+			{Workload: "ceiling: session-row, batched, prepared", Provides: ceilBatched, Ceiling: ceilInsert, Rate: 2000},
+			{Workload: "sessions: Kaspa single-address", Ceiling: ceilInsert, Rate: size.sessions},
+		} {
+			m.Run, m.Clients = 1, 32
+			recs = append(recs, record{Label: "sqlite", Rows: size.rows, Suite: &m})
+		}
+	}
+	var buf bytes.Buffer
+	writeByRows(&buf, recs)
+	out := buf.String()
+	for _, want := range []string{
+		"| workload | conns | rows=0 req/s (× ceiling / × session-row / × batched) | rows=1M req/s (× ceiling / × session-row / × batched) | rows=1M / rows=0 |",
+		"| sessions: Kaspa single-address | 32 | 200 (0.20× / 0.40× / 0.10×) | 100 (0.10× / 0.20× / 0.05×) | 0.50× |",
+		"| ceiling: session-row, batched, prepared | 32 | 2000 (2.00× / 4.00×) | 2000 (2.00× / 4.00×) | 1.00× |",
+		"| ceiling: session-row insert, plain | 32 | 400 (0.40×) | 400 (0.40×) | 1.00× |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // TestReportOldRecords reads JSON records as the suite wrote them before
-// the session-row ceiling existed: the tables keep their single ratio.
+// the session-row ceiling existed, and after it but before the plain,
+// prepared and batched ceilings: the tables keep the ratios those runs
+// measured.
 func TestReportOldRecords(t *testing.T) {
 	var lines []string
 	for _, rows := range []string{"0", "1M"} {
@@ -215,6 +253,27 @@ func TestReportOldRecords(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), "session-row") {
 		t.Errorf("a session-row column without its ceiling:\n%s", buf.String())
+	}
+
+	lines = nil
+	for _, rows := range []string{"0", "1M"} {
+		lines = append(lines,
+			`{"Label":"postgres","Rows":"`+rows+`","Suite":{"Run":1,"Workload":"ceiling: single-row insert","Clients":32,"Ceiling":"","Provides":"insert","Rate":4000,"P50":1000000,"P99":3000000,"N":8000,"Errors":0,"ChainCalls":0,"CPU":90000}}`,
+			`{"Label":"postgres","Rows":"`+rows+`","Suite":{"Run":1,"Workload":"ceiling: session-row insert","Clients":32,"Ceiling":"insert","Provides":"session-row","Rate":2000,"P50":1000000,"P99":3000000,"N":4000,"Errors":0,"ChainCalls":0}}`,
+			`{"Label":"postgres","Rows":"`+rows+`","Suite":{"Run":1,"Workload":"sessions: USDC","Clients":32,"Ceiling":"insert","Provides":"","Rate":1000,"P50":4000000,"P99":9000000,"N":2000,"Errors":0,"ChainCalls":0}}`)
+	}
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := runReport([]string{file}, &buf, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if want := "| sessions: USDC | 32 | 1000 (0.25× / 0.50×) | 1000 (0.25× / 0.50×) | 1.00× |"; !strings.Contains(buf.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, buf.String())
+	}
+	if strings.Contains(buf.String(), "batched") {
+		t.Errorf("a batched column without its ceiling:\n%s", buf.String())
 	}
 }
 
