@@ -26,8 +26,16 @@ import (
 // models/kaspa): merchants with it get one derived address per session.
 const hdKpub = "kpub2KUE88roSn5peP1rEZnbRuKYw1fEPbhqBoXVWW7mLfkrLvQBAjUqwx7m1ezeSfqfecv9RUYePuHf99iW51i31WjwWjnzKDCUcTucBSiBbJA"
 
-// suiteLinks is how many links of each kind the suite's sessions cycle over.
-const suiteLinks = 20
+// suiteLinks is how many links of each Kaspa kind the suite's sessions
+// cycle over; USDC gets suiteUSDCLinks, ten times as many, because its
+// unique offsets span 1…9,999 micro-USDC against Kaspa's 1…99,999 sompi:
+// both kinds then have about 2M distinct open amounts, so sessions left
+// open by earlier runs crowd neither (at 20 links a third of USDC's 200k
+// amounts were taken by the third run, 1.5 insert attempts a session).
+const (
+	suiteLinks     = 20
+	suiteUSDCLinks = 10 * suiteLinks
+)
 
 // suiteAddress is the single-address merchant's Kaspa payout address.
 const suiteAddress = "kaspa:qqkqkzjvr7zwxxmjxjkmxxdwju9kjs6e9u82uh59z07vgaks6gg62v8707g73"
@@ -435,6 +443,13 @@ func (f *suiteFixture) setUp() error {
 			}
 			*l.slugs = append(*l.slugs, slug)
 		}
+	}
+	for i := suiteLinks; i < suiteUSDCLinks; i++ {
+		slug, _, err := f.link(token, map[string]any{"title": "Ebook", "amount": 10 + i, "currency": "USDC", "chain": "local", "receiver": suiteReceiver})
+		if err != nil {
+			return err
+		}
+		f.USDC = append(f.USDC, slug)
 	}
 	for i := range 100 {
 		r, err := f.call("POST", "/api/link/generate", map[string]any{"currency": "USDC", "receiver": suiteReceiver,
