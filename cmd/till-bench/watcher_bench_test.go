@@ -24,7 +24,8 @@ import (
 //   - single-address: every session pays the merchant's one address (unique
 //     amounts), so the UTXO poll is one call whatever the session count;
 //   - per-payment-address: every session has its own derived address, so the
-//     poll is one POST /addresses/utxos per 1,000 addresses;
+//     poll is one POST /addresses/utxos per body the server's cap allows (about
+//     2,600 addresses, kaspa.Client.UTXOBatches);
 //   - single-address/confirming=1000: 1,000 of the sessions were paid and are
 //     confirming while the chain moves one block per cycle (the work of a
 //     busy shop: depth updates and sender lookups).
