@@ -44,6 +44,25 @@ func SQLWriteGroups(sql string) (bool, uint32) {
 	return w, uint32(m)
 }
 
+// ReserveIndexSQL is the kpub counter's statement (kpubreserve.go).
+var ReserveIndexSQL = reserveIndexSQL
+
+// OnIndexUpdate sets (nil: clears) a hook run before each kpub index
+// reservation's UPDATE, with the merchant and how many indexes it reserves.
+func OnIndexUpdate(s *Store, f func(merchantID string, n int)) {
+	s.indexes.mu.Lock()
+	defer s.indexes.mu.Unlock()
+	s.indexes.beforeUpdate = f
+}
+
+// QueuedForIndex is how many callers wait for the merchant's next index
+// reservation (not counting those its running UPDATE serves).
+func QueuedForIndex(s *Store, merchantID string) int {
+	s.indexes.mu.Lock()
+	defer s.indexes.mu.Unlock()
+	return len(s.indexes.queues[merchantID])
+}
+
 // Session creation's hand-written SQL (paymentinsert.go), for plan and
 // schema tests.
 var (
