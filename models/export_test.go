@@ -55,6 +55,14 @@ func OnIndexUpdate(s *Store, f func(merchantID string, n int)) {
 	s.indexes.beforeUpdate = f
 }
 
+// LimitIndexBatch bounds each kpub index reservation to n indexes (0: the
+// default bound; 1: one UPDATE per session, as before batching).
+func LimitIndexBatch(s *Store, n int) {
+	s.indexes.mu.Lock()
+	defer s.indexes.mu.Unlock()
+	s.indexes.limit = n
+}
+
 // QueuedForIndex is how many callers wait for the merchant's next index
 // reservation (not counting those its running UPDATE serves).
 func QueuedForIndex(s *Store, merchantID string) int {

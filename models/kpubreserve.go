@@ -26,6 +26,9 @@ type indexReserver struct {
 	// beforeUpdate, when set (tests), runs before each UPDATE with the
 	// merchant and how many indexes it reserves. Read under mu.
 	beforeUpdate func(merchantID string, n int)
+	// limit, when positive (benchmarks), bounds a reservation below
+	// maxIndexBatch: 1 is one UPDATE per session, as before. Read under mu.
+	limit int
 }
 
 // maxIndexBatch bounds one reservation, as maxCommitBatch bounds a commit.
@@ -81,6 +84,9 @@ func (s *Store) reserveBatch(merchantID string) (more bool) {
 	res.mu.Lock()
 	queue := res.queues[merchantID]
 	n := min(len(queue), maxIndexBatch)
+	if res.limit > 0 {
+		n = min(n, res.limit)
+	}
 	batch := queue[:n]
 	res.queues[merchantID] = queue[n:]
 	before := res.beforeUpdate

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"till/models"
 	"till/models/kaspa"
+	"till/models/modeltest"
 )
 
 // otherKpub is a second wallet (cmd/till-bench's), for kpub changes.
@@ -195,6 +197,49 @@ func TestKpubChangeRacingSession(t *testing.T) {
 			if p.PayAddress != tc.want || *p.DerivationIndex != 0 {
 				t.Fatalf("session at %s (index %d), want the new wallet's first address %s", p.PayAddress, *p.DerivationIndex, tc.want)
 			}
+		})
+	}
+}
+
+// BenchmarkKpubSessions opens kpub sessions of one merchant from 8
+// goroutines on the engine of the test run, with one UPDATE per session (as
+// before reservations were batched) and with reservations batched, in the
+// same process, so the two compare under the same load; updates/op is how
+// many counter UPDATEs a session cost.
+func BenchmarkKpubSessions(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		limit int
+	}{{"one index per update", 1}, {"reserved together", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			s := modeltest.Store(b)
+			m, err := s.Register(ctx, models.RegisterInput{Email: "m@example.com", Password: "securepassword", Name: "Shop", KaspaAddress: merchantAddr})
+			if err != nil {
+				b.Fatal(err)
+			}
+			k, title, amount := testKpub, "Item", "10"
+			if _, err := s.UpdateSettings(ctx, m.ID, models.SettingsInput{KaspaKpub: &k}); err != nil {
+				b.Fatal(err)
+			}
+			link, err := s.CreateLink(ctx, m.ID, models.LinkInput{Title: &title, Amount: &amount})
+			if err != nil {
+				b.Fatal(err)
+			}
+			models.LimitIndexBatch(s, bc.limit)
+			var updates atomic.Int64
+			models.OnIndexUpdate(s, func(string, int) { updates.Add(1) })
+			b.SetParallelism(4) // 8 goroutines on this 2-core machine
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.CreatePayment(ctx, models.CreatePaymentInput{LinkSlug: link.Slug}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(updates.Load())/float64(b.N), "updates/op")
 		})
 	}
 }
