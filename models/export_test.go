@@ -48,8 +48,8 @@ func SQLWriteGroups(sql string) (bool, uint32) {
 var ReserveIndexSQL = reserveIndexSQL
 
 // OnIndexUpdate sets (nil: clears) a hook run before each kpub index
-// reservation's UPDATE, with the merchant and how many indexes it reserves.
-func OnIndexUpdate(s *Store, f func(merchantID string, n int)) {
+// reservation takes the write connection and its batch.
+func OnIndexUpdate(s *Store, f func(merchantID string)) {
 	s.indexes.mu.Lock()
 	defer s.indexes.mu.Unlock()
 	s.indexes.beforeUpdate = f
@@ -64,7 +64,7 @@ func LimitIndexBatch(s *Store, n int) {
 }
 
 // QueuedForIndex is how many callers wait for the merchant's next index
-// reservation (not counting those its running UPDATE serves).
+// reservation, not yet taken into a batch.
 func QueuedForIndex(s *Store, merchantID string) int {
 	s.indexes.mu.Lock()
 	defer s.indexes.mu.Unlock()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"gorm.io/gorm"
 )
 
 // indexReserver hands out kpub derivation indexes to concurrent sessions of
@@ -23,9 +25,9 @@ type indexReserver struct {
 	// queues holds the callers waiting per merchant id; a merchant is in
 	// the map while a reservation for it is running.
 	queues map[string][]*indexReq
-	// beforeUpdate, when set (tests), runs before each UPDATE with the
-	// merchant and how many indexes it reserves. Read under mu.
-	beforeUpdate func(merchantID string, n int)
+	// beforeUpdate, when set (tests), runs before each reservation takes
+	// the write connection and its batch. Read under mu.
+	beforeUpdate func(merchantID string)
 	// limit, when positive (benchmarks), bounds a reservation below
 	// maxIndexBatch: 1 is one UPDATE per session, as before. Read under mu.
 	limit int
@@ -77,35 +79,37 @@ func (s *Store) reserveIndex(ctx context.Context, merchantID string) (int64, str
 
 // reserveBatch serves the merchant's queued callers with one UPDATE and
 // tells whether more have queued since (else the merchant leaves the map).
-// The UPDATE runs without the callers' contexts: one caller giving up must
-// not fail the others' reservation; its index is then a gap.
+// The batch is taken once the write connection is held, so on SQLite every
+// caller that queued while the single writer was busy (a group commit, say)
+// shares the UPDATE. The UPDATE runs without the callers' contexts: one
+// caller giving up must not fail the others' reservation; its index is then
+// a gap.
 func (s *Store) reserveBatch(merchantID string) (more bool) {
 	res := &s.indexes
 	res.mu.Lock()
-	queue := res.queues[merchantID]
-	n := min(len(queue), maxIndexBatch)
-	if res.limit > 0 {
-		n = min(n, res.limit)
-	}
-	batch := queue[:n]
-	res.queues[merchantID] = queue[n:]
 	before := res.beforeUpdate
 	res.mu.Unlock()
-
-	live := make([]*indexReq, 0, len(batch))
-	for _, r := range batch {
-		if r.ctx.Err() == nil {
-			live = append(live, r)
-		}
+	if before != nil {
+		before(merchantID)
 	}
-	if len(live) > 0 {
-		if before != nil {
-			before(merchantID, len(live))
+	var live []*indexReq
+	var next int64
+	var kpub string
+	err := s.db.W(context.Background()).Connection(func(tx *gorm.DB) error {
+		live = s.takeIndexBatch(merchantID)
+		if len(live) == 0 {
+			return nil
 		}
-		next, kpub, err := s.moveIndex(merchantID, len(live))
-		for i, r := range live {
-			r.done <- indexGrant{index: next - int64(len(live)-i), kpub: kpub, err: err}
+		return tx.Raw(reserveIndexSQL, len(live), merchantID).Row().Scan(&next, &kpub)
+	})
+	if err != nil {
+		if live == nil { // no connection: the batch was never taken
+			live = s.takeIndexBatch(merchantID)
 		}
+		err = fmt.Errorf("models: next index: %w", err)
+	}
+	for i, r := range live {
+		r.done <- indexGrant{index: next - int64(len(live)-i), kpub: kpub, err: err}
 	}
 
 	res.mu.Lock()
@@ -117,16 +121,28 @@ func (s *Store) reserveBatch(merchantID string) (more bool) {
 	return true
 }
 
+// takeIndexBatch takes the merchant's queued callers (at most the batch
+// bound) and returns those still waiting: a caller gone reserves nothing.
+func (s *Store) takeIndexBatch(merchantID string) []*indexReq {
+	res := &s.indexes
+	res.mu.Lock()
+	queue := res.queues[merchantID]
+	n := min(len(queue), maxIndexBatch)
+	if res.limit > 0 {
+		n = min(n, res.limit)
+	}
+	res.queues[merchantID] = queue[n:]
+	res.mu.Unlock()
+	live := make([]*indexReq, 0, n)
+	for _, r := range queue[:n] {
+		if r.ctx.Err() == nil {
+			live = append(live, r)
+		}
+	}
+	return live
+}
+
 // reserveIndexSQL moves the counter on by its first bind variable; its text
 // is merchantIndexSQL's, so the change tracker counts it as a write to the
 // counter alone.
 var reserveIndexSQL = merchantIndexSQL[0] + "?" + merchantIndexSQL[1] + "?" + merchantIndexSQL[2]
-
-// moveIndex moves the merchant's counter on by n and returns its new value
-// and the merchant's kpub, in the same statement.
-func (s *Store) moveIndex(merchantID string, n int) (next int64, kpub string, err error) {
-	if err := s.db.W(context.Background()).Raw(reserveIndexSQL, n, merchantID).Row().Scan(&next, &kpub); err != nil {
-		return 0, "", fmt.Errorf("models: next index: %w", err)
-	}
-	return next, kpub, nil
-}

@@ -26,22 +26,17 @@ func nextIndex(t *testing.T, f *fixture) int64 {
 }
 
 // TestKpubIndexesReservedTogether: concurrent kpub sessions of one merchant
-// get distinct indexes and addresses from fewer UPDATEs than sessions: the
-// first UPDATE is held until every other caller has queued, so the second
-// reserves all of theirs at once, and the counter ends at exactly n.
+// get distinct indexes and addresses from one UPDATE: the first reservation
+// is held until every caller has queued, and it takes them all. The counter
+// ends at exactly n.
 func TestKpubIndexesReservedTogether(t *testing.T) {
 	f := newFixture(t)
 	withKpub(t, f)
 	const n = 12
-	var mu sync.Mutex
-	var sizes []int
-	models.OnIndexUpdate(f.s, func(merchantID string, k int) {
-		mu.Lock()
-		sizes = append(sizes, k)
-		first := len(sizes) == 1
-		mu.Unlock()
-		if first {
-			await(t, "the other sessions queued", func() bool { return models.QueuedForIndex(f.s, merchantID) == n-k })
+	var updates atomic.Int32
+	models.OnIndexUpdate(f.s, func(merchantID string) {
+		if updates.Add(1) == 1 {
+			await(t, "every session queued", func() bool { return models.QueuedForIndex(f.s, merchantID) == n })
 		}
 	})
 	payments := make([]*models.Payment, n)
@@ -73,24 +68,23 @@ func TestKpubIndexesReservedTogether(t *testing.T) {
 	if got := nextIndex(t, f); got != n {
 		t.Errorf("counter %d after %d sessions, want %d", got, n, n)
 	}
-	if len(sizes) != 2 || sizes[0]+sizes[1] != n {
-		t.Errorf("reservations %v, want two covering %d sessions", sizes, n)
+	if got := updates.Load(); got != 1 {
+		t.Errorf("%d reservations for %d sessions, want 1", got, n)
 	}
 }
 
 // TestKpubReservationCancelled: a caller that gives up does not leave the
-// others waiting. One queued behind a running UPDATE reserves nothing; the
-// one running the UPDATE leaves its index as a gap. Caller a runs the first
-// UPDATE (held), b and c queue behind it.
+// others waiting, and reserves nothing unless its UPDATE had started. Caller
+// a runs the first reservation (held before it takes its batch), b and c
+// queue behind it; one of a and b gives up.
 func TestKpubReservationCancelled(t *testing.T) {
 	cases := []struct {
-		name    string
-		cancel  int      // which caller gives up: 0 a, 1 b
-		want    [3]int64 // each caller's index, -1 for none
-		counter int64
+		name   string
+		cancel int      // which caller gives up: 0 a, 1 b
+		want   [3]int64 // each caller's index, -1 for none
 	}{
-		{"queued caller", 1, [3]int64{0, -1, 1}, 2},
-		{"caller running the update", 0, [3]int64{-1, 1, 2}, 3},
+		{"queued caller", 1, [3]int64{0, -1, 1}},
+		{"caller running the reservation", 0, [3]int64{-1, 0, 1}},
 	}
 	type result struct {
 		p   *models.Payment
@@ -101,8 +95,8 @@ func TestKpubReservationCancelled(t *testing.T) {
 			f := newFixture(t)
 			withKpub(t, f)
 			entered, release := make(chan struct{}), make(chan struct{})
-			models.OnIndexUpdate(f.s, func(string, int) {
-				models.OnIndexUpdate(f.s, nil) // the first UPDATE only
+			models.OnIndexUpdate(f.s, func(string) {
+				models.OnIndexUpdate(f.s, nil) // the first reservation only
 				close(entered)
 				<-release
 			})
@@ -118,13 +112,12 @@ func TestKpubReservationCancelled(t *testing.T) {
 				}()
 				if i == 0 {
 					<-entered
-				} else {
-					await(t, "callers queued", func() bool { return models.QueuedForIndex(f.s, f.m.ID) == i })
 				}
+				await(t, "callers queued", func() bool { return models.QueuedForIndex(f.s, f.m.ID) == i+1 })
 			}
 			cancels[tc.cancel]()
 			if tc.cancel > 0 {
-				// A queued caller returns while the UPDATE is still held.
+				// A queued caller returns while the reservation is held.
 				if r := <-results[tc.cancel]; !errors.Is(r.err, context.Canceled) {
 					t.Fatalf("cancelled queued caller: %+v", r)
 				}
@@ -142,8 +135,8 @@ func TestKpubReservationCancelled(t *testing.T) {
 					t.Errorf("caller %d: %+v, want index %d", i, r, want)
 				}
 			}
-			if got := nextIndex(t, f); got != tc.counter {
-				t.Errorf("counter %d, want %d", got, tc.counter)
+			if got := nextIndex(t, f); got != 2 {
+				t.Errorf("counter %d, want 2 (nothing reserved for the caller gone)", got)
 			}
 		})
 	}
@@ -177,7 +170,7 @@ func TestKpubChangeRacingSession(t *testing.T) {
 			if p := f.session(); p.PayAddress != receive0 {
 				t.Fatalf("first session at %s, want %s", p.PayAddress, receive0)
 			}
-			models.OnIndexUpdate(f.s, func(string, int) {
+			models.OnIndexUpdate(f.s, func(string) {
 				models.OnIndexUpdate(f.s, nil)
 				to := tc.to
 				if _, err := f.s.UpdateSettings(f.ctx, f.m.ID, models.SettingsInput{KaspaKpub: &to}); err != nil {
@@ -228,7 +221,7 @@ func BenchmarkKpubSessions(b *testing.B) {
 			}
 			models.LimitIndexBatch(s, bc.limit)
 			var updates atomic.Int64
-			models.OnIndexUpdate(s, func(string, int) { updates.Add(1) })
+			models.OnIndexUpdate(s, func(string) { updates.Add(1) })
 			b.SetParallelism(4) // 8 goroutines on this 2-core machine
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
