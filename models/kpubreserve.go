@@ -14,12 +14,12 @@ import (
 // serialised on the merchant's row lock (and on SQLite the single writer,
 // outside the group commit). Now callers queue per merchant, and one
 // UPDATE … + n … RETURNING hands n consecutive indexes to the n callers
-// queued when it starts. The first caller of an idle merchant runs the
+// queued when it holds the write connection. The first caller of an idle merchant runs the
 // UPDATE itself (a lone caller waits for nobody: no timers); callers that
 // queued meanwhile are served by the next UPDATE, run by a goroutine that
 // ends when the queue is empty. n never exceeds the callers waiting, so the
 // gaps stay as bounded as before: an index is lost only to a caller that
-// gives up after its UPDATE started (as an unpaid session leaves one).
+// gives up after its batch was taken (as an unpaid session leaves one).
 type indexReserver struct {
 	mu sync.Mutex
 	// queues holds the callers waiting per merchant id; a merchant is in
