@@ -222,18 +222,31 @@ func tableMask(table string) changeMask {
 	return changeAll
 }
 
-// merchantIndexSQL is the head and tail of the kpub counter's statement
-// (insertDerivedPayment), around its one bind variable: it writes
+// merchantIndexSQL is the kpub counter's statement (reserveIndexSQL) around
+// its two bind variables, how many indexes and the merchant: it writes
 // kaspa_next_index alone (changeMerchantIndex). Any other text, this one
 // changed included, counts as a write to the whole merchants table.
-var merchantIndexSQL = [2]string{"UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = ", " RETURNING kaspa_next_index"}
+var merchantIndexSQL = [3]string{"UPDATE merchants SET kaspa_next_index = kaspa_next_index + ", " WHERE id = ", " RETURNING kaspa_next_index, kaspa_kpub"}
+
+// isMerchantIndexSQL tells whether sql is merchantIndexSQL with its bind
+// variables in either engine's form.
+func isMerchantIndexSQL(sql string) bool {
+	rest, ok := strings.CutPrefix(sql, merchantIndexSQL[0])
+	if !ok {
+		return false
+	}
+	n, rest, ok := strings.Cut(rest, merchantIndexSQL[1])
+	if !ok {
+		return false
+	}
+	id, ok := strings.CutSuffix(rest, merchantIndexSQL[2])
+	return ok && (n == "?" && id == "?" || n == "$1" && id == "$2")
+}
 
 // sqlWriteMask tells whether a SQL text writes and to which groups.
 func sqlWriteMask(sql string) (bool, changeMask) {
-	if bind, ok := strings.CutPrefix(sql, merchantIndexSQL[0]); ok {
-		if bind, ok = strings.CutSuffix(bind, merchantIndexSQL[1]); ok && (bind == "?" || bind == "$1") {
-			return true, changeMerchantIndex
-		}
+	if isMerchantIndexSQL(sql) {
+		return true, changeMerchantIndex
 	}
 	kw, rest := sqlWord(sql)
 	switch strings.ToUpper(kw) {

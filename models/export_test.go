@@ -44,6 +44,33 @@ func SQLWriteGroups(sql string) (bool, uint32) {
 	return w, uint32(m)
 }
 
+// ReserveIndexSQL is the kpub counter's statement (kpubreserve.go).
+var ReserveIndexSQL = reserveIndexSQL
+
+// OnIndexUpdate sets (nil: clears) a hook run before each kpub index
+// reservation takes the write connection and its batch.
+func OnIndexUpdate(s *Store, f func(merchantID string)) {
+	s.indexes.mu.Lock()
+	defer s.indexes.mu.Unlock()
+	s.indexes.beforeUpdate = f
+}
+
+// LimitIndexBatch bounds each kpub index reservation to n indexes (0: the
+// default bound; 1: one UPDATE per session, as before batching).
+func LimitIndexBatch(s *Store, n int) {
+	s.indexes.mu.Lock()
+	defer s.indexes.mu.Unlock()
+	s.indexes.limit = n
+}
+
+// QueuedForIndex is how many callers wait for the merchant's next index
+// reservation, not yet taken into a batch.
+func QueuedForIndex(s *Store, merchantID string) int {
+	s.indexes.mu.Lock()
+	defer s.indexes.mu.Unlock()
+	return len(s.indexes.queues[merchantID])
+}
+
 // Session creation's hand-written SQL (paymentinsert.go), for plan and
 // schema tests.
 var (

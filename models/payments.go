@@ -451,28 +451,39 @@ func (s *Store) insertUniqueAmountPayment(ctx context.Context, p *Payment, offse
 }
 
 // insertDerivedPayment gives the session the merchant's next receive address
-// kpub/0/i. The index comes from an atomic increment in its own statement, so
-// concurrent sessions never share an address and the merchant's row is
-// locked only for that statement; an index whose address is still watched
-// is skipped by the conditional insert (a gap, as an unpaid session leaves).
+// kpub/0/i. The index comes from the merchant's counter, reserved together
+// with the other sessions of the merchant waiting at that moment
+// (kpubreserve.go), so concurrent sessions never share an address and the
+// merchant's row is locked once per batch. The address is derived from the
+// kpub the reservation read with the index, not the cached m.KaspaKpub: a
+// kpub change in between (the counter back at 0) cannot pair the new
+// wallet's index with the old wallet's key. An index whose address is still
+// watched is skipped by the conditional insert (a gap, as an unpaid session
+// leaves).
 func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Payment) error {
-	key, err := s.extendedKey(m.KaspaKpub)
-	if err != nil {
+	// A key that does not parse costs no index (it is cached: one lookup).
+	if _, err := s.extendedKey(m.KaspaKpub); err != nil {
 		return &StateError{Reason: ErrKeyUnusable, Message: "The merchant's extended public key is not usable: " + err.Error()}
 	}
 	lateCutoff := s.clock().Add(-s.lateWindow)
 	// Skip indexes whose address still belongs to a watched session (after
 	// a kpub change back to an earlier wallet, say).
 	for attempt := 0; attempt < 1000; attempt++ {
-		var next int64
-		if err := s.db.W(ctx).Raw("UPDATE merchants SET kaspa_next_index = kaspa_next_index + 1 WHERE id = ? RETURNING kaspa_next_index", m.ID).
-			Row().Scan(&next); err != nil {
-			return fmt.Errorf("models: next index: %w", err)
+		idx, kpub, err := s.reserveIndex(ctx, m.ID)
+		if err != nil {
+			return err
 		}
-		idx := next - 1
+		if kpub == "" {
+			// The merchant went back to a single address meanwhile.
+			return &UnavailableError{Message: "The merchant's payout settings changed; try again"}
+		}
 		if idx < 0 || idx > math.MaxUint32 {
 			// A wrapped index would hand out an address already used.
 			return fmt.Errorf("models: receive address index %d out of range", idx)
+		}
+		key, err := s.extendedKey(kpub)
+		if err != nil {
+			return &StateError{Reason: ErrKeyUnusable, Message: "The merchant's extended public key is not usable: " + err.Error()}
 		}
 		addr, err := key.ReceiveAddress(uint32(idx))
 		if errors.Is(err, kaspa.ErrUnusableIndex) {

@@ -28,6 +28,8 @@ type Store struct {
 	reversalGrace time.Duration
 	// kpubs caches parsed extended public keys by their text.
 	kpubs sync.Map
+	// indexes reserves kpub derivation indexes together (kpubreserve.go).
+	indexes indexReserver
 	// commits batches session inserts (groupcommit.go).
 	commits *groupCommit
 	// offsetRange, when positive, narrows every chain's unique-offset

@@ -1,0 +1,238 @@
+package models_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"till/models"
+	"till/models/kaspa"
+	"till/models/modeltest"
+)
+
+// otherKpub is a second wallet (cmd/till-bench's), for kpub changes.
+const otherKpub = "kpub2KUE88roSn5peP1rEZnbRuKYw1fEPbhqBoXVWW7mLfkrLvQBAjUqwx7m1ezeSfqfecv9RUYePuHf99iW51i31WjwWjnzKDCUcTucBSiBbJA"
+
+// nextIndex is the merchant's kpub counter as stored.
+func nextIndex(t *testing.T, f *fixture) int64 {
+	t.Helper()
+	var n int64
+	if err := f.s.DB().R(f.ctx).Raw("SELECT kaspa_next_index FROM merchants WHERE id = ?", f.m.ID).Row().Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestKpubIndexesReservedTogether: concurrent kpub sessions of one merchant
+// get distinct indexes and addresses from one UPDATE: the first reservation
+// is held until every caller has queued, and it takes them all. The counter
+// ends at exactly n.
+func TestKpubIndexesReservedTogether(t *testing.T) {
+	f := newFixture(t)
+	withKpub(t, f)
+	const n = 12
+	var updates atomic.Int32
+	models.OnIndexUpdate(f.s, func(merchantID string) {
+		if updates.Add(1) == 1 {
+			await(t, "every session queued", func() bool { return models.QueuedForIndex(f.s, merchantID) == n })
+		}
+	})
+	payments := make([]*models.Payment, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			payments[i], errs[i] = f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
+		}()
+	}
+	wg.Wait()
+	indexes, addrs := map[int64]bool{}, map[string]bool{}
+	for i, p := range payments {
+		if errs[i] != nil {
+			t.Fatalf("session %d: %v", i, errs[i])
+		}
+		if p.DerivationIndex == nil || indexes[*p.DerivationIndex] || addrs[p.PayAddress] {
+			t.Fatalf("session %d: index %v address %s handed out twice", i, p.DerivationIndex, p.PayAddress)
+		}
+		indexes[*p.DerivationIndex], addrs[p.PayAddress] = true, true
+	}
+	for i := range int64(n) {
+		if !indexes[i] {
+			t.Fatalf("index %d not handed out: %v", i, indexes)
+		}
+	}
+	if got := nextIndex(t, f); got != n {
+		t.Errorf("counter %d after %d sessions, want %d", got, n, n)
+	}
+	if got := updates.Load(); got != 1 {
+		t.Errorf("%d reservations for %d sessions, want 1", got, n)
+	}
+}
+
+// TestKpubReservationCancelled: a caller that gives up does not leave the
+// others waiting, and reserves nothing unless its UPDATE had started. Caller
+// a runs the first reservation (held before it takes its batch), b and c
+// queue behind it; one of a and b gives up.
+func TestKpubReservationCancelled(t *testing.T) {
+	cases := []struct {
+		name   string
+		cancel int      // which caller gives up: 0 a, 1 b
+		want   [3]int64 // each caller's index, -1 for none
+	}{
+		{"queued caller", 1, [3]int64{0, -1, 1}},
+		{"caller running the reservation", 0, [3]int64{-1, 0, 1}},
+	}
+	type result struct {
+		p   *models.Payment
+		err error
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			withKpub(t, f)
+			entered, release := make(chan struct{}), make(chan struct{})
+			models.OnIndexUpdate(f.s, func(string) {
+				models.OnIndexUpdate(f.s, nil) // the first reservation only
+				close(entered)
+				<-release
+			})
+			var results [3]chan result
+			var cancels [3]context.CancelFunc
+			for i := range results {
+				ctx, cancel := context.WithCancel(f.ctx)
+				defer cancel()
+				results[i], cancels[i] = make(chan result, 1), cancel
+				go func() {
+					p, err := f.s.CreatePayment(ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
+					results[i] <- result{p, err}
+				}()
+				if i == 0 {
+					<-entered
+				}
+				await(t, "callers queued", func() bool { return models.QueuedForIndex(f.s, f.m.ID) == i+1 })
+			}
+			cancels[tc.cancel]()
+			if tc.cancel > 0 {
+				// A queued caller returns while the reservation is held.
+				if r := <-results[tc.cancel]; !errors.Is(r.err, context.Canceled) {
+					t.Fatalf("cancelled queued caller: %+v", r)
+				}
+			}
+			close(release)
+			for i, want := range tc.want {
+				if i == tc.cancel && tc.cancel > 0 {
+					continue
+				}
+				r := <-results[i]
+				switch {
+				case want < 0 && r.err == nil:
+					t.Errorf("cancelled caller %d created %+v", i, r.p)
+				case want >= 0 && (r.err != nil || *r.p.DerivationIndex != want):
+					t.Errorf("caller %d: %+v, want index %d", i, r, want)
+				}
+			}
+			if got := nextIndex(t, f); got != 2 {
+				t.Errorf("counter %d, want 2 (nothing reserved for the caller gone)", got)
+			}
+		})
+	}
+}
+
+// TestKpubChangeRacingSession: the kpub changes after the session read the
+// merchant (its cached m.KaspaKpub still the old one) and before its index
+// is reserved. The session takes the new wallet's first address (the
+// counter reset to 0), never the old wallet's key with the new counter;
+// a kpub removed meanwhile fails the session instead of using the old key.
+func TestKpubChangeRacingSession(t *testing.T) {
+	other, err := kaspa.ParseExtendedPublicKey(otherKpub, kaspa.Mainnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other0, err := other.ReceiveAddress(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, to string
+		want     string // the address, "" for an Unavailable error
+	}{
+		{"new wallet", otherKpub, other0.String()},
+		{"kpub removed", "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			withKpub(t, f)
+			if p := f.session(); p.PayAddress != receive0 {
+				t.Fatalf("first session at %s, want %s", p.PayAddress, receive0)
+			}
+			models.OnIndexUpdate(f.s, func(string) {
+				models.OnIndexUpdate(f.s, nil)
+				to := tc.to
+				if _, err := f.s.UpdateSettings(f.ctx, f.m.ID, models.SettingsInput{KaspaKpub: &to}); err != nil {
+					t.Error(err)
+				}
+			})
+			p, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
+			if tc.want == "" {
+				if !errors.Is(err, models.ErrUnavailable) {
+					t.Fatalf("session after the kpub was removed: %+v, %v", p, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.PayAddress != tc.want || *p.DerivationIndex != 0 {
+				t.Fatalf("session at %s (index %d), want the new wallet's first address %s", p.PayAddress, *p.DerivationIndex, tc.want)
+			}
+		})
+	}
+}
+
+// BenchmarkKpubSessions opens kpub sessions of one merchant from 8
+// goroutines on the engine of the test run, with one UPDATE per session (as
+// before reservations were batched) and with reservations batched, in the
+// same process, so the two compare under the same load; updates/op is how
+// many counter UPDATEs a session cost.
+func BenchmarkKpubSessions(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		limit int
+	}{{"one index per update", 1}, {"reserved together", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			s := modeltest.Store(b)
+			m, err := s.Register(ctx, models.RegisterInput{Email: "m@example.com", Password: "securepassword", Name: "Shop", KaspaAddress: merchantAddr})
+			if err != nil {
+				b.Fatal(err)
+			}
+			k, title, amount := testKpub, "Item", "10"
+			if _, err := s.UpdateSettings(ctx, m.ID, models.SettingsInput{KaspaKpub: &k}); err != nil {
+				b.Fatal(err)
+			}
+			link, err := s.CreateLink(ctx, m.ID, models.LinkInput{Title: &title, Amount: &amount})
+			if err != nil {
+				b.Fatal(err)
+			}
+			models.LimitIndexBatch(s, bc.limit)
+			var updates atomic.Int64
+			models.OnIndexUpdate(s, func(string) { updates.Add(1) })
+			b.SetParallelism(4) // 8 goroutines on this 2-core machine
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.CreatePayment(ctx, models.CreatePaymentInput{LinkSlug: link.Slug}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(updates.Load())/float64(b.N), "updates/op")
+		})
+	}
+}
