@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
+	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -103,9 +103,15 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
 		// of a group-commit transaction opens (models/groupcommit.go) stays
 		// in memory; with the default it spilled to a temporary file, 14 %
 		// of the writer's CPU in write system calls (docs/BENCHMARKS.md).
+		//
+		// The time parameters keep what glebarez/go-sqlite did before the
+		// swap to modernc.org/sqlite v1.62 (libtnb/sqlite): times written as
+		// "2006-01-02 15:04:05.999999999-07:00", DATE/DATETIME/TIMESTAMP
+		// columns read back in UTC, and nothing else turned into a time
+		// (libtnb switches _texttotime and _inttotime on unless told).
 		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)" +
-			"&_txlock=immediate&_time_format=sqlite"
+			"&_txlock=immediate&_time_format=sqlite&_timezone=UTC&_texttotime=0&_inttotime=0"
 		if query != "" {
 			dsn += "&" + query
 		}
