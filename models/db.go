@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/libtnb/sqlite"
@@ -44,6 +46,9 @@ type DB struct {
 	// base is the write pool without the prepared-statement cache.
 	base    *gorm.DB
 	changes *Changes
+	// stmts keeps the hot writes prepared on SQLite's write connection
+	// (nil on Postgres): see execPrepared.
+	stmts *writeStmts
 }
 
 // Now returns the current time in UTC, truncated to microseconds (the
@@ -162,6 +167,8 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
 		// opened BEGIN IMMEDIATE should never see; the saving there was a
 		// few percent at most, since the driver parses the text anyway.
 		db.read = db.read.Session(&gorm.Session{PrepareStmt: true, NewDB: true})
+		w, _ := db.write.DB()
+		db.stmts = &writeStmts{pool: w, m: map[string]*sql.Stmt{}}
 	}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
@@ -199,6 +206,9 @@ func (db *DB) Close() error {
 		db.changes.stop()
 	}
 	var errs []error
+	if db.stmts != nil {
+		errs = append(errs, db.stmts.close())
+	}
 	for _, g := range []*gorm.DB{db.write, db.read} {
 		if g == nil {
 			continue
@@ -228,6 +238,89 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	err := db.write.WithContext(ctx).Transaction(fn)
 	done(err == nil)
 	return err
+}
+
+// writeStmts are statements prepared once on SQLite's write pool, which has
+// a single connection, so each stays compiled on that connection for the
+// life of the pool. modernc.org/sqlite (v1.61.1 on) keeps a prepared
+// statement's program between executions; an unprepared Exec parses and
+// plans the text every time (sqlite3_prepare_v2 was 20–28 % of the CPU of
+// session creation, docs/BENCHMARKS.md). Only statements that run to
+// completion belong here (INSERT or UPDATE without RETURNING): each
+// execution ends with the statement reset, so none holds a read snapshot
+// open on the write connection between uses, which is what a cached SELECT
+// could do and what SQLITE_BUSY_SNAPSHOT (517) once came from when GORM's
+// statement cache covered every statement of the write handle.
+type writeStmts struct {
+	pool *sql.DB
+	mu   sync.Mutex
+	// m is keyed by the SQL text; its keys are the few constant statements
+	// of the callers (paymentinsert.go), so it stays that small.
+	m map[string]*sql.Stmt
+}
+
+// get returns query prepared on the write pool. It takes the write
+// connection to prepare the first time, so it must not be called while
+// this goroutine holds that connection (inside a transaction).
+func (w *writeStmts) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if st, ok := w.m[query]; ok {
+		return st, nil
+	}
+	st, err := w.pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("models: prepare: %w", err)
+	}
+	w.m[query] = st
+	return st, nil
+}
+
+func (w *writeStmts) close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var errs []error
+	for q, st := range w.m {
+		errs = append(errs, st.Close())
+		delete(w.m, q)
+	}
+	return errors.Join(errs...)
+}
+
+// execPrepared runs the write st (prepared from query by writeStmts.get)
+// with args: inside tx when tx is a DB.Tx transaction (through
+// Tx.StmtContext, which reuses the statement already prepared on the
+// transaction's connection), else on its own. It does what GORM's Exec
+// would around the statement: the error translated as GORM translates it
+// (a unique violation is gorm.ErrDuplicatedKey) and the write reported to
+// the change tracker (at commit inside tx).
+func (db *DB) execPrepared(ctx context.Context, tx *gorm.DB, st *sql.Stmt, query string, args []any) (rowsAffected int64, err error) {
+	var res sql.Result
+	if tx != nil {
+		sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+		if !ok {
+			return 0, fmt.Errorf("models: prepared write outside a database/sql transaction (%T)", tx.Statement.ConnPool)
+		}
+		txSt := sqlTx.StmtContext(ctx, st)
+		res, err = txSt.ExecContext(ctx, args...)
+		_ = txSt.Close() // releases the transaction's handle only; st stays prepared
+	} else {
+		res, err = st.ExecContext(ctx, args...)
+	}
+	if write, m := sqlWriteMask(query); write {
+		if tx != nil {
+			db.changes.wrote(tx, m)
+		} else {
+			db.changes.bump(m)
+		}
+	}
+	if err != nil {
+		if t, ok := db.write.Dialector.(gorm.ErrorTranslator); ok {
+			err = t.Translate(err)
+		}
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // gormLogger sends slow queries and unexpected errors to slog; record-not-found
