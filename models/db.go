@@ -33,10 +33,10 @@ const (
 // SQLITE_BUSY) while reads use a small pool; on Postgres both are the same pool.
 //
 // On SQLite the read pool runs every statement as a prepared statement
-// (GORM's cache, LRU-bounded): measured a few percent to a fifth cheaper per
-// read; the driver still parses the text at each execution, so the big saving
-// is the read cache (docs/BENCHMARKS.md). Migrations use the unprepared handle
-// (base), so DDL never enters the cache. Postgres keeps pgx's own
+// (GORM's cache, LRU-bounded), which modernc.org/sqlite keeps compiled
+// between executions; the write connection keeps the group commit's inserts
+// prepared (writeStmts). Migrations use the unprepared handle (base), so DDL
+// never enters the cache. Postgres keeps pgx's own
 // per-connection statement cache, which GORM's did not beat. Every write is
 // reported to changes (see Changes).
 type DB struct {
@@ -161,11 +161,11 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
 	if dialect == SQLite {
 		// One LRU of statements for the read pool; the bound keeps queries
 		// whose text varies (IN lists of varying length) from growing it.
-		// The write connection stays unprepared: with GORM's cache on it,
+		// The write connection is not under GORM's cache: with it,
 		// concurrent transactions (TestAssignCreditConcurrent) failed now
 		// and then with SQLITE_BUSY_SNAPSHOT (517), which one connection
-		// opened BEGIN IMMEDIATE should never see; the saving there was a
-		// few percent at most, since the driver parses the text anyway.
+		// opened BEGIN IMMEDIATE should never see. Its hot inserts are
+		// prepared by hand instead (writeStmts).
 		db.read = db.read.Session(&gorm.Session{PrepareStmt: true, NewDB: true})
 		w, _ := db.write.DB()
 		db.stmts = &writeStmts{pool: w, m: map[string]*sql.Stmt{}}
