@@ -268,7 +268,7 @@ func (w *writeStmts) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := w.m[query]; ok {
 		return st, nil
 	}
-	st, err := w.pool.PrepareContext(ctx, query)
+	st, err := w.pool.PrepareContext(ctx, query) //nolint:sqlclosecheck // kept for the pool's life; close() closes it
 	if err != nil {
 		return nil, fmt.Errorf("models: prepare: %w", err)
 	}
@@ -301,9 +301,7 @@ func (db *DB) execPrepared(ctx context.Context, tx *gorm.DB, st *sql.Stmt, query
 		if !ok {
 			return 0, fmt.Errorf("models: prepared write outside a database/sql transaction (%T)", tx.Statement.ConnPool)
 		}
-		txSt := sqlTx.StmtContext(ctx, st)
-		res, err = txSt.ExecContext(ctx, args...)
-		_ = txSt.Close() // releases the transaction's handle only; st stays prepared
+		res, err = execInTx(ctx, sqlTx, st, args)
 	} else {
 		res, err = st.ExecContext(ctx, args...)
 	}
@@ -321,6 +319,14 @@ func (db *DB) execPrepared(ctx context.Context, tx *gorm.DB, st *sql.Stmt, query
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// execInTx runs st in tx. Closing the transaction's handle of st releases
+// only that handle; st stays prepared on the connection.
+func execInTx(ctx context.Context, tx *sql.Tx, st *sql.Stmt, args []any) (sql.Result, error) {
+	txSt := tx.StmtContext(ctx, st)
+	defer txSt.Close()
+	return txSt.ExecContext(ctx, args...)
 }
 
 // gormLogger sends slow queries and unexpected errors to slog; record-not-found

@@ -157,7 +157,7 @@ func (g *groupCommit) commitSQLite(batch []*commitReq) {
 	stmts := make([]*sql.Stmt, len(batch))
 	for i, r := range batch {
 		var err error
-		if stmts[i], err = g.db.stmts.get(context.Background(), r.sql); err != nil {
+		if stmts[i], err = g.db.stmts.get(context.Background(), r.sql); err != nil { //nolint:sqlclosecheck // writeStmts owns it
 			results[i].err = err
 		}
 	}
@@ -208,7 +208,7 @@ func (g *groupCommit) execAlone(r *commitReq) commitResult {
 		res := g.db.W(r.ctx).Exec(r.sql, r.args...)
 		return commitResult{inserted: res.RowsAffected == 1, err: res.Error}
 	}
-	st, err := g.db.stmts.get(r.ctx, r.sql)
+	st, err := g.db.stmts.get(r.ctx, r.sql) //nolint:sqlclosecheck // writeStmts owns it
 	if err != nil {
 		return commitResult{err: err}
 	}

@@ -25,7 +25,7 @@ func TestExecPrepared(t *testing.T) {
 		t.Fatal(err)
 	}
 	const insert = "INSERT INTO payments (id, amount) SELECT ?, ? WHERE ? = 1"
-	st, err := db.stmts.get(ctx, insert)
+	st, err := db.stmts.get(ctx, insert) //nolint:sqlclosecheck // writeStmts owns it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,8 @@ func TestExecPrepared(t *testing.T) {
 			}
 		})
 	}
-	if again, err := db.stmts.get(ctx, insert); err != nil || again != st || len(db.stmts.m) != 1 {
+	again, err := db.stmts.get(ctx, insert) //nolint:sqlclosecheck // writeStmts owns it
+	if err != nil || again != st || len(db.stmts.m) != 1 {
 		t.Fatalf("statement prepared again (%v): %d kept", err, len(db.stmts.m))
 	}
 }
