@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,9 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/glebarez/sqlite"
+	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -31,10 +33,10 @@ const (
 // SQLITE_BUSY) while reads use a small pool; on Postgres both are the same pool.
 //
 // On SQLite the read pool runs every statement as a prepared statement
-// (GORM's cache, LRU-bounded): measured a few percent to a fifth cheaper per
-// read; the driver still parses the text at each execution, so the big saving
-// is the read cache (docs/BENCHMARKS.md). Migrations use the unprepared handle
-// (base), so DDL never enters the cache. Postgres keeps pgx's own
+// (GORM's cache, LRU-bounded), which modernc.org/sqlite keeps compiled
+// between executions; the write connection keeps the group commit's inserts
+// prepared (writeStmts). Migrations use the unprepared handle (base), so DDL
+// never enters the cache. Postgres keeps pgx's own
 // per-connection statement cache, which GORM's did not beat. Every write is
 // reported to changes (see Changes).
 type DB struct {
@@ -44,6 +46,9 @@ type DB struct {
 	// base is the write pool without the prepared-statement cache.
 	base    *gorm.DB
 	changes *Changes
+	// stmts keeps the hot writes prepared on SQLite's write connection
+	// (nil on Postgres): see execPrepared.
+	stmts *writeStmts
 }
 
 // Now returns the current time in UTC, truncated to microseconds (the
@@ -103,9 +108,15 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
 		// of a group-commit transaction opens (models/groupcommit.go) stays
 		// in memory; with the default it spilled to a temporary file, 14 %
 		// of the writer's CPU in write system calls (docs/BENCHMARKS.md).
+		//
+		// The time parameters keep what glebarez/go-sqlite did before the
+		// swap to modernc.org/sqlite v1.62 (libtnb/sqlite): times written as
+		// "2006-01-02 15:04:05.999999999-07:00", DATE/DATETIME/TIMESTAMP
+		// columns read back in UTC, and nothing else turned into a time
+		// (libtnb switches _texttotime and _inttotime on unless told).
 		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)" +
-			"&_txlock=immediate&_time_format=sqlite"
+			"&_txlock=immediate&_time_format=sqlite&_timezone=UTC&_texttotime=0&_inttotime=0"
 		if query != "" {
 			dsn += "&" + query
 		}
@@ -150,12 +161,14 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
 	if dialect == SQLite {
 		// One LRU of statements for the read pool; the bound keeps queries
 		// whose text varies (IN lists of varying length) from growing it.
-		// The write connection stays unprepared: with GORM's cache on it,
+		// The write connection is not under GORM's cache: with it,
 		// concurrent transactions (TestAssignCreditConcurrent) failed now
 		// and then with SQLITE_BUSY_SNAPSHOT (517), which one connection
-		// opened BEGIN IMMEDIATE should never see; the saving there was a
-		// few percent at most, since the driver parses the text anyway.
+		// opened BEGIN IMMEDIATE should never see. Its hot inserts are
+		// prepared by hand instead (writeStmts).
 		db.read = db.read.Session(&gorm.Session{PrepareStmt: true, NewDB: true})
+		w, _ := db.write.DB()
+		db.stmts = &writeStmts{pool: w, m: map[string]*sql.Stmt{}}
 	}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
@@ -193,6 +206,9 @@ func (db *DB) Close() error {
 		db.changes.stop()
 	}
 	var errs []error
+	if db.stmts != nil {
+		errs = append(errs, db.stmts.close())
+	}
 	for _, g := range []*gorm.DB{db.write, db.read} {
 		if g == nil {
 			continue
@@ -222,6 +238,95 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	err := db.write.WithContext(ctx).Transaction(fn)
 	done(err == nil)
 	return err
+}
+
+// writeStmts are statements prepared once on SQLite's write pool, which has
+// a single connection, so each stays compiled on that connection for the
+// life of the pool. modernc.org/sqlite (v1.61.1 on) keeps a prepared
+// statement's program between executions; an unprepared Exec parses and
+// plans the text every time (sqlite3_prepare_v2 was 20–28 % of the CPU of
+// session creation, docs/BENCHMARKS.md). Only statements that run to
+// completion belong here (INSERT or UPDATE without RETURNING): each
+// execution ends with the statement reset, so none holds a read snapshot
+// open on the write connection between uses, which is what a cached SELECT
+// could do and what SQLITE_BUSY_SNAPSHOT (517) once came from when GORM's
+// statement cache covered every statement of the write handle.
+type writeStmts struct {
+	pool *sql.DB
+	mu   sync.Mutex
+	// m is keyed by the SQL text; its keys are the few constant statements
+	// of the callers (paymentinsert.go), so it stays that small.
+	m map[string]*sql.Stmt
+}
+
+// get returns query prepared on the write pool. It takes the write
+// connection to prepare the first time, so it must not be called while
+// this goroutine holds that connection (inside a transaction).
+func (w *writeStmts) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if st, ok := w.m[query]; ok {
+		return st, nil
+	}
+	st, err := w.pool.PrepareContext(ctx, query) //nolint:sqlclosecheck // kept for the pool's life; close() closes it
+	if err != nil {
+		return nil, fmt.Errorf("models: prepare: %w", err)
+	}
+	w.m[query] = st
+	return st, nil
+}
+
+func (w *writeStmts) close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var errs []error
+	for q, st := range w.m {
+		errs = append(errs, st.Close())
+		delete(w.m, q)
+	}
+	return errors.Join(errs...)
+}
+
+// execPrepared runs the write st (prepared from query by writeStmts.get)
+// with args: inside tx when tx is a DB.Tx transaction (through
+// Tx.StmtContext, which reuses the statement already prepared on the
+// transaction's connection), else on its own. It does what GORM's Exec
+// would around the statement: the error translated as GORM translates it
+// (a unique violation is gorm.ErrDuplicatedKey) and the write reported to
+// the change tracker (at commit inside tx).
+func (db *DB) execPrepared(ctx context.Context, tx *gorm.DB, st *sql.Stmt, query string, args []any) (rowsAffected int64, err error) {
+	var res sql.Result
+	if tx != nil {
+		sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+		if !ok {
+			return 0, fmt.Errorf("models: prepared write outside a database/sql transaction (%T)", tx.Statement.ConnPool)
+		}
+		res, err = execInTx(ctx, sqlTx, st, args)
+	} else {
+		res, err = st.ExecContext(ctx, args...)
+	}
+	if write, m := sqlWriteMask(query); write {
+		if tx != nil {
+			db.changes.wrote(tx, m)
+		} else {
+			db.changes.bump(m)
+		}
+	}
+	if err != nil {
+		if t, ok := db.write.Dialector.(gorm.ErrorTranslator); ok {
+			err = t.Translate(err)
+		}
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// execInTx runs st in tx. Closing the transaction's handle of st releases
+// only that handle; st stays prepared on the connection.
+func execInTx(ctx context.Context, tx *sql.Tx, st *sql.Stmt, args []any) (sql.Result, error) {
+	txSt := tx.StmtContext(ctx, st)
+	defer txSt.Close()
+	return txSt.ExecContext(ctx, args...)
 }
 
 // gormLogger sends slow queries and unexpected errors to slog; record-not-found

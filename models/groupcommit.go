@@ -146,18 +146,34 @@ func (g *groupCommit) run(idle chan struct{}) {
 // transaction on SQLite); a caller gone before its turn is skipped. Should
 // the transaction itself fail (an I/O error, say), each insert is run again
 // on its own, so one failure never takes the others with it.
+//
+// Each insert runs as a statement prepared once on the write connection
+// (DB.execPrepared): the inserts are long and all alike, and parsing them
+// again each time was a fifth or more of the writer's CPU.
 func (g *groupCommit) commitSQLite(batch []*commitReq) {
 	results := make([]commitResult, len(batch))
+	// Prepared before the transaction: preparing takes the pool's one
+	// connection, which the transaction holds.
+	stmts := make([]*sql.Stmt, len(batch))
+	for i, r := range batch {
+		var err error
+		if stmts[i], err = g.db.stmts.get(context.Background(), r.sql); err != nil { //nolint:sqlclosecheck // writeStmts owns it
+			results[i].err = err
+		}
+	}
 	err := g.db.Tx(context.Background(), func(tx *gorm.DB) error {
 		for i, r := range batch {
+			if stmts[i] == nil {
+				continue
+			}
 			if err := r.ctx.Err(); err != nil {
 				results[i].err = err
 				continue
 			}
-			res := tx.Exec(r.sql, r.args...)
-			results[i] = commitResult{inserted: res.RowsAffected == 1, err: res.Error}
-			if res.Error != nil && !isUniqueViolation(res.Error) {
-				return res.Error // the transaction may be gone; retry one by one
+			n, err := g.db.execPrepared(context.Background(), tx, stmts[i], r.sql, r.args)
+			results[i] = commitResult{inserted: n == 1, err: err}
+			if err != nil && !isUniqueViolation(err) {
+				return err // the transaction may be gone; retry one by one
 			}
 		}
 		return nil
@@ -174,8 +190,7 @@ func (g *groupCommit) eachAlone(batch []*commitReq, results []commitResult) {
 	for i, r := range batch {
 		results[i] = commitResult{err: r.ctx.Err()}
 		if results[i].err == nil {
-			res := g.db.W(r.ctx).Exec(r.sql, r.args...)
-			results[i] = commitResult{inserted: res.RowsAffected == 1, err: res.Error}
+			results[i] = g.execAlone(r)
 		}
 	}
 }
@@ -185,4 +200,18 @@ func (g *groupCommit) reply(batch []*commitReq, results []commitResult) {
 	for i, r := range batch {
 		r.done <- results[i]
 	}
+}
+
+// execAlone runs r as its own statement: on SQLite the prepared one.
+func (g *groupCommit) execAlone(r *commitReq) commitResult {
+	if g.db.stmts == nil {
+		res := g.db.W(r.ctx).Exec(r.sql, r.args...)
+		return commitResult{inserted: res.RowsAffected == 1, err: res.Error}
+	}
+	st, err := g.db.stmts.get(r.ctx, r.sql) //nolint:sqlclosecheck // writeStmts owns it
+	if err != nil {
+		return commitResult{err: err}
+	}
+	n, err := g.db.execPrepared(r.ctx, nil, st, r.sql, r.args)
+	return commitResult{inserted: n == 1, err: err}
 }

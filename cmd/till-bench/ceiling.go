@@ -20,9 +20,9 @@ import (
 	"syscall"
 	"time"
 
-	_ "github.com/glebarez/go-sqlite" // the SQLite driver under gorm's glebarez/sqlite, as Till uses it
 	"github.com/gofiber/fiber/v2"
 	_ "github.com/jackc/pgx/v5/stdlib" // pgx, the driver under gorm's postgres
+	_ "modernc.org/sqlite"             // the SQLite driver under gorm's libtnb/sqlite, as Till uses it
 
 	"till/models"
 )
