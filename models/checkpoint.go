@@ -42,7 +42,7 @@ type checkpointer struct {
 	// TRUNCATE; tick is signalled (never blocking) after every interval
 	// handled, run or not. Tests read them.
 	runs, escalations atomic.Int64
-	tick                chan struct{}
+	tick              chan struct{}
 }
 
 // checkpointConfig is when the checkpointer works; tests shorten it.
