@@ -43,6 +43,9 @@ type checkpointer struct {
 	// handled, run or not. Tests read them.
 	runs, escalations atomic.Int64
 	tick              chan struct{}
+	// caughtUp is the change stamp as of the last checkpoint that left
+	// nothing behind: every write counted up to it is in the database file.
+	caughtUp atomic.Uint64
 }
 
 // checkpointConfig is when the checkpointer works; tests shorten it.
@@ -82,15 +85,15 @@ func startCheckpointer(dsn string, changes *Changes, log *slog.Logger, cfg check
 		conn: conn, changes: changes, log: log, cfg: cfg, cancel: cancel,
 		done: make(chan struct{}), tick: make(chan struct{}, 1),
 	}
-	go c.loop(ctx)
+	go c.loop(ctx, changes.stamp(changeAll))
 	return c, nil
 }
 
-func (c *checkpointer) loop(ctx context.Context) {
+// loop checkpoints every interval once the change stamp has moved from seen.
+func (c *checkpointer) loop(ctx context.Context, seen uint64) {
 	defer close(c.done)
 	t := time.NewTicker(c.cfg.interval)
 	defer t.Stop()
-	seen := c.changes.stamp(changeAll)
 	// behind: the last checkpoint left frames behind; over: it found the
 	// WAL at the bound.
 	behind, over := false, false
@@ -118,6 +121,9 @@ func (c *checkpointer) loop(ctx context.Context) {
 				c.log.Warn("sqlite checkpoint failed", slog.String("mode", mode), slog.String("error", err.Error()))
 			}
 			behind = err != nil || done < logPages
+			if !behind {
+				c.caughtUp.Store(now)
+			}
 			over = logPages >= c.cfg.boundPages
 		}
 		select {

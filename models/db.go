@@ -38,7 +38,8 @@ const (
 // prepared (writeStmts). Migrations use the unprepared handle (base), so DDL
 // never enters the cache. Postgres keeps pgx's own
 // per-connection statement cache, which GORM's did not beat. Every write is
-// reported to changes (see Changes).
+// reported to changes (see Changes). A SQLite file's WAL is checkpointed off
+// the writer, on a connection of its own (see checkpointer).
 type DB struct {
 	Dialect Dialect
 	write   *gorm.DB
