@@ -38,7 +38,8 @@ const (
 // prepared (writeStmts). Migrations use the unprepared handle (base), so DDL
 // never enters the cache. Postgres keeps pgx's own
 // per-connection statement cache, which GORM's did not beat. Every write is
-// reported to changes (see Changes).
+// reported to changes (see Changes). A SQLite file's WAL is checkpointed off
+// the writer, on a connection of its own (see checkpointer).
 type DB struct {
 	Dialect Dialect
 	write   *gorm.DB
@@ -49,6 +50,9 @@ type DB struct {
 	// stmts keeps the hot writes prepared on SQLite's write connection
 	// (nil on Postgres): see execPrepared.
 	stmts *writeStmts
+	// ckpt checkpoints the WAL off the writer (SQLite file only; nil
+	// otherwise): see checkpointer.
+	ckpt *checkpointer
 }
 
 // Now returns the current time in UTC, truncated to microseconds (the
@@ -93,6 +97,7 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
 		cfg.Logger = newGormLogger(log)
 	}
 	db := &DB{Dialect: dialect}
+	var ckptDSN string // SQLite file: the checkpoint connection's
 	switch dialect {
 	case SQLite:
 		path := strings.TrimPrefix(rawURL, "sqlite://")
@@ -114,17 +119,26 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
 		// "2006-01-02 15:04:05.999999999-07:00", DATE/DATETIME/TIMESTAMP
 		// columns read back in UTC, and nothing else turned into a time
 		// (libtnb switches _texttotime and _inttotime on unless told).
-		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)" +
-			"&_txlock=immediate&_time_format=sqlite&_timezone=UTC&_texttotime=0&_inttotime=0"
-		if query != "" {
-			dsn += "&" + query
+		//
+		// The write connection alone has wal_autocheckpoint(0): its WAL
+		// checkpoints run on a connection of their own (checkpoint.go).
+		dsn := func(busyMS int, extra string) string {
+			d := "file:" + path + fmt.Sprintf("?_pragma=busy_timeout(%d)", busyMS) + "&_pragma=journal_mode(WAL)" +
+				"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)" + extra +
+				"&_txlock=immediate&_time_format=sqlite&_timezone=UTC&_texttotime=0&_inttotime=0"
+			if query != "" {
+				d += "&" + query
+			}
+			return d
 		}
-		if db.write, err = gorm.Open(sqlite.Open(dsn), cfg); err != nil {
+		if db.write, err = gorm.Open(sqlite.Open(dsn(10000, "&_pragma=wal_autocheckpoint(0)")), cfg); err != nil {
 			return nil, fmt.Errorf("models: open sqlite: %w", err)
 		}
-		if db.read, err = gorm.Open(sqlite.Open(dsn), cfg); err != nil {
+		if db.read, err = gorm.Open(sqlite.Open(dsn(10000, "")), cfg); err != nil {
 			return nil, fmt.Errorf("models: open sqlite: %w", err)
+		}
+		if path != ":memory:" { // no WAL in memory, nothing to checkpoint
+			ckptDSN = dsn(checkpointBusy, "&_pragma=wal_autocheckpoint(0)")
 		}
 		db.base = db.write
 		w, _ := db.write.DB()
@@ -178,6 +192,12 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
 		sqlDB, _ := db.base.DB()
 		db.changes.startPostgres(rawURL, sqlDB, log)
 	}
+	if ckptDSN != "" {
+		if db.ckpt, err = startCheckpointer(ckptDSN, db.changes, log, defaultCheckpoint); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	return db, nil
 }
 
@@ -200,12 +220,17 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the change listener and closes every pool.
+// Close stops the change listener and the checkpointer and closes every
+// pool. The last SQLite connection to close checkpoints the WAL and
+// removes it.
 func (db *DB) Close() error {
 	if db.changes != nil {
 		db.changes.stop()
 	}
 	var errs []error
+	if db.ckpt != nil {
+		errs = append(errs, db.ckpt.stop())
+	}
 	if db.stmts != nil {
 		errs = append(errs, db.stmts.close())
 	}
