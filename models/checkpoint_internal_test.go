@@ -164,10 +164,11 @@ func TestCheckpointEscalates(t *testing.T) {
 	if walSize(t, path) == 0 {
 		t.Fatal("no WAL written")
 	}
-	awaitCheckpoint(t, c, func() bool { return c.escalations.Load() > 0 })
-	if got := walSize(t, path); got != 0 {
-		t.Errorf("WAL after TRUNCATE: %d bytes, want 0", got)
-	}
+	// An escalation may come while the writes still run (the bound is one
+	// page), and the rows after it grow the WAL again; the one after the
+	// last write empties it. Only TRUNCATE leaves a 0-byte WAL: PASSIVE
+	// backfills and lets the writer reuse the file, never shrinks it.
+	awaitCheckpoint(t, c, func() bool { return c.escalations.Load() > 0 && walSize(t, path) == 0 })
 }
 
 // TestCheckpointStopsOnClose: Close ends the checkpointer's goroutine.
