@@ -425,10 +425,16 @@ func TestTwoDispatchersDeliverEachOnce(t *testing.T) {
 			t.Errorf("delivery %s arrived %d times", id, n)
 		}
 	}
-	// The work was shared: every dispatcher delivered some of it.
+	// The work was shared: more than one dispatcher delivered some of it.
+	// Which ones is the scheduler's choice: on SQLite one of three now and
+	// then claimed nothing before the others had taken all 45 (CI, -race).
+	var busy []int
 	for i := range stores {
-		if !strings.Contains(e.logs.String(), fmt.Sprintf(`msg="webhook delivered" dispatcher=%d `, i)) {
-			t.Errorf("dispatcher %d delivered nothing", i)
+		if strings.Contains(e.logs.String(), fmt.Sprintf(`msg="webhook delivered" dispatcher=%d `, i)) {
+			busy = append(busy, i)
 		}
+	}
+	if len(busy) < 2 {
+		t.Errorf("only dispatchers %v delivered; the work was not shared", busy)
 	}
 }
