@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"till/models"
 	"till/workers"
 )
@@ -14,8 +16,9 @@ import (
 // Watcher finds payments on the Kaspa chain. Each cycle it makes one
 // /info/blockdag call and one POST /addresses/utxos per body of up to
 // the server's body cap of watched addresses (Client.UTXOBatches: about
-// 2,600 addresses),
-// whatever the number of sessions or customer polls; then a bounded number of transaction lookups that
+// 2,600 addresses; up to utxoBatchesInFlight of them at once), whatever the
+// number of sessions or customer polls; then a bounded number of
+// transaction lookups that
 // check credits of unconfirmed payments missing from the UTXO answer (spent,
 // or taken back by the chain), a bounded number for sender details and,
 // every few cycles, a bounded history read that finds coins the merchant
@@ -120,11 +123,11 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 	}
 	obs := models.KaspaObservation{Network: dag.NetworkName, VirtualDaaScore: dag.VirtualDaaScore, Watch: watch}
 	seen := map[string]bool{}
-	for _, chunk := range w.Client.UTXOBatches(watch.Addresses) {
-		utxos, err := w.Client.UTXOsByAddresses(ctx, chunk)
-		if err != nil {
-			return models.KaspaApplyResult{}, err
-		}
+	batches, err := w.utxoBatches(ctx, watch.Addresses)
+	if err != nil {
+		return models.KaspaApplyResult{}, err
+	}
+	for _, utxos := range batches {
 		for _, u := range utxos {
 			if u.Amount > uint64(1<<62) {
 				continue
@@ -172,6 +175,31 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 		w.Log.Warn("kaspa watcher: transaction details", slog.Any("error", err))
 	}
 	return res, nil
+}
+
+// utxoBatchesInFlight is how many UTXO requests of one cycle may be in
+// flight at once. Sent one after another, a cycle's requests add up: at
+// 100,000 open sessions on their own addresses a cycle makes 13 of them
+// (about 2,600 addresses each), seconds against a distant REST server.
+// Four keeps a cycle to a few round trips without hammering a public one.
+const utxoBatchesInFlight = 4
+
+// utxoBatches asks the REST server for the UTXOs of addresses, split into
+// the bodies its cap allows (Client.UTXOBatches), up to
+// utxoBatchesInFlight requests at once; the answers come back in the
+// batches' order. The first error cancels the requests still running.
+func (w *Watcher) utxoBatches(ctx context.Context, addresses []string) ([][]UTXO, error) {
+	chunks := w.Client.UTXOBatches(addresses)
+	out := make([][]UTXO, len(chunks))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(utxoBatchesInFlight)
+	for i, chunk := range chunks {
+		g.Go(func() (err error) {
+			out[i], err = w.Client.UTXOsByAddresses(gctx, chunk)
+			return err
+		})
+	}
+	return out, g.Wait()
 }
 
 func outpointKey(tx string, idx uint32) string { return tx + ":" + strconv.FormatUint(uint64(idx), 10) }

@@ -274,6 +274,51 @@ func TestWatcherCallsPerAddressBatch(t *testing.T) {
 	}
 }
 
+// TestWatcherUTXOBatchesInFlight: a cycle's UTXO requests run
+// concurrently (utxoBatchesInFlight), not one after another. The double
+// holds each request until three are in flight at once; a watcher that
+// sent them in turn would be let through one by one after the hold's
+// timeout, and the peak would read 1.
+func TestWatcherUTXOBatchesInFlight(t *testing.T) {
+	h := newHarness(t)
+	h.client.MaxRequestBytes = 1_000
+	r := h.env.Do("PATCH", "/api/settings", map[string]any{"kaspaKpub": watchKpub}, h.m.Bearer()...)
+	if r.Status != 200 {
+		t.Fatalf("kpub: %d %s", r.Status, r.Body)
+	}
+	var addrs []string
+	var amts []string
+	for range 27 { // 3 batches of 13, 13, 1 under a 1,000-byte cap
+		s := h.env.Do("POST", "/api/payments", map[string]any{"paymentLinkSlug": h.slug}).JSON(t)
+		addrs = append(addrs, s["kaspaAddress"].(string))
+		amts = append(amts, s["amountExpected"].(string))
+	}
+	h.cycle() // sessions created: settle start scores
+	// One payment in the first batch and one in the last: both are seen,
+	// whichever request answers first.
+	h.chain.Advance(1)
+	for _, i := range []int{0, len(addrs) - 1} {
+		amt, err := double.ParseKAS(amts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.chain.Pay(addrs[i], amt, "")
+	}
+	h.chain.ResetCalls()
+	const route = "POST /addresses/utxos"
+	h.chain.HoldUntilInFlight(route, 3, 5*time.Second)
+	res := h.cycle()
+	if peak := h.chain.PeakInFlight()[route]; peak != 3 {
+		t.Fatalf("at most %d UTXO requests in flight at once; want all 3 of the cycle's", peak)
+	}
+	if calls := h.chain.Calls()[route]; calls != 3 {
+		t.Fatalf("%d UTXO requests, want 3", calls)
+	}
+	if res.NewTransfers != 2 || res.Matched != 2 {
+		t.Fatalf("payments in the first and last batch: %+v", res)
+	}
+}
+
 // watchKpub is the account kpub of research/kaspa.md §3.4 (mainnet).
 const watchKpub = "kpub2K5JP5BKvfwttwv3aCdLAiF26nZugo8HA5SNv51hHCRRf5fWx8qPYjNxRBNc8tracpahrC3HpqK5VoaTS9hrT1q7LuzQL4LchptgsHhsThv"
 

@@ -21,7 +21,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -269,6 +271,9 @@ type Chain struct {
 
 	failures []*failRule
 	calls    map[string]int
+	inFlight map[string]int   // requests being served, per route
+	peak     map[string]int   // most in flight at once since ResetCalls
+	holds    map[string]*hold // HoldUntilInFlight
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -298,6 +303,9 @@ func New(opts Options) *Chain {
 		txs:       map[string]*tx{},
 		byAddr:    map[string][]*tx{},
 		calls:     map[string]int{},
+		inFlight:  map[string]int{},
+		peak:      map[string]int{},
+		holds:     map[string]*hold{},
 		closed:    make(chan struct{}),
 	}
 	if c.bps <= 0 {
@@ -757,11 +765,68 @@ func (c *Chain) Calls() map[string]int {
 	return out
 }
 
-// ResetCalls zeroes the call counters.
+// ResetCalls zeroes the call counters and the in-flight peaks.
 func (c *Chain) ResetCalls() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls = map[string]int{}
+	c.peak = map[string]int{}
+}
+
+// PeakInFlight returns, per route pattern, the most requests the double
+// was serving at once since the last ResetCalls: whether a client runs its
+// requests concurrently.
+func (c *Chain) PeakInFlight() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.peak)
+}
+
+// hold keeps a route's requests waiting until n are in flight together.
+type hold struct {
+	n       int
+	timeout time.Duration
+	release chan struct{}
+	once    sync.Once
+}
+
+// HoldUntilInFlight makes each request to route wait, before it is
+// served, until n requests to route are in flight at once or timeout has
+// passed since it arrived (so a client that sends one at a time is only
+// slowed, never stuck). PeakInFlight then tells which happened. The hold
+// is released for good once n have met; install a new one to hold again.
+func (c *Chain) HoldUntilInFlight(route string, n int, timeout time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holds[route] = &hold{n: n, timeout: timeout, release: make(chan struct{})}
+}
+
+// enter counts a request to pattern in flight and returns the function
+// that counts it out, after waiting on the route's hold if one is set.
+func (c *Chain) enter(r *http.Request, pattern string) (leave func()) {
+	c.mu.Lock()
+	c.inFlight[pattern]++
+	c.peak[pattern] = max(c.peak[pattern], c.inFlight[pattern])
+	h := c.holds[pattern]
+	if h != nil && c.inFlight[pattern] >= h.n {
+		h.once.Do(func() { close(h.release) })
+	}
+	c.mu.Unlock()
+	leave = func() {
+		c.mu.Lock()
+		c.inFlight[pattern]--
+		c.mu.Unlock()
+	}
+	if h != nil {
+		t := time.NewTimer(h.timeout)
+		defer t.Stop()
+		select {
+		case <-h.release:
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+	}
+	return leave
 }
 
 // AutoAdvance advances the DAG in the background every interval by

@@ -101,6 +101,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f, failing := c.takeFailureLocked(pattern)
 	cgFail := pattern == routeCoinGecko && c.coingeckoFail
 	c.mu.Unlock()
+	defer c.enter(r, pattern)()
 
 	if cgFail {
 		writeRaw(w, r, http.StatusTooManyRequests, "application/json",
