@@ -207,12 +207,20 @@ type KasPayStatus struct {
 // KasPayCreated returns p as the KasPay create-payment response.
 func (p *Payment) KasPayCreated() KasPayCreated {
 	status, stage := p.Status.KasPay()
+	// The URI is built once: a USDC payment's EVM fields carry it too.
+	evmFields := p.EVMFieldsOf()
+	var uri string
+	if evmFields != nil {
+		uri = evmFields.PaymentURI
+	} else {
+		uri = p.PaymentURI()
+	}
 	out := KasPayCreated{
 		ID: p.ID, KaspaAddress: p.KaspaAddressOf(), AmountExpected: FormatAmount8(p.AmountExpected, p.AssetOf()),
-		Status: status, ExpiresAt: ISOTime(p.ExpiresAt), Stage: stage, PaymentURI: p.PaymentURI(),
+		Status: status, ExpiresAt: ISOTime(p.ExpiresAt), Stage: stage, PaymentURI: uri,
 		DerivationIndex: p.DerivationIndex, Currency: string(p.PriceCurrency),
 		RequiredConfirmations: p.RequiredConfirmations, CreatedAt: ISOTime(p.CreatedAt),
-		EVMFields: p.EVMFieldsOf(),
+		EVMFields: evmFields,
 	}
 	if p.PriceCurrency == USD {
 		usd := FormatAmount8(p.PriceAmount, USD)
