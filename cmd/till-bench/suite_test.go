@@ -250,6 +250,8 @@ func TestParseSuite(t *testing.T) {
 		{"pprof without dir", with("-pprof", "http://127.0.0.1:9100"), "go together"},
 		{"zero runs", with("-runs", "0"), "-runs"},
 		{"negative pid", with("-pid", "-1"), "-pid"},
+		{"negative db pid", with("-db-pid", "-1"), "-db-pid"},
+		{"negative ceiling pid", with("-ceiling-pid", "-1"), "-ceiling-pid"},
 		{"rows not a count", with("-rows", "many"), "-rows"},
 		{"bad only", with("-only", "("), "-only"},
 		{"stray argument", append(append([]string(nil), ok...), "extra"), "unexpected argument"},
