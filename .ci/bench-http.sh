@@ -64,6 +64,12 @@
 #                 session workloads, kept with a top-10 summary in the printed
 #                 temp directory (never in the repository). The metrics
 #                 middleware is then on: compare figures without PROFILE.
+#   PGSTAT=1      the bench's Postgres loads pg_stat_statements (CI's does
+#                 not); the suite prints each workload's top statements by
+#                 total execution time (run 1: calls, mean µs, µs per
+#                 request), Till's database and the ceilings' side by side.
+#                 Its bookkeeping costs the server some CPU: compare the
+#                 budget columns without PGSTAT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/lib.sh
@@ -73,6 +79,7 @@ DURATION=${DURATION:-5s}
 RUNS=${RUNS:-3}
 DBS=${DBS:-sqlite postgres}
 PROFILE=${PROFILE:-0}
+PGSTAT=${PGSTAT:-0}
 WORKLOADS=${WORKLOADS:-}
 XFF=${XFF:-1}
 ROWS=${ROWS:-0}
@@ -220,7 +227,13 @@ prefilled() {
 for db in $DBS; do
   case $db in
     sqlite) ;;
-    postgres) pg_start >/dev/null ;;
+    postgres)
+      PG_OPTS=""
+      [[ $PGSTAT != 1 ]] || PG_OPTS="-c shared_preload_libraries=pg_stat_statements"
+      pg_start >/dev/null
+      [[ $PGSTAT != 1 ]] || "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
+        -c 'CREATE EXTENSION pg_stat_statements'
+      ;;
     *)
       echo "DBS: unknown database $db (sqlite or postgres)" >&2
       exit 2
@@ -236,6 +249,8 @@ for db in $DBS; do
     start_till
     suite_extra=(-only "$WORKLOADS" -rows "$rows" -json "$RESULTS")
     [[ $XFF == 1 ]] || suite_extra+=(-xff=false)
+    [[ $PGSTAT != 1 || $db != postgres ]] ||
+      suite_extra+=(-pgstat "postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable")
     [[ $rows == 0 ]] || {
       prefilled -rows "$rows"
       suite_extra+=(-state "$STATE")

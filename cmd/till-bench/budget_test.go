@@ -186,3 +186,46 @@ func TestBudgetTable(t *testing.T) {
 		t.Errorf("a budget line for a workload other than sessions:\n%s", out.String())
 	}
 }
+
+// TestWriteStatements prints run 1's top statements per workload, with
+// the execution time per request of the workload; other runs and
+// workloads without statements print nothing.
+func TestWriteStatements(t *testing.T) {
+	ms := []measurement{
+		{Run: 1, Workload: "ceiling: single-row insert, plain", Clients: 8, N: 1000, Statements: []stmtStat{
+			{DB: "ceiling_rows_0", Query: "INSERT INTO ceiling_payments VALUES ($1, $2)", Calls: 1000, Total: 25, Mean: 25}}},
+		{Run: 1, Workload: "status: polls", Clients: 32, N: 500},
+		{Run: 1, Workload: "sessions: Kaspa single-address", Clients: 8, N: 400, Statements: []stmtStat{
+			{DB: "till_rows_0", Query: "INSERT INTO payments SELECT $1 WHERE a|b", Calls: 100, Total: 20, Mean: 200},
+			{DB: "till_rows_0", Query: "UPDATE x", Calls: 2, Total: 1, Mean: 500}}},
+		{Run: 2, Workload: "sessions: Kaspa single-address", Clients: 8, N: 400, Statements: []stmtStat{
+			{DB: "till_rows_0", Query: "run two", Calls: 1, Total: 1, Mean: 1}}},
+	}
+	var out bytes.Buffer
+	writeStatements(&out, ms)
+	for _, want := range []string{
+		"ceiling: single-row insert, plain, c=8 (1000 requests):",
+		"| ceiling_rows_0 | 1000 | 25.0 | 25.0 | 25.0 | `INSERT INTO ceiling_payments VALUES ($1, $2)` |",
+		"sessions: Kaspa single-address, c=8 (400 requests):",
+		"| till_rows_0 | 100 | 20.0 | 200.0 | 50.0 | `INSERT INTO payments SELECT $1 WHERE a\\|b` |",
+		"| till_rows_0 | 2 | 1.0 | 500.0 | 2.5 | `UPDATE x` |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("statements lack %q:\n%s", want, out.String())
+		}
+	}
+	if s := out.String(); strings.Contains(s, "status: polls") || strings.Contains(s, "run two") {
+		t.Errorf("statements of a workload without any, or of run 2:\n%s", s)
+	}
+	out.Reset()
+	writeStatements(&out, ms[1:2])
+	if out.Len() != 0 {
+		t.Errorf("without statements: %q", out.String())
+	}
+	if got := shortQuery("SELECT  a,\n\t b FROM   ü", 15); got != "SELECT a, b FRO…" {
+		t.Errorf("shortQuery = %q", got)
+	}
+	if got := shortQuery("SELECT ü", 8); got != "SELECT …" {
+		t.Errorf("shortQuery cut inside a rune: %q", got)
+	}
+}

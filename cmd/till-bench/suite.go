@@ -85,13 +85,18 @@ type suiteOptions struct {
 	// JSON, when set, is a file the measurements are appended to, one JSON
 	// object a line, for till-bench report.
 	JSON string
+	// PgStat, when set, is a Postgres URL on the server under test, which
+	// has pg_stat_statements loaded: each workload's top statements are
+	// read there (pgstat.go).
+	PgStat string
 }
 
 // parseSuite reads the suite's flags:
 //
 //	till-bench suite -label sqlite -till URL -kaspa URL -evm URL -ceiling URL -insert-db DBURL
 //	    [-d 5s] [-warmup 500ms] [-runs 3] [-open 1000] [-pprof URL -profile-dir DIR]
-//	    [-state FILE [-setup-only]] [-rows 1M] [-json FILE]
+//	    [-state FILE [-setup-only]] [-rows 1M] [-json FILE] [-pid PID] [-db-pid PID] [-ceiling-pid PID]
+//	    [-pgstat postgres://…]
 func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	var o suiteOptions
 	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
@@ -116,6 +121,7 @@ func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	fs.IntVar(&o.DBPID, "db-pid", 0, "the database server's main process id (the postmaster): measure its and its children's CPU per request")
 	fs.IntVar(&o.CeilingPID, "ceiling-pid", 0, "till-bench ceiling-http's process id: measure its CPU per request")
 	fs.StringVar(&o.Rows, "rows", "0", "past sessions in Till's database, for the JSON records (till-bench prefill -rows)")
+	fs.StringVar(&o.PgStat, "pgstat", "", "postgres://… on the server under test, with pg_stat_statements loaded: print each workload's top statements")
 	fs.StringVar(&o.JSON, "json", "", "append the measurements to this file, one JSON object a line (till-bench report)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -150,6 +156,9 @@ func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	}
 	if !strings.HasPrefix(o.InsertDB, "sqlite://") && !strings.HasPrefix(o.InsertDB, "postgres://") {
 		return o, fmt.Errorf("suite: -insert-db %q: want sqlite://PATH or postgres://…", o.InsertDB)
+	}
+	if o.PgStat != "" && !strings.HasPrefix(o.PgStat, "postgres://") {
+		return o, fmt.Errorf("suite: -pgstat %q: want postgres://…", o.PgStat)
 	}
 	if (o.Pprof == "") != (o.ProfileDir == "") {
 		return o, errors.New("suite: -pprof and -profile-dir go together")
@@ -224,6 +233,8 @@ type measurement struct {
 	// core count; nil in records from before they were measured.
 	Idle  *float64 `json:",omitempty"`
 	Cores int      `json:",omitempty"`
+	// Statements are the top statements by execution time (-pgstat).
+	Statements []stmtStat `json:",omitempty"`
 }
 
 // runSuite sets Till up through its API, then runs every workload
@@ -271,6 +282,7 @@ func runSuite(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "\n### %s, %s past sessions (%d runs of %s per workload)\n\n", o.Label, o.Rows, o.Runs, o.Duration)
 	fmt.Fprintf(stdout, "Load average (1/5/15 min) at start → end: %s\n\n", strings.Join(loads, "; "))
 	writeTable(stdout, summarize(all))
+	writeStatements(stdout, all)
 	return nil
 }
 
@@ -346,6 +358,7 @@ type suiteFixture struct {
 	// The insert ceilings: bare (ceiling_payments), session-row (Till's
 	// schema) and session-row without payments' secondary indexes.
 	ins, rowIns, bareIns *inserter
+	pgStat               *pgStat // with -pgstat
 	suiteState
 	open     []string // open Kaspa sessions
 	polls    []string // each open session's checkout poll URL (with its version)
@@ -377,6 +390,9 @@ func newSuiteFixture(o suiteOptions) (*suiteFixture, error) {
 		}
 	}
 	err := f.openInserters()
+	if err == nil && o.PgStat != "" {
+		f.pgStat, err = openPgStat(o.PgStat)
+	}
 	if err == nil {
 		_, err = f.usdcSession()
 	}
@@ -412,6 +428,9 @@ func (f *suiteFixture) close() {
 		if in != nil {
 			in.Close()
 		}
+	}
+	if f.pgStat != nil {
+		f.pgStat.Close()
 	}
 }
 
@@ -793,6 +812,11 @@ func (f *suiteFixture) measure(run int, w workload) (measurement, error) {
 	case w.provides != "":
 		pid = 0
 	}
+	if f.pgStat != nil {
+		if err := f.pgStat.reset(); err != nil {
+			return measurement{}, fmt.Errorf("pg_stat_statements_reset: %w", err)
+		}
+	}
 	cpu0, cpuErr := readBudget(pid, f.o.DBPID)
 	res, err := w.run(Until(f.o.Duration))
 	cpu1, cpuErr1 := readBudget(pid, f.o.DBPID)
@@ -811,6 +835,11 @@ func (f *suiteFixture) measure(run int, w workload) (measurement, error) {
 		Rate: res.Rate(), P50: res.Percentile(50), P99: res.Percentile(99), N: res.N, Errors: res.Errors,
 		FirstErr: res.FirstErr, ChainCalls: calls}
 	m.fill(cpu0, cpu1, pid, f.o.DBPID)
+	if f.pgStat != nil {
+		if m.Statements, err = f.pgStat.top(); err != nil {
+			return measurement{}, fmt.Errorf("pg_stat_statements: %w", err)
+		}
+	}
 	return m, nil
 }
 

@@ -252,6 +252,7 @@ func TestParseSuite(t *testing.T) {
 		{"negative pid", with("-pid", "-1"), "-pid"},
 		{"negative db pid", with("-db-pid", "-1"), "-db-pid"},
 		{"negative ceiling pid", with("-ceiling-pid", "-1"), "-ceiling-pid"},
+		{"pgstat not postgres", with("-pgstat", "sqlite:///x"), "-pgstat"},
 		{"rows not a count", with("-rows", "many"), "-rows"},
 		{"bad only", with("-only", "("), "-only"},
 		{"stray argument", append(append([]string(nil), ok...), "extra"), "unexpected argument"},
