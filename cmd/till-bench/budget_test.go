@@ -222,10 +222,18 @@ func TestWriteStatements(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("without statements: %q", out.String())
 	}
-	if got := shortQuery("SELECT  a,\n\t b FROM   ü", 15); got != "SELECT a, b FRO…" {
-		t.Errorf("shortQuery = %q", got)
-	}
-	if got := shortQuery("SELECT ü", 8); got != "SELECT …" {
-		t.Errorf("shortQuery cut inside a rune: %q", got)
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"SELECT  a,\n\t b", 20, "SELECT a, b"},
+		{"INSERT INTO t SELECT 1 WHERE NOT EXISTS (x)", 20, "INSERT INT … EXISTS (x)"},
+		{"SELECT üü", 8, "SELE … üü"},
+		{"Sü üb", 4, "S … b"}, // both cuts fall inside a ü: its halves dropped
+	} {
+		if got := shortQuery(tc.in, tc.n); got != tc.want {
+			t.Errorf("shortQuery(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
 	}
 }

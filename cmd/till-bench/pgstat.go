@@ -69,19 +69,20 @@ func (p *pgStat) top() ([]stmtStat, error) {
 		if err := rows.Scan(&s.DB, &s.Query, &s.Calls, &s.Total, &s.Mean); err != nil {
 			return nil, err
 		}
-		s.Query, s.Mean = shortQuery(s.Query, 120), s.Mean*1000
+		s.Query, s.Mean = shortQuery(s.Query, 200), s.Mean*1000
 		out = append(out, s)
 	}
 	return out, rows.Err()
 }
 
-// shortQuery collapses a query's whitespace and cuts it to n bytes.
+// shortQuery collapses a query's whitespace and, past n bytes, keeps its
+// head and tail (an INSERT's conditional part is at its end).
 func shortQuery(q string, n int) string {
 	q = strings.Join(strings.Fields(q), " ")
-	if len(q) > n {
-		q = strings.ToValidUTF8(q[:n], "") + "…"
+	if len(q) <= n {
+		return q
 	}
-	return q
+	return strings.ToValidUTF8(q[:n/2], "") + " … " + strings.ToValidUTF8(q[len(q)-n/2:], "")
 }
 
 // writeStatements prints, per workload measured with -pgstat in run 1,
