@@ -208,14 +208,21 @@ type budget struct {
 	machine         machineStat
 }
 
-// readBudget reads all four; workerPID or dbPID 0 is not read.
-func readBudget(workerPID, dbPID int) (budget, error) {
+// readBudget reads all four; workerPID or dbPID 0 is not read. The
+// generator's own time is read last at a window's start and first at its
+// end, so the scan of /proc for the database's processes stays outside it.
+func readBudget(workerPID, dbPID int, end bool) (budget, error) {
 	var b budget
 	var errs [4]error
+	if end {
+		b.gen, errs[2] = selfCPU()
+	}
 	b.worker, errs[0] = procCPU(workerPID)
 	b.db, errs[1] = treeCPU(dbPID)
-	b.gen, errs[2] = selfCPU()
 	b.machine, errs[3] = readMachineStat()
+	if !end {
+		b.gen, errs[2] = selfCPU()
+	}
 	return b, errors.Join(errs[:]...)
 }
 

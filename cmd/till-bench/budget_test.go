@@ -111,20 +111,31 @@ func TestMachineStat(t *testing.T) {
 	}
 }
 
-// TestSelfCPU reads the generator's own CPU time, growing with work.
+// TestSelfCPU reads the generator's own CPU time, growing with work; on
+// the real /proc, this process is in its parent's tree.
 func TestSelfCPU(t *testing.T) {
 	before, err := selfCPU()
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := before
-	for x := 0; after <= before; x++ {
+	after, ticked := before, time.Duration(0)
+	for x := 0; after <= before || ticked == 0; x++ { // until /proc's 10 ms ticks show some too
 		for i := range 1_000_000 {
 			x ^= i
 		}
 		if after, err = selfCPU(); err != nil {
 			t.Fatal(err)
 		}
+		if ticked, err = procCPU(os.Getpid()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := readBudget(os.Getpid(), os.Getppid(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.db < b.worker || b.worker <= 0 || b.gen < b.worker-clockTick || b.machine.cores < 1 {
+		t.Errorf("readBudget(self, parent): %+v; want the parent's tree to hold this process's CPU", b)
 	}
 }
 

@@ -817,9 +817,9 @@ func (f *suiteFixture) measure(run int, w workload) (measurement, error) {
 			return measurement{}, fmt.Errorf("pg_stat_statements_reset: %w", err)
 		}
 	}
-	cpu0, cpuErr := readBudget(pid, f.o.DBPID)
+	cpu0, cpuErr := readBudget(pid, f.o.DBPID, false)
 	res, err := w.run(Until(f.o.Duration))
-	cpu1, cpuErr1 := readBudget(pid, f.o.DBPID)
+	cpu1, cpuErr1 := readBudget(pid, f.o.DBPID, true)
 	wg.Wait()
 	if err == nil {
 		err = errors.Join(profErr, cpuErr, cpuErr1)
