@@ -19,8 +19,14 @@
 # connections and session creation at 8 and 32, and prints each figure with
 # its ratio to its ceiling of the same run (session creation also to the
 # session-row and batched session-row ceilings), the CPU per request of the
-# process doing the work (till serve, or the generator itself for the insert
-# ceilings) and the load average.
+# process doing the work (till serve, the bare handler, or the generator
+# itself for the insert ceilings) and the load average. Beside it, each
+# workload's CPU budget per request: the database server's (Postgres: the
+# postmaster and its children, from /proc; SQLite is inside Till), the
+# generator's own (getrusage), the whole machine's busy time and its idle
+# share (/proc/stat); and per session workload a "CPU budget per session"
+# line: Till + DB + generator µs, and what the cores ÷ that sum would allow
+# beside the measured rate.
 #
 # Two more stages, each on a fresh database per size (the set-up goes
 # through Till's API, then till serve stops while till-bench prefill writes
@@ -58,6 +64,12 @@
 #                 session workloads, kept with a top-10 summary in the printed
 #                 temp directory (never in the repository). The metrics
 #                 middleware is then on: compare figures without PROFILE.
+#   PGSTAT=1      the bench's Postgres loads pg_stat_statements (CI's does
+#                 not); the suite prints each workload's top statements by
+#                 total execution time (run 1: calls, mean µs, µs per
+#                 request), Till's database and the ceilings' side by side.
+#                 Its bookkeeping costs the server some CPU: compare the
+#                 budget columns without PGSTAT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/lib.sh
@@ -67,6 +79,7 @@ DURATION=${DURATION:-5s}
 RUNS=${RUNS:-3}
 DBS=${DBS:-sqlite postgres}
 PROFILE=${PROFILE:-0}
+PGSTAT=${PGSTAT:-0}
 WORKLOADS=${WORKLOADS:-}
 XFF=${XFF:-1}
 ROWS=${ROWS:-0}
@@ -136,6 +149,7 @@ EVM_PORT=$(free_port)
 start evm-double bin/evm-double -addr "127.0.0.1:$EVM_PORT" -block-time 1s
 CEIL_PORT=$(free_port)
 start ceiling-http bin/till-bench ceiling-http -addr "127.0.0.1:$CEIL_PORT"
+CEIL_PID=${PIDS[-1]}
 wait_http "http://127.0.0.1:$KASPA_PORT/_double" kaspa-double "$WORK/kaspa-double.log"
 wait_http "http://127.0.0.1:$EVM_PORT/_double" evm-double "$WORK/evm-double.log"
 wait_http "http://127.0.0.1:$CEIL_PORT/status/x" ceiling-http "$WORK/ceiling-http.log"
@@ -213,12 +227,21 @@ prefilled() {
 for db in $DBS; do
   case $db in
     sqlite) ;;
-    postgres) pg_start >/dev/null ;;
+    postgres)
+      PG_OPTS=""
+      [[ $PGSTAT != 1 ]] || PG_OPTS="-c shared_preload_libraries=pg_stat_statements"
+      pg_start >/dev/null
+      [[ $PGSTAT != 1 ]] || "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
+        -c 'CREATE EXTENSION pg_stat_statements'
+      ;;
     *)
       echo "DBS: unknown database $db (sqlite or postgres)" >&2
       exit 2
       ;;
   esac
+  # The server's main process: the suite reads its and its children's CPU.
+  DB_PID=0
+  [[ $db != postgres ]] || DB_PID=$(head -n 1 "$PG_DIR/data/postmaster.pid")
   for rows in $ROWS; do
     t0=$(now_ms)
     new_db "rows-$rows"
@@ -226,6 +249,8 @@ for db in $DBS; do
     start_till
     suite_extra=(-only "$WORKLOADS" -rows "$rows" -json "$RESULTS")
     [[ $XFF == 1 ]] || suite_extra+=(-xff=false)
+    [[ $PGSTAT != 1 || $db != postgres ]] ||
+      suite_extra+=(-pgstat "postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable")
     [[ $rows == 0 ]] || {
       prefilled -rows "$rows"
       suite_extra+=(-state "$STATE")
@@ -237,7 +262,7 @@ for db in $DBS; do
     echo "==> $db, $rows past sessions: $RUNS runs of $DURATION per workload"
     bin/till-bench suite -label "$db" -till "http://127.0.0.1:$TILL_PORT" -kaspa "http://127.0.0.1:$KASPA_PORT" \
       -evm "http://127.0.0.1:$EVM_PORT" -ceiling "http://127.0.0.1:$CEIL_PORT" -insert-db "$INSERT_DB" \
-      -pid "$TILL_PID" -d "$DURATION" -runs "$RUNS" "${suite_extra[@]}" | tee -a "$REPORT"
+      -pid "$TILL_PID" -db-pid "$DB_PID" -ceiling-pid "$CEIL_PID" -d "$DURATION" -runs "$RUNS" "${suite_extra[@]}" | tee -a "$REPORT"
     stop_till
     echo "==> $db, $rows past sessions took $((($(now_ms) - t0) / 1000)) s"
   done

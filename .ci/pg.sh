@@ -8,6 +8,8 @@
 # only, trusts every local connection as superuser "postgres" (the Go test
 # helpers CREATE DATABASE per test) and runs with fsync off: fast, and nothing
 # outside the temp directory is touched. Needs the Debian postgresql package.
+# PG_OPTS, if set, adds server options (bench-http's PGSTAT=1 loads
+# pg_stat_statements with it); unset, the server is as described.
 
 PG_DIR="" PG_PORT="" PG_BIN=""
 
@@ -63,7 +65,7 @@ pg_start() {
     while _pg_port_busy "$port"; do port=$((port + 1)); done
     if _pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 -s \
       -o "-p $port -k '$PG_DIR' -c listen_addresses=127.0.0.1 -c max_connections=300 \
-          -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start; then
+          -c fsync=off -c synchronous_commit=off -c full_page_writes=off ${PG_OPTS:-}" start; then
       break
     fi
     if ((++tries >= 5)); then

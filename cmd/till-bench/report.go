@@ -36,8 +36,15 @@ type row struct {
 	HasBatch   bool
 	ChainCalls [3]float64 // per run
 	CPU        [3]float64 // µs per request; zeros when not measured
-	Errors     int
-	Runs       int
+	// The CPU budget, µs per request: the database server's (HasDB when
+	// measured: Postgres), the generator's and the whole machine's; the
+	// machine's idle share (HasIdle when measured) and its cores.
+	DBCPU, GenCPU, MachineCPU [3]float64
+	Idle                      [3]float64
+	HasDB, HasIdle            bool
+	Cores                     int
+	Errors                    int
+	Runs                      int
 }
 
 // spread is the minimum, median and maximum of xs (zeros when empty).
@@ -87,6 +94,7 @@ func summarize(ms []measurement) []row {
 	type acc struct {
 		row
 		rate, p50, p99, ratio, session, batch, calls, cpu []float64
+		db, gen, machine, idle                            []float64
 	}
 	var order []string
 	groups := map[string]*acc{}
@@ -104,6 +112,19 @@ func summarize(ms []measurement) []row {
 		a.calls = append(a.calls, float64(m.ChainCalls))
 		if m.CPU > 0 {
 			a.cpu = append(a.cpu, float64(m.CPU)/float64(time.Microsecond))
+		}
+		if m.DBCPU > 0 {
+			a.db = append(a.db, us(m.DBCPU))
+		}
+		if m.GenCPU > 0 {
+			a.gen = append(a.gen, us(m.GenCPU))
+		}
+		if m.MachineCPU > 0 {
+			a.machine = append(a.machine, us(m.MachineCPU))
+		}
+		if m.Idle != nil {
+			a.idle = append(a.idle, *m.Idle)
+			a.Cores = m.Cores
 		}
 		if m.Ceiling != "" {
 			a.ratio = append(a.ratio, ratio(m.Rate, ceilings[ceilingKey(m.Run, m.Ceiling, m.Clients)]))
@@ -123,6 +144,8 @@ func summarize(ms []measurement) []row {
 		a.Rate, a.P50, a.P99, a.Ratio, a.ChainCalls = spread(a.rate), spread(a.p50), spread(a.p99), spread(a.ratio), spread(a.calls)
 		a.SessionRatio, a.HasSession, a.CPU = spread(a.session), len(a.session) > 0, spread(a.cpu)
 		a.BatchRatio, a.HasBatch = spread(a.batch), len(a.batch) > 0
+		a.DBCPU, a.HasDB, a.GenCPU, a.MachineCPU = spread(a.db), len(a.db) > 0, spread(a.gen), spread(a.machine)
+		a.Idle, a.HasIdle = spread(a.idle), len(a.idle) > 0
 		rows = append(rows, a.row)
 	}
 	return rows
@@ -131,12 +154,14 @@ func summarize(ms []measurement) []row {
 // writeTable prints the rows as a Markdown table: medians with the
 // min–max spread over the runs. A ceiling divided by a higher one shows
 // that ratio; the next ratio columns are the session-row ceiling's and
-// the batched session-row ceiling's, the last column the CPU per request
-// of the process doing the work ("–" where it does not apply or was not
-// measured). A note under the table says which ceiling each ratio uses.
+// the batched session-row ceiling's; then the CPU budget per request: the
+// process doing the work, the database server, the generator, the whole
+// machine, and the machine's idle share ("–" where it does not apply or
+// was not measured). A note under the table says which ceiling each ratio
+// uses; a line per session workload sums its budget (writeBudget).
 func writeTable(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| workload | conns | req/s median (min–max) | p50 ms | p99 ms median (min–max) | × ceiling median (min–max) | × session-row ceiling | × batched session-row ceiling | chain calls/run | errors | CPU µs/op median (min–max) |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| workload | conns | req/s median (min–max) | p50 ms | p99 ms median (min–max) | × ceiling median (min–max) | × session-row ceiling | × batched session-row ceiling | chain calls/run | errors | CPU µs/op median (min–max) | DB µs/op | generator µs/op | machine µs/op | idle |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	batched := false
 	for _, r := range rows {
 		ratio := "(ceiling)"
@@ -151,13 +176,14 @@ func writeTable(w io.Writer, rows []row) {
 		if r.HasBatch {
 			batch, batched = fmt.Sprintf("%.2f× (%.2f–%.2f)", r.BatchRatio[1], r.BatchRatio[0], r.BatchRatio[2]), true
 		}
-		cpu := "–"
-		if r.CPU[1] > 0 {
-			cpu = fmt.Sprintf("%.0f (%.0f–%.0f)", r.CPU[1], r.CPU[0], r.CPU[2])
+		idle := "–"
+		if r.HasIdle {
+			idle = fmt.Sprintf("%.0f %%", 100*r.Idle[1])
 		}
-		fmt.Fprintf(w, "| %s | %d | %.0f (%.0f–%.0f) | %.2f | %.2f (%.2f–%.2f) | %s | %s | %s | %.0f | %d | %s |\n",
+		fmt.Fprintf(w, "| %s | %d | %.0f (%.0f–%.0f) | %.2f | %.2f (%.2f–%.2f) | %s | %s | %s | %.0f | %d | %s | %s | %s | %s | %s |\n",
 			r.Workload, r.Clients, r.Rate[1], r.Rate[0], r.Rate[2], r.P50[1], r.P99[1], r.P99[0], r.P99[2],
-			ratio, session, batch, r.ChainCalls[1], r.Errors, cpu)
+			ratio, session, batch, r.ChainCalls[1], r.Errors, cpuCell(r.CPU, true), cpuCell(r.DBCPU, false),
+			cpuCell(r.GenCPU, false), cpuCell(r.MachineCPU, false), idle)
 	}
 	fmt.Fprintln(w, "\n× ceiling divides by the ceiling the cell names (http: the bare Fiber handler at 32 connections;"+
 		" insert: single-row inserts at the same concurrency); × session-row ceiling by Till's session row inserted one per transaction"+
@@ -167,6 +193,22 @@ func writeTable(w io.Writer, rows []row) {
 			" up to 64 a transaction; Postgres: pgx batches, up to 8 in flight).")
 	}
 	fmt.Fprintln(w, "Where an insert ceiling ran plain and prepared, the faster of the two in each run is the ceiling.")
+	fmt.Fprintln(w, "CPU µs/op: the process doing the work (till serve; the bare handler; the generator for the insert ceilings);"+
+		" DB: the database server's processes (Postgres; SQLite runs inside Till); generator: the load generator;"+
+		" machine: every process on every core, other loads included; idle: the machine's idle share.")
+	writeBudget(w, rows)
+}
+
+// cpuCell is a CPU figure's median, with the spread when spread is set;
+// "–" when not measured.
+func cpuCell(x [3]float64, spread bool) string {
+	switch {
+	case x[1] <= 0:
+		return "–"
+	case spread:
+		return fmt.Sprintf("%.0f (%.0f–%.0f)", x[1], x[0], x[2])
+	}
+	return fmt.Sprintf("%.0f", x[1])
 }
 
 // record is one line of the JSON file the suite and the watcher stage

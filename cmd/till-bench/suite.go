@@ -15,7 +15,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,7 +53,14 @@ type suiteOptions struct {
 	Pprof    string // base URL of Till's metrics listener with TILL_PPROF=true; empty: no profiles
 	// PID is till serve's process: its CPU per request is read from /proc
 	// (0: not measured).
-	PID        int
+	PID int
+	// DBPID is the database server's main process (Postgres: the
+	// postmaster), whose tree's CPU per request is read too; 0 for SQLite,
+	// which runs inside Till.
+	DBPID int
+	// CeilingPID is the bare Fiber handler's process (its CPU per request
+	// on the HTTP ceiling; 0: not measured).
+	CeilingPID int
 	ProfileDir string
 	Duration   time.Duration
 	Warmup     time.Duration
@@ -79,13 +85,18 @@ type suiteOptions struct {
 	// JSON, when set, is a file the measurements are appended to, one JSON
 	// object a line, for till-bench report.
 	JSON string
+	// PgStat, when set, is a Postgres URL on the server under test, which
+	// has pg_stat_statements loaded: each workload's top statements are
+	// read there (pgstat.go).
+	PgStat string
 }
 
 // parseSuite reads the suite's flags:
 //
 //	till-bench suite -label sqlite -till URL -kaspa URL -evm URL -ceiling URL -insert-db DBURL
 //	    [-d 5s] [-warmup 500ms] [-runs 3] [-open 1000] [-pprof URL -profile-dir DIR]
-//	    [-state FILE [-setup-only]] [-rows 1M] [-json FILE]
+//	    [-state FILE [-setup-only]] [-rows 1M] [-json FILE] [-pid PID] [-db-pid PID] [-ceiling-pid PID]
+//	    [-pgstat postgres://…]
 func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	var o suiteOptions
 	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
@@ -107,7 +118,10 @@ func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	fs.StringVar(&o.State, "state", "", "file of what the set-up made: read it if it exists, else set up and write it")
 	fs.BoolVar(&o.SetupOnly, "setup-only", false, "set Till up, write -state and stop (needs only -till)")
 	fs.IntVar(&o.PID, "pid", 0, "till serve's process id: measure its CPU per request (/proc/PID/stat)")
+	fs.IntVar(&o.DBPID, "db-pid", 0, "the database server's main process id (the postmaster): measure its and its children's CPU per request")
+	fs.IntVar(&o.CeilingPID, "ceiling-pid", 0, "till-bench ceiling-http's process id: measure its CPU per request")
 	fs.StringVar(&o.Rows, "rows", "0", "past sessions in Till's database, for the JSON records (till-bench prefill -rows)")
+	fs.StringVar(&o.PgStat, "pgstat", "", "postgres://… on the server under test, with pg_stat_statements loaded: print each workload's top statements")
 	fs.StringVar(&o.JSON, "json", "", "append the measurements to this file, one JSON object a line (till-bench report)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -143,11 +157,14 @@ func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	if !strings.HasPrefix(o.InsertDB, "sqlite://") && !strings.HasPrefix(o.InsertDB, "postgres://") {
 		return o, fmt.Errorf("suite: -insert-db %q: want sqlite://PATH or postgres://…", o.InsertDB)
 	}
+	if o.PgStat != "" && !strings.HasPrefix(o.PgStat, "postgres://") {
+		return o, fmt.Errorf("suite: -pgstat %q: want postgres://…", o.PgStat)
+	}
 	if (o.Pprof == "") != (o.ProfileDir == "") {
 		return o, errors.New("suite: -pprof and -profile-dir go together")
 	}
-	if o.Duration <= 0 || o.Warmup < 0 || o.Runs < 1 || o.Open < 1 || o.PID < 0 {
-		return o, errors.New("suite: -d must be positive, -warmup and -pid not negative, -runs and -open at least 1")
+	if o.Duration <= 0 || o.Warmup < 0 || o.Runs < 1 || o.Open < 1 || o.PID < 0 || o.DBPID < 0 || o.CeilingPID < 0 {
+		return o, errors.New("suite: -d must be positive, -warmup, -pid, -db-pid and -ceiling-pid not negative, -runs and -open at least 1")
 	}
 	if o.Label == "" {
 		o.Label = strings.SplitN(o.InsertDB, ":", 2)[0]
@@ -200,10 +217,24 @@ type measurement struct {
 	FirstErr   error `json:"-"`
 	ChainCalls int   // Kaspa REST and EVM JSON-RPC calls during the workload
 	// CPU is the CPU time per request of the process doing the work: Till
-	// (with -pid), or this one for the insert ceilings (on Postgres only
-	// the client's side: the server's backends are not counted). Zero when
-	// not measured.
+	// (with -pid), the bare handler (with -ceiling-pid), or this one for
+	// the insert ceilings (on Postgres only the client's side: the
+	// server's are in DBCPU). Zero when not measured.
 	CPU time.Duration `json:",omitempty"`
+	// DBCPU is the database server's CPU per request, its main process
+	// and children together (with -db-pid; zero on SQLite, in-process).
+	DBCPU time.Duration `json:",omitempty"`
+	// GenCPU is this process's, the load generator's, CPU per request.
+	GenCPU time.Duration `json:",omitempty"`
+	// MachineCPU is the whole machine's busy CPU per request, every
+	// process on every core (other loads on a shared machine included).
+	MachineCPU time.Duration `json:",omitempty"`
+	// Idle is the machine's idle share over the window (0…1) and Cores its
+	// core count; nil in records from before they were measured.
+	Idle  *float64 `json:",omitempty"`
+	Cores int      `json:",omitempty"`
+	// Statements are the top statements by execution time (-pgstat).
+	Statements []stmtStat `json:",omitempty"`
 }
 
 // runSuite sets Till up through its API, then runs every workload
@@ -229,8 +260,9 @@ func runSuite(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("%s run %d, %s c=%d: %w", o.Label, run, w.name, w.clients, err)
 			}
-			fmt.Fprintf(stderr, "%s run %d: %-34s c=%-2d %8.0f/s p50 %6.2f ms p99 %6.2f ms, %d errors, %d chain calls, CPU %.0f µs/op\n",
-				o.Label, run, w.name, w.clients, m.Rate, Ms(m.P50), Ms(m.P99), m.Errors, m.ChainCalls, float64(m.CPU)/float64(time.Microsecond))
+			fmt.Fprintf(stderr, "%s run %d: %-34s c=%-2d %8.0f/s p50 %6.2f ms p99 %6.2f ms, %d errors, %d chain calls, CPU µs/op %.0f, DB %.0f, generator %.0f, machine %.0f, idle %.0f %%\n",
+				o.Label, run, w.name, w.clients, m.Rate, Ms(m.P50), Ms(m.P99), m.Errors, m.ChainCalls, us(m.CPU), us(m.DBCPU), us(m.GenCPU),
+				us(m.MachineCPU), 100*deref(m.Idle))
 			if m.Errors > 0 {
 				fmt.Fprintf(stderr, "  first error: %v\n", m.FirstErr)
 			}
@@ -250,6 +282,7 @@ func runSuite(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "\n### %s, %s past sessions (%d runs of %s per workload)\n\n", o.Label, o.Rows, o.Runs, o.Duration)
 	fmt.Fprintf(stdout, "Load average (1/5/15 min) at start → end: %s\n\n", strings.Join(loads, "; "))
 	writeTable(stdout, summarize(all))
+	writeStatements(stdout, all)
 	return nil
 }
 
@@ -325,6 +358,7 @@ type suiteFixture struct {
 	// The insert ceilings: bare (ceiling_payments), session-row (Till's
 	// schema) and session-row without payments' secondary indexes.
 	ins, rowIns, bareIns *inserter
+	pgStat               *pgStat // with -pgstat
 	suiteState
 	open     []string // open Kaspa sessions
 	polls    []string // each open session's checkout poll URL (with its version)
@@ -356,6 +390,9 @@ func newSuiteFixture(o suiteOptions) (*suiteFixture, error) {
 		}
 	}
 	err := f.openInserters()
+	if err == nil && o.PgStat != "" {
+		f.pgStat, err = openPgStat(o.PgStat)
+	}
 	if err == nil {
 		_, err = f.usdcSession()
 	}
@@ -391,6 +428,9 @@ func (f *suiteFixture) close() {
 		if in != nil {
 			in.Close()
 		}
+	}
+	if f.pgStat != nil {
+		f.pgStat.Close()
 	}
 }
 
@@ -767,12 +807,19 @@ func (f *suiteFixture) measure(run int, w workload) (measurement, error) {
 	switch {
 	case w.inProcess:
 		pid = os.Getpid()
+	case w.provides == ceilHTTP:
+		pid = f.o.CeilingPID
 	case w.provides != "":
-		pid = 0 // another process: the bare HTTP handler
+		pid = 0
 	}
-	cpu0, cpuErr := procCPU(pid)
+	if f.pgStat != nil {
+		if err := f.pgStat.reset(); err != nil {
+			return measurement{}, fmt.Errorf("pg_stat_statements_reset: %w", err)
+		}
+	}
+	cpu0, cpuErr := readBudget(pid, f.o.DBPID, false)
 	res, err := w.run(Until(f.o.Duration))
-	cpu1, cpuErr1 := procCPU(pid)
+	cpu1, cpuErr1 := readBudget(pid, f.o.DBPID, true)
 	wg.Wait()
 	if err == nil {
 		err = errors.Join(profErr, cpuErr, cpuErr1)
@@ -784,9 +831,27 @@ func (f *suiteFixture) measure(run int, w workload) (measurement, error) {
 	if err != nil {
 		return measurement{}, err
 	}
-	return measurement{Run: run, Workload: w.name, Clients: w.clients, Ceiling: w.ceiling, Provides: w.provides,
+	m := measurement{Run: run, Workload: w.name, Clients: w.clients, Ceiling: w.ceiling, Provides: w.provides,
 		Rate: res.Rate(), P50: res.Percentile(50), P99: res.Percentile(99), N: res.N, Errors: res.Errors,
-		FirstErr: res.FirstErr, ChainCalls: calls, CPU: perOp(cpu1-cpu0, res.N)}, nil
+		FirstErr: res.FirstErr, ChainCalls: calls}
+	m.fill(cpu0, cpu1, pid, f.o.DBPID)
+	if f.pgStat != nil {
+		if m.Statements, err = f.pgStat.top(); err != nil {
+			return measurement{}, fmt.Errorf("pg_stat_statements: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// us is d in microseconds.
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// deref is *p, or 0 for nil.
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // perOp is d over n operations (0 when none).
@@ -815,26 +880,13 @@ func procCPU(pid int) (time.Duration, error) {
 }
 
 // parseStatCPU reads utime and stime, the 14th and 15th fields of a
-// /proc/PID/stat line (counted after the command name, which may hold
-// spaces and ends at the last ')').
+// /proc/PID/stat line.
 func parseStatCPU(stat []byte) (time.Duration, error) {
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc stat %q: no command name", truncate(stat, 80))
+	f, err := statFields(stat)
+	if err != nil {
+		return 0, err
 	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc stat %q: too short", truncate(stat, 80))
-	}
-	var total time.Duration
-	for _, field := range f[11:13] { // fields 14 and 15; f[0] is field 3
-		ticks, err := strconv.ParseInt(field, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc stat: %w", err)
-		}
-		total += time.Duration(ticks) * clockTick
-	}
-	return total, nil
+	return ticks(f[11], f[12])
 }
 
 var nonWord = regexp.MustCompile(`[^a-z0-9]+`)
