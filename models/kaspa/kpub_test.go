@@ -158,13 +158,17 @@ func TestReceiveAddressVectors(t *testing.T) {
 // pins the CKD implementation against a second published list).
 func TestChangeAddressVectors(t *testing.T) {
 	k := mustParseKey(t, accountKpub, Mainnet)
-	change, err := k.account.Derive(1)
+	node, err := k.account.Derive(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	change, err := newPublicChain(node)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, want := range hdChangeMainnet {
 		t.Run(fmt.Sprintf("change[%d]", i), func(t *testing.T) {
-			a, err := deriveAddress(change, uint32(i), PrefixMainnet)
+			a, err := change.address(uint32(i), PrefixMainnet)
 			if err != nil || a.String() != want {
 				t.Fatalf("change[%d] = %v, %v; want %s", i, a, err, want)
 			}
@@ -324,7 +328,10 @@ func TestParseExtendedPublicKeyErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	depth0Kpub, _ := neutered.CloneWithVersion(kpubVersion)
-	kpubChain0 := mustParseKey(t, accountKpub, Mainnet).receive // depth 4, kpub version
+	kpubChain0, err := mustParseKey(t, accountKpub, Mainnet).account.Derive(0) // depth 4, kpub version
+	if err != nil {
+		t.Fatal(err)
+	}
 	flip := func(s string, i int) string {
 		c := byte('2')
 		if s[i] == c {
