@@ -138,3 +138,12 @@ func SessionSourceOf(ctx context.Context, s *Store, slug string) (*SessionSource
 	}
 	return &SessionSourceView{Link: src.link, Merchant: src.merchant, DaaScore: src.daaScore, Head: src.head, Cursor: src.cursor}, nil
 }
+
+// SetPaymentIDs replaces the generator of new payments' ids (nil: back to
+// NewPaymentID), to force clashes.
+func SetPaymentIDs(s *Store, f func() string) {
+	if f == nil {
+		f = NewPaymentID
+	}
+	s.paymentID = f
+}

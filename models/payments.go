@@ -246,7 +246,7 @@ func (s *Store) CreatePayment(ctx context.Context, in CreatePaymentInput) (*Paym
 	}
 	params := ParamsOf(link.Chain)
 	p := &Payment{
-		ID: uuid.NewString(), MerchantID: m.ID, LinkID: &link.ID, Chain: params.Chain, Asset: string(params.Asset),
+		ID: s.paymentID(), MerchantID: m.ID, LinkID: &link.ID, Chain: params.Chain, Asset: string(params.Asset),
 		PriceCurrency: link.Currency, PriceAmount: link.Amount, Status: StatusPending,
 		RequiredConfirmations: m.RequiredConfirmations, CustomerEmail: email, CustomerName: name,
 		Metadata: meta, Visitor: in.Visitor, CreatedAt: now, UpdatedAt: now,
@@ -433,10 +433,15 @@ func belowMinimum(p *Payment) error {
 // unique index settles races between concurrent creators; expired sessions
 // still inside the late window are checked too, since they can still match,
 // in the insert statement itself (insertUniqueAmount): one statement per try.
+// Each retry also takes a new id: the clash may have been on the id's unique
+// indexes (the primary key, payments_short_id_key).
 func (s *Store) insertUniqueAmountPayment(ctx context.Context, p *Payment, offsets int64) error {
 	base := p.AmountExpected
 	lateCutoff := s.clock().Add(-s.lateWindow)
 	for attempt := 0; attempt < 50; attempt++ {
+		if attempt > 0 {
+			p.ID = s.paymentID() // the clash may have been the id's
+		}
 		n, _ := rand.Int(rand.Reader, big.NewInt(offsets))
 		p.AmountExpected = base + 1 + n.Int64()
 		inserted, err := s.insertUniqueAmount(ctx, p, lateCutoff)
@@ -459,7 +464,8 @@ func (s *Store) insertUniqueAmountPayment(ctx context.Context, p *Payment, offse
 // kpub change in between (the counter back at 0) cannot pair the new
 // wallet's index with the old wallet's key. An index whose address is still
 // watched is skipped by the conditional insert (a gap, as an unpaid session
-// leaves).
+// leaves); so is one whose insert clashed on the id's unique indexes, which
+// is then retried with a new id.
 func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Payment) error {
 	// A key that does not parse costs no index (it is cached: one lookup).
 	if _, err := s.extendedKey(m.KaspaKpub); err != nil {
@@ -494,8 +500,11 @@ func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Paymen
 		}
 		p.DerivationIndex = &idx
 		p.PayAddress = addr.String()
+		if attempt > 0 {
+			p.ID = s.paymentID() // the clash may have been the id's
+		}
 		inserted, err := s.insertOnFreeAddress(ctx, p, lateCutoff)
-		if err != nil {
+		if err != nil && !isUniqueViolation(err) {
 			return fmt.Errorf("models: create payment: %w", err)
 		}
 		if inserted {

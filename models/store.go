@@ -47,6 +47,9 @@ type Store struct {
 	// dummyHash is compared for unknown emails at login: a bcrypt hash made
 	// at start-up with bcryptCost, so both paths cost the same.
 	dummyHash []byte
+	// paymentID makes new payments' ids: NewPaymentID (tests force
+	// clashes through it).
+	paymentID func() string
 	// caches of the hot reads (status polls, API key lookups), invalidated
 	// by the handle's change tracker (see Changes).
 	caches storeCaches
@@ -91,7 +94,7 @@ type StoreOptions struct {
 // NewStore builds the domain over an open, migrated database.
 func NewStore(db *DB, o StoreOptions) *Store {
 	s := &Store{db: db, sealer: o.Sealer, network: o.Network, bcryptCost: o.BcryptCost, now: o.Now, log: o.Log,
-		rates: o.Rates, lateWindow: o.LateWindow, bps: o.BlocksPerSecond}
+		rates: o.Rates, lateWindow: o.LateWindow, bps: o.BlocksPerSecond, paymentID: NewPaymentID}
 	if s.lateWindow == 0 {
 		s.lateWindow = 24 * time.Hour
 	}

@@ -312,7 +312,7 @@ func (in *inserter) run(clients int, next func() bool, insert func(n int64) erro
 var sessionColumns, _ = models.PaymentRow(&models.Payment{})
 
 // sessionRow is row n as Till writes a new Kaspa single-address session
-// opened through the API on a 10 KAS link: pending, a fresh UUID, the
+// opened through the API on a 10 KAS link: pending, Till's own new id, the
 // link's price plus n sompi (distinct amounts on one address), the cached
 // rate and its US cents, the chain's DAA score, expiring in 30 minutes.
 func sessionRow(merchantID, linkID string, n int64) []any {
@@ -321,7 +321,7 @@ func sessionRow(merchantID, linkID string, n int64) []any {
 	price := int64(10 * sompiPerKAS)
 	cents := int64(84)
 	_, values := models.PaymentRow(&models.Payment{
-		ID: newUUID(), MerchantID: merchantID, LinkID: &linkID, Chain: models.ChainKaspa, Asset: "KAS",
+		ID: models.NewPaymentID(), MerchantID: merchantID, LinkID: &linkID, Chain: models.ChainKaspa, Asset: "KAS",
 		PayAddress: suiteAddress, AmountExpected: price + n, PriceCurrency: "KAS", PriceAmount: price,
 		Rate: "0.0835", RateSource: "coingecko", RateAt: &rateAt, USDCents: &cents, Status: models.StatusPending,
 		RequiredConfirmations: 100, StartDaaScore: 90_000_000 + n, Metadata: "{}",

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"till/models"
 	"till/models/kaspa"
 )
 
@@ -35,8 +36,10 @@ type pastRows struct {
 // SELECT over generate_series on Postgres, a recursive CTE on SQLite): a
 // year of history, 70% confirmed and 30% expired long ago, all on the same
 // address and link — the worst case for the session-creation queries, which
-// filter by address and amount. Placeholders are ?, as gorm takes them
-// (rebind them for database/sql on Postgres).
+// filter by address and amount. Each id is a version 7 UUID stamped with
+// its row's created_at, as models.NewPaymentID would have made it then.
+// Placeholders are ?, as gorm takes them (rebind them for database/sql on
+// Postgres).
 func pastPaymentsSQL(postgres bool, p pastRows) (string, []any) {
 	step := float64(365*24*3600) / float64(max(p.Rows, 1)) // seconds between rows
 	if postgres {
@@ -44,7 +47,8 @@ func pastPaymentsSQL(postgres bool, p pastRows) (string, []any) {
 INSERT INTO payments (id, merchant_id, link_id, chain, asset, pay_address, amount_expected, amount_received,
 	price_currency, price_amount, status, confirmations, required_confirmations, start_daa_score, tx_id, metadata,
 	expires_at, confirmed_at, expired_at, detected_at, created_at, updated_at)
-SELECT gen_random_uuid()::text, ?::text, ?::text, 'kaspa', 'KAS', ?::text, ?::bigint + 1 + n % 99999,
+SELECT substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-7' || substr(gen_random_uuid()::text, 16),
+	?::text, ?::text, 'kaspa', 'KAS', ?::text, ?::bigint + 1 + n % 99999,
 	CASE WHEN n % 10 < 7 THEN ?::bigint + 1 + n % 99999 ELSE 0 END, 'KAS', ?::bigint,
 	CASE WHEN n % 10 < 7 THEN 'confirmed' ELSE 'expired' END, CASE WHEN n % 10 < 7 THEN 100 ELSE 0 END, 100, 1000 + n,
 	CASE WHEN n % 10 < 7 THEN md5(n::text) || md5((-n)::text) ELSE '' END, '{}',
@@ -53,8 +57,9 @@ SELECT gen_random_uuid()::text, ?::text, ?::text, 'kaspa', 'KAS', ?::text, ?::bi
 	CASE WHEN n % 10 >= 7 THEN ts + interval '30 minutes' END,
 	CASE WHEN n % 10 < 7 THEN ts + interval '30 seconds' END,
 	ts, ts
-FROM (SELECT n, now() - interval '1 hour' - (?::bigint - n) * ?::float8 * interval '1 second' AS ts
-      FROM generate_series(1, ?::bigint) AS n) s`,
+FROM (SELECT n, ts, lpad(to_hex((extract(epoch FROM ts) * 1000)::bigint), 12, '0') AS h
+      FROM (SELECT n, now() - interval '1 hour' - (?::bigint - n) * ?::float8 * interval '1 second' AS ts
+            FROM generate_series(1, ?::bigint) AS n) t) s`,
 			[]any{p.MerchantID, p.LinkID, p.Address, p.Amount, p.Amount, p.Amount, p.Rows, step, p.Rows}
 	}
 	// Timestamps in the driver's format ("2006-01-02 15:04:05.999999999-07:00"
@@ -64,8 +69,9 @@ INSERT INTO payments (id, merchant_id, link_id, chain, asset, pay_address, amoun
 	price_currency, price_amount, status, confirmations, required_confirmations, start_daa_score, tx_id, metadata,
 	expires_at, confirmed_at, expired_at, detected_at, created_at, updated_at)
 WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?),
-     r(n, ts) AS (SELECT n, CAST(strftime('%s', 'now') AS INTEGER) - 3600 - (? - n) * ? FROM seq)
-SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' ||
+     t(n, ts) AS (SELECT n, CAST(strftime('%s', 'now') AS INTEGER) - 3600 - (? - n) * ? FROM seq),
+     r(n, ts, h) AS (SELECT n, ts, printf('%012x', CAST(ts * 1000 AS INTEGER)) FROM t)
+SELECT substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-7' || lower(substr(hex(randomblob(2)), 2) || '-a' ||
 		substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
 	?, ?, 'kaspa', 'KAS', ?, ? + 1 + n % 99999,
 	CASE WHEN n % 10 < 7 THEN ? + 1 + n % 99999 ELSE 0 END, 'KAS', ?,
@@ -302,7 +308,7 @@ func copyOpen(ctx context.Context, db *sql.DB, postgres bool, st suiteState, cou
 			for _, c := range cols {
 				switch c {
 				case "id":
-					vals = append(vals, newUUID())
+					vals = append(vals, models.NewPaymentID())
 				case "amount_expected":
 					vals = append(vals, amount+int64(n))
 				case "pay_address":

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"till/models"
 	"till/models/kaspa"
 	"till/models/modeltest"
@@ -120,6 +122,17 @@ func TestPrefill(t *testing.T) {
 	}
 	if counts["confirmed"] != 700 || counts["expired"] != 300 || counts["pending"] != 12 {
 		t.Fatalf("statuses %v: want 700 confirmed, 300 expired, 12 pending", counts)
+	}
+	// Past sessions' ids are version 7, in created_at order, as Till's.
+	var ids []string
+	if err := gdb.Raw("SELECT id FROM payments WHERE status <> 'pending' ORDER BY created_at").Scan(&ids).Error; err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		if u, err := uuid.Parse(id); err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 || u.String() != id ||
+			!models.ValidShortID(models.ShortID(id)) || (i > 0 && id <= ids[i-1]) {
+			t.Fatalf("past session %d: id %q (%v), want a version 7 UUID after %q", i, id, err, ids[max(i-1, 0)])
+		}
 	}
 }
 
