@@ -101,7 +101,75 @@ func TestIndexPlans(t *testing.T) {
 			t.Errorf("%s: plan does not use %s:\n%s", tc.name, tc.index, plan)
 		}
 	}
+	t.Run("changed rows", func(t *testing.T) { changedRowsPlans(t, f) })
 	t.Run("generic plans", func(t *testing.T) { genericPlans(t, f) })
+}
+
+// changedRowsPlans: the watchers' read of the rows changed since their last
+// cycle (Refresh after its full read), as the store sends it, reads only its
+// own chain's rows in the window — chain and updated_at both in the index
+// condition of payments_chain_updated_idx (migration 0019; before, the index
+// led with updated_at and a watcher read every chain's rows in the window) —
+// under Postgres's generic plan as well as its custom one. And that index,
+// partial on updated_at IS NOT NULL (true of every row, implied only by a
+// read bounding updated_at), leaves kpub's address check, which names chain
+// but not updated_at, on payments_watched_address_idx on Postgres without
+// statistics, as TestSessionStatementPlans pins for the insert itself.
+func changedRowsPlans(t *testing.T, f *fixture) {
+	pg := modeltest.Engine() == models.Postgres
+	idx := f.s.NewOpenIndex(models.ChainKaspa)
+	if err := f.s.Refresh(f.ctx, idx); err != nil { // the full read
+		t.Fatal(err)
+	}
+	f.clock.Add(2 * time.Second)
+	stmts := captureStatements(t, f, func() {
+		if err := f.s.Refresh(f.ctx, idx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// Both handles may record it (they share callbacks on one engine).
+	if len(stmts) == 0 || !strings.Contains(stmts[0].sql, "updated_at >") || stmts[len(stmts)-1].sql != stmts[0].sql {
+		t.Fatalf("want the one read of changed rows, captured %d statements: %v", len(stmts), stmts)
+	}
+	modes := []string{""}
+	if pg {
+		modes = []string{"force_generic_plan", "force_custom_plan"}
+	}
+	for _, mode := range modes {
+		plan := explainPrepared(t, f.s.DB().W(f.ctx), mode, stmts[0].sql, stmts[0].vars...)
+		if !indexCond(plan, "payments_chain_updated_idx", "chain", "updated_at") {
+			t.Errorf("%s: the changed rows are not read by chain and updated_at on payments_chain_updated_idx:\n%s\n%s", mode, stmts[0].sql, plan)
+		}
+	}
+	check := models.InsertCheckSQL(f.s.DB().Dialect, "free address")
+	plan := explain(t, f.s.DB().W(f.ctx), check, merchantAddr, "kaspa", f.clock.Now())
+	if !strings.Contains(plan, "payments_watched_address_idx") || strings.Contains(plan, "payments_chain_updated_idx") {
+		t.Errorf("kpub's address check left payments_watched_address_idx:\n%s", plan)
+	}
+}
+
+// indexCond reports whether plan reads payments through index with every
+// one of cols in the index condition (SQLite: "USING INDEX i (a=? AND
+// b>?)"; Postgres: the "Index Cond" under the index scan).
+func indexCond(plan, index string, cols ...string) bool {
+	lines := strings.Split(plan, "\n")
+	for i, l := range lines {
+		if !strings.Contains(l, index) {
+			continue
+		}
+		cond := l
+		if i+1 < len(lines) && strings.Contains(lines[i+1], "Index Cond:") {
+			cond = lines[i+1]
+		}
+		ok := true
+		for _, c := range cols {
+			ok = ok && regexp.MustCompile(`\b`+c+` ?[=<>]`).MatchString(cond)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 // statusList matches a statement filtering payments by a list of statuses.
