@@ -17,7 +17,9 @@ import (
 
 // TestPartialIndexes: migration 0018 made the transaction and visitor
 // indexes partial (a new API session has neither, so its insert skips them)
-// and dropped payments_open_idx.
+// and dropped payments_open_idx; 0020 replaced payments_merchant_status_idx
+// by a partial index of confirmed sessions; 0019 replaced
+// payments_updated_idx.
 func TestPartialIndexes(t *testing.T) {
 	f := newFixture(t)
 	q := "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'payments'"
@@ -56,8 +58,13 @@ func TestPartialIndexes(t *testing.T) {
 			t.Errorf("%s is not partial on %s: %s", name, where, def)
 		}
 	}
-	if def, ok := defs["payments_open_idx"]; ok {
-		t.Errorf("payments_open_idx still there: %s", def)
+	if def, ok := defs["payments_merchant_confirmed_idx"]; !ok || !strings.Contains(def, "WHERE") || !strings.Contains(strings.ReplaceAll(def, "::text", ""), "status = 'confirmed'") {
+		t.Errorf("payments_merchant_confirmed_idx is not partial on confirmed sessions: %q", def)
+	}
+	for _, gone := range []string{"payments_open_idx", "payments_merchant_status_idx", "payments_updated_idx"} {
+		if def, ok := defs[gone]; ok {
+			t.Errorf("%s still there: %s", gone, def)
+		}
 	}
 }
 
@@ -102,6 +109,7 @@ func TestIndexPlans(t *testing.T) {
 		}
 	}
 	t.Run("changed rows", func(t *testing.T) { changedRowsPlans(t, f) })
+	t.Run("daily revenue", func(t *testing.T) { revenuePlans(t, f) })
 	t.Run("generic plans", func(t *testing.T) { genericPlans(t, f) })
 }
 
@@ -145,6 +153,39 @@ func changedRowsPlans(t *testing.T, f *fixture) {
 	plan := explain(t, f.s.DB().W(f.ctx), check, merchantAddr, "kaspa", f.clock.Now())
 	if !strings.Contains(plan, "payments_watched_address_idx") || strings.Contains(plan, "payments_chain_updated_idx") {
 		t.Errorf("kpub's address check left payments_watched_address_idx:\n%s", plan)
+	}
+}
+
+// revenuePlans: the daily revenue, as the store sends it, reads only the
+// merchant's sessions confirmed in the range, through the partial
+// payments_merchant_confirmed_idx (migration 0020, which dropped
+// payments_merchant_status_idx), under Postgres's generic plan too: the
+// statement states the index's predicate as a literal.
+func revenuePlans(t *testing.T, f *fixture) {
+	stmts := captureStatements(t, f, func() {
+		if _, err := f.s.DailyRevenue(f.ctx, f.m.ID, f.clock.Now(), 30); err != nil {
+			t.Fatal(err)
+		}
+	})
+	modes := []string{""}
+	if modeltest.Engine() == models.Postgres {
+		modes = []string{"force_generic_plan", "force_custom_plan"}
+	}
+	n := 0
+	for _, st := range stmts {
+		if !strings.Contains(st.sql, "confirmed_at >=") {
+			continue
+		}
+		n++
+		for _, mode := range modes {
+			plan := explainPrepared(t, f.s.DB().W(f.ctx), mode, st.sql, st.vars...)
+			if !indexCond(plan, "payments_merchant_confirmed_idx", "merchant_id", "confirmed_at") {
+				t.Errorf("%s: the revenue is not read by merchant and confirmed_at on payments_merchant_confirmed_idx:\n%s\n%s", mode, st.sql, plan)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no revenue read captured: %v", stmts)
 	}
 }
 

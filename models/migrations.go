@@ -380,6 +380,22 @@ DROP INDEX payments_open_idx;
 DROP INDEX payments_updated_idx;
 CREATE INDEX payments_chain_updated_idx ON payments (chain, updated_at) WHERE updated_at IS NOT NULL;
 `)},
+	// 0020: one index entry fewer per new session (issue 12). 0004's
+	// payments_merchant_status_idx (merchant_id, status, confirmed_at) took
+	// an entry for every session and moved at every status change; of the
+	// statements the ./models, ./web, ./handlers and ./workers/kaspa suites
+	// send, explained one by one, only the daily revenue needed it (by
+	// merchant, confirmed, confirmed_at range): that read keeps a partial
+	// index of confirmed sessions, which a session enters once, when
+	// confirmed. The merchant's grouped counts read all its rows either way
+	// (payments_merchant_created_idx); lists by status go to
+	// payments_merchant_created_idx or, for a status with few rows,
+	// payments_chain_open_idx, which leads with status (Postgres at 100,000
+	// ANALYZEd rows, custom and generic plans: under 0.2 ms).
+	{ID: "0020_merchant_confirmed_index", Migrate: execDDL(`
+DROP INDEX payments_merchant_status_idx;
+CREATE INDEX payments_merchant_confirmed_idx ON payments (merchant_id, confirmed_at) WHERE status = 'confirmed';
+`)},
 }
 
 // execDDL returns a migration step that runs each statement of ddl in order.
