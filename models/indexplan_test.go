@@ -17,7 +17,9 @@ import (
 
 // TestPartialIndexes: migration 0018 made the transaction and visitor
 // indexes partial (a new API session has neither, so its insert skips them)
-// and dropped payments_open_idx.
+// and dropped payments_open_idx; 0020 replaced payments_merchant_status_idx
+// by a partial index of confirmed sessions; 0019 replaced
+// payments_updated_idx.
 func TestPartialIndexes(t *testing.T) {
 	f := newFixture(t)
 	q := "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'payments'"
@@ -56,8 +58,13 @@ func TestPartialIndexes(t *testing.T) {
 			t.Errorf("%s is not partial on %s: %s", name, where, def)
 		}
 	}
-	if def, ok := defs["payments_open_idx"]; ok {
-		t.Errorf("payments_open_idx still there: %s", def)
+	if def, ok := defs["payments_merchant_confirmed_idx"]; !ok || !strings.Contains(def, "WHERE") || !strings.Contains(strings.ReplaceAll(def, "::text", ""), "status = 'confirmed'") {
+		t.Errorf("payments_merchant_confirmed_idx is not partial on confirmed sessions: %q", def)
+	}
+	for _, gone := range []string{"payments_open_idx", "payments_merchant_status_idx", "payments_updated_idx"} {
+		if def, ok := defs[gone]; ok {
+			t.Errorf("%s still there: %s", gone, def)
+		}
 	}
 }
 
@@ -101,7 +108,109 @@ func TestIndexPlans(t *testing.T) {
 			t.Errorf("%s: plan does not use %s:\n%s", tc.name, tc.index, plan)
 		}
 	}
+	t.Run("changed rows", func(t *testing.T) { changedRowsPlans(t, f) })
+	t.Run("daily revenue", func(t *testing.T) { revenuePlans(t, f) })
 	t.Run("generic plans", func(t *testing.T) { genericPlans(t, f) })
+}
+
+// changedRowsPlans: the watchers' read of the rows changed since their last
+// cycle (Refresh after its full read), as the store sends it, reads only its
+// own chain's rows in the window — chain and updated_at both in the index
+// condition of payments_chain_updated_idx (migration 0019; before, the index
+// led with updated_at and a watcher read every chain's rows in the window) —
+// under Postgres's generic plan as well as its custom one. And that index,
+// partial on updated_at IS NOT NULL (true of every row, implied only by a
+// read bounding updated_at), leaves kpub's address check, which names chain
+// but not updated_at, on payments_watched_address_idx on Postgres without
+// statistics, as TestSessionStatementPlans pins for the insert itself.
+func changedRowsPlans(t *testing.T, f *fixture) {
+	pg := modeltest.Engine() == models.Postgres
+	idx := f.s.NewOpenIndex(models.ChainKaspa)
+	if err := f.s.Refresh(f.ctx, idx); err != nil { // the full read
+		t.Fatal(err)
+	}
+	f.clock.Add(2 * time.Second)
+	stmts := captureStatements(t, f, func() {
+		if err := f.s.Refresh(f.ctx, idx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// Both handles may record it (they share callbacks on one engine).
+	if len(stmts) == 0 || !strings.Contains(stmts[0].sql, "updated_at >") || stmts[len(stmts)-1].sql != stmts[0].sql {
+		t.Fatalf("want the one read of changed rows, captured %d statements: %v", len(stmts), stmts)
+	}
+	modes := []string{""}
+	if pg {
+		modes = []string{"force_generic_plan", "force_custom_plan"}
+	}
+	for _, mode := range modes {
+		plan := explainPrepared(t, f.s.DB().W(f.ctx), mode, stmts[0].sql, stmts[0].vars...)
+		if !indexCond(plan, "payments_chain_updated_idx", "chain", "updated_at") {
+			t.Errorf("%s: the changed rows are not read by chain and updated_at on payments_chain_updated_idx:\n%s\n%s", mode, stmts[0].sql, plan)
+		}
+	}
+	check := models.InsertCheckSQL(f.s.DB().Dialect, "free address")
+	plan := explain(t, f.s.DB().W(f.ctx), check, merchantAddr, "kaspa", f.clock.Now())
+	if !strings.Contains(plan, "payments_watched_address_idx") || strings.Contains(plan, "payments_chain_updated_idx") {
+		t.Errorf("kpub's address check left payments_watched_address_idx:\n%s", plan)
+	}
+}
+
+// revenuePlans: the daily revenue, as the store sends it, reads only the
+// merchant's sessions confirmed in the range, through the partial
+// payments_merchant_confirmed_idx (migration 0020, which dropped
+// payments_merchant_status_idx), under Postgres's generic plan too: the
+// statement states the index's predicate as a literal.
+func revenuePlans(t *testing.T, f *fixture) {
+	stmts := captureStatements(t, f, func() {
+		if _, err := f.s.DailyRevenue(f.ctx, f.m.ID, f.clock.Now(), 30); err != nil {
+			t.Fatal(err)
+		}
+	})
+	modes := []string{""}
+	if modeltest.Engine() == models.Postgres {
+		modes = []string{"force_generic_plan", "force_custom_plan"}
+	}
+	n := 0
+	for _, st := range stmts {
+		if !strings.Contains(st.sql, "confirmed_at >=") {
+			continue
+		}
+		n++
+		for _, mode := range modes {
+			plan := explainPrepared(t, f.s.DB().W(f.ctx), mode, st.sql, st.vars...)
+			if !indexCond(plan, "payments_merchant_confirmed_idx", "merchant_id", "confirmed_at") {
+				t.Errorf("%s: the revenue is not read by merchant and confirmed_at on payments_merchant_confirmed_idx:\n%s\n%s", mode, st.sql, plan)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no revenue read captured: %v", stmts)
+	}
+}
+
+// indexCond reports whether plan reads payments through index with every
+// one of cols in the index condition (SQLite: "USING INDEX i (a=? AND
+// b>?)"; Postgres: the "Index Cond" under the index scan).
+func indexCond(plan, index string, cols ...string) bool {
+	lines := strings.Split(plan, "\n")
+	for i, l := range lines {
+		if !strings.Contains(l, index) {
+			continue
+		}
+		cond := l
+		if i+1 < len(lines) && strings.Contains(lines[i+1], "Index Cond:") {
+			cond = lines[i+1]
+		}
+		ok := true
+		for _, c := range cols {
+			ok = ok && regexp.MustCompile(`\b`+c+` ?[=<>]`).MatchString(cond)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 // statusList matches a statement filtering payments by a list of statuses.

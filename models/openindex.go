@@ -13,7 +13,7 @@ import (
 // open ones and expired ones still inside the late window. Reading every
 // such row each cycle made a cycle's time grow with the open sessions
 // (226 ms at 100,000 on SQLite); the index reads them once, then each cycle
-// only the rows whose updated_at moved (payments_updated_idx) — every
+// only the rows whose updated_at moved (payments_chain_updated_idx) — every
 // status change sets updated_at — so a cycle costs what changed, not what is
 // open. A full re-read every FullEvery is the safety net for what the
 // incremental read cannot see: rows deleted, or written by a process whose

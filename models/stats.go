@@ -207,6 +207,12 @@ func (s *Store) statusTotals(ctx context.Context, merchantID string, o *Overview
 	return nil
 }
 
+// confirmedStatusSQL is DailyRevenue's status condition as a literal: the
+// predicate of payments_merchant_confirmed_idx (migration 0020), which a
+// planner uses only when the statement states it (a bound status would not)
+// in the index's own form: SQLite does not take status IN ('confirmed').
+const confirmedStatusSQL = "status = '" + string(StatusConfirmed) + "'"
+
 // DailyRevenue returns what confirmed payments received, per asset, on each of
 // the days UTC days ending with the day of now, oldest first; days without
 // revenue are present with zeros. A payment counts on the day it was
@@ -234,7 +240,7 @@ func (s *Store) DailyRevenue(ctx context.Context, merchantID string, now time.Ti
 	var rows []row
 	err := s.db.R(ctx).Model(&Payment{}).Scopes(ownedBy(merchantID)).
 		Select(dayExpr+" AS day, asset, CAST(COALESCE(SUM(amount_received), 0) AS BIGINT) AS units, COUNT(*) AS n").
-		Where("status = ? AND confirmed_at >= ? AND confirmed_at < ?", StatusConfirmed, start, end).
+		Where(confirmedStatusSQL+" AND confirmed_at >= ? AND confirmed_at < ?", start, end).
 		Group(dayExpr + ", asset").Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: daily revenue: %w", err)
