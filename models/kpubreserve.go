@@ -2,7 +2,9 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
 	"sync"
 
 	"gorm.io/gorm"
@@ -14,8 +16,10 @@ import (
 // serialised on the merchant's row lock (and on SQLite the single writer,
 // outside the group commit). Now callers queue per merchant, and one
 // UPDATE … + n … RETURNING hands n consecutive indexes to the n callers
-// queued when it holds the write connection. The first caller of an idle merchant runs the
-// UPDATE itself (a lone caller waits for nobody: no timers); callers that
+// queued when it holds the write connection (on SQLite: when the group
+// commit's transaction it rides in reaches it). The first caller of an idle
+// merchant runs the UPDATE itself, or on SQLite queues it for the writer's
+// next transaction (a lone caller waits for nobody: no timers); callers that
 // queued meanwhile are served by the next UPDATE, run by a goroutine that
 // ends when the queue is empty. n never exceeds the callers waiting, so the
 // gaps stay as bounded as before: an index is lost only to a caller that
@@ -81,9 +85,12 @@ func (s *Store) reserveIndex(ctx context.Context, merchantID string) (int64, str
 // tells whether more have queued since (else the merchant leaves the map).
 // The batch is taken once the write connection is held, so on SQLite every
 // caller that queued while the single writer was busy (a group commit, say)
-// shares the UPDATE. The UPDATE runs without the callers' contexts: one
-// caller giving up must not fail the others' reservation; its index is then
-// a gap.
+// shares the UPDATE. On SQLite the UPDATE runs in the group commit's next
+// transaction, beside the inserts queued (of the callers served by the
+// previous reservation, typically), and its indexes are handed out once
+// that transaction has committed. The UPDATE runs without the callers'
+// contexts: one caller giving up must not fail the others' reservation;
+// its index is then a gap.
 func (s *Store) reserveBatch(merchantID string) (more bool) {
 	res := &s.indexes
 	res.mu.Lock()
@@ -92,24 +99,27 @@ func (s *Store) reserveBatch(merchantID string) (more bool) {
 	if before != nil {
 		before(merchantID)
 	}
-	var live []*indexReq
-	var next int64
-	var kpub string
-	err := s.db.W(context.Background()).Connection(func(tx *gorm.DB) error {
-		live = s.takeIndexBatch(merchantID)
-		if len(live) == 0 {
-			return nil
-		}
-		return tx.Raw(reserveIndexSQL, len(live), merchantID).Row().Scan(&next, &kpub)
-	})
+	b := &indexBatch{merchantID: merchantID, take: func() []*indexReq { return s.takeIndexBatch(merchantID) }}
+	var err error
+	if s.db.stmts != nil {
+		err = s.commits.reserve(b)
+	} else {
+		err = s.db.W(context.Background()).Connection(func(tx *gorm.DB) error {
+			b.taken, b.live = true, b.take()
+			if len(b.live) == 0 {
+				return nil
+			}
+			return tx.Raw(reserveIndexSQL, len(b.live), merchantID).Row().Scan(&b.next, &b.kpub)
+		})
+	}
 	if err != nil {
-		if live == nil { // no connection: the batch was never taken
-			live = s.takeIndexBatch(merchantID)
+		if !b.taken { // no connection: the batch was never taken
+			b.live = b.take()
 		}
 		err = fmt.Errorf("models: next index: %w", err)
 	}
-	for i, r := range live {
-		r.done <- indexGrant{index: next - int64(len(live)-i), kpub: kpub, err: err}
+	for i, r := range b.live {
+		r.done <- indexGrant{index: b.next - int64(len(b.live)-i), kpub: b.kpub, err: err}
 	}
 
 	res.mu.Lock()
@@ -119,6 +129,42 @@ func (s *Store) reserveBatch(merchantID string) (more bool) {
 		return false
 	}
 	return true
+}
+
+// indexBatch is one reservation: the callers it serves, taken when it runs,
+// and what its UPDATE returned (the counter after it, the kpub).
+type indexBatch struct {
+	merchantID string
+	take       func() []*indexReq
+	taken      bool
+	live       []*indexReq
+	next       int64
+	kpub       string
+}
+
+// runIndexBatch takes b's callers and moves the merchant's counter on by
+// their number with the prepared st, inside the SQLite transaction tx. Run
+// again after tx failed, it keeps the callers taken (those still waiting).
+func (db *DB) runIndexBatch(tx *gorm.DB, st *sql.Stmt, b *indexBatch) error {
+	if !b.taken {
+		b.taken, b.live = true, b.take()
+	} else {
+		b.live = slices.DeleteFunc(b.live, func(r *indexReq) bool { return r.ctx.Err() != nil })
+	}
+	b.next, b.kpub = 0, ""
+	if len(b.live) == 0 {
+		return nil
+	}
+	return db.queryRowPrepared(context.Background(), tx, st, reserveIndexSQL, []any{len(b.live), b.merchantID}, &b.next, &b.kpub)
+}
+
+// reserveAlone runs b on its own: after the transaction it rode in failed.
+func (db *DB) reserveAlone(b *indexBatch) error {
+	st, err := db.stmts.get(context.Background(), reserveIndexSQL) //nolint:sqlclosecheck // writeStmts owns it
+	if err != nil {
+		return err
+	}
+	return db.runIndexBatch(nil, st, b)
 }
 
 // takeIndexBatch takes the merchant's queued callers (at most the batch
