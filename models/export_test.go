@@ -103,6 +103,15 @@ func GroupCommitHooks(s *Store, onEnqueue, beforeBatch func()) {
 	s.commits.limit, s.commits.alone = 1, 0
 }
 
+// OnGroupCommit sets (nil: clears) a hook called after each SQLite group
+// commit transaction commits, with how many inserts and kpub index
+// reservations ran in it.
+func OnGroupCommit(s *Store, f func(inserts, reservations int)) {
+	s.commits.mu.Lock()
+	defer s.commits.mu.Unlock()
+	s.commits.onCommit = f
+}
+
 // GroupCommitLimit is how many batches may be in flight at once.
 func GroupCommitLimit(s *Store) int { return s.commits.limit }
 
