@@ -201,7 +201,9 @@ func TestKpubChangeRacingSession(t *testing.T) {
 // goroutines on the engine of the test run, with one UPDATE per session (as
 // before reservations were batched) and with reservations batched, in the
 // same process, so the two compare under the same load; updates/op is how
-// many counter UPDATEs a session cost.
+// many counter UPDATEs a session cost, group-txs/op (SQLite) how many group
+// commit transactions (reservations ride in them), shared-txs/op how many
+// of those held both inserts and a reservation.
 func BenchmarkKpubSessions(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
@@ -223,8 +225,14 @@ func BenchmarkKpubSessions(b *testing.B) {
 				b.Fatal(err)
 			}
 			models.LimitIndexBatch(s, bc.limit)
-			var updates atomic.Int64
+			var updates, txs, shared atomic.Int64
 			models.OnIndexUpdate(s, func(string) { updates.Add(1) })
+			models.OnGroupCommit(s, func(inserts, reservations int) {
+				txs.Add(1)
+				if inserts > 0 && reservations > 0 {
+					shared.Add(1)
+				}
+			})
 			b.SetParallelism(4) // 8 goroutines on this 2-core machine
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
@@ -236,6 +244,10 @@ func BenchmarkKpubSessions(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(updates.Load())/float64(b.N), "updates/op")
+			if s.DB().Dialect == models.SQLite {
+				b.ReportMetric(float64(txs.Load())/float64(b.N), "group-txs/op")
+				b.ReportMetric(float64(shared.Load())/float64(b.N), "shared-txs/op")
+			}
 		})
 	}
 }
