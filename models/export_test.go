@@ -147,3 +147,16 @@ func SessionSourceOf(ctx context.Context, s *Store, slug string) (*SessionSource
 	}
 	return &SessionSourceView{Link: src.link, Merchant: src.merchant, DaaScore: src.daaScore, Head: src.head, Cursor: src.cursor}, nil
 }
+
+// ReserveIndex exposes reserveIndex: the merchant's next kpub index.
+func ReserveIndex(ctx context.Context, s *Store, merchantID string) (int64, string, error) {
+	return s.reserveIndex(ctx, merchantID)
+}
+
+// InsertAtIndex exposes insertAtIndex: p at the address of kpub's index.
+func InsertAtIndex(ctx context.Context, s *Store, p *Payment, idx int64, kpub string) (bool, error) {
+	return s.insertAtIndex(ctx, p, idx, kpub, s.clock().Add(-s.lateWindow))
+}
+
+// IndexDone exposes indexDone: the caller is done with the index.
+func IndexDone(s *Store, merchantID string, idx int64) { s.indexDone(merchantID, idx) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -54,10 +55,20 @@ type groupCommit struct {
 	// read and set under mu.
 	onEnqueue   func()
 	beforeBatch func()
+	// derived, when set (SQLite), is told of each queued insert of a kpub
+	// session (its merchant and index), under mu; a reservation it
+	// returns is queued right behind that insert (Store.derivedQueued).
+	derived func(merchantID string, index int64) *commitReq
 	// onCommit, when set (tests), is called after each SQLite transaction
 	// commits with how many inserts and reservations ran in it.
 	onCommit func(inserts, reservations int)
 }
+
+// The positions in insertArgs of a kpub session's merchant and index.
+var (
+	argMerchant   = slices.Index(paymentColumns, "merchant_id")
+	argDerivation = slices.Index(paymentColumns, "derivation_index")
+)
 
 // maxCommitBatch bounds one transaction: enough to absorb any realistic
 // number of concurrent creators, small enough to keep the writer's other
@@ -119,15 +130,29 @@ func (g *groupCommit) exec(ctx context.Context, sql string, args []any) (bool, e
 // it failed): only then are b's indexes the merchant's for good. It waits
 // whatever the callers' contexts: b serves every caller it takes.
 func (g *groupCommit) reserve(b *indexBatch) error {
-	r := &commitReq{ctx: context.Background(), sql: reserveIndexSQL, batch: b, done: make(chan commitResult, 1)}
+	r := reserveReq(b)
 	g.enqueue(r)
 	return (<-r.done).err
+}
+
+// reserveReq is the queue's request for the reservation b.
+func reserveReq(b *indexBatch) *commitReq {
+	return &commitReq{ctx: context.Background(), sql: reserveIndexSQL, batch: b, done: make(chan commitResult, 1)}
 }
 
 // enqueue queues r and starts a committer if fewer than limit run.
 func (g *groupCommit) enqueue(r *commitReq) {
 	g.mu.Lock()
 	g.queue = append(g.queue, r)
+	if g.derived != nil && r.batch == nil && len(r.args) > argDerivation {
+		i, ok := r.args[argDerivation].(*int64)
+		merchantID, isID := r.args[argMerchant].(string)
+		if ok && i != nil && isID {
+			if follow := g.derived(merchantID, *i); follow != nil {
+				g.queue = append(g.queue, follow)
+			}
+		}
+	}
 	if g.running < g.limit {
 		if g.running == 0 {
 			g.idle = make(chan struct{})

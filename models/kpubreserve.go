@@ -24,13 +24,28 @@ import (
 // ends when the queue is empty. n never exceeds the callers waiting, so the
 // gaps stay as bounded as before: an index is lost only to a caller that
 // gives up after its batch was taken (as an unpaid session leaves one).
+//
+// On SQLite the next reservation of a merchant also waits for the callers
+// of the previous one to queue their inserts (or to give up on the index:
+// settleIndex), and is then queued right behind the last of those inserts:
+// reservation and inserts share one writer transaction. Queued at once, it
+// ran alone while those callers derived their addresses (97 % of the
+// transactions it rode in held nothing else, docs/BENCHMARKS.md). The wait
+// is for work already under way (a derivation), never for a timer.
 type indexReserver struct {
 	mu sync.Mutex
 	// queues holds the callers waiting per merchant id; a merchant is in
 	// the map while a reservation for it is running.
 	queues map[string][]*indexReq
+	// deriving holds, per merchant (SQLite), the indexes handed out whose
+	// insert is not yet queued; parked the merchants whose callers wait
+	// for their next reservation until deriving empties.
+	deriving map[string]map[int64]*indexReq
+	parked   map[string]bool
 	// beforeUpdate, when set (tests), runs before each reservation takes
-	// the write connection and its batch. Read under mu.
+	// the write connection and its batch (under the group commit's lock
+	// when the reservation follows an insert: it must not block then).
+	// Read under mu.
 	beforeUpdate func(merchantID string)
 	// limit, when positive (benchmarks), bounds a reservation below
 	// maxIndexBatch: 1 is one UPDATE per session, as before. Read under mu.
@@ -44,6 +59,11 @@ const maxIndexBatch = 64
 type indexReq struct {
 	ctx  context.Context
 	done chan indexGrant // buffered: the reserver never waits on a caller
+	// granted: the index handed out and now deriving (SQLite); gone: the
+	// caller returned before its grant. Both under indexReserver.mu.
+	granted bool
+	index   int64
+	gone    bool
 }
 
 // indexGrant is a reserved index and the kpub it belongs to: the key in the
@@ -66,6 +86,10 @@ func (s *Store) reserveIndex(ctx context.Context, merchantID string) (int64, str
 	}
 	queue, busy := res.queues[merchantID]
 	res.queues[merchantID] = append(queue, r)
+	if !busy && len(res.deriving[merchantID]) > 0 {
+		// The last reservation's callers are deriving: follow their inserts.
+		res.parked[merchantID], busy = true, true
+	}
 	res.mu.Unlock()
 	if !busy && s.reserveBatch(merchantID) {
 		go func() {
@@ -77,6 +101,13 @@ func (s *Store) reserveIndex(ctx context.Context, merchantID string) (int64, str
 	case g := <-r.done:
 		return g.index, g.kpub, g.err
 	case <-ctx.Done():
+		res.mu.Lock()
+		r.gone = true
+		granted, index := r.granted, r.index
+		res.mu.Unlock()
+		if granted {
+			s.settleIndex(merchantID, index)
+		}
 		return 0, "", ctx.Err()
 	}
 }
@@ -99,7 +130,7 @@ func (s *Store) reserveBatch(merchantID string) (more bool) {
 	if before != nil {
 		before(merchantID)
 	}
-	b := &indexBatch{merchantID: merchantID, take: func() []*indexReq { return s.takeIndexBatch(merchantID) }}
+	b := s.newIndexBatch(merchantID)
 	var err error
 	if s.db.stmts != nil {
 		err = s.commits.reserve(b)
@@ -112,23 +143,112 @@ func (s *Store) reserveBatch(merchantID string) (more bool) {
 			return tx.Raw(reserveIndexSQL, len(b.live), merchantID).Row().Scan(&b.next, &b.kpub)
 		})
 	}
+	return s.grantIndexes(b, err)
+}
+
+func (s *Store) newIndexBatch(merchantID string) *indexBatch {
+	return &indexBatch{merchantID: merchantID, take: func() []*indexReq { return s.takeIndexBatch(merchantID) }}
+}
+
+// grantIndexes hands b's indexes (or err) to its callers and tells whether
+// the merchant's next reservation is to run now: callers are queued and,
+// on SQLite, none of b's is still deriving (else the merchant is parked
+// until the last of them settles).
+func (s *Store) grantIndexes(b *indexBatch, err error) (more bool) {
+	merchantID := b.merchantID
 	if err != nil {
 		if !b.taken { // no connection: the batch was never taken
 			b.live = b.take()
 		}
 		err = fmt.Errorf("models: next index: %w", err)
 	}
-	for i, r := range b.live {
-		r.done <- indexGrant{index: b.next - int64(len(b.live)-i), kpub: b.kpub, err: err}
-	}
-
+	res := &s.indexes
 	res.mu.Lock()
 	defer res.mu.Unlock()
-	if len(res.queues[merchantID]) == 0 {
+	for i, r := range b.live {
+		g := indexGrant{index: b.next - int64(len(b.live)-i), kpub: b.kpub, err: err}
+		if err == nil && s.db.stmts != nil && !r.gone {
+			r.granted, r.index = true, g.index
+			if res.deriving == nil {
+				res.deriving, res.parked = map[string]map[int64]*indexReq{}, map[string]bool{}
+			}
+			if res.deriving[merchantID] == nil {
+				res.deriving[merchantID] = map[int64]*indexReq{}
+			}
+			res.deriving[merchantID][g.index] = r
+		}
+		r.done <- g
+	}
+	switch {
+	case len(res.queues[merchantID]) == 0:
 		delete(res.queues, merchantID)
+		return false
+	case len(res.deriving[merchantID]) > 0:
+		res.parked[merchantID] = true
 		return false
 	}
 	return true
+}
+
+// settleIndex tells the reserver that the caller handed the merchant's
+// index is done with it: its insert is queued (or it gave up on the
+// index). It reports whether that unparks the merchant: the last of a
+// reservation's callers settled while others wait for the next.
+func (s *Store) settleIndex(merchantID string, index int64) (unpark bool) {
+	res := &s.indexes
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	wave := res.deriving[merchantID]
+	if _, ok := wave[index]; !ok {
+		return false
+	}
+	delete(wave, index)
+	if len(wave) > 0 {
+		return false
+	}
+	delete(res.deriving, merchantID)
+	if !res.parked[merchantID] {
+		return false
+	}
+	delete(res.parked, merchantID)
+	return true
+}
+
+// indexDone is settleIndex for the callers of reserveIndex: every index
+// handed out is settled once its insert has been queued or given up. An
+// unparked merchant's reservation runs on a goroutine of its own.
+func (s *Store) indexDone(merchantID string, index int64) {
+	if s.settleIndex(merchantID, index) {
+		go func() {
+			for s.reserveBatch(merchantID) {
+			}
+		}()
+	}
+}
+
+// derivedQueued is the group commit's word (under its lock) that a kpub
+// session's insert for the merchant's index is queued. When that unparks
+// the merchant, the reservation returned is queued right behind the
+// insert, in the same transaction unless the batch fills.
+func (s *Store) derivedQueued(merchantID string, index int64) *commitReq {
+	if !s.settleIndex(merchantID, index) {
+		return nil
+	}
+	s.indexes.mu.Lock()
+	before := s.indexes.beforeUpdate
+	s.indexes.mu.Unlock()
+	if before != nil {
+		before(merchantID)
+	}
+	b := s.newIndexBatch(merchantID)
+	r := reserveReq(b)
+	go func() {
+		if s.grantIndexes(b, (<-r.done).err) {
+			for s.reserveBatch(merchantID) {
+			}
+		}
+	}()
+	return r
 }
 
 // indexBatch is one reservation: the callers it serves, taken when it runs,

@@ -461,3 +461,64 @@ func TestKpubConcurrentCreators(t *testing.T) {
 		t.Errorf("counter %d after %d sessions", n, creators*each)
 	}
 }
+
+// TestKpubNextReservationFollowsInserts (SQLite): while a caller handed an
+// index has not queued its insert, the merchant's next caller waits; the
+// next reservation then runs in one transaction with that insert, or on
+// its own once the caller gives the index up.
+func TestKpubNextReservationFollowsInserts(t *testing.T) {
+	cases := []struct {
+		name   string
+		insert bool // a inserts at its index, else gives it up
+		want   [][2]int
+	}{
+		{"behind the insert", true, [][2]int{{0, 1}, {1, 1}}},
+		{"after the index is given up", false, [][2]int{{0, 1}, {0, 1}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if f.s.DB().Dialect != models.SQLite {
+				t.Skip("reservations follow inserts on SQLite only")
+			}
+			withKpub(t, f)
+			tmpl := f.session() // index 0
+			commits := logCommits(f.s)
+			a, kpub, err := models.ReserveIndex(f.ctx, f.s, f.m.ID)
+			if err != nil || a != 1 {
+				t.Fatalf("a: index %d, %v", a, err)
+			}
+			type grant struct {
+				idx int64
+				err error
+			}
+			bDone := make(chan grant, 1)
+			go func() {
+				idx, _, err := models.ReserveIndex(f.ctx, f.s, f.m.ID)
+				bDone <- grant{idx, err}
+			}()
+			await(t, "b queued", func() bool { return models.QueuedForIndex(f.s, f.m.ID) == 1 })
+			if got := nextIndex(t, f); got != 2 {
+				t.Fatalf("counter %d while a derives, want 2 (b waits)", got)
+			}
+			if tc.insert {
+				p := *tmpl
+				p.ID = uuid.NewString()
+				if ok, err := models.InsertAtIndex(f.ctx, f.s, &p, a, kpub); !ok || err != nil {
+					t.Fatalf("a's insert: %v %v", ok, err)
+				}
+			}
+			models.IndexDone(f.s, f.m.ID, a)
+			if b := <-bDone; b.err != nil || b.idx != 2 {
+				t.Fatalf("b: %+v, want index 2", b)
+			}
+			models.IndexDone(f.s, f.m.ID, 2)
+			if got := commits.get(); !slices.Equal(got, tc.want) {
+				t.Errorf("transactions (inserts, reservations) %v, want %v", got, tc.want)
+			}
+			if got := nextIndex(t, f); got != 3 {
+				t.Errorf("counter %d, want 3", got)
+			}
+		})
+	}
+}
