@@ -271,7 +271,8 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 // statement's program between executions; an unprepared Exec parses and
 // plans the text every time (sqlite3_prepare_v2 was 20–28 % of the CPU of
 // session creation, docs/BENCHMARKS.md). Only statements that run to
-// completion belong here (INSERT or UPDATE without RETURNING): each
+// completion belong here (an INSERT or UPDATE run by execPrepared, or an
+// UPDATE … RETURNING whose one row queryRowPrepared reads and closes): each
 // execution ends with the statement reset, so none holds a read snapshot
 // open on the write connection between uses, which is what a cached SELECT
 // could do and what SQLITE_BUSY_SNAPSHOT (517) once came from when GORM's
@@ -280,7 +281,8 @@ type writeStmts struct {
 	pool *sql.DB
 	mu   sync.Mutex
 	// m is keyed by the SQL text; its keys are the few constant statements
-	// of the callers (paymentinsert.go), so it stays that small.
+	// of the callers (paymentinsert.go, kpubreserve.go), so it stays that
+	// small.
 	m map[string]*sql.Stmt
 }
 
@@ -321,15 +323,57 @@ func (w *writeStmts) close() error {
 // the change tracker (at commit inside tx).
 func (db *DB) execPrepared(ctx context.Context, tx *gorm.DB, st *sql.Stmt, query string, args []any) (rowsAffected int64, err error) {
 	var res sql.Result
-	if tx != nil {
-		sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
-		if !ok {
-			return 0, fmt.Errorf("models: prepared write outside a database/sql transaction (%T)", tx.Statement.ConnPool)
+	if tx == nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		var sqlTx *sql.Tx
+		if sqlTx, err = txOf(tx); err != nil {
+			return 0, err
 		}
 		res, err = execInTx(ctx, sqlTx, st, args)
-	} else {
-		res, err = st.ExecContext(ctx, args...)
 	}
+	db.wrotePrepared(tx, query)
+	if err != nil {
+		return 0, db.translate(err)
+	}
+	return res.RowsAffected()
+}
+
+// queryRowPrepared runs the write st that returns one row (an UPDATE …
+// RETURNING, prepared from query by writeStmts.get) with args and scans the
+// row into dest, inside tx or on its own as execPrepared does. Scanning
+// closes the rows, which resets st: a prepared write with RETURNING holds no
+// read snapshot between uses either.
+func (db *DB) queryRowPrepared(ctx context.Context, tx *gorm.DB, st *sql.Stmt, query string, args []any, dest ...any) error {
+	var err error
+	if tx == nil {
+		err = st.QueryRowContext(ctx, args...).Scan(dest...)
+	} else {
+		var sqlTx *sql.Tx
+		if sqlTx, err = txOf(tx); err != nil {
+			return err
+		}
+		err = queryRowInTx(ctx, sqlTx, st, args, dest)
+	}
+	db.wrotePrepared(tx, query)
+	if err != nil {
+		return db.translate(err)
+	}
+	return nil
+}
+
+// txOf is the database/sql transaction under a DB.Tx handle.
+func txOf(tx *gorm.DB) (*sql.Tx, error) {
+	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return nil, fmt.Errorf("models: prepared write outside a database/sql transaction (%T)", tx.Statement.ConnPool)
+	}
+	return sqlTx, nil
+}
+
+// wrotePrepared reports a prepared write of query to the change tracker: at
+// commit inside tx, at once without.
+func (db *DB) wrotePrepared(tx *gorm.DB, query string) {
 	if write, m := sqlWriteMask(query); write {
 		if tx != nil {
 			db.changes.wrote(tx, m)
@@ -337,13 +381,15 @@ func (db *DB) execPrepared(ctx context.Context, tx *gorm.DB, st *sql.Stmt, query
 			db.changes.bump(m)
 		}
 	}
-	if err != nil {
-		if t, ok := db.write.Dialector.(gorm.ErrorTranslator); ok {
-			err = t.Translate(err)
-		}
-		return 0, err
+}
+
+// translate maps a driver error as GORM's Exec would (a unique violation
+// is gorm.ErrDuplicatedKey).
+func (db *DB) translate(err error) error {
+	if t, ok := db.write.Dialector.(gorm.ErrorTranslator); ok {
+		return t.Translate(err)
 	}
-	return res.RowsAffected()
+	return err
 }
 
 // execInTx runs st in tx. Closing the transaction's handle of st releases
@@ -352,6 +398,13 @@ func execInTx(ctx context.Context, tx *sql.Tx, st *sql.Stmt, args []any) (sql.Re
 	txSt := tx.StmtContext(ctx, st)
 	defer txSt.Close()
 	return txSt.ExecContext(ctx, args...)
+}
+
+// queryRowInTx runs st in tx and scans its one row into dest.
+func queryRowInTx(ctx context.Context, tx *sql.Tx, st *sql.Stmt, args, dest []any) error {
+	txSt := tx.StmtContext(ctx, st)
+	defer txSt.Close()
+	return txSt.QueryRowContext(ctx, args...).Scan(dest...)
 }
 
 // gormLogger sends slow queries and unexpected errors to slog; record-not-found

@@ -103,6 +103,15 @@ func GroupCommitHooks(s *Store, onEnqueue, beforeBatch func()) {
 	s.commits.limit, s.commits.alone = 1, 0
 }
 
+// OnGroupCommit sets (nil: clears) a hook called after each SQLite group
+// commit transaction commits, with how many inserts and kpub index
+// reservations ran in it.
+func OnGroupCommit(s *Store, f func(inserts, reservations int)) {
+	s.commits.mu.Lock()
+	defer s.commits.mu.Unlock()
+	s.commits.onCommit = f
+}
+
 // GroupCommitLimit is how many batches may be in flight at once.
 func GroupCommitLimit(s *Store) int { return s.commits.limit }
 
@@ -147,3 +156,16 @@ func SetPaymentIDs(s *Store, f func() string) {
 	}
 	s.paymentID = f
 }
+
+// ReserveIndex exposes reserveIndex: the merchant's next kpub index.
+func ReserveIndex(ctx context.Context, s *Store, merchantID string) (int64, string, error) {
+	return s.reserveIndex(ctx, merchantID)
+}
+
+// InsertAtIndex exposes insertAtIndex: p at the address of kpub's index.
+func InsertAtIndex(ctx context.Context, s *Store, p *Payment, idx int64, kpub string) (bool, error) {
+	return s.insertAtIndex(ctx, p, idx, kpub, s.clock().Add(-s.lateWindow))
+}
+
+// IndexDone exposes indexDone: the caller is done with the index.
+func IndexDone(s *Store, merchantID string, idx int64) { s.indexDone(merchantID, idx) }

@@ -3,6 +3,8 @@ package models
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -20,6 +22,10 @@ import (
 // transaction); on Postgres, where an error aborts the transaction, the
 // statement does nothing on a clash (ON CONFLICT DO NOTHING). Either way the
 // caller learns "not inserted" and retries with a new offset or index.
+//
+// On SQLite a kpub index reservation (kpubreserve.go) queues here too and
+// runs in the next transaction beside the inserts queued: a kpub session
+// then costs the single writer no commit of its own for its index.
 //
 // Committers start with queued inserts, at most limit at once, and end as
 // soon as the queue is empty, so an idle Store holds none. A caller whose
@@ -49,19 +55,37 @@ type groupCommit struct {
 	// read and set under mu.
 	onEnqueue   func()
 	beforeBatch func()
+	// derived, when set (SQLite), is told of each queued insert of a kpub
+	// session (its merchant and index), under mu; a reservation it
+	// returns is queued right behind that insert (Store.derivedQueued).
+	derived func(merchantID string, index int64) *commitReq
+	// onCommit, when set (tests), is called after each SQLite transaction
+	// commits with how many inserts and reservations ran in it.
+	onCommit func(inserts, reservations int)
 }
+
+// The positions in insertArgs of a kpub session's merchant and index.
+var (
+	argMerchant   = slices.Index(paymentColumns, "merchant_id")
+	argDerivation = slices.Index(paymentColumns, "derivation_index")
+)
 
 // maxCommitBatch bounds one transaction: enough to absorb any realistic
 // number of concurrent creators, small enough to keep the writer's other
 // users (watchers, expiry) waiting briefly.
 const maxCommitBatch = 64
 
-// commitReq is one queued insert and where its outcome goes.
+// commitReq is one queued insert, or reservation, and where its outcome
+// goes.
 type commitReq struct {
 	ctx  context.Context
 	sql  string
 	args []any
-	done chan commitResult // buffered: the committer never waits on a caller
+	// batch, when set, makes this a kpub index reservation rather than an
+	// insert (SQLite only): its callers are taken and its counter moved
+	// in the transaction, and batch holds what the UPDATE returned.
+	batch *indexBatch
+	done  chan commitResult // buffered: the committer never waits on a caller
 }
 
 type commitResult struct {
@@ -92,8 +116,43 @@ func (g *groupCommit) exec(ctx context.Context, sql string, args []any) (bool, e
 		}
 	}
 	r := &commitReq{ctx: ctx, sql: sql, args: args, done: make(chan commitResult, 1)}
+	g.enqueue(r)
+	select {
+	case res := <-r.done:
+		return res.inserted, res.err
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// reserve runs the kpub index reservation b in the next SQLite transaction
+// and returns once that transaction has committed (or b has run alone after
+// it failed): only then are b's indexes the merchant's for good. It waits
+// whatever the callers' contexts: b serves every caller it takes.
+func (g *groupCommit) reserve(b *indexBatch) error {
+	r := reserveReq(b)
+	g.enqueue(r)
+	return (<-r.done).err
+}
+
+// reserveReq is the queue's request for the reservation b.
+func reserveReq(b *indexBatch) *commitReq {
+	return &commitReq{ctx: context.Background(), sql: reserveIndexSQL, batch: b, done: make(chan commitResult, 1)}
+}
+
+// enqueue queues r and starts a committer if fewer than limit run.
+func (g *groupCommit) enqueue(r *commitReq) {
 	g.mu.Lock()
 	g.queue = append(g.queue, r)
+	if g.derived != nil && r.batch == nil && len(r.args) > argDerivation {
+		i, ok := r.args[argDerivation].(*int64)
+		merchantID, isID := r.args[argMerchant].(string)
+		if ok && i != nil && isID {
+			if follow := g.derived(merchantID, *i); follow != nil {
+				g.queue = append(g.queue, follow)
+			}
+		}
+	}
 	if g.running < g.limit {
 		if g.running == 0 {
 			g.idle = make(chan struct{})
@@ -105,12 +164,6 @@ func (g *groupCommit) exec(ctx context.Context, sql string, args []any) (bool, e
 	g.mu.Unlock()
 	if onEnqueue != nil {
 		onEnqueue()
-	}
-	select {
-	case res := <-r.done:
-		return res.inserted, res.err
-	case <-ctx.Done():
-		return false, ctx.Err()
 	}
 }
 
@@ -141,7 +194,8 @@ func (g *groupCommit) run(idle chan struct{}) {
 	}
 }
 
-// commitSQLite runs batch in one transaction. Statements run without their
+// commitSQLite runs batch in one transaction: inserts and reservations in
+// the order they queued. Statements run without their
 // callers' contexts (an interrupted statement would roll back the whole
 // transaction on SQLite); a caller gone before its turn is skipped. Should
 // the transaction itself fail (an I/O error, say), each insert is run again
@@ -149,7 +203,10 @@ func (g *groupCommit) run(idle chan struct{}) {
 //
 // Each insert runs as a statement prepared once on the write connection
 // (DB.execPrepared): the inserts are long and all alike, and parsing them
-// again each time was a fifth or more of the writer's CPU.
+// again each time was a fifth or more of the writer's CPU. So does each
+// reservation: its outcome reaches its waiter only after the commit, and a
+// reservation whose transaction failed runs again alone (a rolled-back
+// index is never handed out).
 func (g *groupCommit) commitSQLite(batch []*commitReq) {
 	results := make([]commitResult, len(batch))
 	// Prepared before the transaction: preparing takes the pool's one
@@ -170,6 +227,14 @@ func (g *groupCommit) commitSQLite(batch []*commitReq) {
 				results[i].err = err
 				continue
 			}
+			if r.batch != nil {
+				err := g.db.runIndexBatch(tx, stmts[i], r.batch)
+				results[i].err = err
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return err // the transaction may be gone; retry one by one
+				}
+				continue
+			}
 			n, err := g.db.execPrepared(context.Background(), tx, stmts[i], r.sql, r.args)
 			results[i] = commitResult{inserted: n == 1, err: err}
 			if err != nil && !isUniqueViolation(err) {
@@ -180,6 +245,19 @@ func (g *groupCommit) commitSQLite(batch []*commitReq) {
 	})
 	if err != nil {
 		g.eachAlone(batch, results)
+	} else {
+		g.mu.Lock()
+		onCommit := g.onCommit
+		g.mu.Unlock()
+		if onCommit != nil {
+			reservations := 0
+			for _, r := range batch {
+				if r.batch != nil {
+					reservations++
+				}
+			}
+			onCommit(len(batch)-reservations, reservations)
+		}
 	}
 	g.reply(batch, results)
 }
@@ -204,6 +282,9 @@ func (g *groupCommit) reply(batch []*commitReq, results []commitResult) {
 
 // execAlone runs r as its own statement: on SQLite the prepared one.
 func (g *groupCommit) execAlone(r *commitReq) commitResult {
+	if r.batch != nil {
+		return commitResult{err: g.db.reserveAlone(r.batch)}
+	}
 	if g.db.stmts == nil {
 		res := g.db.W(r.ctx).Exec(r.sql, r.args...)
 		return commitResult{inserted: res.RowsAffected == 1, err: res.Error}

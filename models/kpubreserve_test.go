@@ -3,9 +3,12 @@ package models_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"till/models"
 	"till/models/kaspa"
@@ -198,7 +201,9 @@ func TestKpubChangeRacingSession(t *testing.T) {
 // goroutines on the engine of the test run, with one UPDATE per session (as
 // before reservations were batched) and with reservations batched, in the
 // same process, so the two compare under the same load; updates/op is how
-// many counter UPDATEs a session cost.
+// many counter UPDATEs a session cost, group-txs/op (SQLite) how many group
+// commit transactions (reservations ride in them), shared-txs/op how many
+// of those held both inserts and a reservation.
 func BenchmarkKpubSessions(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
@@ -220,8 +225,14 @@ func BenchmarkKpubSessions(b *testing.B) {
 				b.Fatal(err)
 			}
 			models.LimitIndexBatch(s, bc.limit)
-			var updates atomic.Int64
+			var updates, txs, shared atomic.Int64
 			models.OnIndexUpdate(s, func(string) { updates.Add(1) })
+			models.OnGroupCommit(s, func(inserts, reservations int) {
+				txs.Add(1)
+				if inserts > 0 && reservations > 0 {
+					shared.Add(1)
+				}
+			})
 			b.SetParallelism(4) // 8 goroutines on this 2-core machine
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
@@ -233,6 +244,281 @@ func BenchmarkKpubSessions(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(updates.Load())/float64(b.N), "updates/op")
+			if s.DB().Dialect == models.SQLite {
+				b.ReportMetric(float64(txs.Load())/float64(b.N), "group-txs/op")
+				b.ReportMetric(float64(shared.Load())/float64(b.N), "shared-txs/op")
+			}
+		})
+	}
+}
+
+// commitLog records the group commit's transactions as they commit.
+type commitLog struct {
+	mu  sync.Mutex
+	txs [][2]int // inserts, reservations
+}
+
+func logCommits(s *models.Store) *commitLog {
+	l := &commitLog{}
+	models.OnGroupCommit(s, func(inserts, reservations int) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.txs = append(l.txs, [2]int{inserts, reservations})
+	})
+	return l
+}
+
+func (l *commitLog) get() [][2]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([][2]int(nil), l.txs...)
+}
+
+// otherAmount is a copy of tmpl (a one-address session) with a new id and
+// amount, for a lone insert queued beside kpub sessions.
+func otherAmount(tmpl *models.Payment, plus int64) *models.Payment {
+	p := *tmpl
+	p.ID, p.AmountExpected = uuid.NewString(), tmpl.AmountExpected+plus
+	return &p
+}
+
+// TestKpubReservationRidesGroupCommit (SQLite): a kpub session's index
+// reservation queued while the writer is held runs in one transaction with
+// the insert queued before it, and the session's own insert follows in the
+// next: two writer transactions for two sessions, where the reservation
+// used to take one of its own.
+func TestKpubReservationRidesGroupCommit(t *testing.T) {
+	f := newFixture(t)
+	if f.s.DB().Dialect != models.SQLite {
+		t.Skip("the reservation rides the group commit on SQLite only")
+	}
+	tmpl := f.session()
+	withKpub(t, f)
+	h := holdCommits(t, f.s)
+	commits := logCommits(f.s)
+	inserted := make(chan error, 1)
+	go func() {
+		ok, err := models.InsertUniqueAmount(f.ctx, f.s, otherAmount(tmpl, 1_000_000))
+		if err == nil && !ok {
+			err = errors.New("not inserted")
+		}
+		inserted <- err
+	}()
+	h.wait(1)
+	type result struct {
+		p   *models.Payment
+		err error
+	}
+	created := make(chan result, 1)
+	go func() {
+		p, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
+		created <- result{p, err}
+	}()
+	h.wait(1) // the reservation
+	h.release()
+	if err := <-inserted; err != nil {
+		t.Fatal(err)
+	}
+	r := <-created
+	if r.err != nil || *r.p.DerivationIndex != 0 || r.p.PayAddress != receive0 {
+		t.Fatalf("kpub session: %+v", r)
+	}
+	if got, want := commits.get(), [][2]int{{1, 1}, {1, 0}}; !slices.Equal(got, want) {
+		t.Errorf("transactions (inserts, reservations) %v, want %v", got, want)
+	}
+	if got := nextIndex(t, f); got != 1 {
+		t.Errorf("counter %d, want 1", got)
+	}
+}
+
+// TestKpubReservationFailedTransaction (SQLite): the transaction a
+// reservation rides in fails, after its UPDATE ran. Its index is never
+// handed out: the reservation runs again alone (the counter moved once, the
+// session at index 0) or, when its own UPDATE is what fails (a trigger
+// refusing it), the session fails and the counter has not moved. Either
+// way the one-address insert beside it is stored.
+func TestKpubReservationFailedTransaction(t *testing.T) {
+	cases := []struct {
+		name       string
+		badInsert  bool // a second insert for a merchant that does not exist
+		refuse     bool // a trigger refuses the counter's UPDATE
+		wantIndex  int64
+		wantCount  int64
+		wantFailed bool
+	}{
+		{name: "a later insert fails the transaction", badInsert: true, wantIndex: 0, wantCount: 1},
+		{name: "the reservation itself fails", refuse: true, wantCount: 0, wantFailed: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if f.s.DB().Dialect != models.SQLite {
+				t.Skip("the reservation rides the group commit on SQLite only")
+			}
+			tmpl := f.session()
+			withKpub(t, f)
+			if tc.refuse {
+				if err := f.s.DB().W(f.ctx).Exec(`CREATE TRIGGER refuse_index BEFORE UPDATE OF kaspa_next_index ON merchants
+					BEGIN SELECT RAISE(ABORT, 'index refused'); END`).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			h := holdCommits(t, f.s)
+			commits := logCommits(f.s)
+			type result struct {
+				p   *models.Payment
+				err error
+			}
+			created := make(chan result, 1)
+			go func() {
+				p, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
+				created <- result{p, err}
+			}()
+			h.wait(1) // the reservation, first in the batch
+			good := otherAmount(tmpl, 1_000_000)
+			inserts := []*models.Payment{good}
+			if tc.badInsert {
+				bad := otherAmount(tmpl, 2_000_000)
+				bad.MerchantID = uuid.NewString()
+				inserts = append(inserts, bad)
+			}
+			var wg sync.WaitGroup
+			for _, p := range inserts {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, _ = models.InsertUniqueAmount(f.ctx, f.s, p)
+				}()
+			}
+			h.wait(len(inserts))
+			h.release()
+			wg.Wait()
+			r := <-created
+			switch {
+			case tc.wantFailed && r.err == nil:
+				t.Fatalf("kpub session created at index %d from a refused reservation", *r.p.DerivationIndex)
+			case !tc.wantFailed && (r.err != nil || *r.p.DerivationIndex != tc.wantIndex):
+				t.Fatalf("kpub session: %+v, want index %d", r, tc.wantIndex)
+			}
+			for _, c := range commits.get() {
+				if c[1] != 0 {
+					t.Errorf("a transaction with a reservation committed: %v", commits.get())
+				}
+			}
+			if got := nextIndex(t, f); got != tc.wantCount {
+				t.Errorf("counter %d, want %d", got, tc.wantCount)
+			}
+			if _, err := f.s.Payment(f.ctx, good.ID); err != nil {
+				t.Errorf("the one-address session beside it: %v", err)
+			}
+		})
+	}
+}
+
+// TestKpubConcurrentCreators: many creators opening kpub sessions of one
+// merchant, several each, get distinct, contiguous indexes (0…n-1, no gap)
+// and distinct addresses, and the counter ends at n.
+func TestKpubConcurrentCreators(t *testing.T) {
+	const creators, each = 16, 6
+	f := newFixture(t)
+	withKpub(t, f)
+	got := make(chan *models.Payment, creators*each)
+	errs := make(chan error, creators*each)
+	var wg sync.WaitGroup
+	for range creators {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				p, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
+				if err != nil {
+					errs <- err
+					return
+				}
+				got <- p
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	close(got)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	indexes, addrs := map[int64]bool{}, map[string]bool{}
+	for p := range got {
+		if indexes[*p.DerivationIndex] || addrs[p.PayAddress] {
+			t.Fatalf("index %d or address %s handed out twice", *p.DerivationIndex, p.PayAddress)
+		}
+		indexes[*p.DerivationIndex], addrs[p.PayAddress] = true, true
+	}
+	for i := range int64(creators * each) {
+		if !indexes[i] {
+			t.Fatalf("index %d not handed out (a gap)", i)
+		}
+	}
+	if n := nextIndex(t, f); n != creators*each {
+		t.Errorf("counter %d after %d sessions", n, creators*each)
+	}
+}
+
+// TestKpubNextReservationFollowsInserts (SQLite): while a caller handed an
+// index has not queued its insert, the merchant's next caller waits; the
+// next reservation then runs in one transaction with that insert, or on
+// its own once the caller gives the index up.
+func TestKpubNextReservationFollowsInserts(t *testing.T) {
+	cases := []struct {
+		name   string
+		insert bool // a inserts at its index, else gives it up
+		want   [][2]int
+	}{
+		{"behind the insert", true, [][2]int{{0, 1}, {1, 1}}},
+		{"after the index is given up", false, [][2]int{{0, 1}, {0, 1}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if f.s.DB().Dialect != models.SQLite {
+				t.Skip("reservations follow inserts on SQLite only")
+			}
+			withKpub(t, f)
+			tmpl := f.session() // index 0
+			commits := logCommits(f.s)
+			a, kpub, err := models.ReserveIndex(f.ctx, f.s, f.m.ID)
+			if err != nil || a != 1 {
+				t.Fatalf("a: index %d, %v", a, err)
+			}
+			type grant struct {
+				idx int64
+				err error
+			}
+			bDone := make(chan grant, 1)
+			go func() {
+				idx, _, err := models.ReserveIndex(f.ctx, f.s, f.m.ID)
+				bDone <- grant{idx, err}
+			}()
+			await(t, "b queued", func() bool { return models.QueuedForIndex(f.s, f.m.ID) == 1 })
+			if got := nextIndex(t, f); got != 2 {
+				t.Fatalf("counter %d while a derives, want 2 (b waits)", got)
+			}
+			if tc.insert {
+				p := *tmpl
+				p.ID = uuid.NewString()
+				if ok, err := models.InsertAtIndex(f.ctx, f.s, &p, a, kpub); !ok || err != nil {
+					t.Fatalf("a's insert: %v %v", ok, err)
+				}
+			}
+			models.IndexDone(f.s, f.m.ID, a)
+			if b := <-bDone; b.err != nil || b.idx != 2 {
+				t.Fatalf("b: %+v, want index 2", b)
+			}
+			models.IndexDone(f.s, f.m.ID, 2)
+			if got := commits.get(); !slices.Equal(got, tc.want) {
+				t.Errorf("transactions (inserts, reservations) %v, want %v", got, tc.want)
+			}
+			if got := nextIndex(t, f); got != 3 {
+				t.Errorf("counter %d, want 3", got)
+			}
 		})
 	}
 }

@@ -479,40 +479,49 @@ func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Paymen
 		if err != nil {
 			return err
 		}
-		if kpub == "" {
-			// The merchant went back to a single address meanwhile.
-			return &UnavailableError{Message: "The merchant's payout settings changed; try again"}
-		}
-		if idx < 0 || idx > math.MaxUint32 {
-			// A wrapped index would hand out an address already used.
-			return fmt.Errorf("models: receive address index %d out of range", idx)
-		}
-		key, err := s.extendedKey(kpub)
-		if err != nil {
-			return &StateError{Reason: ErrKeyUnusable, Message: "The merchant's extended public key is not usable: " + err.Error()}
-		}
-		addr, err := key.ReceiveAddress(uint32(idx))
-		if errors.Is(err, kaspa.ErrUnusableIndex) {
-			continue
-		}
-		if err != nil {
-			return &StateError{Reason: ErrKeyUnusable, Message: "Cannot derive a payment address: " + err.Error()}
-		}
-		p.DerivationIndex = &idx
-		p.PayAddress = addr.String()
 		if attempt > 0 {
 			p.ID = s.paymentID() // the clash may have been the id's
 		}
-		inserted, err := s.insertOnFreeAddress(ctx, p, lateCutoff)
-		if err != nil && !isUniqueViolation(err) {
-			return fmt.Errorf("models: create payment: %w", err)
-		}
-		if inserted {
-			return nil
+		inserted, err := s.insertAtIndex(ctx, p, idx, kpub, lateCutoff)
+		s.indexDone(m.ID, idx) // its insert is queued by now, or never will be
+		if err != nil || inserted {
+			return err
 		}
 	}
 	p.DerivationIndex, p.PayAddress = nil, ""
 	return &UnavailableError{Message: "No free payment address could be derived"}
+}
+
+// insertAtIndex derives the address at idx of kpub, the reservation's,
+// and inserts p there: false without an error when the index is to be
+// skipped (unusable, or its address still watched).
+func (s *Store) insertAtIndex(ctx context.Context, p *Payment, idx int64, kpub string, lateCutoff time.Time) (bool, error) {
+	if kpub == "" {
+		// The merchant went back to a single address meanwhile.
+		return false, &UnavailableError{Message: "The merchant's payout settings changed; try again"}
+	}
+	if idx < 0 || idx > math.MaxUint32 {
+		// A wrapped index would hand out an address already used.
+		return false, fmt.Errorf("models: receive address index %d out of range", idx)
+	}
+	key, err := s.extendedKey(kpub)
+	if err != nil {
+		return false, &StateError{Reason: ErrKeyUnusable, Message: "The merchant's extended public key is not usable: " + err.Error()}
+	}
+	addr, err := key.ReceiveAddress(uint32(idx))
+	if errors.Is(err, kaspa.ErrUnusableIndex) {
+		return false, nil
+	}
+	if err != nil {
+		return false, &StateError{Reason: ErrKeyUnusable, Message: "Cannot derive a payment address: " + err.Error()}
+	}
+	p.DerivationIndex = &idx
+	p.PayAddress = addr.String()
+	inserted, err := s.insertOnFreeAddress(ctx, p, lateCutoff)
+	if err != nil && !isUniqueViolation(err) { // a clash on the id: skipped, retried with a new id
+		return false, fmt.Errorf("models: create payment: %w", err)
+	}
+	return inserted, nil
 }
 
 // extendedKey parses a merchant's kpub once and keeps it: parsing and the

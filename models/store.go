@@ -107,6 +107,9 @@ func NewStore(db *DB, o StoreOptions) *Store {
 	}
 	s.offsetRange = o.UniqueOffsetRange
 	s.commits = newGroupCommit(db)
+	if db.stmts != nil { // SQLite: kpub reservations follow their wave's inserts
+		s.commits.derived = s.derivedQueued
+	}
 	s.evm = o.EVMChains
 	if _, ok := o.EVMChains[o.DefaultEVMChain]; ok {
 		s.defaultEVM = o.DefaultEVMChain
