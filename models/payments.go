@@ -482,8 +482,12 @@ func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Paymen
 		if attempt > 0 {
 			p.ID = s.paymentID() // the clash may have been the id's
 		}
-		inserted, err := s.insertAtIndex(ctx, p, idx, kpub, lateCutoff)
-		s.indexDone(m.ID, idx) // its insert is queued by now, or never will be
+		inserted, err := func() (bool, error) {
+			// Settled however this returns (a panic too): an index never
+			// settled would park the merchant's next reservation for good.
+			defer s.indexDone(m.ID, idx) // its insert is queued by now, or never will be
+			return s.insertAtIndex(ctx, p, idx, kpub, lateCutoff)
+		}()
 		if err != nil || inserted {
 			return err
 		}
