@@ -332,7 +332,7 @@ func TestGroupCommitIDClashIsAnError(t *testing.T) {
 	if !out[0].inserted || out[0].err != nil {
 		t.Fatalf("the good insert: %+v", out[0])
 	}
-	if out[1].inserted || !models.IsUniqueViolation(out[1].err) {
+	if out[1].inserted || out[1].err == nil || !models.IsUniqueViolation(out[1].err) {
 		t.Fatalf("the insert with a taken id: %+v", out[1])
 	}
 	if _, err := f.s.Payment(f.ctx, good.ID); err != nil {
