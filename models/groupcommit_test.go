@@ -300,3 +300,46 @@ func TestGroupCommitFailedBatchRunsEachAlone(t *testing.T) {
 		t.Fatal("the bad session was written")
 	}
 }
+
+// TestGroupCommitIDClashIsAnError: in one batch with an insert that is
+// fine, an insert whose id is taken reports a unique violation to its own
+// caller (not "not inserted", which on Postgres would send it round for
+// another amount), and the other insert is written.
+func TestGroupCommitIDClashIsAnError(t *testing.T) {
+	f := newFixture(t)
+	tmpl := f.session()
+	h := holdCommits(t, f.s)
+	good, taken := *tmpl, *tmpl
+	good.ID, good.AmountExpected = uuid.NewString(), tmpl.AmountExpected+1_000_000
+	taken.AmountExpected = tmpl.AmountExpected + 2_000_000
+	type outcome struct {
+		inserted bool
+		err      error
+	}
+	out := make([]outcome, 2)
+	var wg sync.WaitGroup
+	for i, p := range []*models.Payment{&good, &taken} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := models.InsertUniqueAmount(f.ctx, f.s, p)
+			out[i] = outcome{ok, err}
+		}()
+	}
+	h.wait(2)
+	h.release()
+	wg.Wait()
+	if !out[0].inserted || out[0].err != nil {
+		t.Fatalf("the good insert: %+v", out[0])
+	}
+	if out[1].inserted || out[1].err == nil || !models.IsUniqueViolation(out[1].err) {
+		t.Fatalf("the insert with a taken id: %+v", out[1])
+	}
+	if _, err := f.s.Payment(f.ctx, good.ID); err != nil {
+		t.Fatalf("the good session: %v", err)
+	}
+	got, err := f.s.Payment(f.ctx, tmpl.ID)
+	if err != nil || got.AmountExpected != tmpl.AmountExpected {
+		t.Fatalf("the session whose id was taken: %+v, %v", got, err)
+	}
+}

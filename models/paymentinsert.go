@@ -81,6 +81,20 @@ var (
 	}
 )
 
+// pgBatchConflict is each Postgres insert's clause in a batch (pgbatch.go).
+// The unique-amount insert names the partial unique index on open amounts
+// as its only arbiter: a clash there is "not inserted", while a clash on
+// the id stays an error. Without a target every unique index (the primary
+// key, payments_short_id_key, payments_open_amount_key) was an arbiter,
+// each probed before the insert and checked again after it. The
+// free-address insert has none: its rows carry a derivation index, so the
+// open-amount index does not hold them, and an id clash is an error as
+// when the statement runs alone.
+var pgBatchConflict = map[string]string{
+	insertUniqueAmountSQL[Postgres]: " ON CONFLICT (chain, pay_address, amount_expected)" +
+		" WHERE status = 'pending' AND derivation_index IS NULL DO NOTHING",
+}
+
 // insertUniqueAmount inserts p unless an expired session on its address and
 // amount can still be paid late (inserted false); a pending one with the same
 // amount fails the partial unique index (a unique violation).

@@ -29,11 +29,13 @@ const (
 )
 
 // pgBatchSQL maps a conditional insert (? placeholders, as gorm takes it)
-// to its batch form: pgx's $n placeholders, and ON CONFLICT DO NOTHING
-// (no target, so the partial unique index payments_open_amount_key is
-// covered too) so that a clash leaves the row out instead of aborting the
-// batch's transaction; the caller sees "not inserted", as after a failed
-// condition, and retries with a new offset.
+// to its batch form: pgx's $n placeholders, and the statement's clause from
+// pgBatchConflict, if any (paymentinsert.go), so that a clash on an open
+// amount leaves the row out instead of aborting the batch's transaction;
+// the caller sees "not inserted", as after a failed condition, and retries
+// with a new offset. Any other error (a clash on the id, say) fails the
+// batch, which then runs each insert alone and reports the error to its
+// own caller.
 var pgBatchSQL sync.Map
 
 func pgBatchText(q string) string {
@@ -50,7 +52,7 @@ func pgBatchText(q string) string {
 		n++
 		b.WriteString("$" + strconv.Itoa(n))
 	}
-	b.WriteString(" ON CONFLICT DO NOTHING")
+	b.WriteString(pgBatchConflict[q])
 	pgBatchSQL.Store(q, b.String())
 	return b.String()
 }
