@@ -46,6 +46,32 @@ func (h *heldCommits) wait(n int) {
 	}
 }
 
+// insertOutcome is one InsertUniqueAmount caller's result.
+type insertOutcome struct {
+	inserted bool
+	err      error
+}
+
+// insertTogether queues InsertUniqueAmount for each of ps at once under the
+// held commit h, releases it once all are queued (one transaction), and
+// returns their outcomes in the order of ps.
+func insertTogether(f *fixture, h *heldCommits, ps ...*models.Payment) []insertOutcome {
+	out := make([]insertOutcome, len(ps))
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := models.InsertUniqueAmount(f.ctx, f.s, p)
+			out[i] = insertOutcome{ok, err}
+		}()
+	}
+	h.wait(len(ps))
+	h.release()
+	wg.Wait()
+	return out
+}
+
 // TestGroupCommitConcurrentCreators: creators on one address whose first
 // inserts all land in one transaction get distinct amounts; with twice as
 // many amounts as creators, clashes inside the batch are near certain and
@@ -97,27 +123,14 @@ func TestGroupCommitClashFailsOnlyItsInsert(t *testing.T) {
 	tmpl := f.session()
 	h := holdCommits(t, f.s)
 	amount := []int64{tmpl.AmountExpected + 1_000_000, tmpl.AmountExpected + 1_000_000, tmpl.AmountExpected + 2_000_000}
-	type outcome struct {
-		inserted bool
-		err      error
-	}
-	out := make([]outcome, 3)
+	ps := make([]*models.Payment, 3)
 	ids := make([]string, 3)
-	var wg sync.WaitGroup
-	for i := range 3 {
+	for i := range ps {
 		p := *tmpl
 		p.ID, p.AmountExpected = uuid.NewString(), amount[i]
-		ids[i] = p.ID
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ok, err := models.InsertUniqueAmount(f.ctx, f.s, &p)
-			out[i] = outcome{ok, err}
-		}()
+		ps[i], ids[i] = &p, p.ID
 	}
-	h.wait(3)
-	h.release()
-	wg.Wait()
+	out := insertTogether(f, h, ps...)
 	if out[2].err != nil || !out[2].inserted {
 		t.Fatalf("the other amount: %+v", out[2])
 	}
@@ -270,23 +283,7 @@ func TestGroupCommitFailedBatchRunsEachAlone(t *testing.T) {
 	good, bad := *tmpl, *tmpl
 	good.ID, good.AmountExpected = uuid.NewString(), tmpl.AmountExpected+1_000_000
 	bad.ID, bad.AmountExpected, bad.MerchantID = uuid.NewString(), tmpl.AmountExpected+2_000_000, uuid.NewString()
-	type outcome struct {
-		inserted bool
-		err      error
-	}
-	out := make([]outcome, 2)
-	var wg sync.WaitGroup
-	for i, p := range []*models.Payment{&good, &bad} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ok, err := models.InsertUniqueAmount(f.ctx, f.s, p)
-			out[i] = outcome{ok, err}
-		}()
-	}
-	h.wait(2)
-	h.release()
-	wg.Wait()
+	out := insertTogether(f, h, &good, &bad)
 	if !out[0].inserted || out[0].err != nil {
 		t.Fatalf("the good insert: %+v", out[0])
 	}
@@ -312,23 +309,7 @@ func TestGroupCommitIDClashIsAnError(t *testing.T) {
 	good, taken := *tmpl, *tmpl
 	good.ID, good.AmountExpected = uuid.NewString(), tmpl.AmountExpected+1_000_000
 	taken.AmountExpected = tmpl.AmountExpected + 2_000_000
-	type outcome struct {
-		inserted bool
-		err      error
-	}
-	out := make([]outcome, 2)
-	var wg sync.WaitGroup
-	for i, p := range []*models.Payment{&good, &taken} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ok, err := models.InsertUniqueAmount(f.ctx, f.s, p)
-			out[i] = outcome{ok, err}
-		}()
-	}
-	h.wait(2)
-	h.release()
-	wg.Wait()
+	out := insertTogether(f, h, &good, &taken)
 	if !out[0].inserted || out[0].err != nil {
 		t.Fatalf("the good insert: %+v", out[0])
 	}

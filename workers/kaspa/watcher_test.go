@@ -242,16 +242,7 @@ func TestWatcherCallCount(t *testing.T) {
 func TestWatcherCallsPerAddressBatch(t *testing.T) {
 	h := newHarness(t)
 	h.client.MaxRequestBytes = 1_000
-	r := h.env.Do("PATCH", "/api/settings", map[string]any{"kaspaKpub": watchKpub}, h.m.Bearer()...)
-	if r.Status != 200 {
-		t.Fatalf("kpub: %d %s", r.Status, r.Body)
-	}
-	var addrs []string
-	var last map[string]any
-	for range 27 {
-		last = h.env.Do("POST", "/api/payments", map[string]any{"paymentLinkSlug": h.slug}).JSON(t)
-		addrs = append(addrs, last["kaspaAddress"].(string))
-	}
+	addrs, amts := kpubSessions(t, h, 27)
 	if n := len(h.client.UTXOBatches(addrs)); n != 3 {
 		t.Fatalf("%d batches of 27 addresses under a 1,000-byte cap, want 3", n)
 	}
@@ -263,7 +254,7 @@ func TestWatcherCallsPerAddressBatch(t *testing.T) {
 	}
 	// Every address was in one of the requests: a payment to the last one
 	// is seen.
-	amt, err := double.ParseKAS(last["amountExpected"].(string))
+	amt, err := double.ParseKAS(amts[len(amts)-1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,17 +273,8 @@ func TestWatcherCallsPerAddressBatch(t *testing.T) {
 func TestWatcherUTXOBatchesInFlight(t *testing.T) {
 	h := newHarness(t)
 	h.client.MaxRequestBytes = 1_000
-	r := h.env.Do("PATCH", "/api/settings", map[string]any{"kaspaKpub": watchKpub}, h.m.Bearer()...)
-	if r.Status != 200 {
-		t.Fatalf("kpub: %d %s", r.Status, r.Body)
-	}
-	var addrs []string
-	var amts []string
-	for range 27 { // 3 batches of 13, 13, 1 under a 1,000-byte cap
-		s := h.env.Do("POST", "/api/payments", map[string]any{"paymentLinkSlug": h.slug}).JSON(t)
-		addrs = append(addrs, s["kaspaAddress"].(string))
-		amts = append(amts, s["amountExpected"].(string))
-	}
+	// 27 derived addresses: batches of 13, 13 and 1 under a 1,000-byte cap.
+	addrs, amts := kpubSessions(t, h, 27)
 	h.cycle() // sessions created: settle start scores
 	// One payment in the first batch and one in the last: both are seen,
 	// whichever request answers first.
@@ -317,6 +299,22 @@ func TestWatcherUTXOBatchesInFlight(t *testing.T) {
 	if res.NewTransfers != 2 || res.Matched != 2 {
 		t.Fatalf("payments in the first and last batch: %+v", res)
 	}
+}
+
+// kpubSessions sets the merchant's kpub (watchKpub) and opens n sessions,
+// each on its own derived address; it returns their addresses and amounts.
+func kpubSessions(t *testing.T, h *harness, n int) (addrs, amts []string) {
+	t.Helper()
+	r := h.env.Do("PATCH", "/api/settings", map[string]any{"kaspaKpub": watchKpub}, h.m.Bearer()...)
+	if r.Status != 200 {
+		t.Fatalf("kpub: %d %s", r.Status, r.Body)
+	}
+	for range n {
+		s := h.env.Do("POST", "/api/payments", map[string]any{"paymentLinkSlug": h.slug}).JSON(t)
+		addrs = append(addrs, s["kaspaAddress"].(string))
+		amts = append(amts, s["amountExpected"].(string))
+	}
+	return addrs, amts
 }
 
 // watchKpub is the account kpub of research/kaspa.md §3.4 (mainnet).
