@@ -46,6 +46,40 @@ func (h *heldCommits) wait(n int) {
 	}
 }
 
+// createConcurrently has creators goroutines each create each sessions on
+// the fixture's link at once, and returns them; any error fails the test.
+func createConcurrently(t *testing.T, f *fixture, creators, each int) []*models.Payment {
+	t.Helper()
+	got := make(chan *models.Payment, creators*each)
+	errs := make(chan error, creators*each)
+	var wg sync.WaitGroup
+	for range creators {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				p, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
+				if err != nil {
+					errs <- err
+					return
+				}
+				got <- p
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	close(got)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	out := make([]*models.Payment, 0, creators*each)
+	for p := range got {
+		out = append(out, p)
+	}
+	return out
+}
+
 // insertOutcome is one InsertUniqueAmount caller's result.
 type insertOutcome struct {
 	inserted bool
@@ -236,31 +270,9 @@ func TestGroupCommitKeepsLateAmounts(t *testing.T) {
 func TestGroupCommitManyBatches(t *testing.T) {
 	const creators, each = 16, 6
 	f := newFixture(t, func(o *models.StoreOptions) { o.UniqueOffsetRange = 2 * creators * each })
-	amounts := make(chan int64, creators*each)
-	errs := make(chan error, creators*each)
-	var wg sync.WaitGroup
-	for range creators {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range each {
-				p, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
-				if err != nil {
-					errs <- err
-					return
-				}
-				amounts <- p.AmountExpected
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	close(amounts)
-	for err := range errs {
-		t.Fatal(err)
-	}
 	seen := map[int64]bool{}
-	for a := range amounts {
+	for _, p := range createConcurrently(t, f, creators, each) {
+		a := p.AmountExpected
 		if seen[a] {
 			t.Fatalf("amount %d given twice", a)
 		}

@@ -422,31 +422,8 @@ func TestKpubConcurrentCreators(t *testing.T) {
 	const creators, each = 16, 6
 	f := newFixture(t)
 	withKpub(t, f)
-	got := make(chan *models.Payment, creators*each)
-	errs := make(chan error, creators*each)
-	var wg sync.WaitGroup
-	for range creators {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range each {
-				p, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
-				if err != nil {
-					errs <- err
-					return
-				}
-				got <- p
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	close(got)
-	for err := range errs {
-		t.Fatal(err)
-	}
 	indexes, addrs := map[int64]bool{}, map[string]bool{}
-	for p := range got {
+	for _, p := range createConcurrently(t, f, creators, each) {
 		if indexes[*p.DerivationIndex] || addrs[p.PayAddress] {
 			t.Fatalf("index %d or address %s handed out twice", *p.DerivationIndex, p.PayAddress)
 		}
