@@ -48,27 +48,43 @@ func SQLWriteGroups(sql string) (bool, uint32) {
 var ReserveIndexSQL = reserveIndexSQL
 
 // OnIndexUpdate sets (nil: clears) a hook run before each kpub index
-// reservation takes the write connection and its batch.
+// reservation takes the write connection and its batch (SQLite: before the
+// group commit takes a batch holding the merchant's kpub sessions).
 func OnIndexUpdate(s *Store, f func(merchantID string)) {
 	s.indexes.mu.Lock()
-	defer s.indexes.mu.Unlock()
 	s.indexes.beforeUpdate = f
+	s.indexes.mu.Unlock()
+	s.commits.mu.Lock()
+	s.commits.beforeReserve = f
+	s.commits.mu.Unlock()
 }
 
 // LimitIndexBatch bounds each kpub index reservation to n indexes (0: the
 // default bound; 1: one UPDATE per session, as before batching).
 func LimitIndexBatch(s *Store, n int) {
 	s.indexes.mu.Lock()
-	defer s.indexes.mu.Unlock()
 	s.indexes.limit = n
+	s.indexes.mu.Unlock()
+	s.commits.mu.Lock()
+	s.commits.reserveLimit = n
+	s.commits.mu.Unlock()
 }
 
 // QueuedForIndex is how many callers wait for the merchant's next index
-// reservation, not yet taken into a batch.
+// reservation, not yet taken into a batch (SQLite: the merchant's kpub
+// sessions queued in the group commit).
 func QueuedForIndex(s *Store, merchantID string) int {
 	s.indexes.mu.Lock()
-	defer s.indexes.mu.Unlock()
-	return len(s.indexes.queues[merchantID])
+	n := len(s.indexes.queues[merchantID])
+	s.indexes.mu.Unlock()
+	s.commits.mu.Lock()
+	defer s.commits.mu.Unlock()
+	for _, r := range s.commits.queue {
+		if r.kpub != nil && r.kpub.merchantID == merchantID {
+			n++
+		}
+	}
+	return n
 }
 
 // Session creation's hand-written SQL (paymentinsert.go), for plan and
@@ -166,6 +182,3 @@ func ReserveIndex(ctx context.Context, s *Store, merchantID string) (int64, stri
 func InsertAtIndex(ctx context.Context, s *Store, p *Payment, idx int64, kpub string) (bool, error) {
 	return s.insertAtIndex(ctx, p, idx, kpub, s.clock().Add(-s.lateWindow))
 }
-
-// IndexDone exposes indexDone: the caller is done with the index.
-func IndexDone(s *Store, merchantID string, idx int64) { s.indexDone(merchantID, idx) }

@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,9 +22,10 @@ import (
 // statement does nothing on a clash (ON CONFLICT DO NOTHING). Either way the
 // caller learns "not inserted" and retries with a new offset or index.
 //
-// On SQLite a kpub index reservation (kpubreserve.go) queues here too and
-// runs in the next transaction beside the inserts queued: a kpub session
-// then costs the single writer no commit of its own for its index.
+// On SQLite a kpub session's insert queues here before it has its index:
+// the committer reserves the indexes of the batch's kpub sessions in the
+// same transaction, derives their addresses and runs their inserts
+// (kpubreserve.go), so a kpub session costs the single writer one turn.
 //
 // Committers start with queued inserts, at most limit at once, and end as
 // soon as the queue is empty, so an idle Store holds none. A caller whose
@@ -55,37 +55,35 @@ type groupCommit struct {
 	// read and set under mu.
 	onEnqueue   func()
 	beforeBatch func()
-	// derived, when set (SQLite), is told of each queued insert of a kpub
-	// session (its merchant and index), under mu; a reservation it
-	// returns is queued right behind that insert (Store.derivedQueued).
-	derived func(merchantID string, index int64) *commitReq
+	// derive gives the address of a kpub at an index (SQLite's kpub
+	// sessions: Store.addressAt).
+	derive func(kpub string, index int64) (string, error)
+	// beforeReserve, when set (tests), is called with each merchant whose
+	// kpub sessions the next batch will hold, before it is taken;
+	// reserveLimit, when positive (benchmarks), bounds one UPDATE's
+	// indexes. Both read under mu.
+	beforeReserve func(merchantID string)
+	reserveLimit  int
 	// onCommit, when set (tests), is called after each SQLite transaction
-	// commits with how many inserts and reservations ran in it.
+	// commits with how many inserts and kpub index UPDATEs ran in it.
 	onCommit func(inserts, reservations int)
 }
-
-// The positions in insertArgs of a kpub session's merchant and index.
-var (
-	argMerchant   = slices.Index(paymentColumns, "merchant_id")
-	argDerivation = slices.Index(paymentColumns, "derivation_index")
-)
 
 // maxCommitBatch bounds one transaction: enough to absorb any realistic
 // number of concurrent creators, small enough to keep the writer's other
 // users (watchers, expiry) waiting briefly.
 const maxCommitBatch = 64
 
-// commitReq is one queued insert, or reservation, and where its outcome
-// goes.
+// commitReq is one queued insert and where its outcome goes.
 type commitReq struct {
 	ctx  context.Context
 	sql  string
 	args []any
-	// batch, when set, makes this a kpub index reservation rather than an
-	// insert (SQLite only): its callers are taken and its counter moved
-	// in the transaction, and batch holds what the UPDATE returned.
-	batch *indexBatch
-	done  chan commitResult // buffered: the committer never waits on a caller
+	// kpub, when set, makes this a kpub session's insert still without
+	// its index and address (SQLite only): the committer reserves and
+	// derives them in the transaction.
+	kpub *kpubInsert
+	done chan commitResult // buffered: the committer never waits on a caller
 }
 
 type commitResult struct {
@@ -125,34 +123,10 @@ func (g *groupCommit) exec(ctx context.Context, sql string, args []any) (bool, e
 	}
 }
 
-// reserve runs the kpub index reservation b in the next SQLite transaction
-// and returns once that transaction has committed (or b has run alone after
-// it failed): only then are b's indexes the merchant's for good. It waits
-// whatever the callers' contexts: b serves every caller it takes.
-func (g *groupCommit) reserve(b *indexBatch) error {
-	r := reserveReq(b)
-	g.enqueue(r)
-	return (<-r.done).err
-}
-
-// reserveReq is the queue's request for the reservation b.
-func reserveReq(b *indexBatch) *commitReq {
-	return &commitReq{ctx: context.Background(), sql: reserveIndexSQL, batch: b, done: make(chan commitResult, 1)}
-}
-
 // enqueue queues r and starts a committer if fewer than limit run.
 func (g *groupCommit) enqueue(r *commitReq) {
 	g.mu.Lock()
 	g.queue = append(g.queue, r)
-	if g.derived != nil && r.batch == nil && len(r.args) > argDerivation {
-		i, ok := r.args[argDerivation].(*int64)
-		merchantID, isID := r.args[argMerchant].(string)
-		if ok && i != nil && isID {
-			if follow := g.derived(merchantID, *i); follow != nil {
-				g.queue = append(g.queue, follow)
-			}
-		}
-	}
 	if g.running < g.limit {
 		if g.running == 0 {
 			g.idle = make(chan struct{})
@@ -171,10 +145,15 @@ func (g *groupCommit) enqueue(r *commitReq) {
 func (g *groupCommit) run(idle chan struct{}) {
 	for {
 		g.mu.Lock()
-		beforeBatch := g.beforeBatch
+		beforeBatch, beforeReserve := g.beforeBatch, g.beforeReserve
 		g.mu.Unlock()
 		if beforeBatch != nil {
 			beforeBatch()
+		}
+		if beforeReserve != nil {
+			for _, merchantID := range g.kpubMerchants() {
+				beforeReserve(merchantID)
+			}
 		}
 		g.mu.Lock()
 		n := min(len(g.queue), maxCommitBatch)
@@ -194,45 +173,71 @@ func (g *groupCommit) run(idle chan struct{}) {
 	}
 }
 
-// commitSQLite runs batch in one transaction: inserts and reservations in
-// the order they queued. Statements run without their
-// callers' contexts (an interrupted statement would roll back the whole
-// transaction on SQLite); a caller gone before its turn is skipped. Should
-// the transaction itself fail (an I/O error, say), each insert is run again
-// on its own, so one failure never takes the others with it.
+// kpubMerchants are the merchants whose kpub sessions the next batch
+// holds (for the beforeReserve hook).
+func (g *groupCommit) kpubMerchants() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var ids []string
+	for _, r := range g.queue[:min(len(g.queue), maxCommitBatch)] {
+		if r.kpub != nil && !slices.Contains(ids, r.kpub.merchantID) {
+			ids = append(ids, r.kpub.merchantID)
+		}
+	}
+	return ids
+}
+
+// commitSQLite runs batch in one transaction: first the index
+// reservations of its kpub sessions (reserveKpubs), then the inserts in
+// the order they queued. Statements run without their callers' contexts
+// (an interrupted statement would roll back the whole transaction on
+// SQLite); a caller gone before its turn is skipped, except a kpub session
+// whose index is reserved (no gap). Should the transaction itself fail (an
+// I/O error, say), each insert is run again on its own, so one failure
+// never takes the others with it, and a kpub session's index from the
+// rolled-back transaction is never used.
 //
-// Each insert runs as a statement prepared once on the write connection
+// Each statement runs prepared once on the write connection
 // (DB.execPrepared): the inserts are long and all alike, and parsing them
-// again each time was a fifth or more of the writer's CPU. So does each
-// reservation: its outcome reaches its waiter only after the commit, and a
-// reservation whose transaction failed runs again alone (a rolled-back
-// index is never handed out).
+// again each time was a fifth or more of the writer's CPU.
 func (g *groupCommit) commitSQLite(batch []*commitReq) {
 	results := make([]commitResult, len(batch))
 	// Prepared before the transaction: preparing takes the pool's one
 	// connection, which the transaction holds.
 	stmts := make([]*sql.Stmt, len(batch))
+	var reserve *sql.Stmt
+	var reserveErr error
 	for i, r := range batch {
 		var err error
 		if stmts[i], err = g.db.stmts.get(context.Background(), r.sql); err != nil { //nolint:sqlclosecheck // writeStmts owns it
 			results[i].err = err
 		}
+		if r.kpub != nil && reserve == nil && reserveErr == nil {
+			reserve, reserveErr = g.db.stmts.get(context.Background(), reserveIndexSQL) //nolint:sqlclosecheck // writeStmts owns it
+		}
 	}
+	updates := 0
 	err := g.db.Tx(context.Background(), func(tx *gorm.DB) error {
+		if reserve != nil {
+			var err error
+			if updates, err = g.reserveKpubs(tx, reserve, batch); err != nil {
+				return err // the transaction may be gone; retry one by one
+			}
+		}
 		for i, r := range batch {
-			if stmts[i] == nil {
+			switch {
+			case stmts[i] == nil:
 				continue
-			}
-			if err := r.ctx.Err(); err != nil {
-				results[i].err = err
+			case r.kpub != nil && reserveErr != nil:
+				results[i].err = reserveErr
 				continue
-			}
-			if r.batch != nil {
-				err := g.db.runIndexBatch(tx, stmts[i], r.batch)
-				results[i].err = err
-				if err != nil && !errors.Is(err, sql.ErrNoRows) {
-					return err // the transaction may be gone; retry one by one
-				}
+			case r.kpub != nil && r.kpub.err != nil:
+				continue // told through kpub.err (an index without a key: the next one)
+			case r.kpub != nil && !r.kpub.reserved:
+				results[i].err = r.ctx.Err() // gone before the reservation: none taken
+				continue
+			case r.kpub == nil && r.ctx.Err() != nil:
+				results[i].err = r.ctx.Err()
 				continue
 			}
 			n, err := g.db.execPrepared(context.Background(), tx, stmts[i], r.sql, r.args)
@@ -250,13 +255,7 @@ func (g *groupCommit) commitSQLite(batch []*commitReq) {
 		onCommit := g.onCommit
 		g.mu.Unlock()
 		if onCommit != nil {
-			reservations := 0
-			for _, r := range batch {
-				if r.batch != nil {
-					reservations++
-				}
-			}
-			onCommit(len(batch)-reservations, reservations)
+			onCommit(len(batch), updates)
 		}
 	}
 	g.reply(batch, results)
@@ -266,6 +265,9 @@ func (g *groupCommit) commitSQLite(batch []*commitReq) {
 // (skipping callers gone by now).
 func (g *groupCommit) eachAlone(batch []*commitReq, results []commitResult) {
 	for i, r := range batch {
+		if r.kpub != nil {
+			*r.kpub = kpubInsert{merchantID: r.kpub.merchantID} // nothing of the failed transaction
+		}
 		results[i] = commitResult{err: r.ctx.Err()}
 		if results[i].err == nil {
 			results[i] = g.execAlone(r)
@@ -280,11 +282,17 @@ func (g *groupCommit) reply(batch []*commitReq, results []commitResult) {
 	}
 }
 
-// execAlone runs r as its own statement: on SQLite the prepared one.
+// execAlone runs r as its own statement: on SQLite the prepared one, a
+// kpub session's after its own reservation (kpubAlone).
 func (g *groupCommit) execAlone(r *commitReq) commitResult {
-	if r.batch != nil {
-		return commitResult{err: g.db.reserveAlone(r.batch)}
+	if r.kpub != nil {
+		return g.kpubAlone(r)
 	}
+	return g.execStmtAlone(r)
+}
+
+// execStmtAlone runs r's statement on its own.
+func (g *groupCommit) execStmtAlone(r *commitReq) commitResult {
 	if g.db.stmts == nil {
 		res := g.db.W(r.ctx).Exec(r.sql, r.args...)
 		return commitResult{inserted: res.RowsAffected == 1, err: res.Error}

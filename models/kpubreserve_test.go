@@ -226,13 +226,17 @@ func BenchmarkKpubSessions(b *testing.B) {
 			}
 			models.LimitIndexBatch(s, bc.limit)
 			var updates, txs, shared atomic.Int64
-			models.OnIndexUpdate(s, func(string) { updates.Add(1) })
-			models.OnGroupCommit(s, func(inserts, reservations int) {
-				txs.Add(1)
-				if inserts > 0 && reservations > 0 {
-					shared.Add(1)
-				}
-			})
+			if s.DB().Dialect == models.SQLite {
+				models.OnGroupCommit(s, func(inserts, reservations int) {
+					txs.Add(1)
+					updates.Add(int64(reservations))
+					if inserts > 0 && reservations > 0 {
+						shared.Add(1)
+					}
+				})
+			} else {
+				models.OnIndexUpdate(s, func(string) { updates.Add(1) })
+			}
 			b.SetParallelism(4) // 8 goroutines on this 2-core machine
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
@@ -282,15 +286,15 @@ func otherAmount(tmpl *models.Payment, plus int64) *models.Payment {
 	return &p
 }
 
-// TestKpubReservationRidesGroupCommit (SQLite): a kpub session's index
-// reservation queued while the writer is held runs in one transaction with
-// the insert queued before it, and the session's own insert follows in the
-// next: two writer transactions for two sessions, where the reservation
-// used to take one of its own.
-func TestKpubReservationRidesGroupCommit(t *testing.T) {
+// TestKpubSessionsOneWriterTurn (SQLite): kpub sessions queued while the
+// writer is held are reserved, derived and inserted in the writer's next
+// transaction, beside the one-address insert queued before them: one
+// transaction, one counter UPDATE, where a kpub session used to take two
+// (its reservation in one, its insert in the next).
+func TestKpubSessionsOneWriterTurn(t *testing.T) {
 	f := newFixture(t)
 	if f.s.DB().Dialect != models.SQLite {
-		t.Skip("the reservation rides the group commit on SQLite only")
+		t.Skip("kpub sessions ride the group commit on SQLite only")
 	}
 	tmpl := f.session()
 	withKpub(t, f)
@@ -309,34 +313,46 @@ func TestKpubReservationRidesGroupCommit(t *testing.T) {
 		p   *models.Payment
 		err error
 	}
-	created := make(chan result, 1)
-	go func() {
-		p, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
-		created <- result{p, err}
-	}()
-	h.wait(1) // the reservation
+	created := make(chan result, 2)
+	for range 2 {
+		go func() {
+			p, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
+			created <- result{p, err}
+		}()
+	}
+	h.wait(2) // both kpub sessions' inserts, before any index is reserved
+	if got := nextIndex(t, f); got != 0 {
+		t.Fatalf("counter %d before the transaction, want 0 (nothing reserved ahead)", got)
+	}
 	h.release()
 	if err := <-inserted; err != nil {
 		t.Fatal(err)
 	}
-	r := <-created
-	if r.err != nil || *r.p.DerivationIndex != 0 || r.p.PayAddress != receive0 {
-		t.Fatalf("kpub session: %+v", r)
+	got := map[int64]string{}
+	for range 2 {
+		r := <-created
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		got[*r.p.DerivationIndex] = r.p.PayAddress
 	}
-	if got, want := commits.get(), [][2]int{{1, 1}, {1, 0}}; !slices.Equal(got, want) {
-		t.Errorf("transactions (inserts, reservations) %v, want %v", got, want)
+	if got[0] != receive0 || got[1] == "" || got[1] == receive0 {
+		t.Fatalf("kpub sessions at %v, want indexes 0 (%s) and 1", got, receive0)
 	}
-	if got := nextIndex(t, f); got != 1 {
-		t.Errorf("counter %d, want 1", got)
+	if got, want := commits.get(), [][2]int{{3, 1}}; !slices.Equal(got, want) {
+		t.Errorf("transactions (inserts, UPDATEs) %v, want %v", got, want)
+	}
+	if got := nextIndex(t, f); got != 2 {
+		t.Errorf("counter %d, want 2", got)
 	}
 }
 
-// TestKpubReservationFailedTransaction (SQLite): the transaction a
-// reservation rides in fails, after its UPDATE ran. Its index is never
-// handed out: the reservation runs again alone (the counter moved once, the
-// session at index 0) or, when its own UPDATE is what fails (a trigger
-// refusing it), the session fails and the counter has not moved. Either
-// way the one-address insert beside it is stored.
+// TestKpubReservationFailedTransaction (SQLite): the transaction a kpub
+// session rides in fails, after its UPDATE ran. Its index is never used:
+// the session runs again alone, with a reservation of its own (the counter
+// moved once, the session at index 0) or, when its own UPDATE is what
+// fails (a trigger refusing it), the session fails and the counter has not
+// moved. Either way the one-address insert beside it is stored.
 func TestKpubReservationFailedTransaction(t *testing.T) {
 	cases := []struct {
 		name       string
@@ -374,7 +390,7 @@ func TestKpubReservationFailedTransaction(t *testing.T) {
 				p, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
 				created <- result{p, err}
 			}()
-			h.wait(1) // the reservation, first in the batch
+			h.wait(1) // the kpub session, first in the batch
 			good := otherAmount(tmpl, 1_000_000)
 			inserts := []*models.Payment{good}
 			if tc.badInsert {
@@ -436,66 +452,5 @@ func TestKpubConcurrentCreators(t *testing.T) {
 	}
 	if n := nextIndex(t, f); n != creators*each {
 		t.Errorf("counter %d after %d sessions", n, creators*each)
-	}
-}
-
-// TestKpubNextReservationFollowsInserts (SQLite): while a caller handed an
-// index has not queued its insert, the merchant's next caller waits; the
-// next reservation then runs in one transaction with that insert, or on
-// its own once the caller gives the index up.
-func TestKpubNextReservationFollowsInserts(t *testing.T) {
-	cases := []struct {
-		name   string
-		insert bool // a inserts at its index, else gives it up
-		want   [][2]int
-	}{
-		{"behind the insert", true, [][2]int{{0, 1}, {1, 1}}},
-		{"after the index is given up", false, [][2]int{{0, 1}, {0, 1}}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			if f.s.DB().Dialect != models.SQLite {
-				t.Skip("reservations follow inserts on SQLite only")
-			}
-			withKpub(t, f)
-			tmpl := f.session() // index 0
-			commits := logCommits(f.s)
-			a, kpub, err := models.ReserveIndex(f.ctx, f.s, f.m.ID)
-			if err != nil || a != 1 {
-				t.Fatalf("a: index %d, %v", a, err)
-			}
-			type grant struct {
-				idx int64
-				err error
-			}
-			bDone := make(chan grant, 1)
-			go func() {
-				idx, _, err := models.ReserveIndex(f.ctx, f.s, f.m.ID)
-				bDone <- grant{idx, err}
-			}()
-			await(t, "b queued", func() bool { return models.QueuedForIndex(f.s, f.m.ID) == 1 })
-			if got := nextIndex(t, f); got != 2 {
-				t.Fatalf("counter %d while a derives, want 2 (b waits)", got)
-			}
-			if tc.insert {
-				p := *tmpl
-				p.ID = uuid.NewString()
-				if ok, err := models.InsertAtIndex(f.ctx, f.s, &p, a, kpub); !ok || err != nil {
-					t.Fatalf("a's insert: %v %v", ok, err)
-				}
-			}
-			models.IndexDone(f.s, f.m.ID, a)
-			if b := <-bDone; b.err != nil || b.idx != 2 {
-				t.Fatalf("b: %+v, want index 2", b)
-			}
-			models.IndexDone(f.s, f.m.ID, 2)
-			if got := commits.get(); !slices.Equal(got, tc.want) {
-				t.Errorf("transactions (inserts, reservations) %v, want %v", got, tc.want)
-			}
-			if got := nextIndex(t, f); got != 3 {
-				t.Errorf("counter %d, want 3", got)
-			}
-		})
 	}
 }

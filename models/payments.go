@@ -475,19 +475,10 @@ func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Paymen
 	// Skip indexes whose address still belongs to a watched session (after
 	// a kpub change back to an earlier wallet, say).
 	for attempt := 0; attempt < 1000; attempt++ {
-		idx, kpub, err := s.reserveIndex(ctx, m.ID)
-		if err != nil {
-			return err
-		}
 		if attempt > 0 {
 			p.ID = s.paymentID() // the clash may have been the id's
 		}
-		inserted, err := func() (bool, error) {
-			// Settled however this returns (a panic too): an index never
-			// settled would park the merchant's next reservation for good.
-			defer s.indexDone(m.ID, idx) // its insert is queued by now, or never will be
-			return s.insertAtIndex(ctx, p, idx, kpub, lateCutoff)
-		}()
+		inserted, err := s.insertAtNextIndex(ctx, m.ID, p, lateCutoff)
 		if err != nil || inserted {
 			return err
 		}
@@ -496,36 +487,71 @@ func (s *Store) insertDerivedPayment(ctx context.Context, m *Merchant, p *Paymen
 	return &UnavailableError{Message: "No free payment address could be derived"}
 }
 
+// insertAtNextIndex inserts p at the merchant's next index: false without
+// an error when that index is to be skipped. On SQLite the index is
+// reserved, its address derived and p inserted in one writer transaction
+// (the group commit's); on Postgres the index is reserved first, then p's
+// insert is queued.
+func (s *Store) insertAtNextIndex(ctx context.Context, merchantID string, p *Payment, lateCutoff time.Time) (bool, error) {
+	if s.db.stmts != nil {
+		args := append(p.insertArgs(), p.PayAddress, p.Chain, lateCutoff)
+		return s.commits.execKpubInsert(ctx, merchantID, p, args)
+	}
+	idx, kpub, err := s.reserveIndex(ctx, merchantID)
+	if err != nil {
+		return false, err
+	}
+	return s.insertAtIndex(ctx, p, idx, kpub, lateCutoff)
+}
+
 // insertAtIndex derives the address at idx of kpub, the reservation's,
 // and inserts p there: false without an error when the index is to be
 // skipped (unusable, or its address still watched).
 func (s *Store) insertAtIndex(ctx context.Context, p *Payment, idx int64, kpub string, lateCutoff time.Time) (bool, error) {
-	if kpub == "" {
-		// The merchant went back to a single address meanwhile.
-		return false, &UnavailableError{Message: "The merchant's payout settings changed; try again"}
-	}
-	if idx < 0 || idx > math.MaxUint32 {
-		// A wrapped index would hand out an address already used.
-		return false, fmt.Errorf("models: receive address index %d out of range", idx)
-	}
-	key, err := s.extendedKey(kpub)
-	if err != nil {
-		return false, &StateError{Reason: ErrKeyUnusable, Message: "The merchant's extended public key is not usable: " + err.Error()}
-	}
-	addr, err := key.ReceiveAddress(uint32(idx))
-	if errors.Is(err, kaspa.ErrUnusableIndex) {
+	addr, err := s.addressAt(kpub, idx)
+	if errors.Is(err, errSkipIndex) {
 		return false, nil
 	}
 	if err != nil {
-		return false, &StateError{Reason: ErrKeyUnusable, Message: "Cannot derive a payment address: " + err.Error()}
+		return false, err
 	}
 	p.DerivationIndex = &idx
-	p.PayAddress = addr.String()
-	inserted, err := s.insertOnFreeAddress(ctx, p, lateCutoff)
-	if err != nil && !isUniqueViolation(err) { // a clash on the id: skipped, retried with a new id
+	p.PayAddress = addr
+	return insertedAtIndex(s.insertOnFreeAddress(ctx, p, lateCutoff))
+}
+
+// insertedAtIndex is a kpub session insert's outcome for the caller: a
+// clash on the id is "not inserted" (retried with a new id).
+func insertedAtIndex(inserted bool, err error) (bool, error) {
+	if err != nil && !isUniqueViolation(err) {
 		return false, fmt.Errorf("models: create payment: %w", err)
 	}
 	return inserted, nil
+}
+
+// addressAt is the receive address at idx of kpub, the reservation's, or
+// why the session cannot have it: errSkipIndex for an index without a key.
+func (s *Store) addressAt(kpub string, idx int64) (string, error) {
+	if kpub == "" {
+		// The merchant went back to a single address meanwhile.
+		return "", &UnavailableError{Message: "The merchant's payout settings changed; try again"}
+	}
+	if idx < 0 || idx > math.MaxUint32 {
+		// A wrapped index would hand out an address already used.
+		return "", fmt.Errorf("models: receive address index %d out of range", idx)
+	}
+	key, err := s.extendedKey(kpub)
+	if err != nil {
+		return "", &StateError{Reason: ErrKeyUnusable, Message: "The merchant's extended public key is not usable: " + err.Error()}
+	}
+	addr, err := key.ReceiveAddress(uint32(idx))
+	if errors.Is(err, kaspa.ErrUnusableIndex) {
+		return "", errSkipIndex
+	}
+	if err != nil {
+		return "", &StateError{Reason: ErrKeyUnusable, Message: "Cannot derive a payment address: " + err.Error()}
+	}
+	return addr.String(), nil
 }
 
 // extendedKey parses a merchant's kpub once and keeps it: parsing and the

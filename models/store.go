@@ -107,9 +107,7 @@ func NewStore(db *DB, o StoreOptions) *Store {
 	}
 	s.offsetRange = o.UniqueOffsetRange
 	s.commits = newGroupCommit(db)
-	if db.stmts != nil { // SQLite: kpub reservations follow their wave's inserts
-		s.commits.derived = s.derivedQueued
-	}
+	s.commits.derive = s.addressAt // SQLite's kpub sessions derive in the writer's transaction
 	s.evm = o.EVMChains
 	if _, ok := o.EVMChains[o.DefaultEVMChain]; ok {
 		s.defaultEVM = o.DefaultEVMChain
