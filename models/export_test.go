@@ -182,3 +182,26 @@ func ReserveIndex(ctx context.Context, s *Store, merchantID string) (int64, stri
 func InsertAtIndex(ctx context.Context, s *Store, p *Payment, idx int64, kpub string) (bool, error) {
 	return s.insertAtIndex(ctx, p, idx, kpub, s.clock().Add(-s.lateWindow))
 }
+
+// WriterDerives is how many kpub addresses the SQLite committer derived
+// itself, for want of a usable guess.
+func WriterDerives(s *Store) int64 { return s.commits.writerDerives.Load() }
+
+// KpubGuessesDerived is how many of the queued kpub sessions guessed their
+// index and have derived its address.
+func KpubGuessesDerived(s *Store) int {
+	s.commits.mu.Lock()
+	defer s.commits.mu.Unlock()
+	n := 0
+	for _, r := range s.commits.queue {
+		if r.kpub == nil || r.kpub.guess == nil {
+			continue
+		}
+		select {
+		case <-r.kpub.derived:
+			n++
+		default:
+		}
+	}
+	return n
+}

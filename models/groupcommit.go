@@ -64,6 +64,12 @@ type groupCommit struct {
 	// indexes. Both read under mu.
 	beforeReserve func(merchantID string)
 	reserveLimit  int
+	// kpubNext is, per merchant, the index (and kpub) its next queued
+	// kpub session is likely to get: the counter after the last UPDATE
+	// plus the sessions queued since. Under mu. writerDerives counts the
+	// addresses the committer derived itself (no usable guess).
+	kpubNext      map[string]kpubGuess
+	writerDerives atomic.Int64
 	// onCommit, when set (tests), is called after each SQLite transaction
 	// commits with how many inserts and kpub index UPDATEs ran in it.
 	onCommit func(inserts, reservations int)
@@ -127,6 +133,9 @@ func (g *groupCommit) exec(ctx context.Context, sql string, args []any) (bool, e
 func (g *groupCommit) enqueue(r *commitReq) {
 	g.mu.Lock()
 	g.queue = append(g.queue, r)
+	if r.kpub != nil {
+		g.guessIndex(r.kpub)
+	}
 	if g.running < g.limit {
 		if g.running == 0 {
 			g.idle = make(chan struct{})
@@ -249,6 +258,9 @@ func (g *groupCommit) commitSQLite(batch []*commitReq) {
 		return nil
 	})
 	if err != nil {
+		g.mu.Lock()
+		g.kpubNext = nil // the counters rolled back: guess again after the next UPDATE
+		g.mu.Unlock()
 		g.eachAlone(batch, results)
 	} else {
 		g.mu.Lock()
@@ -266,7 +278,7 @@ func (g *groupCommit) commitSQLite(batch []*commitReq) {
 func (g *groupCommit) eachAlone(batch []*commitReq, results []commitResult) {
 	for i, r := range batch {
 		if r.kpub != nil {
-			*r.kpub = kpubInsert{merchantID: r.kpub.merchantID} // nothing of the failed transaction
+			r.kpub.reset() // nothing of the failed transaction
 		}
 		results[i] = commitResult{err: r.ctx.Err()}
 		if results[i].err == nil {

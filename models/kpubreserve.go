@@ -181,6 +181,87 @@ type kpubInsert struct {
 	index    int64
 	address  string
 	err      error
+	// The index and kpub guessed when the insert was queued (set under
+	// the group commit's lock), and the caller's derivation of that
+	// address: guessAddress and guessErr are written before derived
+	// closes, and read only after it is closed.
+	guess        *kpubGuess
+	derived      chan struct{}
+	guessAddress string
+	guessErr     error
+}
+
+// kpubGuess is an index a merchant's next kpub session is likely to get,
+// and the kpub it would belong to.
+type kpubGuess struct {
+	next int64
+	kpub string
+}
+
+// reset forgets what the committer set (after the transaction failed).
+func (k *kpubInsert) reset() {
+	k.reserved, k.index, k.address, k.err = false, 0, "", nil
+}
+
+// maxKpubGuesses bounds the merchants whose next index is guessed.
+const maxKpubGuesses = 1024
+
+// guessIndex gives the queued kpub session k the index its merchant's next
+// session is likely to get, if the last UPDATE told it (under g.mu). The
+// caller then derives that address while the writer is busy, off the
+// writer's path; the committer uses it only if the UPDATE hands out exactly
+// that index of exactly that kpub.
+func (g *groupCommit) guessIndex(k *kpubInsert) {
+	next, ok := g.kpubNext[k.merchantID]
+	if !ok {
+		return
+	}
+	guess := next
+	k.guess, k.derived = &guess, make(chan struct{})
+	next.next++
+	g.kpubNext[k.merchantID] = next
+}
+
+// learnIndex records, after an UPDATE moved the merchant's counter to next
+// (of kpub), the index its next queued kpub session is likely to get: next,
+// plus the merchant's kpub sessions queued meanwhile (they follow in queue
+// order).
+func (g *groupCommit) learnIndex(merchantID string, next int64, kpub string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, r := range g.queue {
+		if r.kpub != nil && r.kpub.merchantID == merchantID {
+			next++
+		}
+	}
+	if g.kpubNext == nil || len(g.kpubNext) >= maxKpubGuesses {
+		g.kpubNext = map[string]kpubGuess{}
+	}
+	g.kpubNext[merchantID] = kpubGuess{next: next, kpub: kpub}
+}
+
+// deriveGuess is the caller's derivation of its guessed address, done
+// while its insert waits in the queue.
+func (g *groupCommit) deriveGuess(k *kpubInsert) {
+	if k.guess == nil {
+		return
+	}
+	k.guessAddress, k.guessErr = g.derive(k.guess.kpub, k.guess.next)
+	close(k.derived)
+}
+
+// guessed is the caller's derivation of the address at idx of kpub, if it
+// guessed exactly that and has finished.
+func (k *kpubInsert) guessed(idx int64, kpub string) (string, bool) {
+	if k.guess == nil || k.guess.next != idx || k.guess.kpub != kpub {
+		return "", false
+	}
+	select {
+	case <-k.derived:
+		return k.guessAddress, k.guessErr == nil
+	default:
+		return "", false
+	}
 }
 
 // errSkipIndex is a derivation's "no key at this index" (probability
@@ -202,6 +283,7 @@ func (g *groupCommit) execKpubInsert(ctx context.Context, merchantID string, p *
 	k := &kpubInsert{merchantID: merchantID}
 	r := &commitReq{ctx: ctx, sql: insertOnFreeAddressSQL[SQLite], args: args, kpub: k, done: make(chan commitResult, 1)}
 	g.enqueue(r)
+	g.deriveGuess(k)
 	select {
 	case res := <-r.done:
 		switch {
@@ -253,6 +335,9 @@ func (g *groupCommit) reserveKpubs(tx *gorm.DB, st *sql.Stmt, batch []*commitReq
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return updates, err // the transaction may be gone; retry one by one
 			}
+			if err == nil {
+				g.learnIndex(merchantID, next, kpub)
+			}
 			for j, q := range live[:n] {
 				if err != nil {
 					q.kpub.err = fmt.Errorf("models: next index: %w", err)
@@ -271,9 +356,13 @@ func (g *groupCommit) reserveKpubs(tx *gorm.DB, st *sql.Stmt, batch []*commitReq
 func (g *groupCommit) useIndex(r *commitReq, idx int64, kpub string) {
 	k := r.kpub
 	k.reserved, k.index, k.err = true, idx, nil
-	k.address, k.err = g.derive(kpub, idx)
-	if k.err != nil {
-		return
+	if addr, ok := k.guessed(idx, kpub); ok {
+		k.address = addr
+	} else {
+		g.writerDerives.Add(1)
+		if k.address, k.err = g.derive(kpub, idx); k.err != nil {
+			return
+		}
 	}
 	r.args[argAddress], r.args[argWatchedAddress] = k.address, k.address
 	r.args[argDerivation] = &k.index

@@ -200,15 +200,17 @@ func TestKpubChangeRacingSession(t *testing.T) {
 // BenchmarkKpubSessions opens kpub sessions of one merchant from 8
 // goroutines on the engine of the test run, with one UPDATE per session (as
 // before reservations were batched) and with reservations batched, in the
-// same process, so the two compare under the same load; updates/op is how
+// same process, so the two compare under the same load, and the same
+// sessions on one address for reference; updates/op is how
 // many counter UPDATEs a session cost, group-txs/op (SQLite) how many group
 // commit transactions (reservations ride in them), shared-txs/op how many
-// of those held both inserts and a reservation.
+// of those held both inserts and a reservation, writer-derives/op how many
+// addresses the committer derived itself (no usable guess).
 func BenchmarkKpubSessions(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
 		limit int
-	}{{"one index per update", 1}, {"reserved together", 0}} {
+	}{{"one index per update", 1}, {"reserved together", 0}, {"one address", -1}} {
 		b.Run(bc.name, func(b *testing.B) {
 			ctx := context.Background()
 			s := modeltest.Store(b)
@@ -217,6 +219,9 @@ func BenchmarkKpubSessions(b *testing.B) {
 				b.Fatal(err)
 			}
 			k, title, amount := testKpub, "Item", "10"
+			if bc.limit < 0 {
+				k = "" // the reference: the same sessions on the merchant's one address
+			}
 			if _, err := s.UpdateSettings(ctx, m.ID, models.SettingsInput{KaspaKpub: &k}); err != nil {
 				b.Fatal(err)
 			}
@@ -238,6 +243,7 @@ func BenchmarkKpubSessions(b *testing.B) {
 				models.OnIndexUpdate(s, func(string) { updates.Add(1) })
 			}
 			b.SetParallelism(4) // 8 goroutines on this 2-core machine
+			derives := models.WriterDerives(s)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -251,6 +257,7 @@ func BenchmarkKpubSessions(b *testing.B) {
 			if s.DB().Dialect == models.SQLite {
 				b.ReportMetric(float64(txs.Load())/float64(b.N), "group-txs/op")
 				b.ReportMetric(float64(shared.Load())/float64(b.N), "shared-txs/op")
+				b.ReportMetric(float64(models.WriterDerives(s)-derives)/float64(b.N), "writer-derives/op")
 			}
 		})
 	}
@@ -452,5 +459,77 @@ func TestKpubConcurrentCreators(t *testing.T) {
 	}
 	if n := nextIndex(t, f); n != creators*each {
 		t.Errorf("counter %d after %d sessions", n, creators*each)
+	}
+}
+
+// TestKpubAddressGuessed (SQLite): a kpub session queued behind the
+// merchant's last UPDATE guesses its index and derives that address while
+// the writer is busy, so the writer derives nothing; when the counter moved
+// behind the store's back (another process, say), the guesses are wrong
+// and the writer derives the addresses of the indexes the UPDATE handed
+// out, never the guessed ones.
+func TestKpubAddressGuessed(t *testing.T) {
+	key, err := kaspa.ParseExtendedPublicKey(testKpub, kaspa.Mainnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name        string
+		moveTo      int64 // the counter set behind the store's back; 0: not
+		wantIndexes []int64
+		wantDerives int64
+	}{
+		{"guessed right", 0, []int64{1, 2}, 0},
+		{"counter moved", 7, []int64{7, 8}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if f.s.DB().Dialect != models.SQLite {
+				t.Skip("kpub sessions ride the group commit on SQLite only")
+			}
+			withKpub(t, f)
+			if p := f.session(); *p.DerivationIndex != 0 {
+				t.Fatalf("first session at index %d", *p.DerivationIndex)
+			}
+			if tc.moveTo > 0 {
+				if err := f.s.DB().W(f.ctx).Exec("UPDATE merchants SET kaspa_next_index = ? WHERE id = ?", tc.moveTo, f.m.ID).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			h := holdCommits(t, f.s)
+			created := make(chan *models.Payment, 2)
+			for range 2 {
+				go func() {
+					p, err := f.s.CreatePayment(f.ctx, models.CreatePaymentInput{LinkSlug: f.link.Slug})
+					if err != nil {
+						t.Error(err)
+					}
+					created <- p
+				}()
+			}
+			h.wait(2)
+			await(t, "both guesses derived", func() bool { return models.KpubGuessesDerived(f.s) == 2 })
+			before := models.WriterDerives(f.s)
+			h.release()
+			got := map[int64]string{}
+			for range 2 {
+				if p := <-created; p != nil {
+					got[*p.DerivationIndex] = p.PayAddress
+				}
+			}
+			for _, idx := range tc.wantIndexes {
+				want, err := key.ReceiveAddress(uint32(idx))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got[idx] != want.String() {
+					t.Errorf("index %d at %q, want %s (sessions %v)", idx, got[idx], want, got)
+				}
+			}
+			if d := models.WriterDerives(f.s) - before; d != tc.wantDerives {
+				t.Errorf("the writer derived %d addresses, want %d", d, tc.wantDerives)
+			}
+		})
 	}
 }
