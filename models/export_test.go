@@ -105,8 +105,12 @@ var (
 		}
 		return strings.TrimSuffix(strings.TrimSuffix(sub, " = 0"), ")")
 	}
-	PaymentColumns = paymentColumns
-	OpenStatuses   = openStatuses
+	// InsertOnFreeAddressSQL is the engine's conditional insert of a kpub
+	// session; its arguments are the row's, then the address, the chain
+	// and the late window's cutoff.
+	InsertOnFreeAddressSQL = func(d Dialect) string { return insertOnFreeAddressSQL[d] }
+	PaymentColumns         = paymentColumns
+	OpenStatuses           = openStatuses
 )
 
 // GroupCommitHooks sets the group commit's test hooks before the store is

@@ -134,7 +134,8 @@ type ReconcileTarget struct {
 }
 
 // KaspaReconcileTargets returns addresses of sessions still waiting for
-// money, each with the creation time of its oldest such session, oldest first.
+// money, each with the creation time of its oldest such session, oldest first
+// (ties by address, as KaspaReconcileTargetsFrom orders them).
 func (s *Store) KaspaReconcileTargets(ctx context.Context, limit int) ([]ReconcileTarget, error) {
 	type row struct {
 		PayAddress string
@@ -145,7 +146,7 @@ func (s *Store) KaspaReconcileTargets(ctx context.Context, limit int) ([]Reconci
 	err := s.db.R(ctx).Model(&Payment{}).Select("pay_address, MIN(created_at) AS since").
 		Where("chain = ?", chainKaspa).
 		Where(statusIn("status", StatusPending, StatusUnderpaid)+" OR ("+expiredStatusSQL+" AND tx_id = '' AND expires_at > ?)", now.Add(-s.lateWindow)).
-		Group("pay_address").Order("since").Limit(limit).Scan(&rows).Error
+		Group("pay_address").Order("since, pay_address").Limit(limit).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: reconcile targets: %w", err)
 	}
