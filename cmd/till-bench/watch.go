@@ -106,9 +106,15 @@ type watchMeasurement struct {
 	CallsPerCycle       float64
 	DoubleCallsPerCycle float64
 	// DetectMs are the detection latencies of the sessions paid on this
-	// chain (pay request answered → status no longer pending in the
-	// database); Missed counts those never detected.
+	// chain: pay request sent → the time Till recorded the payment as
+	// detected (its detected_at, written in the transaction that takes it
+	// out of pending; same machine clock). PolledMs are the same payments
+	// timed the older way: pay request answered → the harness's 20 ms poll
+	// of the database first finds them no longer pending (an upper bound:
+	// it adds up to a poll period and the query). Missed counts those
+	// never detected.
 	DetectMs []float64
+	PolledMs []float64 `json:",omitempty"`
 	Missed   int
 	// RSS and peak RSS of till serve after the round, MiB.
 	RSSMiB, HWMMiB float64
@@ -275,8 +281,8 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s open=%d round %d: %w", o.Label, o.Open, run, err)
 		}
 		for _, m := range ms {
-			fmt.Fprintf(stderr, "%s open=%d round %d: %-6s %d cycles of %.1f ms, %.1f chain calls/cycle (double %.1f), detection %v ms, %d missed, RSS %.0f MiB (peak %.0f)\n",
-				o.Label, o.Open, run, m.Chain, m.Cycles, m.CycleMs, m.CallsPerCycle, m.DoubleCallsPerCycle, roundAll(m.DetectMs), m.Missed, m.RSSMiB, m.HWMMiB)
+			fmt.Fprintf(stderr, "%s open=%d round %d: %-6s %d cycles of %.1f ms, %.1f chain calls/cycle (double %.1f), detection %v ms (polled %v), %d missed, RSS %.0f MiB (peak %.0f)\n",
+				o.Label, o.Open, run, m.Chain, m.Cycles, m.CycleMs, m.CallsPerCycle, m.DoubleCallsPerCycle, roundAll(m.DetectMs), roundAll(m.PolledMs), m.Missed, m.RSSMiB, m.HWMMiB)
 		}
 		all = append(all, ms...)
 	}
@@ -356,7 +362,7 @@ func (w *watcher) round(run int) ([]watchMeasurement, error) {
 	if err != nil {
 		return nil, err
 	}
-	detect, missed, err := w.detect(run)
+	detect, err := w.detect(run)
 	if err != nil {
 		return nil, err
 	}
@@ -368,10 +374,10 @@ func (w *watcher) round(run int) ([]watchMeasurement, error) {
 		// cycle in flight then may add its calls (the cross-check is rough).
 		if chain == "kaspa" {
 			m.DoubleCallsPerCycle = float64(kaspaCalls) / c[0]
-			m.DetectMs, m.Missed = detect["kaspa"], missed["kaspa"]
+			m.DetectMs, m.PolledMs, m.Missed = detect.recorded["kaspa"], detect.polled["kaspa"], detect.missed["kaspa"]
 		} else {
 			m.DoubleCallsPerCycle = float64(evmCalls) / c[0]
-			m.DetectMs, m.Missed = detect["evm"], missed["evm"]
+			m.DetectMs, m.PolledMs, m.Missed = detect.recorded["evm"], detect.polled["evm"], detect.missed["evm"]
 		}
 		out = append(out, m)
 	}
@@ -425,16 +431,36 @@ func (w *watcher) doubleCalls() (kaspaCalls, evmCalls int, err error) {
 type payee struct {
 	ID, Chain, Address string
 	Amount             int64
-	paid               time.Time
+	// sent and paid: when the pay request to the double went out and
+	// when it was answered (the payment lands on the chain in between).
+	sent, paid time.Time
+}
+
+// detections are the detection latencies (ms) of one round's payments by
+// "kaspa" and "evm": recorded (pay sent → Till's detected_at) and polled
+// (pay answered → the harness's poll saw it), and how many were missed.
+type detections struct {
+	recorded, polled map[string][]float64
+	missed           map[string]int
 }
 
 // detect pays o.Pay open sessions of each kind through the doubles, spread
 // over one poll interval, and times each until the database no longer has
-// it pending. Latencies are by "kaspa" and "evm".
-func (w *watcher) detect(run int) (map[string][]float64, map[string]int, error) {
+// it pending.
+//
+// The detection time is the one Till recorded: detected_at, stamped from
+// Till's clock (the harness's: same machine) in the transaction that takes
+// the payment out of pending, against the moment the pay request was sent.
+// Till takes the stamp when it starts applying the cycle's observation,
+// after the chain answered and before the commit, which follows by the
+// writes alone (ms). The poll below, every 20 ms, only finds out when to
+// read it; its own figure (answered → seen by a poll) is kept beside as
+// the older, upper-bound measure.
+func (w *watcher) detect(run int) (detections, error) {
 	ctx := context.Background()
+	d := detections{recorded: map[string][]float64{}, polled: map[string][]float64{}, missed: map[string]int{}}
 	if w.o.Pay == 0 {
-		return nil, nil, nil
+		return d, nil
 	}
 	var kinds [3][]payee
 	for k, q := range []struct {
@@ -450,11 +476,11 @@ func (w *watcher) detect(run int) (map[string][]float64, map[string]int, error) 
 			"WHERE merchant_id = ? AND status = 'pending' AND chain "+op+" 'kaspa' ORDER BY amount_expected DESC LIMIT ?"),
 			q.merchant, w.o.Pay)
 		if err != nil {
-			return nil, nil, err
+			return d, err
 		}
 		kinds[k] = ps
 		if len(kinds[k]) < w.o.Pay {
-			return nil, nil, fmt.Errorf("round %d: only %d open sessions of kind %d to pay", run, len(kinds[k]), k)
+			return d, fmt.Errorf("round %d: only %d open sessions of kind %d to pay", run, len(kinds[k]), k)
 		}
 	}
 	// Paid at random moments over about one poll interval, so the
@@ -464,8 +490,9 @@ func (w *watcher) detect(run int) (map[string][]float64, map[string]int, error) 
 	for i := range w.o.Pay {
 		for k := range kinds {
 			p := &kinds[k][i]
+			p.sent = time.Now()
 			if err := w.pay(p); err != nil {
-				return nil, nil, err
+				return d, err
 			}
 			p.paid = time.Now()
 			all = append(all, p)
@@ -473,33 +500,64 @@ func (w *watcher) detect(run int) (map[string][]float64, map[string]int, error) 
 		time.Sleep(step/2 + rand.N(step)) //nolint:gosec // timing jitter, not a secret
 	}
 	pending := map[string]*payee{}
-	ids := make([]any, 0, len(all))
+	ids := make([]string, 0, len(all))
 	for _, p := range all {
 		pending[p.ID] = p
 		ids = append(ids, p.ID)
 	}
-	q := bindFor(w.postgres, "SELECT id FROM payments WHERE status <> 'pending' AND id IN (?"+strings.Repeat(",?", len(ids)-1)+")")
-	lat := map[string][]float64{}
 	deadline := time.Now().Add(30*time.Second + 10*w.o.Interval)
 	for len(pending) > 0 && time.Now().Before(deadline) {
-		done, err := w.ids(ctx, q, ids...)
+		done, err := detectedAt(ctx, w.db, w.postgres, ids)
 		if err != nil {
-			return nil, nil, err
+			return d, err
 		}
 		now := time.Now()
-		for _, id := range done {
+		for id, at := range done {
 			if p := pending[id]; p != nil {
-				lat[chainKind(p.Chain)] = append(lat[chainKind(p.Chain)], Ms(now.Sub(p.paid)))
+				kind := chainKind(p.Chain)
+				d.recorded[kind] = append(d.recorded[kind], Ms(at.Sub(p.sent)))
+				d.polled[kind] = append(d.polled[kind], Ms(now.Sub(p.paid)))
 				delete(pending, id)
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	missed := map[string]int{}
 	for _, p := range pending {
-		missed[chainKind(p.Chain)]++
+		d.missed[chainKind(p.Chain)]++
 	}
-	return lat, missed, nil
+	return d, nil
+}
+
+// detectedAt reads, of the payments ids, those Till no longer has pending
+// and the time it recorded each as detected (detected_at: set once, by the
+// credit that took it out of pending, with the events of that change). A
+// payment that left pending without a credit (none here: the sessions
+// expire in a day) has no detected_at and stays out.
+func detectedAt(ctx context.Context, db *sql.DB, postgres bool, ids []string) (map[string]time.Time, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	q := bindFor(postgres, "SELECT id, detected_at FROM payments WHERE status <> 'pending' AND detected_at IS NOT NULL AND id IN (?"+
+		strings.Repeat(",?", len(ids)-1)+")")
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var id string
+		var at time.Time
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, fmt.Errorf("detected_at: %w", err)
+		}
+		out[id] = at
+	}
+	return out, rows.Err()
 }
 
 // payees reads the sessions q selects (id, chain, pay_address, amount_expected).
@@ -518,11 +576,6 @@ func (w *watcher) payees(ctx context.Context, q string, args ...any) ([]payee, e
 		out = append(out, p)
 	}
 	return out, rows.Err()
-}
-
-// ids reads the ids q selects.
-func (w *watcher) ids(ctx context.Context, q string, args ...any) ([]string, error) {
-	return queryStrings(ctx, w.db, q, args...)
 }
 
 func chainKind(chain string) string {
