@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -105,6 +106,10 @@ type watchMeasurement struct {
 	CycleMs             float64
 	CallsPerCycle       float64
 	DoubleCallsPerCycle float64
+	// PeriodMs is the mean time from one cycle to the next (start to
+	// start, from their completions, to within a scrape): with
+	// CallsPerCycle, the chain calls per second.
+	PeriodMs float64 `json:",omitempty"`
 	// DetectMs are the detection latencies of the sessions paid on this
 	// chain: pay request sent → the time Till recorded the payment as
 	// detected (its detected_at, written in the transaction that takes it
@@ -281,8 +286,8 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s open=%d round %d: %w", o.Label, o.Open, run, err)
 		}
 		for _, m := range ms {
-			fmt.Fprintf(stderr, "%s open=%d round %d: %-6s %d cycles of %.1f ms, %.1f chain calls/cycle (double %.1f), detection %v ms (polled %v), %d missed, RSS %.0f MiB (peak %.0f)\n",
-				o.Label, o.Open, run, m.Chain, m.Cycles, m.CycleMs, m.CallsPerCycle, m.DoubleCallsPerCycle, roundAll(m.DetectMs), roundAll(m.PolledMs), m.Missed, m.RSSMiB, m.HWMMiB)
+			fmt.Fprintf(stderr, "%s open=%d round %d: %-6s %d cycles of %.1f ms every %.0f ms, %.1f chain calls/cycle (double %.1f), detection %v ms (polled %v), %d missed, RSS %.0f MiB (peak %.0f)\n",
+				o.Label, o.Open, run, m.Chain, m.Cycles, m.CycleMs, m.PeriodMs, m.CallsPerCycle, m.DoubleCallsPerCycle, roundAll(m.DetectMs), roundAll(m.PolledMs), m.Missed, m.RSSMiB, m.HWMMiB)
 		}
 		all = append(all, ms...)
 	}
@@ -329,14 +334,17 @@ func (w *watcher) round(run int) ([]watchMeasurement, error) {
 	if err := f.resetChainCalls(); err != nil {
 		return nil, err
 	}
-	// Wait for o.Cycles more completed cycles of every chain seen so far.
+	// Wait for o.Cycles more completed cycles of every chain seen so far,
+	// scraping often enough to time them.
 	deadline := time.Now().Add(time.Duration(w.o.Cycles+2)*w.o.Interval*5 + 60*time.Second)
 	var b cycleStats
+	per := newPeriods(a.Count)
 	for {
-		time.Sleep(w.o.Interval / 10)
+		time.Sleep(scrapeEvery)
 		if b, err = w.scrape(); err != nil {
 			return nil, err
 		}
+		per.observe(time.Now(), b.Count)
 		done := len(b.Count) > 0
 		for chain := range b.Count {
 			if b.Count[chain]-a.Count[chain] < float64(w.o.Cycles) {
@@ -369,7 +377,7 @@ func (w *watcher) round(run int) ([]watchMeasurement, error) {
 	var out []watchMeasurement
 	for chain, c := range perCycle(a, b) {
 		m := watchMeasurement{Label: w.o.Label, Open: w.o.Open, Run: run, Chain: chain, Cycles: int(c[0]),
-			CycleMs: c[1], CallsPerCycle: c[2], RSSMiB: rss, HWMMiB: hwm, Load: load0 + " → " + loadAvg()}
+			CycleMs: c[1], CallsPerCycle: c[2], PeriodMs: per.ms(chain), RSSMiB: rss, HWMMiB: hwm, Load: load0 + " → " + loadAvg()}
 		// The doubles were read a little after the last counted cycle: a
 		// cycle in flight then may add its calls (the cross-check is rough).
 		if chain == "kaspa" {
@@ -383,6 +391,50 @@ func (w *watcher) round(run int) ([]watchMeasurement, error) {
 	}
 	sortWatch(out)
 	return out, nil
+}
+
+// scrapeEvery is how often a round reads Till's metrics while it waits for
+// cycles: what the cycle period is measured to.
+const scrapeEvery = 20 * time.Millisecond
+
+// periods follows, per chain, the scrapes at which the count of completed
+// cycles moved: the cycles between the first and the last such scrape took
+// one period each on average (to within a scrape).
+type periods struct {
+	prev        map[string]float64
+	first, last map[string]tick
+}
+
+type tick struct {
+	at    time.Time
+	count float64
+}
+
+// newPeriods starts from the counts of a scrape.
+func newPeriods(counts map[string]float64) *periods {
+	return &periods{prev: maps.Clone(counts), first: map[string]tick{}, last: map[string]tick{}}
+}
+
+// observe takes the counts of a scrape made at at.
+func (p *periods) observe(at time.Time, counts map[string]float64) {
+	for chain, n := range counts {
+		if prev, ok := p.prev[chain]; ok && n > prev {
+			if _, ok := p.first[chain]; !ok {
+				p.first[chain] = tick{at, n}
+			}
+			p.last[chain] = tick{at, n}
+		}
+		p.prev[chain] = n
+	}
+}
+
+// ms is chain's mean period in ms, 0 before it moved twice.
+func (p *periods) ms(chain string) float64 {
+	f, l := p.first[chain], p.last[chain]
+	if l.count <= f.count {
+		return 0
+	}
+	return Ms(l.at.Sub(f.at)) / (l.count - f.count)
 }
 
 func (w *watcher) scrape() (cycleStats, error) {

@@ -95,8 +95,8 @@ func TestProcMemory(t *testing.T) {
 // flatness of the biggest size over the smallest, through the JSON records.
 func TestWatchReport(t *testing.T) {
 	ms := []watchMeasurement{
-		{Label: "sqlite", Open: 100, Run: 1, Chain: "kaspa", CycleMs: 10, CallsPerCycle: 2, DoubleCallsPerCycle: 2, DetectMs: []float64{500, 1500}, PolledMs: []float64{1530, 520}, RSSMiB: 40, HWMMiB: 41, Load: "1.0 → 2.0"},
-		{Label: "sqlite", Open: 100, Run: 2, Chain: "kaspa", CycleMs: 30, CallsPerCycle: 2, DoubleCallsPerCycle: 2, DetectMs: []float64{1000}, PolledMs: []float64{1020}, RSSMiB: 42, HWMMiB: 45, Load: "2.0 → 3.0"},
+		{Label: "sqlite", Open: 100, Run: 1, Chain: "kaspa", CycleMs: 10, CallsPerCycle: 2, DoubleCallsPerCycle: 2, PeriodMs: 1900, DetectMs: []float64{500, 1500}, PolledMs: []float64{1530, 520}, RSSMiB: 40, HWMMiB: 41, Load: "1.0 → 2.0"},
+		{Label: "sqlite", Open: 100, Run: 2, Chain: "kaspa", CycleMs: 30, CallsPerCycle: 2, DoubleCallsPerCycle: 2, PeriodMs: 2100, DetectMs: []float64{1000}, PolledMs: []float64{1020}, RSSMiB: 42, HWMMiB: 45, Load: "2.0 → 3.0"},
 		{Label: "sqlite", Open: 100, Run: 1, Chain: "local", CycleMs: 8, CallsPerCycle: 3, DoubleCallsPerCycle: 3, RSSMiB: 40, HWMMiB: 41},
 		{Label: "sqlite", Open: 100000, Run: 1, Chain: "kaspa", CycleMs: 60, CallsPerCycle: 36, DoubleCallsPerCycle: 36, DetectMs: []float64{3000}, Missed: 1, RSSMiB: 120, HWMMiB: 130},
 		{Label: "sqlite", Open: 100000, Run: 1, Chain: "local", CycleMs: 8, CallsPerCycle: 3, DoubleCallsPerCycle: 3, RSSMiB: 120, HWMMiB: 130},
@@ -118,8 +118,8 @@ func TestWatchReport(t *testing.T) {
 	}
 	out := buf.String()
 	for _, want := range []string{
-		"| sqlite | 100 | kaspa | 20.0 (10.0–30.0) | 2.0 (2.0–2.0) | 2.0 | 1000 / 1500 (3) | 0.75× of 2s | 1020 / 1530 | 41 (45) | 1.0 → 3.0 |",
-		"| sqlite | 100 | local | 8.0 (8.0–8.0) | 3.0 (3.0–3.0) | 3.0 | – | 0.00× of 2s | – |",
+		"| sqlite | 100 | kaspa | 20.0 (10.0–30.0) | 2.0 (2.0–2.0) | 2.0 | 2000 → 1.00 | 1000 / 1500 (3) | 0.75× of 2s | 1020 / 1530 | 41 (45) | 1.0 → 3.0 |",
+		"| sqlite | 100 | local | 8.0 (8.0–8.0) | 3.0 (3.0–3.0) | 3.0 | – | – | 0.00× of 2s | – |",
 		"3000 / 3000 (1), 1 missed | 1.50× of 2s | – | 120 (130)",
 		"| sqlite | kaspa | 100 → 100000 | 20.0 → 60.0 | 3.00× | 2.0 → 36.0 | 18.00× | 3000 ms = 1.50× of 2s | 120 (peak 130) |",
 		"| sqlite | local | 100 → 100000 | 8.0 → 8.0 | 1.00× | 3.0 → 3.0 | 1.00× |",
