@@ -130,6 +130,7 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.EVMApplyResult, err err
 	if err != nil {
 		return res, err
 	}
+	workers.MarkRecorded(ctx)
 	if w.receipts == nil {
 		w.receipts = &ReceiptChecker{Store: w.Store, Client: w.Client, Chain: w.Config.Name}
 	}
@@ -143,6 +144,10 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.EVMApplyResult, err err
 func (w *Watcher) observe(ctx context.Context) (models.EVMApplyResult, error) {
 	var none models.EVMApplyResult
 	chain := w.Config.Name
+	// The scan ends at the head read here: a transfer mined after it is
+	// for the next cycle (the loop plans that cycle from this moment,
+	// workers.Loop).
+	workers.MarkQueried(ctx)
 	head64, err := w.Client.BlockNumber(ctx)
 	if err != nil {
 		return none, err

@@ -123,6 +123,10 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 	}
 	obs := models.KaspaObservation{Network: dag.NetworkName, VirtualDaaScore: dag.VirtualDaaScore, Watch: watch}
 	seen := map[string]bool{}
+	// A payment is in the UTXO answer if it landed before its batch was
+	// read: the first batch going out is when this cycle stops seeing new
+	// ones (the loop plans the next cycle from it, workers.Loop).
+	workers.MarkQueried(ctx)
 	batches, err := w.utxoBatches(ctx, watch.Addresses)
 	if err != nil {
 		return models.KaspaApplyResult{}, err
@@ -169,6 +173,7 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 	if err != nil {
 		return res, err
 	}
+	workers.MarkRecorded(ctx)
 	// Sender and block time come from the indexer, which may lag: a miss is
 	// retried on later cycles and never holds up a confirmation.
 	if err := w.fillDetails(ctx); err != nil {
