@@ -120,6 +120,9 @@ type watchMeasurement struct {
 	// never detected.
 	DetectMs []float64
 	PolledMs []float64 `json:",omitempty"`
+	// PayMaxMs is the longest pay request to the double: how much a
+	// detection time may overstate (the payment lands inside it).
+	PayMaxMs float64 `json:",omitempty"`
 	Missed   int
 	// RSS and peak RSS of till serve after the round, MiB.
 	RSSMiB, HWMMiB float64
@@ -286,8 +289,8 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s open=%d round %d: %w", o.Label, o.Open, run, err)
 		}
 		for _, m := range ms {
-			fmt.Fprintf(stderr, "%s open=%d round %d: %-6s %d cycles of %.1f ms every %.0f ms, %.1f chain calls/cycle (double %.1f), detection %v ms (polled %v), %d missed, RSS %.0f MiB (peak %.0f)\n",
-				o.Label, o.Open, run, m.Chain, m.Cycles, m.CycleMs, m.PeriodMs, m.CallsPerCycle, m.DoubleCallsPerCycle, roundAll(m.DetectMs), roundAll(m.PolledMs), m.Missed, m.RSSMiB, m.HWMMiB)
+			fmt.Fprintf(stderr, "%s open=%d round %d: %-6s %d cycles of %.1f ms every %.0f ms, %.1f chain calls/cycle (double %.1f), detection %v ms (polled %v; pay requests up to %.0f ms), %d missed, RSS %.0f MiB (peak %.0f)\n",
+				o.Label, o.Open, run, m.Chain, m.Cycles, m.CycleMs, m.PeriodMs, m.CallsPerCycle, m.DoubleCallsPerCycle, roundAll(m.DetectMs), roundAll(m.PolledMs), m.PayMaxMs, m.Missed, m.RSSMiB, m.HWMMiB)
 		}
 		all = append(all, ms...)
 	}
@@ -382,10 +385,10 @@ func (w *watcher) round(run int) ([]watchMeasurement, error) {
 		// cycle in flight then may add its calls (the cross-check is rough).
 		if chain == "kaspa" {
 			m.DoubleCallsPerCycle = float64(kaspaCalls) / c[0]
-			m.DetectMs, m.PolledMs, m.Missed = detect.recorded["kaspa"], detect.polled["kaspa"], detect.missed["kaspa"]
+			m.DetectMs, m.PolledMs, m.PayMaxMs, m.Missed = detect.recorded["kaspa"], detect.polled["kaspa"], detect.payMax["kaspa"], detect.missed["kaspa"]
 		} else {
 			m.DoubleCallsPerCycle = float64(evmCalls) / c[0]
-			m.DetectMs, m.PolledMs, m.Missed = detect.recorded["evm"], detect.polled["evm"], detect.missed["evm"]
+			m.DetectMs, m.PolledMs, m.PayMaxMs, m.Missed = detect.recorded["evm"], detect.polled["evm"], detect.payMax["evm"], detect.missed["evm"]
 		}
 		out = append(out, m)
 	}
@@ -490,9 +493,11 @@ type payee struct {
 
 // detections are the detection latencies (ms) of one round's payments by
 // "kaspa" and "evm": recorded (pay sent → Till's detected_at) and polled
-// (pay answered → the harness's poll saw it), and how many were missed.
+// (pay answered → the harness's poll saw it), the longest pay request and
+// how many were missed.
 type detections struct {
 	recorded, polled map[string][]float64
+	payMax           map[string]float64
 	missed           map[string]int
 }
 
@@ -505,12 +510,16 @@ type detections struct {
 // the payment out of pending, against the moment the pay request was sent.
 // Till takes the stamp when it starts applying the cycle's observation,
 // after the chain answered and before the commit, which follows by the
-// writes alone (ms). The poll below, every 20 ms, only finds out when to
-// read it; its own figure (answered → seen by a poll) is kept beside as
-// the older, upper-bound measure.
+// writes alone (ms). The payment lands on the double somewhere inside the
+// pay request; timing from the request's start may overstate by its
+// length (PayMaxMs), never understate. The poll below, every 20 ms, only
+// finds out when to read the stamp; its own figure (answered → seen by a
+// poll) is kept beside as the older measure. It overstates more: polling
+// starts only once every payment of the round is sent, so a payment
+// recorded meanwhile counts until the first poll.
 func (w *watcher) detect(run int) (detections, error) {
 	ctx := context.Background()
-	d := detections{recorded: map[string][]float64{}, polled: map[string][]float64{}, missed: map[string]int{}}
+	d := detections{recorded: map[string][]float64{}, polled: map[string][]float64{}, payMax: map[string]float64{}, missed: map[string]int{}}
 	if w.o.Pay == 0 {
 		return d, nil
 	}
@@ -547,6 +556,8 @@ func (w *watcher) detect(run int) (detections, error) {
 				return d, err
 			}
 			p.paid = time.Now()
+			kind := chainKind(p.Chain)
+			d.payMax[kind] = max(d.payMax[kind], Ms(p.paid.Sub(p.sent)))
 			all = append(all, p)
 		}
 		time.Sleep(step/2 + rand.N(step)) //nolint:gosec // timing jitter, not a secret
