@@ -251,7 +251,7 @@ func TestLoopSchedule(t *testing.T) {
 		script = append(script, step{query: 10 * ms, write: 100 * ms, end: 110 * ms})
 	}
 	waits, done := runScript(t, interval, script)
-	want := []time.Duration{1680 * ms, 1740 * ms, 200 * ms, 700 * ms, 2000 * ms, 1000 * ms - 110*ms}
+	want := []time.Duration{1680 * ms, 1740 * ms, 200 * ms, 700 * ms, 2000 * ms, 1000*ms - 110*ms}
 	for i, w := range want {
 		if waits[i] != w {
 			t.Fatalf("wait %d = %s, want %s (waits %v)", i, waits[i], w, waits)

@@ -60,8 +60,10 @@ type Watcher struct {
 	span      uint64 // current eth_getLogs block range
 	successes int
 	receipts  *ReceiptChecker // wallet-reported transactions, once per cycle
-	// index holds the watched sessions between cycles (models.OpenIndex).
-	index *models.OpenIndex
+	// index holds the watched sessions between cycles (models.OpenIndex);
+	// rereads reads it in full now and then, after a cycle's write.
+	index   *models.OpenIndex
+	rereads *workers.Rereads
 }
 
 // Name identifies the worker in logs.
@@ -131,6 +133,14 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.EVMApplyResult, err err
 		return res, err
 	}
 	workers.MarkRecorded(ctx)
+	// The index's periodic full read, off the path from query to write.
+	if err := w.rereads.AfterWrite(ctx, w.Store); err != nil {
+		log := w.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("evm watcher "+w.Config.Name+": reading the watched sessions", slog.Any("error", err))
+	}
 	if w.receipts == nil {
 		w.receipts = &ReceiptChecker{Store: w.Store, Client: w.Client, Chain: w.Config.Name}
 	}
@@ -155,6 +165,7 @@ func (w *Watcher) observe(ctx context.Context) (models.EVMApplyResult, error) {
 	head := int64(head64)
 	if w.index == nil {
 		w.index = w.Store.NewOpenIndex(chain)
+		w.rereads = workers.NewRereads(w.index, w.Store.Now())
 	}
 	st, err := w.Store.EVMWatchStateFrom(ctx, chain, w.index)
 	if err != nil {
