@@ -27,7 +27,8 @@ type Loop struct {
 	// found by the next and written when that cycle writes, so the next
 	// cycle starts at the last query + Interval − the time a cycle takes
 	// from its start to its write (the longest of the last planWindow
-	// cycles): its write lands within Interval of the last query. Chain
+	// cycles, the run's first one left out): its write lands within
+	// Interval of the last query. Chain
 	// queries then come every Interval less that time: more often by
 	// about that time ÷ Interval, and never more than twice per Interval.
 	// A cycle that marks no query (the expirer) starts Interval after the
@@ -150,19 +151,25 @@ type schedule struct {
 	interval time.Duration
 	spans    [planWindow]time.Duration // start to write, of recent cycles that marked a query
 	n        int
+	warm     bool // a marked cycle ran: the first one (cold, see wait) is not planned for
 }
 
 // wait is how long to wait after a successful cycle that began at began
 // and ended at ended; queried and recorded are its marks (zero: not
-// marked; a query without a write mark counts as written at ended).
+// marked; a query without a write mark counts as written at ended). The
+// first marked cycle of a run is not planned for: it reads what a watcher
+// keeps between cycles in full (at 100,000 open sessions, a second), once.
 func (s *schedule) wait(began, ended, queried, recorded time.Time) time.Duration {
 	next := began.Add(s.interval)
 	if !queried.IsZero() {
 		if recorded.IsZero() || recorded.After(ended) {
 			recorded = ended
 		}
-		s.spans[s.n%planWindow] = recorded.Sub(began)
-		s.n++
+		if s.warm {
+			s.spans[s.n%planWindow] = recorded.Sub(began)
+			s.n++
+		}
+		s.warm = true
 		longest := time.Duration(0)
 		for _, d := range s.spans[:min(s.n, planWindow)] {
 			longest = max(longest, d)
