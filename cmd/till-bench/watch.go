@@ -337,8 +337,10 @@ func (w *watcher) round(run int) ([]watchMeasurement, error) {
 	if err := f.resetChainCalls(); err != nil {
 		return nil, err
 	}
-	// Wait for o.Cycles more completed cycles of every chain seen so far,
-	// scraping often enough to time them.
+	// Wait for o.Cycles more completed cycles of every chain (Kaspa and the
+	// EVM one: a chain whose first cycle is still running right after the
+	// server started has no series yet, and its payments would go
+	// unreported), scraping often enough to time them.
 	deadline := time.Now().Add(time.Duration(w.o.Cycles+2)*w.o.Interval*5 + 60*time.Second)
 	var b cycleStats
 	per := newPeriods(a.Count)
@@ -348,7 +350,7 @@ func (w *watcher) round(run int) ([]watchMeasurement, error) {
 			return nil, err
 		}
 		per.observe(time.Now(), b.Count)
-		done := len(b.Count) > 0
+		done := bothChains(b.Count)
 		for chain := range b.Count {
 			if b.Count[chain]-a.Count[chain] < float64(w.o.Cycles) {
 				done = false
@@ -394,6 +396,16 @@ func (w *watcher) round(run int) ([]watchMeasurement, error) {
 	}
 	sortWatch(out)
 	return out, nil
+}
+
+// bothChains reports whether counts has Kaspa's watcher and an EVM one.
+func bothChains(counts map[string]float64) bool {
+	evm := false
+	for chain := range counts {
+		evm = evm || chain != "kaspa"
+	}
+	_, kaspa := counts["kaspa"]
+	return kaspa && evm
 }
 
 // scrapeEvery is how often a round reads Till's metrics while it waits for

@@ -393,3 +393,51 @@ func harnessDB(t *testing.T, gdb *gorm.DB) (*sql.DB, bool) {
 	t.Cleanup(func() { db.Close() })
 	return db, postgres
 }
+
+// TestPeriods times cycles from the scrapes at which their count moved:
+// two more cycles over 3.8 s are 1.9 s each; a chain that moved once has
+// no period yet, and one that never moved none either.
+func TestPeriods(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	p := newPeriods(map[string]float64{"kaspa": 10, "local": 4, "idle": 1})
+	for _, s := range []struct {
+		ms     int
+		counts map[string]float64
+	}{
+		{20, map[string]float64{"kaspa": 10, "local": 4, "idle": 1}},
+		{40, map[string]float64{"kaspa": 11, "local": 4, "idle": 1}}, // kaspa: first completion seen
+		{60, map[string]float64{"kaspa": 11, "local": 5, "idle": 1}}, // local: first, and only
+		{1940, map[string]float64{"kaspa": 12, "local": 5, "idle": 1}},
+		{3840, map[string]float64{"kaspa": 13, "local": 5, "idle": 1}},
+		{3860, map[string]float64{"kaspa": 13, "local": 5, "idle": 1}},
+	} {
+		p.observe(at(s.ms), s.counts)
+	}
+	if got := p.ms("kaspa"); got != 1900 {
+		t.Errorf("kaspa period %v ms, want 1900", got)
+	}
+	if got := p.ms("local"); got != 0 {
+		t.Errorf("local period %v ms after one completion, want 0", got)
+	}
+	if got := p.ms("idle"); got != 0 {
+		t.Errorf("idle period %v ms, want 0", got)
+	}
+}
+
+// TestBothChains: a round waits for Kaspa's watcher and an EVM one.
+func TestBothChains(t *testing.T) {
+	for _, tc := range []struct {
+		counts map[string]float64
+		want   bool
+	}{
+		{map[string]float64{"kaspa": 3, "local": 2}, true},
+		{map[string]float64{"local": 2}, false},
+		{map[string]float64{"kaspa": 3}, false},
+		{map[string]float64{}, false},
+	} {
+		if got := bothChains(tc.counts); got != tc.want {
+			t.Errorf("bothChains(%v) = %v, want %v", tc.counts, got, tc.want)
+		}
+	}
+}
