@@ -39,6 +39,7 @@ type watchOptions struct {
 	State    string
 	Runs     int
 	Cycles   int           // cycles of each chain per run
+	Settle   int           // cycles of each chain since the server started before round 1
 	Pay      int           // sessions of each kind paid per run
 	Interval time.Duration // the watchers' poll interval
 	JSON     string
@@ -63,6 +64,8 @@ func parseWatch(args []string, stderr io.Writer) (watchOptions, error) {
 	fs.StringVar(&o.State, "state", "", "the suite's state file (till-bench suite -setup-only)")
 	fs.IntVar(&o.Runs, "runs", 3, "measurement rounds on this server (the report gives the spread)")
 	fs.IntVar(&o.Cycles, "cycles", 3, "watcher cycles of each chain per round")
+	fs.IntVar(&o.Settle, "settle", 17, "watcher cycles of each chain since the server started before the first round "+
+		"(17: past the start-up cycles workers.Loop plans for, its first and a window of 16)")
 	fs.IntVar(&o.Pay, "pay", 5, "sessions of each kind (Kaspa single-address, Kaspa kpub, USDC) paid per round")
 	fs.DurationVar(&o.Interval, "interval", 2*time.Second, "the watchers' poll interval (TILL_POLL_INTERVAL)")
 	fs.StringVar(&o.JSON, "json", "", "append the measurements to this file, one JSON object a line (till-bench report)")
@@ -84,8 +87,8 @@ func parseWatch(args []string, stderr io.Writer) (watchOptions, error) {
 	if !strings.HasPrefix(o.DB, "sqlite://") && !strings.HasPrefix(o.DB, "postgres://") {
 		return o, fmt.Errorf("watch: -db %q: want sqlite://PATH or postgres://…", o.DB)
 	}
-	if o.PID < 1 || o.State == "" || o.Runs < 1 || o.Cycles < 1 || o.Pay < 0 || o.Interval <= 0 {
-		return o, errors.New("watch: -pid and -state are required; -runs and -cycles at least 1, -pay not negative, -interval positive")
+	if o.PID < 1 || o.State == "" || o.Runs < 1 || o.Cycles < 1 || o.Settle < 0 || o.Pay < 0 || o.Interval <= 0 {
+		return o, errors.New("watch: -pid and -state are required; -runs and -cycles at least 1, -settle and -pay not negative, -interval positive")
 	}
 	if o.Label == "" {
 		o.Label = strings.SplitN(o.DB, ":", 2)[0]
@@ -282,6 +285,9 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 	}
 	defer db.Close()
 	w := &watcher{o: o, st: st, db: db, postgres: postgres}
+	if err := w.settle(); err != nil {
+		return fmt.Errorf("%s open=%d: %w", o.Label, o.Open, err)
+	}
 	var all []watchMeasurement
 	for run := 1; run <= o.Runs; run++ {
 		ms, err := w.round(run)
@@ -396,6 +402,31 @@ func (w *watcher) round(run int) ([]watchMeasurement, error) {
 	}
 	sortWatch(out)
 	return out, nil
+}
+
+// settle waits until both watchers have completed o.Settle cycles since the
+// server started: the rounds then measure steady state, not the start-up
+// (the first cycles read every open session; workers.Loop plans its
+// schedule from the last 16 cycles).
+func (w *watcher) settle() error {
+	deadline := time.Now().Add(time.Duration(w.o.Settle+2)*w.o.Interval*5 + 60*time.Second)
+	for {
+		st, err := w.scrape()
+		if err != nil {
+			return err
+		}
+		done := bothChains(st.Count)
+		for _, n := range st.Count {
+			done = done && n >= float64(w.o.Settle)
+		}
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("watchers did not complete %d cycles in time: %v", w.o.Settle, st.Count)
+		}
+		time.Sleep(w.o.Interval / 4)
+	}
 }
 
 // bothChains reports whether counts has Kaspa's watcher and an EVM one.

@@ -292,7 +292,7 @@ func TestParseWatch(t *testing.T) {
 	ok := []string{"-till", "http://127.0.0.1:3000", "-kaspa", "http://127.0.0.1:1", "-evm", "http://127.0.0.1:2",
 		"-metrics", "http://127.0.0.1:9100", "-pid", "42", "-db", "postgres://x/y", "-state", "/tmp/s.json", "-open", "100k"}
 	o, err := parseWatch(ok, io.Discard)
-	if err != nil || o.Open != 100_000 || o.Label != "postgres" || o.Runs != 3 || o.Cycles != 3 || o.Pay != 5 || o.Interval != 2*time.Second {
+	if err != nil || o.Open != 100_000 || o.Label != "postgres" || o.Runs != 3 || o.Cycles != 3 || o.Settle != 17 || o.Pay != 5 || o.Interval != 2*time.Second {
 		t.Fatalf("%+v %v", o, err)
 	}
 	for _, tc := range []struct {
@@ -303,6 +303,7 @@ func TestParseWatch(t *testing.T) {
 		{[]string{"-pid", "0"}, "-pid"},
 		{[]string{"-db", "sqlite:/x"}, "-db"},
 		{[]string{"-cycles", "0"}, "-cycles"},
+		{[]string{"-settle", "-1"}, "-settle"},
 		{[]string{"-open", "many"}, "-open"},
 	} {
 		if _, err := parseWatch(append(append([]string(nil), ok...), tc.extra...), io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
