@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"till/models"
@@ -19,12 +20,21 @@ type Loop struct {
 	Name    string
 	DB      *models.DB
 	LockKey int64
-	// Interval is the time from the start of one cycle to the start of the
-	// next (default 1s): the wait after a cycle is Interval less the
-	// cycle's own time (at least a tenth of Interval), so a slow cycle
-	// (many open sessions) does not push detection past one interval.
-	// MaxBackoff caps the wait after failures (default: one minute, at
-	// least Interval).
+	// Interval (default 1s) is the promise a chain watcher keeps: what
+	// lands on the chain is recorded within Interval. Its cycle marks when
+	// its chain query goes out (MarkQueried) and when what it found is
+	// written (MarkRecorded). A payment landing just after one query is
+	// found by the next and written when that cycle writes, so the next
+	// cycle starts at the last query + Interval − the time a cycle takes
+	// from its start to its write (the longest of the last planWindow
+	// cycles, the run's first one left out): its write lands within
+	// Interval of the last query. Chain
+	// queries then come every Interval less that time: more often by
+	// about that time ÷ Interval, and never more than twice per Interval.
+	// A cycle that marks no query (the expirer) starts Interval after the
+	// last one started. Either way the wait after a cycle is at least a
+	// tenth of Interval. MaxBackoff caps the wait after failures (default:
+	// one minute, at least Interval).
 	Interval   time.Duration
 	MaxBackoff time.Duration
 	// Timeout bounds one cycle (0: only ctx).
@@ -78,10 +88,14 @@ func (l *Loop) Run(ctx context.Context) error {
 	}()
 	failures := 0
 	next := time.Duration(0)
+	plan := &schedule{interval: interval}
 	for {
 		if ctx.Err() != nil || (next > 0 && !wait(ctx, next)) {
 			return nil
 		}
+		// The cycle's time runs from here: the leadership check is part
+		// of what stands between a planned start and the write.
+		began := now()
 		next = interval
 		if lead != nil && !lead.Alive(ctx) {
 			lead.Release()
@@ -100,11 +114,11 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 			lead = got
 		}
-		cctx, cancel := ctx, context.CancelFunc(func() {})
+		marks := &cycleMarks{now: now}
+		cctx, cancel := context.WithValue(ctx, marksKey{}, marks), context.CancelFunc(func() {})
 		if l.Timeout > 0 {
-			cctx, cancel = context.WithTimeout(ctx, l.Timeout)
+			cctx, cancel = context.WithTimeout(cctx, l.Timeout)
 		}
-		began := now()
 		err := l.Cycle(cctx)
 		cancel()
 		if err != nil {
@@ -121,7 +135,92 @@ func (l *Loop) Run(ctx context.Context) error {
 			log.Info(l.Name+": recovered", slog.Int("after_failures", failures))
 		}
 		failures = 0
-		next = max(interval-now().Sub(began), interval/10)
+		queried, recorded := marks.times()
+		next = plan.wait(began, now(), queried, recorded)
+	}
+}
+
+// planWindow is how many recent cycles the schedule plans for: the longest
+// of them, so a cycle with periodic extra work (the Kaspa watcher's history
+// read, every 15 cycles) is covered.
+const planWindow = 16
+
+// schedule plans a loop's next cycle from the ones before (see
+// Loop.Interval).
+type schedule struct {
+	interval time.Duration
+	spans    [planWindow]time.Duration // start to write, of recent cycles that marked a query
+	n        int
+	warm     bool // a marked cycle ran: the first one (cold, see wait) is not planned for
+}
+
+// wait is how long to wait after a successful cycle that began at began
+// and ended at ended; queried and recorded are its marks (zero: not
+// marked; a query without a write mark counts as written at ended). The
+// first marked cycle of a run is not planned for: it reads what a watcher
+// keeps between cycles in full (at 100,000 open sessions, a second), once.
+func (s *schedule) wait(began, ended, queried, recorded time.Time) time.Duration {
+	next := began.Add(s.interval)
+	if !queried.IsZero() {
+		if recorded.IsZero() || recorded.After(ended) {
+			recorded = ended
+		}
+		if s.warm {
+			s.spans[s.n%planWindow] = recorded.Sub(began)
+			s.n++
+		}
+		s.warm = true
+		longest := time.Duration(0)
+		for _, d := range s.spans[:min(s.n, planWindow)] {
+			longest = max(longest, d)
+		}
+		next = queried.Add(s.interval - longest)
+		if floor := began.Add(s.interval / 2); next.Before(floor) {
+			next = floor
+		}
+	}
+	return max(next.Sub(ended), s.interval/10)
+}
+
+// marksKey keys a cycle's *cycleMarks in its context.
+type marksKey struct{}
+
+// cycleMarks is what a cycle tells its Loop through MarkQueried and
+// MarkRecorded, on the Loop's clock.
+type cycleMarks struct {
+	now               func() time.Time
+	mu                sync.Mutex
+	queried, recorded time.Time
+}
+
+func (m *cycleMarks) times() (queried, recorded time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.queried, m.recorded
+}
+
+// MarkQueried tells the Loop running this cycle that the cycle's chain
+// query goes out now: what lands on the chain after this moment is for
+// the next cycle to find. The first call in a cycle counts. Outside a
+// Loop (a test or benchmark calling a watcher's Cycle) it does nothing.
+func MarkQueried(ctx context.Context) {
+	if m, ok := ctx.Value(marksKey{}).(*cycleMarks); ok {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.queried.IsZero() {
+			m.queried = m.now()
+		}
+	}
+}
+
+// MarkRecorded tells the Loop running this cycle that what its chain query
+// found is now written (committed). The last call in a cycle counts.
+// Outside a Loop it does nothing.
+func MarkRecorded(ctx context.Context) {
+	if m, ok := ctx.Value(marksKey{}).(*cycleMarks); ok {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.recorded = m.now()
 	}
 }
 

@@ -161,3 +161,142 @@ func TestLoopLeadership(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// step is one scripted cycle of a fake watcher on the loop's clock: it
+// marks its chain query at query, its write at write (0: not marked) and
+// ends at end, all after its start; fail makes it fail at end instead.
+type step struct {
+	query, write, end time.Duration
+	fail              bool
+}
+
+// cycleRecord is what a scripted cycle did, on the loop's clock.
+type cycleRecord struct {
+	start, query, write time.Time
+	span                time.Duration // start to write
+}
+
+// runScript runs a Loop of interval over the script on a fake clock that
+// only the cycles and the waits move, and returns each wait and what each
+// cycle did.
+func runScript(t *testing.T, interval time.Duration, script []step) ([]time.Duration, []cycleRecord) {
+	t.Helper()
+	db := modeltest.Open(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clock := time.Unix(1_700_000_000, 0)
+	var waits []time.Duration
+	var done []cycleRecord
+	loop := &workers.Loop{Name: "test", DB: db, LockKey: 7_114_111_100, Interval: interval, MaxBackoff: time.Minute,
+		Now: func() time.Time { return clock },
+		Wait: func(ctx context.Context, d time.Duration) bool {
+			waits = append(waits, d)
+			clock = clock.Add(d)
+			return ctx.Err() == nil
+		},
+		Cycle: func(ctx context.Context) error {
+			s := script[len(done)]
+			r := cycleRecord{start: clock}
+			if s.query > 0 {
+				clock = r.start.Add(s.query)
+				workers.MarkQueried(ctx)
+				workers.MarkQueried(ctx) // the first counts
+				r.query = clock
+			}
+			if s.write > 0 {
+				clock = r.start.Add(s.write)
+				workers.MarkRecorded(ctx)
+				r.write, r.span = clock, s.write
+			}
+			clock = r.start.Add(s.end)
+			if s.query > 0 && s.write == 0 {
+				r.write, r.span = clock, s.end
+			}
+			done = append(done, r)
+			if len(done) == len(script) {
+				cancel()
+			}
+			if s.fail {
+				return errors.New("chain unavailable")
+			}
+			return nil
+		}}
+	if err := loop.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != len(script) {
+		t.Fatalf("%d cycles ran, want %d", len(done), len(script))
+	}
+	return waits, done
+}
+
+// TestLoopSchedule: a cycle that marks its chain query starts the next one
+// so that its write lands within one Interval of that query — the next
+// start is the query + Interval − the longest start-to-write time of the
+// recent cycles — but no sooner than half an Interval after its own start,
+// and at least a tenth of Interval after it ends. The run's first (cold)
+// cycle is not planned for; a query without a write mark counts as written
+// when the cycle ends; a failure backs off as ever; a long cycle is
+// planned for until 16 shorter ones have followed.
+func TestLoopSchedule(t *testing.T) {
+	ms := time.Millisecond
+	const interval = 2000 * time.Millisecond
+	script := []step{
+		{query: 10 * ms, write: 1200 * ms, end: 1210 * ms}, // cold: next: q 10 + 2000 → 800 after its end
+		{query: 10 * ms, write: 160 * ms, end: 170 * ms},   // next: q 10 + 2000 − 160 = 1850
+		{query: 10 * ms, write: 100 * ms, end: 110 * ms},   // starts 1850; next: q 1860 + 2000 − 160 = 3700
+		{query: 10 * ms, write: 1500 * ms, end: 1510 * ms}, // starts 3700; next: q + 500 < start + 1000 → 4700; ends 5210 → a tenth
+		{query: 10 * ms, end: 300 * ms},                    // starts 5410; no write mark: span 300; next 6410
+		{query: 10 * ms, write: 50 * ms, end: 60 * ms, fail: true},
+	}
+	for range 17 {
+		script = append(script, step{query: 10 * ms, write: 100 * ms, end: 110 * ms})
+	}
+	waits, done := runScript(t, interval, script)
+	want := []time.Duration{800 * ms, 1680 * ms, 1740 * ms, 200 * ms, 700 * ms, 2000 * ms, 1000*ms - 110*ms}
+	for i, w := range want {
+		if waits[i] != w {
+			t.Fatalf("wait %d = %s, want %s (waits %v)", i, waits[i], w, waits)
+		}
+	}
+	// The long cycle (3) is planned for while it is one of the last 16
+	// that marked a query (the failed one is none): after cycle 19 still;
+	// after 20 the longest left is cycle 4's 300 ms, after 21 the short
+	// ones' 100 ms: query + 2000 − 100, from the end.
+	for i, w := range map[int]time.Duration{19: 890 * ms, 20: 1600 * ms, 21: 1800 * ms} {
+		if waits[i] != w {
+			t.Errorf("wait %d = %s, want %s (waits %v)", i, waits[i], w, waits)
+		}
+	}
+	// The promise: after the cold cycle, a write lands within Interval of
+	// the query before it, when its cycle took no longer than the longest
+	// planned for.
+	longest := time.Duration(0)
+	for k := 1; k < len(done); k++ {
+		prev, cur := done[k-1], done[k]
+		if k > 1 {
+			longest = max(longest, prev.span)
+		}
+		if k > 1 && cur.span <= longest && prev.query != (time.Time{}) && !script[k-1].fail {
+			if late := cur.write.Sub(prev.query); late > interval {
+				t.Errorf("cycle %d wrote %s after cycle %d's query, over %s", k, late, k-1, interval)
+			}
+		}
+		if d := cur.start.Sub(prev.start); d < interval/2 {
+			t.Errorf("cycle %d started %s after the one before: more than twice per interval", k, d)
+		}
+	}
+}
+
+// TestLoopScheduleUnmarked: a cycle that marks no query (the expirer) runs
+// every Interval, start to start.
+func TestLoopScheduleUnmarked(t *testing.T) {
+	ms := time.Millisecond
+	waits, done := runScript(t, 1000*ms, []step{{end: 30 * ms}, {end: 950 * ms}, {end: 5 * ms}})
+	if want := []time.Duration{970 * ms, 100 * ms}; waits[0] != want[0] || waits[1] != want[1] {
+		t.Fatalf("waits %v, want %v", waits, want)
+	}
+	if d := done[1].start.Sub(done[0].start); d != 1000*ms {
+		t.Errorf("start to start %s, want 1s", d)
+	}
+}

@@ -272,8 +272,10 @@ type watchRow struct {
 	Chain    string
 	CycleMs  [3]float64 // min, median, max
 	Calls    [3]float64
+	PeriodMs [3]float64 // cycle start to start
 	Double   [3]float64
 	Detect   []float64 // all rounds' latencies, sorted
+	Polled   []float64 // the same, as the harness's poll saw them, sorted
 	Missed   int
 	RSS      [3]float64
 	HWM      float64 // the highest peak
@@ -286,7 +288,7 @@ type watchRow struct {
 func summarizeWatch(ms []watchMeasurement) []watchRow {
 	type acc struct {
 		watchRow
-		cycle, calls, double, rss []float64
+		cycle, calls, double, rss, period []float64
 	}
 	var order []string
 	groups := map[string]*acc{}
@@ -302,8 +304,12 @@ func summarizeWatch(ms []watchMeasurement) []watchRow {
 		a.calls = append(a.calls, m.CallsPerCycle)
 		a.double = append(a.double, m.DoubleCallsPerCycle)
 		a.rss = append(a.rss, m.RSSMiB)
+		if m.PeriodMs > 0 {
+			a.period = append(a.period, m.PeriodMs)
+		}
 		a.HWM = max(a.HWM, m.HWMMiB)
 		a.Detect = append(a.Detect, m.DetectMs...)
+		a.Polled = append(a.Polled, m.PolledMs...)
 		a.Missed += m.Missed
 		a.Rounds++
 		a.LoadAvgs = append(a.LoadAvgs, m.Load)
@@ -311,8 +317,9 @@ func summarizeWatch(ms []watchMeasurement) []watchRow {
 	rows := make([]watchRow, 0, len(order))
 	for _, key := range order {
 		a := groups[key]
-		a.CycleMs, a.Calls, a.Double, a.RSS = spread(a.cycle), spread(a.calls), spread(a.double), spread(a.rss)
+		a.CycleMs, a.Calls, a.Double, a.RSS, a.PeriodMs = spread(a.cycle), spread(a.calls), spread(a.double), spread(a.rss), spread(a.period)
 		slices.Sort(a.Detect)
+		slices.Sort(a.Polled)
 		rows = append(rows, a.watchRow)
 	}
 	return rows
@@ -331,21 +338,29 @@ func percentile(sorted []float64, p float64) float64 {
 // writeWatchTable prints the watcher measurements as a Markdown table:
 // medians with the min–max spread over the rounds, detection latency as
 // p50/p99 over every payment of all rounds and p99 as a multiple of the
-// poll interval.
+// poll interval, and beside it the same payments as the harness's poll
+// saw them; the cycles' period, start to start, and the chain calls per
+// second it makes.
 func writeWatchTable(w io.Writer, ms []watchMeasurement, interval time.Duration) {
-	fmt.Fprintln(w, "| db | open | chain | cycle ms median (min–max) | chain calls/cycle median (min–max) | double's calls/cycle | detection p50 / p99 ms (n) | p99 × poll interval | RSS MiB median (peak) | load average |")
-	fmt.Fprintln(w, "|---|--:|---|--:|--:|--:|--:|--:|--:|---|")
+	fmt.Fprintln(w, "| db | open | chain | cycle ms median (min–max) | chain calls/cycle median (min–max) | double's calls/cycle | cycle period ms median → chain calls/s | detection p50 / p99 ms (n) | p99 × poll interval | polled p50 / p99 ms | RSS MiB median (peak) | load average |")
+	fmt.Fprintln(w, "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|---|")
 	for _, r := range summarizeWatch(ms) {
-		detect := "–"
+		detect, polled, period := "–", "–", "–"
+		if r.PeriodMs[1] > 0 {
+			period = fmt.Sprintf("%.0f → %.2f", r.PeriodMs[1], r.Calls[1]*1000/r.PeriodMs[1])
+		}
 		if n := len(r.Detect); n > 0 || r.Missed > 0 {
 			detect = fmt.Sprintf("%.0f / %.0f (%d)", percentile(r.Detect, 50), percentile(r.Detect, 99), n)
 			if r.Missed > 0 {
 				detect += fmt.Sprintf(", %d missed", r.Missed)
 			}
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %.1f (%.1f–%.1f) | %.1f (%.1f–%.1f) | %.1f | %s | %.2f× of %s | %.0f (%.0f) | %s |\n",
+		if len(r.Polled) > 0 {
+			polled = fmt.Sprintf("%.0f / %.0f", percentile(r.Polled, 50), percentile(r.Polled, 99))
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %.1f (%.1f–%.1f) | %.1f (%.1f–%.1f) | %.1f | %s | %s | %.2f× of %s | %s | %.0f (%.0f) | %s |\n",
 			r.Label, r.Open, r.Chain, r.CycleMs[1], r.CycleMs[0], r.CycleMs[2], r.Calls[1], r.Calls[0], r.Calls[2], r.Double[1],
-			detect, ratio(percentile(r.Detect, 99), Ms(interval)), interval, r.RSS[1], r.HWM, loadSpan(r.LoadAvgs))
+			period, detect, ratio(percentile(r.Detect, 99), Ms(interval)), interval, polled, r.RSS[1], r.HWM, loadSpan(r.LoadAvgs))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -38,6 +39,7 @@ type watchOptions struct {
 	State    string
 	Runs     int
 	Cycles   int           // cycles of each chain per run
+	Settle   int           // cycles of each chain since the server started before round 1
 	Pay      int           // sessions of each kind paid per run
 	Interval time.Duration // the watchers' poll interval
 	JSON     string
@@ -62,6 +64,8 @@ func parseWatch(args []string, stderr io.Writer) (watchOptions, error) {
 	fs.StringVar(&o.State, "state", "", "the suite's state file (till-bench suite -setup-only)")
 	fs.IntVar(&o.Runs, "runs", 3, "measurement rounds on this server (the report gives the spread)")
 	fs.IntVar(&o.Cycles, "cycles", 3, "watcher cycles of each chain per round")
+	fs.IntVar(&o.Settle, "settle", 17, "watcher cycles of each chain since the server started before the first round "+
+		"(17: past the start-up cycles workers.Loop plans for, its first and a window of 16)")
 	fs.IntVar(&o.Pay, "pay", 5, "sessions of each kind (Kaspa single-address, Kaspa kpub, USDC) paid per round")
 	fs.DurationVar(&o.Interval, "interval", 2*time.Second, "the watchers' poll interval (TILL_POLL_INTERVAL)")
 	fs.StringVar(&o.JSON, "json", "", "append the measurements to this file, one JSON object a line (till-bench report)")
@@ -83,8 +87,8 @@ func parseWatch(args []string, stderr io.Writer) (watchOptions, error) {
 	if !strings.HasPrefix(o.DB, "sqlite://") && !strings.HasPrefix(o.DB, "postgres://") {
 		return o, fmt.Errorf("watch: -db %q: want sqlite://PATH or postgres://…", o.DB)
 	}
-	if o.PID < 1 || o.State == "" || o.Runs < 1 || o.Cycles < 1 || o.Pay < 0 || o.Interval <= 0 {
-		return o, errors.New("watch: -pid and -state are required; -runs and -cycles at least 1, -pay not negative, -interval positive")
+	if o.PID < 1 || o.State == "" || o.Runs < 1 || o.Cycles < 1 || o.Settle < 0 || o.Pay < 0 || o.Interval <= 0 {
+		return o, errors.New("watch: -pid and -state are required; -runs and -cycles at least 1, -settle and -pay not negative, -interval positive")
 	}
 	if o.Label == "" {
 		o.Label = strings.SplitN(o.DB, ":", 2)[0]
@@ -105,10 +109,23 @@ type watchMeasurement struct {
 	CycleMs             float64
 	CallsPerCycle       float64
 	DoubleCallsPerCycle float64
+	// PeriodMs is the mean time from one cycle to the next (start to
+	// start, from their completions, to within a scrape): with
+	// CallsPerCycle, the chain calls per second.
+	PeriodMs float64 `json:",omitempty"`
 	// DetectMs are the detection latencies of the sessions paid on this
-	// chain (pay request answered → status no longer pending in the
-	// database); Missed counts those never detected.
+	// chain: pay request sent → the time Till recorded the payment as
+	// detected (its detected_at, written in the transaction that takes it
+	// out of pending; same machine clock). PolledMs are the same payments
+	// timed the older way: pay request answered → the harness's 20 ms poll
+	// of the database first finds them no longer pending (an upper bound:
+	// it adds up to a poll period and the query). Missed counts those
+	// never detected.
 	DetectMs []float64
+	PolledMs []float64 `json:",omitempty"`
+	// PayMaxMs is the longest pay request to the double: how much a
+	// detection time may overstate (the payment lands inside it).
+	PayMaxMs float64 `json:",omitempty"`
 	Missed   int
 	// RSS and peak RSS of till serve after the round, MiB.
 	RSSMiB, HWMMiB float64
@@ -268,6 +285,9 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 	}
 	defer db.Close()
 	w := &watcher{o: o, st: st, db: db, postgres: postgres}
+	if err := w.settle(); err != nil {
+		return fmt.Errorf("%s open=%d: %w", o.Label, o.Open, err)
+	}
 	var all []watchMeasurement
 	for run := 1; run <= o.Runs; run++ {
 		ms, err := w.round(run)
@@ -275,8 +295,8 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s open=%d round %d: %w", o.Label, o.Open, run, err)
 		}
 		for _, m := range ms {
-			fmt.Fprintf(stderr, "%s open=%d round %d: %-6s %d cycles of %.1f ms, %.1f chain calls/cycle (double %.1f), detection %v ms, %d missed, RSS %.0f MiB (peak %.0f)\n",
-				o.Label, o.Open, run, m.Chain, m.Cycles, m.CycleMs, m.CallsPerCycle, m.DoubleCallsPerCycle, roundAll(m.DetectMs), m.Missed, m.RSSMiB, m.HWMMiB)
+			fmt.Fprintf(stderr, "%s open=%d round %d: %-6s %d cycles of %.1f ms every %.0f ms, %.1f chain calls/cycle (double %.1f), detection %v ms (polled %v; pay requests up to %.0f ms), %d missed, RSS %.0f MiB (peak %.0f)\n",
+				o.Label, o.Open, run, m.Chain, m.Cycles, m.CycleMs, m.PeriodMs, m.CallsPerCycle, m.DoubleCallsPerCycle, roundAll(m.DetectMs), roundAll(m.PolledMs), m.PayMaxMs, m.Missed, m.RSSMiB, m.HWMMiB)
 		}
 		all = append(all, ms...)
 	}
@@ -323,15 +343,20 @@ func (w *watcher) round(run int) ([]watchMeasurement, error) {
 	if err := f.resetChainCalls(); err != nil {
 		return nil, err
 	}
-	// Wait for o.Cycles more completed cycles of every chain seen so far.
+	// Wait for o.Cycles more completed cycles of every chain (Kaspa and the
+	// EVM one: a chain whose first cycle is still running right after the
+	// server started has no series yet, and its payments would go
+	// unreported), scraping often enough to time them.
 	deadline := time.Now().Add(time.Duration(w.o.Cycles+2)*w.o.Interval*5 + 60*time.Second)
 	var b cycleStats
+	per := newPeriods(a.Count)
 	for {
-		time.Sleep(w.o.Interval / 10)
+		time.Sleep(scrapeEvery)
 		if b, err = w.scrape(); err != nil {
 			return nil, err
 		}
-		done := len(b.Count) > 0
+		per.observe(time.Now(), b.Count)
+		done := bothChains(b.Count)
 		for chain := range b.Count {
 			if b.Count[chain]-a.Count[chain] < float64(w.o.Cycles) {
 				done = false
@@ -356,27 +381,106 @@ func (w *watcher) round(run int) ([]watchMeasurement, error) {
 	if err != nil {
 		return nil, err
 	}
-	detect, missed, err := w.detect(run)
+	detect, err := w.detect(run)
 	if err != nil {
 		return nil, err
 	}
 	var out []watchMeasurement
 	for chain, c := range perCycle(a, b) {
 		m := watchMeasurement{Label: w.o.Label, Open: w.o.Open, Run: run, Chain: chain, Cycles: int(c[0]),
-			CycleMs: c[1], CallsPerCycle: c[2], RSSMiB: rss, HWMMiB: hwm, Load: load0 + " → " + loadAvg()}
+			CycleMs: c[1], CallsPerCycle: c[2], PeriodMs: per.ms(chain), RSSMiB: rss, HWMMiB: hwm, Load: load0 + " → " + loadAvg()}
 		// The doubles were read a little after the last counted cycle: a
 		// cycle in flight then may add its calls (the cross-check is rough).
 		if chain == "kaspa" {
 			m.DoubleCallsPerCycle = float64(kaspaCalls) / c[0]
-			m.DetectMs, m.Missed = detect["kaspa"], missed["kaspa"]
+			m.DetectMs, m.PolledMs, m.PayMaxMs, m.Missed = detect.recorded["kaspa"], detect.polled["kaspa"], detect.payMax["kaspa"], detect.missed["kaspa"]
 		} else {
 			m.DoubleCallsPerCycle = float64(evmCalls) / c[0]
-			m.DetectMs, m.Missed = detect["evm"], missed["evm"]
+			m.DetectMs, m.PolledMs, m.PayMaxMs, m.Missed = detect.recorded["evm"], detect.polled["evm"], detect.payMax["evm"], detect.missed["evm"]
 		}
 		out = append(out, m)
 	}
 	sortWatch(out)
 	return out, nil
+}
+
+// settle waits until both watchers have completed o.Settle cycles since the
+// server started: the rounds then measure steady state, not the start-up
+// (the first cycles read every open session; workers.Loop plans its
+// schedule from the last 16 cycles).
+func (w *watcher) settle() error {
+	deadline := time.Now().Add(time.Duration(w.o.Settle+2)*w.o.Interval*5 + 60*time.Second)
+	for {
+		st, err := w.scrape()
+		if err != nil {
+			return err
+		}
+		done := bothChains(st.Count)
+		for _, n := range st.Count {
+			done = done && n >= float64(w.o.Settle)
+		}
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("watchers did not complete %d cycles in time: %v", w.o.Settle, st.Count)
+		}
+		time.Sleep(w.o.Interval / 4)
+	}
+}
+
+// bothChains reports whether counts has Kaspa's watcher and an EVM one.
+func bothChains(counts map[string]float64) bool {
+	evm := false
+	for chain := range counts {
+		evm = evm || chain != "kaspa"
+	}
+	_, kaspa := counts["kaspa"]
+	return kaspa && evm
+}
+
+// scrapeEvery is how often a round reads Till's metrics while it waits for
+// cycles: what the cycle period is measured to.
+const scrapeEvery = 20 * time.Millisecond
+
+// periods follows, per chain, the scrapes at which the count of completed
+// cycles moved: the cycles between the first and the last such scrape took
+// one period each on average (to within a scrape).
+type periods struct {
+	prev        map[string]float64
+	first, last map[string]tick
+}
+
+type tick struct {
+	at    time.Time
+	count float64
+}
+
+// newPeriods starts from the counts of a scrape.
+func newPeriods(counts map[string]float64) *periods {
+	return &periods{prev: maps.Clone(counts), first: map[string]tick{}, last: map[string]tick{}}
+}
+
+// observe takes the counts of a scrape made at at.
+func (p *periods) observe(at time.Time, counts map[string]float64) {
+	for chain, n := range counts {
+		if prev, ok := p.prev[chain]; ok && n > prev {
+			if _, ok := p.first[chain]; !ok {
+				p.first[chain] = tick{at, n}
+			}
+			p.last[chain] = tick{at, n}
+		}
+		p.prev[chain] = n
+	}
+}
+
+// ms is chain's mean period in ms, 0 before it moved twice.
+func (p *periods) ms(chain string) float64 {
+	f, l := p.first[chain], p.last[chain]
+	if l.count <= f.count {
+		return 0
+	}
+	return Ms(l.at.Sub(f.at)) / (l.count - f.count)
 }
 
 func (w *watcher) scrape() (cycleStats, error) {
@@ -425,16 +529,42 @@ func (w *watcher) doubleCalls() (kaspaCalls, evmCalls int, err error) {
 type payee struct {
 	ID, Chain, Address string
 	Amount             int64
-	paid               time.Time
+	// sent and paid: when the pay request to the double went out and
+	// when it was answered (the payment lands on the chain in between).
+	sent, paid time.Time
+}
+
+// detections are the detection latencies (ms) of one round's payments by
+// "kaspa" and "evm": recorded (pay sent → Till's detected_at) and polled
+// (pay answered → the harness's poll saw it), the longest pay request and
+// how many were missed.
+type detections struct {
+	recorded, polled map[string][]float64
+	payMax           map[string]float64
+	missed           map[string]int
 }
 
 // detect pays o.Pay open sessions of each kind through the doubles, spread
 // over one poll interval, and times each until the database no longer has
-// it pending. Latencies are by "kaspa" and "evm".
-func (w *watcher) detect(run int) (map[string][]float64, map[string]int, error) {
+// it pending.
+//
+// The detection time is the one Till recorded: detected_at, stamped from
+// Till's clock (the harness's: same machine) in the transaction that takes
+// the payment out of pending, against the moment the pay request was sent.
+// Till takes the stamp when it starts applying the cycle's observation,
+// after the chain answered and before the commit, which follows by the
+// writes alone (ms). The payment lands on the double somewhere inside the
+// pay request; timing from the request's start may overstate by its
+// length (PayMaxMs), never understate. The poll below, every 20 ms, only
+// finds out when to read the stamp; its own figure (answered → seen by a
+// poll) is kept beside as the older measure. It overstates more: polling
+// starts only once every payment of the round is sent, so a payment
+// recorded meanwhile counts until the first poll.
+func (w *watcher) detect(run int) (detections, error) {
 	ctx := context.Background()
+	d := detections{recorded: map[string][]float64{}, polled: map[string][]float64{}, payMax: map[string]float64{}, missed: map[string]int{}}
 	if w.o.Pay == 0 {
-		return nil, nil, nil
+		return d, nil
 	}
 	var kinds [3][]payee
 	for k, q := range []struct {
@@ -450,11 +580,11 @@ func (w *watcher) detect(run int) (map[string][]float64, map[string]int, error) 
 			"WHERE merchant_id = ? AND status = 'pending' AND chain "+op+" 'kaspa' ORDER BY amount_expected DESC LIMIT ?"),
 			q.merchant, w.o.Pay)
 		if err != nil {
-			return nil, nil, err
+			return d, err
 		}
 		kinds[k] = ps
 		if len(kinds[k]) < w.o.Pay {
-			return nil, nil, fmt.Errorf("round %d: only %d open sessions of kind %d to pay", run, len(kinds[k]), k)
+			return d, fmt.Errorf("round %d: only %d open sessions of kind %d to pay", run, len(kinds[k]), k)
 		}
 	}
 	// Paid at random moments over about one poll interval, so the
@@ -464,42 +594,76 @@ func (w *watcher) detect(run int) (map[string][]float64, map[string]int, error) 
 	for i := range w.o.Pay {
 		for k := range kinds {
 			p := &kinds[k][i]
+			p.sent = time.Now()
 			if err := w.pay(p); err != nil {
-				return nil, nil, err
+				return d, err
 			}
 			p.paid = time.Now()
+			kind := chainKind(p.Chain)
+			d.payMax[kind] = max(d.payMax[kind], Ms(p.paid.Sub(p.sent)))
 			all = append(all, p)
 		}
 		time.Sleep(step/2 + rand.N(step)) //nolint:gosec // timing jitter, not a secret
 	}
 	pending := map[string]*payee{}
-	ids := make([]any, 0, len(all))
+	ids := make([]string, 0, len(all))
 	for _, p := range all {
 		pending[p.ID] = p
 		ids = append(ids, p.ID)
 	}
-	q := bindFor(w.postgres, "SELECT id FROM payments WHERE status <> 'pending' AND id IN (?"+strings.Repeat(",?", len(ids)-1)+")")
-	lat := map[string][]float64{}
 	deadline := time.Now().Add(30*time.Second + 10*w.o.Interval)
 	for len(pending) > 0 && time.Now().Before(deadline) {
-		done, err := w.ids(ctx, q, ids...)
+		done, err := detectedAt(ctx, w.db, w.postgres, ids)
 		if err != nil {
-			return nil, nil, err
+			return d, err
 		}
 		now := time.Now()
-		for _, id := range done {
+		for id, at := range done {
 			if p := pending[id]; p != nil {
-				lat[chainKind(p.Chain)] = append(lat[chainKind(p.Chain)], Ms(now.Sub(p.paid)))
+				kind := chainKind(p.Chain)
+				d.recorded[kind] = append(d.recorded[kind], Ms(at.Sub(p.sent)))
+				d.polled[kind] = append(d.polled[kind], Ms(now.Sub(p.paid)))
 				delete(pending, id)
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	missed := map[string]int{}
 	for _, p := range pending {
-		missed[chainKind(p.Chain)]++
+		d.missed[chainKind(p.Chain)]++
 	}
-	return lat, missed, nil
+	return d, nil
+}
+
+// detectedAt reads, of the payments ids, those Till no longer has pending
+// and the time it recorded each as detected (detected_at: set once, by the
+// credit that took it out of pending, with the events of that change). A
+// payment that left pending without a credit (none here: the sessions
+// expire in a day) has no detected_at and stays out.
+func detectedAt(ctx context.Context, db *sql.DB, postgres bool, ids []string) (map[string]time.Time, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	q := bindFor(postgres, "SELECT id, detected_at FROM payments WHERE status <> 'pending' AND detected_at IS NOT NULL AND id IN (?"+
+		strings.Repeat(",?", len(ids)-1)+")")
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var id string
+		var at time.Time
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, fmt.Errorf("detected_at: %w", err)
+		}
+		out[id] = at
+	}
+	return out, rows.Err()
 }
 
 // payees reads the sessions q selects (id, chain, pay_address, amount_expected).
@@ -518,11 +682,6 @@ func (w *watcher) payees(ctx context.Context, q string, args ...any) ([]payee, e
 		out = append(out, p)
 	}
 	return out, rows.Err()
-}
-
-// ids reads the ids q selects.
-func (w *watcher) ids(ctx context.Context, q string, args ...any) ([]string, error) {
-	return queryStrings(ctx, w.db, q, args...)
 }
 
 func chainKind(chain string) string {

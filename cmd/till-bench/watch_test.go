@@ -2,11 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
+
+	"till/models"
+	"till/models/modeltest"
+	"till/workers/kaspa"
+	"till/workers/kaspa/double"
 )
 
 // metricsText is a trimmed scrape of Till's metrics listener.
@@ -80,12 +90,13 @@ func TestProcMemory(t *testing.T) {
 }
 
 // TestWatchReport checks the watcher tables: spread over rounds, detection
-// percentiles over all payments, ratios to the poll interval, and the
+// percentiles over all payments (recorded, and polled beside), ratios to
+// the poll interval, and the
 // flatness of the biggest size over the smallest, through the JSON records.
 func TestWatchReport(t *testing.T) {
 	ms := []watchMeasurement{
-		{Label: "sqlite", Open: 100, Run: 1, Chain: "kaspa", CycleMs: 10, CallsPerCycle: 2, DoubleCallsPerCycle: 2, DetectMs: []float64{500, 1500}, RSSMiB: 40, HWMMiB: 41, Load: "1.0 → 2.0"},
-		{Label: "sqlite", Open: 100, Run: 2, Chain: "kaspa", CycleMs: 30, CallsPerCycle: 2, DoubleCallsPerCycle: 2, DetectMs: []float64{1000}, RSSMiB: 42, HWMMiB: 45, Load: "2.0 → 3.0"},
+		{Label: "sqlite", Open: 100, Run: 1, Chain: "kaspa", CycleMs: 10, CallsPerCycle: 2, DoubleCallsPerCycle: 2, PeriodMs: 1900, DetectMs: []float64{500, 1500}, PolledMs: []float64{1530, 520}, RSSMiB: 40, HWMMiB: 41, Load: "1.0 → 2.0"},
+		{Label: "sqlite", Open: 100, Run: 2, Chain: "kaspa", CycleMs: 30, CallsPerCycle: 2, DoubleCallsPerCycle: 2, PeriodMs: 2100, DetectMs: []float64{1000}, PolledMs: []float64{1020}, RSSMiB: 42, HWMMiB: 45, Load: "2.0 → 3.0"},
 		{Label: "sqlite", Open: 100, Run: 1, Chain: "local", CycleMs: 8, CallsPerCycle: 3, DoubleCallsPerCycle: 3, RSSMiB: 40, HWMMiB: 41},
 		{Label: "sqlite", Open: 100000, Run: 1, Chain: "kaspa", CycleMs: 60, CallsPerCycle: 36, DoubleCallsPerCycle: 36, DetectMs: []float64{3000}, Missed: 1, RSSMiB: 120, HWMMiB: 130},
 		{Label: "sqlite", Open: 100000, Run: 1, Chain: "local", CycleMs: 8, CallsPerCycle: 3, DoubleCallsPerCycle: 3, RSSMiB: 120, HWMMiB: 130},
@@ -107,9 +118,9 @@ func TestWatchReport(t *testing.T) {
 	}
 	out := buf.String()
 	for _, want := range []string{
-		"| sqlite | 100 | kaspa | 20.0 (10.0–30.0) | 2.0 (2.0–2.0) | 2.0 | 1000 / 1500 (3) | 0.75× of 2s | 41 (45) | 1.0 → 3.0 |",
-		"| sqlite | 100 | local | 8.0 (8.0–8.0) | 3.0 (3.0–3.0) | 3.0 | – | 0.00× of 2s |",
-		"3000 / 3000 (1), 1 missed | 1.50× of 2s | 120 (130)",
+		"| sqlite | 100 | kaspa | 20.0 (10.0–30.0) | 2.0 (2.0–2.0) | 2.0 | 2000 → 1.00 | 1000 / 1500 (3) | 0.75× of 2s | 1020 / 1530 | 41 (45) | 1.0 → 3.0 |",
+		"| sqlite | 100 | local | 8.0 (8.0–8.0) | 3.0 (3.0–3.0) | 3.0 | – | – | 0.00× of 2s | – |",
+		"3000 / 3000 (1), 1 missed | 1.50× of 2s | – | 120 (130)",
 		"| sqlite | kaspa | 100 → 100000 | 20.0 → 60.0 | 3.00× | 2.0 → 36.0 | 18.00× | 3000 ms = 1.50× of 2s | 120 (peak 130) |",
 		"| sqlite | local | 100 → 100000 | 8.0 → 8.0 | 1.00× | 3.0 → 3.0 | 1.00× |",
 	} {
@@ -281,7 +292,7 @@ func TestParseWatch(t *testing.T) {
 	ok := []string{"-till", "http://127.0.0.1:3000", "-kaspa", "http://127.0.0.1:1", "-evm", "http://127.0.0.1:2",
 		"-metrics", "http://127.0.0.1:9100", "-pid", "42", "-db", "postgres://x/y", "-state", "/tmp/s.json", "-open", "100k"}
 	o, err := parseWatch(ok, io.Discard)
-	if err != nil || o.Open != 100_000 || o.Label != "postgres" || o.Runs != 3 || o.Cycles != 3 || o.Pay != 5 || o.Interval != 2*time.Second {
+	if err != nil || o.Open != 100_000 || o.Label != "postgres" || o.Runs != 3 || o.Cycles != 3 || o.Settle != 17 || o.Pay != 5 || o.Interval != 2*time.Second {
 		t.Fatalf("%+v %v", o, err)
 	}
 	for _, tc := range []struct {
@@ -292,6 +303,7 @@ func TestParseWatch(t *testing.T) {
 		{[]string{"-pid", "0"}, "-pid"},
 		{[]string{"-db", "sqlite:/x"}, "-db"},
 		{[]string{"-cycles", "0"}, "-cycles"},
+		{[]string{"-settle", "-1"}, "-settle"},
 		{[]string{"-open", "many"}, "-open"},
 	} {
 		if _, err := parseWatch(append(append([]string(nil), ok...), tc.extra...), io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -307,5 +319,126 @@ func TestPercentileAndLoadSpan(t *testing.T) {
 	}
 	if got := loadSpan([]string{"1 2 3 → 4 5 6", "7 8 9 → 10 11 12"}); got != "1 2 3 → 10 11 12" {
 		t.Errorf("loadSpan %q", got)
+	}
+}
+
+// TestDetectedAt: a payment the Kaspa watcher takes out of pending is read
+// back through the harness's own connection (its driver and settings, not
+// Till's) with the time Till recorded it, which lies between the payment
+// and the end of the cycle that recorded it; a session still pending is
+// left out.
+func TestDetectedAt(t *testing.T) {
+	f := newAPIFixture(t)
+	ctx := context.Background()
+	var ps [2]*models.Payment
+	for i := range ps {
+		p, err := f.env.Store.CreatePayment(ctx, models.CreatePaymentInput{LinkSlug: f.slug})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps[i] = p
+	}
+	w := &kaspa.Watcher{Client: f.client, Store: f.env.Store}
+	f.chain.Advance(1)
+	sent := time.Now()
+	if _, err := f.chain.Submit(double.TxSpec{Outputs: []double.Output{{Address: ps[0].PayAddress, Sompi: ps[0].AmountExpected}}}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := w.Cycle(ctx); err != nil || res.Matched != 1 {
+		t.Fatalf("cycle: %+v %v", res, err)
+	}
+	after := time.Now()
+
+	db, postgres := harnessDB(t, f.env.Store.DB().W(ctx))
+	got, err := detectedAt(ctx, db, postgres, []string{ps[0].ID, ps[1].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, ok := got[ps[0].ID]
+	if len(got) != 1 || !ok {
+		t.Fatalf("detected %v, want only %s", got, ps[0].ID)
+	}
+	// Till stamps with microseconds (truncated).
+	if at.Before(sent.Truncate(time.Microsecond)) || at.After(after) {
+		t.Errorf("detected at %s, want between the payment %s and the cycle's end %s", at, sent, after)
+	}
+}
+
+// harnessDB opens Till's test database the way till-bench does (openDB),
+// from the name Till's own connection gives it.
+func harnessDB(t *testing.T, gdb *gorm.DB) (*sql.DB, bool) {
+	t.Helper()
+	var dbURL string
+	if modeltest.Engine() == models.Postgres {
+		var name string
+		if err := gdb.Raw("SELECT current_database()").Scan(&name).Error; err != nil {
+			t.Fatal(err)
+		}
+		u, err := url.Parse(os.Getenv("TILL_TEST_POSTGRES_URL"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Path = "/" + name
+		dbURL = u.String()
+	} else {
+		var file string
+		if err := gdb.Raw("SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&file).Error; err != nil || file == "" {
+			t.Fatalf("database file %q: %v", file, err)
+		}
+		dbURL = "sqlite://" + file
+	}
+	db, postgres, err := openDB(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, postgres
+}
+
+// TestPeriods times cycles from the scrapes at which their count moved:
+// two more cycles over 3.8 s are 1.9 s each; a chain that moved once has
+// no period yet, and one that never moved none either.
+func TestPeriods(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	p := newPeriods(map[string]float64{"kaspa": 10, "local": 4, "idle": 1})
+	for _, s := range []struct {
+		ms     int
+		counts map[string]float64
+	}{
+		{20, map[string]float64{"kaspa": 10, "local": 4, "idle": 1}},
+		{40, map[string]float64{"kaspa": 11, "local": 4, "idle": 1}}, // kaspa: first completion seen
+		{60, map[string]float64{"kaspa": 11, "local": 5, "idle": 1}}, // local: first, and only
+		{1940, map[string]float64{"kaspa": 12, "local": 5, "idle": 1}},
+		{3840, map[string]float64{"kaspa": 13, "local": 5, "idle": 1}},
+		{3860, map[string]float64{"kaspa": 13, "local": 5, "idle": 1}},
+	} {
+		p.observe(at(s.ms), s.counts)
+	}
+	if got := p.ms("kaspa"); got != 1900 {
+		t.Errorf("kaspa period %v ms, want 1900", got)
+	}
+	if got := p.ms("local"); got != 0 {
+		t.Errorf("local period %v ms after one completion, want 0", got)
+	}
+	if got := p.ms("idle"); got != 0 {
+		t.Errorf("idle period %v ms, want 0", got)
+	}
+}
+
+// TestBothChains: a round waits for Kaspa's watcher and an EVM one.
+func TestBothChains(t *testing.T) {
+	for _, tc := range []struct {
+		counts map[string]float64
+		want   bool
+	}{
+		{map[string]float64{"kaspa": 3, "local": 2}, true},
+		{map[string]float64{"local": 2}, false},
+		{map[string]float64{"kaspa": 3}, false},
+		{map[string]float64{}, false},
+	} {
+		if got := bothChains(tc.counts); got != tc.want {
+			t.Errorf("bothChains(%v) = %v, want %v", tc.counts, got, tc.want)
+		}
 	}
 }

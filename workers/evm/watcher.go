@@ -60,8 +60,10 @@ type Watcher struct {
 	span      uint64 // current eth_getLogs block range
 	successes int
 	receipts  *ReceiptChecker // wallet-reported transactions, once per cycle
-	// index holds the watched sessions between cycles (models.OpenIndex).
-	index *models.OpenIndex
+	// index holds the watched sessions between cycles (models.OpenIndex);
+	// rereads reads it in full now and then, after a cycle's write.
+	index   *models.OpenIndex
+	rereads *workers.Rereads
 }
 
 // Name identifies the worker in logs.
@@ -130,6 +132,15 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.EVMApplyResult, err err
 	if err != nil {
 		return res, err
 	}
+	workers.MarkRecorded(ctx)
+	// The index's periodic full read, off the path from query to write.
+	if err := w.rereads.AfterWrite(ctx, w.Store); err != nil {
+		log := w.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("evm watcher "+w.Config.Name+": reading the watched sessions", slog.Any("error", err))
+	}
 	if w.receipts == nil {
 		w.receipts = &ReceiptChecker{Store: w.Store, Client: w.Client, Chain: w.Config.Name}
 	}
@@ -143,6 +154,10 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.EVMApplyResult, err err
 func (w *Watcher) observe(ctx context.Context) (models.EVMApplyResult, error) {
 	var none models.EVMApplyResult
 	chain := w.Config.Name
+	// The scan ends at the head read here: a transfer mined after it is
+	// for the next cycle (the loop plans that cycle from this moment,
+	// workers.Loop).
+	workers.MarkQueried(ctx)
 	head64, err := w.Client.BlockNumber(ctx)
 	if err != nil {
 		return none, err
@@ -150,6 +165,7 @@ func (w *Watcher) observe(ctx context.Context) (models.EVMApplyResult, error) {
 	head := int64(head64)
 	if w.index == nil {
 		w.index = w.Store.NewOpenIndex(chain)
+		w.rereads = workers.NewRereads(w.index, w.Store.Now())
 	}
 	st, err := w.Store.EVMWatchStateFrom(ctx, chain, w.index)
 	if err != nil {

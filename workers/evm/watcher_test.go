@@ -924,3 +924,34 @@ func TestWatcherDeepReorgRescansOnce(t *testing.T) {
 		t.Fatalf("confirmed payment's events %v", ev)
 	}
 }
+
+// TestWatcherFullReadAfterWrite: the watched sessions' periodic full read
+// (the only read that notices a deleted row) runs after a cycle's write,
+// not before its chain query (workers.Rereads): the first cycle after the
+// period still scans the deleted session's receiver, the next one no
+// longer does.
+func TestWatcherFullReadAfterWrite(t *testing.T) {
+	h := newWatch(t, nil)
+	p := h.session(h.link)
+	h.mine(1)
+	h.cycle() // watched
+	if err := h.store.DB().W(h.ctx).Exec("DELETE FROM payments WHERE id = ?", p.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	getLogs := func() int {
+		h.mine(1)
+		h.proxy.ResetCounts()
+		h.cycle()
+		return h.proxy.Calls("eth_getLogs")
+	}
+	if n := getLogs(); n != 1 {
+		t.Fatalf("%d eth_getLogs before the period, want 1 (changed rows only: the deletion is not seen)", n)
+	}
+	h.clock.Set(h.clock.Now().Add(6 * time.Minute)) // past the index's 5 minutes
+	if n := getLogs(); n != 1 {
+		t.Fatalf("%d eth_getLogs in the cycle after the period, want 1: the full read came before the query", n)
+	}
+	if n := getLogs(); n != 0 {
+		t.Fatalf("%d eth_getLogs after the full read, want 0: the deleted session is still watched", n)
+	}
+}

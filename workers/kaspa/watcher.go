@@ -45,8 +45,10 @@ type Watcher struct {
 	// (metrics; the Client reports its own calls).
 	Observer workers.ChainObserver
 
-	// index holds the watched sessions between cycles (models.OpenIndex).
+	// index holds the watched sessions between cycles (models.OpenIndex);
+	// rereads reads it in full now and then, after a cycle's write.
 	index           *models.OpenIndex
+	rereads         *workers.Rereads
 	cycle           int
 	reconcileOffset int
 	verifyOffset    int
@@ -116,6 +118,7 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 	}
 	if w.index == nil {
 		w.index = w.Store.NewOpenIndex(models.ChainKaspa)
+		w.rereads = workers.NewRereads(w.index, w.Store.Now())
 	}
 	watch, err := w.Store.KaspaWatchFrom(ctx, w.index, dag.VirtualDaaScore)
 	if err != nil {
@@ -123,6 +126,10 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 	}
 	obs := models.KaspaObservation{Network: dag.NetworkName, VirtualDaaScore: dag.VirtualDaaScore, Watch: watch}
 	seen := map[string]bool{}
+	// A payment is in the UTXO answer if it landed before its batch was
+	// read: the first batch going out is when this cycle stops seeing new
+	// ones (the loop plans the next cycle from it, workers.Loop).
+	workers.MarkQueried(ctx)
 	batches, err := w.utxoBatches(ctx, watch.Addresses)
 	if err != nil {
 		return models.KaspaApplyResult{}, err
@@ -168,6 +175,11 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 	res, err = w.Store.ApplyKaspaObservation(ctx, obs)
 	if err != nil {
 		return res, err
+	}
+	workers.MarkRecorded(ctx)
+	// The index's periodic full read, off the path from query to write.
+	if err := w.rereads.AfterWrite(ctx, w.Store); err != nil {
+		w.Log.Warn("kaspa watcher: reading the watched sessions", slog.Any("error", err))
 	}
 	// Sender and block time come from the indexer, which may lag: a miss is
 	// retried on later cycles and never holds up a confirmation.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -351,5 +352,45 @@ func TestConfirmedWithoutPolling(t *testing.T) {
 			t.Fatalf("not confirmed: %s with %d confirmations", p.Status, p.Confirmations)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWatcherFullReadAfterWrite: the watched sessions' periodic full read
+// (the only read that notices a deleted row) runs after a cycle's write,
+// not before its chain query (workers.Rereads): the first cycle after the
+// period still asks the chain about the deleted session's address, the
+// next one no longer does.
+func TestWatcherFullReadAfterWrite(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	h := newHarness(t, func(o *models.StoreOptions) {
+		o.Now = func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return now
+		}
+	})
+	id, _ := h.session()
+	h.cycle() // watched
+	if err := h.env.Store.DB().W(h.ctx).Exec("DELETE FROM payments WHERE id = ?", id).Error; err != nil {
+		t.Fatal(err)
+	}
+	const route = "POST /addresses/utxos"
+	utxoCalls := func() int {
+		h.chain.ResetCalls()
+		h.cycle()
+		return h.chain.Calls()[route]
+	}
+	if n := utxoCalls(); n != 1 {
+		t.Fatalf("%d UTXO requests before the period, want 1 (changed rows only: the deletion is not seen)", n)
+	}
+	mu.Lock()
+	now = now.Add(6 * time.Minute) // past the index's 5 minutes
+	mu.Unlock()
+	if n := utxoCalls(); n != 1 {
+		t.Fatalf("%d UTXO requests in the cycle after the period, want 1: the full read came before the query", n)
+	}
+	if n := utxoCalls(); n != 0 {
+		t.Fatalf("%d UTXO requests after the full read, want 0: the deleted session is still watched", n)
 	}
 }
