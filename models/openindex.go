@@ -22,7 +22,7 @@ type OpenIndex struct {
 	chain string
 	// FullEvery is how often the whole set is re-read (default 5 minutes).
 	FullEvery time.Duration
-	// Overlap is how far before the newest updated_at seen the next read
+	// Overlap is how far before the last read began the next read
 	// starts, so a transaction that took its timestamp before and
 	// committed after that read is still seen (default 5 s).
 	Overlap time.Duration
@@ -30,8 +30,14 @@ type OpenIndex struct {
 	sessions map[string]openSession // by payment id
 	addrs    map[string]*openAddress
 	zero     map[string]struct{} // ids whose start is unknown (0)
-	newest   time.Time           // newest updated_at read
+	// readAt is the clock when the last read began. The next read starts
+	// Overlap before it, not before the newest updated_at read: on a chain
+	// gone quiet after a burst the newest row stays the burst's last, and
+	// each cycle read the burst's last Overlap again (15,000 rows a cycle
+	// while the suite loaded the other chain, docs/BENCHMARKS.md).
+	readAt   time.Time
 	lastFull time.Time
+	read     int // rows the last read returned (tests)
 	loaded   bool
 	late     int64 // the store's late window, µs
 }
@@ -92,10 +98,18 @@ UNION ALL
 SELECT `+cols+` FROM payments WHERE chain = ? AND `+expiredStatusSQL+` AND expires_at > ?`,
 			idx.chain, idx.chain, now.Add(-s.lateWindow))
 		idx.sessions, idx.addrs, idx.zero = map[string]openSession{}, map[string]*openAddress{}, map[string]struct{}{}
-		idx.newest, idx.lastFull, idx.loaded = time.Time{}, now, true
+		idx.lastFull, idx.loaded = now, true
 	} else {
-		q = s.db.R(ctx).Raw(`SELECT `+cols+` FROM payments WHERE chain = ? AND updated_at > ?`, idx.chain, idx.newest.Add(-idx.Overlap))
+		// A row this read must see committed after the last read began,
+		// so its updated_at is at most Overlap older than that (or than
+		// now, should the clock have stepped back since).
+		from := idx.readAt
+		if now.Before(from) {
+			from = now
+		}
+		q = s.db.R(ctx).Raw(`SELECT `+cols+` FROM payments WHERE chain = ? AND updated_at > ?`, idx.chain, from.Add(-idx.Overlap))
 	}
+	idx.read = 0
 	rows, err := q.Rows()
 	if err != nil {
 		idx.loaded = idx.loaded && !full
@@ -113,9 +127,7 @@ SELECT `+cols+` FROM payments WHERE chain = ? AND `+expiredStatusSQL+` AND expir
 			idx.loaded = false // read in full next time
 			return fmt.Errorf("models: watched sessions: %w", err)
 		}
-		if updatedAt.After(idx.newest) {
-			idx.newest = updatedAt.Time
-		}
+		idx.read++
 		e := openSession{start: start, created: created.UnixMicro(), expires: expires.UnixMicro(),
 			updated: updatedAt.UnixMicro(), status: toCode(PaymentStatus(status)), paid: txID != ""}
 		if old, ok := idx.sessions[id]; ok && old.updated == e.updated && old.status == e.status && old.start == e.start {
@@ -127,11 +139,7 @@ SELECT `+cols+` FROM payments WHERE chain = ? AND `+expiredStatusSQL+` AND expir
 		idx.loaded = false
 		return fmt.Errorf("models: watched sessions: %w", err)
 	}
-	// Newer rows than the clock (another process ahead of ours) must not
-	// move the read's start past what this clock will write next.
-	if idx.newest.After(now) {
-		idx.newest = now
-	}
+	idx.readAt = now // only a read that succeeded moves the next one's start
 	for addr, a := range idx.addrs {
 		if a.dirty || (a.lapse > 0 && a.lapse <= now.UnixMicro()) {
 			idx.settle(addr, a, lateFrom)
