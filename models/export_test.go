@@ -212,3 +212,7 @@ func KpubGuessesDerived(s *Store) int {
 
 // AnalyzeIfRows is migration 0021's ANALYZE step, for its test.
 var AnalyzeIfRows = analyzeIfRows
+
+// DollarPlaceholders is the pgx batch's placeholder numbering, for plans
+// PREPAREd in tests.
+var DollarPlaceholders = dollarPlaceholders

@@ -135,7 +135,7 @@ func addressCheckPlans(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	cutoff := f.clock.Now().Add(-f.s.LateWindow())
-	check := dollarPlaceholders(models.InsertCheckSQL(models.Postgres, "free address"))
+	check := models.DollarPlaceholders(models.InsertCheckSQL(models.Postgres, "free address"))
 	for _, mode := range []string{"force_generic_plan", "force_custom_plan"} {
 		plan := explainPrepared(t, db, mode, check, "kaspa:qnew", "kaspa", cutoff)
 		if !indexCond(plan, "payments_watched_address_idx", "pay_address", "chain") || fullScan(plan) ||
@@ -172,22 +172,6 @@ func addressCheckPlans(t *testing.T, f *fixture) {
 	if generic == 0 {
 		t.Errorf("the free-address insert was planned at every execution (%d custom plans, no generic one)", custom)
 	}
-}
-
-// dollarPlaceholders numbers q's ? placeholders $1, $2, … as Postgres
-// takes them in PREPARE.
-func dollarPlaceholders(q string) string {
-	var b strings.Builder
-	n := 0
-	for _, c := range q {
-		if c != '?' {
-			b.WriteRune(c)
-			continue
-		}
-		n++
-		b.WriteString("$" + strconv.Itoa(n))
-	}
-	return b.String()
 }
 
 // changedRowsPlans: the watchers' read of the rows changed since their last

@@ -42,19 +42,9 @@ func pgBatchText(q string) string {
 	if s, ok := pgBatchSQL.Load(q); ok {
 		return s.(string)
 	}
-	var b strings.Builder
-	n := 0
-	for _, c := range q {
-		if c != '?' {
-			b.WriteRune(c)
-			continue
-		}
-		n++
-		b.WriteString("$" + strconv.Itoa(n))
-	}
-	b.WriteString(pgBatchConflict[q])
-	pgBatchSQL.Store(q, b.String())
-	return b.String()
+	text := dollarPlaceholders(q) + pgBatchConflict[q]
+	pgBatchSQL.Store(q, text)
+	return text
 }
 
 // The positions in insertArgs of the open-amount key's columns.
@@ -137,4 +127,20 @@ func (g *groupCommit) sendBatch(live []*commitReq, set func(*commitReq, bool)) e
 		g.db.changes.bump(changePayments)
 	}
 	return err
+}
+
+// dollarPlaceholders numbers q's ? placeholders $1, $2, … as Postgres
+// takes them (pgx batches, PREPARE).
+func dollarPlaceholders(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c != '?' {
+			b.WriteRune(c)
+			continue
+		}
+		n++
+		b.WriteString("$" + strconv.Itoa(n))
+	}
+	return b.String()
 }
