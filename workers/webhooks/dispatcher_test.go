@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -377,6 +378,14 @@ func TestCancelledDispatcherLosesNothing(t *testing.T) {
 // TestTwoDispatchersDeliverEachOnce runs three dispatchers, each with its own
 // connection pool, on one database (Postgres: FOR UPDATE SKIP LOCKED;
 // SQLite: the exclusive write transaction) and counts what arrives.
+//
+// The receiver holds every request until requests from two different
+// dispatchers have arrived. A dispatcher claims no more than it has free
+// workers, so while the first one's sends are held the rest of the work can
+// only go out through another dispatcher: if claims were not shared, the
+// gate would never open and the test fails. Without the gate, which
+// dispatcher claims what is the scheduler's choice (on SQLite under -race
+// one of them sometimes took all 45 alone).
 func TestTwoDispatchersDeliverEachOnce(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	_, stores := storesOnOneDatabase(t, 3, clk)
@@ -384,12 +393,21 @@ func TestTwoDispatchersDeliverEachOnce(t *testing.T) {
 	var mu sync.Mutex
 	perDelivery := map[string]int{}
 	perEventEndpoint := map[string]int{}
+	perDispatcher := map[string]int{}
+	shared := make(chan struct{})
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		mu.Lock()
 		perDelivery[r.Header.Get("X-KasPay-Delivery")]++
 		perEventEndpoint[r.Header.Get("X-KasPay-Event-Id")+" "+r.URL.Path]++
+		perDispatcher[r.Header.Get(dispatcherHeader)]++
+		if len(perDispatcher) == 2 && perDispatcher[r.Header.Get(dispatcherHeader)] == 1 {
+			close(shared) // the second dispatcher's first request
+		}
 		mu.Unlock()
-		time.Sleep(2 * time.Millisecond) // a receiver doing some work, so sends overlap
+		select {
+		case <-shared:
+		case <-time.After(5 * time.Second): // let the test end and report
+		}
 		w.WriteHeader(http.StatusOK)
 	})
 	const endpoints, payments = 3, 15
@@ -402,9 +420,10 @@ func TestTwoDispatchersDeliverEachOnce(t *testing.T) {
 	want := endpoints * payments
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() }) // before the receiver closes, also on failure
 	for i, s := range stores {
-		d := &webhooks.Dispatcher{Store: s, Policy: allowPrivate(), Interval: 5 * time.Millisecond, Workers: 3, PerEndpoint: 2,
-			Log: e.dispatcher().Log.With("dispatcher", i)}
+		d := &webhooks.Dispatcher{Store: s, Policy: allowPrivate(), Client: taggedClient(i), Interval: 5 * time.Millisecond,
+			Workers: 3, PerEndpoint: 2, Log: e.dispatcher().Log.With("dispatcher", i)}
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = d.Run(ctx) }()
 	}
@@ -425,16 +444,29 @@ func TestTwoDispatchersDeliverEachOnce(t *testing.T) {
 			t.Errorf("delivery %s arrived %d times", id, n)
 		}
 	}
-	// The work was shared: more than one dispatcher delivered some of it.
-	// Which ones is the scheduler's choice: on SQLite one of three now and
-	// then claimed nothing before the others had taken all 45 (CI, -race).
-	var busy []int
-	for i := range stores {
-		if strings.Contains(e.logs.String(), fmt.Sprintf(`msg="webhook delivered" dispatcher=%d `, i)) {
-			busy = append(busy, i)
-		}
+	if len(perDispatcher) < 2 {
+		t.Errorf("requests per dispatcher %v: the work was not shared", perDispatcher)
 	}
-	if len(busy) < 2 {
-		t.Errorf("only dispatchers %v delivered; the work was not shared", busy)
-	}
+}
+
+// dispatcherHeader names the test-only header taggedClient adds.
+const dispatcherHeader = "X-Test-Dispatcher"
+
+// taggedClient is the dispatcher's own guarded client with one header added,
+// so the receiver can tell which dispatcher sent a request.
+func taggedClient(i int) *http.Client {
+	c := webhooks.NewClient(allowPrivate())
+	c.Transport = tagTransport{next: c.Transport, tag: strconv.Itoa(i)}
+	return c
+}
+
+type tagTransport struct {
+	next http.RoundTripper
+	tag  string
+}
+
+func (t tagTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(dispatcherHeader, t.tag)
+	return t.next.RoundTrip(r)
 }
