@@ -130,6 +130,40 @@ func TestCheckpointKeepsWALBounded(t *testing.T) {
 	}
 }
 
+// TestCheckpointRestartsUnderContinuousWrites: with commits back to back,
+// a PASSIVE checkpoint never finds every frame backfilled when the writer
+// begins, so SQLite never starts the WAL over and the file grows with
+// every commit. The restart pass on the writer's connection (once the WAL
+// holds restartPages frames) lets it start over: the file stays near
+// restartPages plus one tick of writes, with no escalation.
+func TestCheckpointRestartsUnderContinuousWrites(t *testing.T) {
+	db, path := openCheckpointDB(t)
+	if err := db.ckpt.stop(); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := db.write.DB()
+	const restartPages = 64
+	c, err := startCheckpointer("file:"+path+"?_pragma=busy_timeout(1000)&_pragma=wal_autocheckpoint(0)", w, db.changes, nil,
+		checkpointConfig{interval: 5 * time.Millisecond, restartPages: restartPages, boundPages: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.ckpt = c
+	const rows = 20000
+	writeRows(t, db, rows)
+	got := walSize(t, path)
+	// Each commit writes at least one 4 KiB frame: without restarts the
+	// file holds them all (about 80 MB here).
+	const bound = 2000 * (4096 + 24)
+	t.Logf("WAL %d bytes after %d commits; %d checkpoints, %d restart passes", got, rows, c.runs.Load(), c.restarts.Load())
+	if got > bound {
+		t.Errorf("WAL after %d back-to-back commits: %d bytes, want at most %d", rows, got, bound)
+	}
+	if c.restarts.Load() == 0 || c.escalations.Load() != 0 {
+		t.Errorf("restart passes %d, escalations %d: want some and none", c.restarts.Load(), c.escalations.Load())
+	}
+}
+
 // TestCheckpointIdle: with nothing written since its last run, the
 // checkpointer lets ticks go by without checkpointing.
 func TestCheckpointIdle(t *testing.T) {
@@ -154,7 +188,7 @@ func TestCheckpointEscalates(t *testing.T) {
 	if err := db.ckpt.stop(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := startCheckpointer("file:"+path+"?_pragma=busy_timeout(1000)", db.changes, nil,
+	c, err := startCheckpointer("file:"+path+"?_pragma=busy_timeout(1000)", nil, db.changes, nil,
 		checkpointConfig{interval: 10 * time.Millisecond, boundPages: 1})
 	if err != nil {
 		t.Fatal(err)

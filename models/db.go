@@ -193,7 +193,8 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
 		db.changes.startPostgres(rawURL, sqlDB, log)
 	}
 	if ckptDSN != "" {
-		if db.ckpt, err = startCheckpointer(ckptDSN, db.changes, log, defaultCheckpoint); err != nil {
+		w, _ := db.write.DB()
+		if db.ckpt, err = startCheckpointer(ckptDSN, w, db.changes, log, defaultCheckpoint); err != nil {
 			db.Close()
 			return nil, err
 		}
