@@ -57,8 +57,9 @@ type checkpointer struct {
 	done    chan struct{}
 
 	// runs counts checkpoints run, restarts the passes on the writer's
-	// connection and escalations the TRUNCATE ones; tick is signalled (never blocking) after every interval
-	// handled, run or not. Tests read them.
+	// connection and escalations the TRUNCATE ones; tick is signalled
+	// (never blocking) after every interval handled, run or not. Tests
+	// read them.
 	runs, restarts, escalations atomic.Int64
 	tick                        chan struct{}
 	// caughtUp is the change stamp as of the last checkpoint that left
@@ -140,6 +141,12 @@ func (c *checkpointer) loop(ctx context.Context, seen uint64) {
 			logPages, done, err := c.checkpoint(ctx, c.conn, mode)
 			if err == nil && mode == "PASSIVE" && c.writer != nil && logPages >= c.cfg.restartPages {
 				logPages, done, err = c.restart(ctx, logPages)
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				c.log.Warn("sqlite checkpoint failed", slog.String("mode", mode), slog.String("error", err.Error()))
 			}
 			behind = err != nil || done < logPages
 			if !behind {
