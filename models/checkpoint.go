@@ -172,7 +172,7 @@ const (
 // restart leaves the WAL fully backfilled, so that the writer's next
 // transaction starts it over (see checkpointer). logPages is what the
 // PASSIVE pass just run found. The last pass runs on the writer's
-// connection: the writer waits for it, mostly for its two syncs (2–30 ms
+// connection: the writer waits for it, mostly for its two syncs (0.6–31 ms
 // measured), whatever the tail's length.
 func (c *checkpointer) restart(ctx context.Context, logPages int64) (int64, int64, error) {
 	var done int64
