@@ -30,6 +30,12 @@ func TestErrors(t *testing.T) {
 		{"bad checksum", "GET", "/addresses/" + badChecksum + "/balance", "", "", 400, `{"detail":"Invalid address: ` + badChecksum + `"}`},
 		{"bad checksum on utxos/count", "GET", "/addresses/" + badChecksum + "/utxos/count", "", "", 400, `{"detail":"Invalid address: ` + badChecksum + `"}`},
 		{"batch utxos: regex failure is a 400", "POST", "/addresses/utxos", `{"addresses":["` + good + `","nope"]}`, "", 400, `{"detail":"Invalid address: nope"}`},
+		// Addresses seen before are remembered (addressCache); what a
+		// request answers must not change with that.
+		{"batch utxos: a known address again", "POST", "/addresses/utxos", `{"addresses":["` + good + `","` + good + `"]}`, "", 200, `~"address":"` + good + `"`},
+		{"batch utxos: a known address beside a bad one", "POST", "/addresses/utxos", `{"addresses":["` + good + `","` + badChecksum + `"]}`, "", 400, `{"detail":"Invalid address: ` + badChecksum + `"}`},
+		{"batch balances: another network's address decodes", "POST", "/addresses/balances", `{"addresses":["` + DefaultSenderTestnet + `"]}`, "", 200, `~"address":"` + DefaultSenderTestnet + `"`},
+		{"batch utxos: it still fails the regex after balances decoded it", "POST", "/addresses/utxos", `{"addresses":["` + DefaultSenderTestnet + `"]}`, "", 400, `{"detail":"Invalid address: ` + DefaultSenderTestnet + `"}`},
 		{"batch balances: bad checksum", "POST", "/addresses/balances", `{"addresses":["` + badChecksum + `"]}`, "", 400, `{"detail":"Invalid address: ` + badChecksum + `"}`},
 		{"tx not found", "GET", "/transactions/" + strings.Repeat("0", 64), "", "", 404, `{"detail":"Transaction not found"}`},
 		{"tx id regex is re.match: 64 hex + suffix passes, then 404", "GET", "/transactions/" + id + "zz", "", "", 404, `{"detail":"Transaction not found"}`},

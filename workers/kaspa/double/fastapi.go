@@ -323,17 +323,18 @@ func (p *params) strList(m map[string]json.RawMessage, key string, nullable bool
 		}
 		return nil, true, true
 	}
-	var items []json.RawMessage
-	if json.Unmarshal(raw, &items) != nil {
+	// One decoder for the whole list: a decoder per item cost the double
+	// more CPU than Till's watcher spent on the same request (thousands of
+	// addresses a cycle, docs/BENCHMARKS.md).
+	var items []any
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if d.Decode(&items) != nil {
 		p.errs = append(p.errs, verr(loc, "value is not a valid list", "type_error.list", nil))
 		return nil, true, false
 	}
 	list = make([]string, 0, len(items))
-	for i, it := range items {
-		var v any
-		d := json.NewDecoder(bytes.NewReader(it))
-		d.UseNumber()
-		_ = d.Decode(&v)
+	for i, v := range items {
 		switch x := v.(type) {
 		case string:
 			list = append(list, x)
