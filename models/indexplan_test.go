@@ -20,7 +20,8 @@ import (
 // indexes partial (a new API session has neither, so its insert skips them)
 // and dropped payments_open_idx; 0020 replaced payments_merchant_status_idx
 // by a partial index of confirmed sessions; 0019 replaced
-// payments_updated_idx.
+// payments_updated_idx; 0022 made payments_address_idx partial on
+// shared-address sessions (derivation_index IS NULL).
 func TestPartialIndexes(t *testing.T) {
 	f := newFixture(t)
 	q := "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'payments'"
@@ -58,6 +59,10 @@ func TestPartialIndexes(t *testing.T) {
 		if norm := strings.ReplaceAll(def, "::text", ""); !strings.Contains(norm, "WHERE") || !strings.Contains(norm, where) {
 			t.Errorf("%s is not partial on %s: %s", name, where, def)
 		}
+	}
+	if def, ok := defs["payments_address_idx"]; !ok || !strings.Contains(def, "WHERE") || !strings.Contains(def, "derivation_index IS NULL") ||
+		!regexp.MustCompile(`\(pay_address, amount_expected\)`).MatchString(def) {
+		t.Errorf("payments_address_idx is not (pay_address, amount_expected) partial on shared-address sessions: %q", def)
 	}
 	if def, ok := defs["payments_merchant_confirmed_idx"]; !ok || !strings.Contains(def, "WHERE") || !strings.Contains(strings.ReplaceAll(def, "::text", ""), "status = 'confirmed'") {
 		t.Errorf("payments_merchant_confirmed_idx is not partial on confirmed sessions: %q", def)
