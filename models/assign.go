@@ -293,14 +293,14 @@ const maxAddressCandidates = 200
 // credit could still be assigned to (open, or expired inside the recent
 // window and the late window), newest first, at most maxAddressCandidates.
 // One read per status, each by address, chain and a literal status on
-// payments_watched_address_idx (Postgres filtered a list of statuses
-// rather than searching the index for each), rather than one with an OR,
-// which read
-// the merchant's sessions newest first through
-// payments_merchant_created_idx until enough matched, on a busy shared
-// address its whole history (TestAddressPlans). SQLite, which has no
-// statistics, still took that index for the open sessions (it spares the
-// sort), so there the index is named, as for the session inserts.
+// payments_watched_address_idx, merged: one read with an OR of statuses
+// went through payments_merchant_created_idx, the merchant's sessions
+// newest first until enough matched (on a busy shared address its whole
+// history), and with a list of statuses Postgres filtered the address's
+// rows by status rather than searching the index for each
+// (TestAddressPlans). SQLite, which has no statistics, still took the
+// merchant index for the open statuses (it spares the sort), so there the
+// index is named, as for the session inserts.
 func (s *Store) addressCandidates(ctx context.Context, merchantID, chain, addr string, now time.Time) ([]Payment, error) {
 	from := "payments"
 	if s.db.Dialect == SQLite {

@@ -419,9 +419,10 @@ ALTER TABLE payments ALTER COLUMN pay_address SET (n_distinct = -0.5);
 	// the shared-address reads by amount (the credit match, the reversal's
 	// amount-taken check), which never match a session on an address of
 	// its own: partial on derivation_index IS NULL, which those reads state
-	// as a literal. The reads of an address's sessions of either kind go to
-	// payments_derived_address_idx or payments_watched_address_idx (the
-	// credit's owner, the assignment candidates; TestAddressPlans).
+	// as a literal. The derived match reads payments_derived_address_idx;
+	// the reads of an address's sessions of either kind (the credit's
+	// owner, the assignment candidates) payments_watched_address_idx
+	// (TestAddressPlans).
 	{ID: "0022_shared_address_index", Migrate: execDDL(`
 DROP INDEX payments_address_idx;
 CREATE INDEX payments_address_idx ON payments (pay_address, amount_expected) WHERE derivation_index IS NULL;
