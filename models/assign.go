@@ -262,12 +262,7 @@ func (s *Store) assignCandidates(ctx context.Context, merchantID string, ts []Tr
 		ps, ok := byAddr[key]
 		if !ok {
 			var err error
-			ps, err = listOwned[Payment](ctx, s.db.read, merchantID, func(db *gorm.DB) *gorm.DB {
-				return db.Where("chain = ? AND pay_address = ?", t.Chain, t.Address).
-					Where("status IN ? OR (status = ? AND expires_at > ?)",
-						[]PaymentStatus{StatusPending, StatusUnderpaid, StatusConfirming}, StatusExpired, now.Add(-RecentExpiryWindow-s.lateWindow)).
-					Order("created_at DESC").Limit(200)
-			})
+			ps, err = s.addressCandidates(ctx, merchantID, t.Chain, t.Address, now)
 			if err != nil {
 				return nil, err
 			}
@@ -288,6 +283,45 @@ func (s *Store) assignCandidates(ctx context.Context, merchantID string, ts []Tr
 		out[t.ID] = fit
 	}
 	return out, nil
+}
+
+// maxAddressCandidates bounds the sessions read per address for
+// assignCandidates (newest first).
+const maxAddressCandidates = 200
+
+// addressCandidates reads the merchant's sessions on chain and addr that a
+// credit could still be assigned to (open, or expired inside the recent
+// window and the late window), newest first, at most maxAddressCandidates.
+// One read per status, each by address, chain and a literal status on
+// payments_watched_address_idx, merged: one read with an OR of statuses
+// went through payments_merchant_created_idx, the merchant's sessions
+// newest first until enough matched (on a busy shared address its whole
+// history), and with a list of statuses Postgres filtered the address's
+// rows by status rather than searching the index for each
+// (TestAddressPlans). SQLite, which has no statistics, still took the
+// merchant index for the open statuses (it spares the sort), so there the
+// index is named, as for the session inserts.
+func (s *Store) addressCandidates(ctx context.Context, merchantID, chain, addr string, now time.Time) ([]Payment, error) {
+	from := "payments"
+	if s.db.Dialect == SQLite {
+		from = "payments INDEXED BY payments_watched_address_idx"
+	}
+	var out []Payment
+	for _, st := range append(slices.Clone(openStatuses), StatusExpired) {
+		ps, err := listOwned[Payment](ctx, s.db.read, merchantID, func(db *gorm.DB) *gorm.DB {
+			db = db.Table(from).Where("chain = ? AND pay_address = ? AND "+statusIn("status", st), chain, addr)
+			if st == StatusExpired {
+				db = db.Where("expires_at > ?", now.Add(-RecentExpiryWindow-s.lateWindow))
+			}
+			return db.Order("created_at DESC").Limit(maxAddressCandidates)
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ps...)
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].CreatedAt.After(out[b].CreatedAt) })
+	return out[:min(len(out), maxAddressCandidates)], nil
 }
 
 func absDiff(a, b int64) int64 {

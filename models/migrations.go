@@ -413,6 +413,20 @@ CREATE INDEX payments_merchant_confirmed_idx ON payments (merchant_id, confirmed
 	{ID: "0021_pay_address_distinct", Migrate: onPostgres(`
 ALTER TABLE payments ALTER COLUMN pay_address SET (n_distinct = -0.5);
 `, analyzeIfRows("payments"))},
+	// 0022: one index entry fewer per kpub session (issue 12: on SQLite's
+	// single writer each was a random B-tree leaf, and its WAL frames).
+	// 0005's payments_address_idx (pay_address, amount_expected) serves
+	// the shared-address reads by amount (the credit match, the reversal's
+	// amount-taken check), which never match a session on an address of
+	// its own: partial on derivation_index IS NULL, which those reads state
+	// as a literal. The derived match reads payments_derived_address_idx;
+	// the reads of an address's sessions of either kind (the credit's
+	// owner, the assignment candidates) payments_watched_address_idx
+	// (TestAddressPlans).
+	{ID: "0022_shared_address_index", Migrate: execDDL(`
+DROP INDEX payments_address_idx;
+CREATE INDEX payments_address_idx ON payments (pay_address, amount_expected) WHERE derivation_index IS NULL;
+`)},
 }
 
 // analyzeIfRows returns a step that runs ANALYZE on table when it has rows.
