@@ -290,6 +290,7 @@ fi
 
 if [[ $PROFILE == 1 ]]; then
   for prof in "$WORK"/profiles/*/*.pprof; do
+    [[ -e $prof ]] || continue # no workload that takes profiles ran
     case $prof in
       *.cpu.pprof) flags=() ;;
       *) flags=(-sample_index=alloc_space) ;;
