@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -249,9 +250,22 @@ func childX(il []byte, parent *btcec.JacobianPoint) (x [32]byte, ok bool) {
 		return x, false
 	}
 	// Affine x = X / Z²; y is not needed for an x-only key, so unlike
-	// ToAffine this skips Y / Z³.
+	// ToAffine this skips Y / Z³. Z is inverted by math/big's extended
+	// Euclid (~1 µs) rather than FieldVal.Inverse's exponentiation (~8 µs,
+	// a third of a derivation): everything here is derived from the public
+	// key, so a variable-time inverse leaks nothing.
+	var zb [32]byte
+	child.Z.Normalize().PutBytesUnchecked(zb[:])
+	z := new(big.Int).SetBytes(zb[:])
+	if z.ModInverse(z, fieldPrime) == nil {
+		return x, false // Z ≡ 0: not reachable, checked above
+	}
 	var zInv2 btcec.FieldVal
-	zInv2.Set(&child.Z).Inverse().Square()
+	zInv2.SetByteSlice(z.FillBytes(zb[:]))
+	zInv2.Square()
 	child.X.Mul(&zInv2).Normalize().PutBytesUnchecked(x[:])
 	return x, true
 }
+
+// fieldPrime is secp256k1's field prime p = 2^256 − 2^32 − 977.
+var fieldPrime, _ = new(big.Int).SetString("fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2f", 16)
