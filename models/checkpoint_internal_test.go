@@ -153,8 +153,11 @@ func TestCheckpointRestartsUnderContinuousWrites(t *testing.T) {
 	writeRows(t, db, rows)
 	got := walSize(t, path)
 	// Each commit writes at least one 4 KiB frame: without restarts the
-	// file holds them all (about 80 MB here).
-	const bound = 2000 * (4096 + 24)
+	// file holds them all (about 80 MB here). With them it holds
+	// restartPages plus the writes of one checkpoint tick (3–5 MB on a
+	// quiet machine); a loaded one stretches the tick (9.3 MB with the
+	// Postgres suite running beside), so the bound is a quarter of all.
+	const bound = rows / 4 * (4096 + 24)
 	t.Logf("WAL %d bytes after %d commits; %d checkpoints, %d restart passes", got, rows, c.runs.Load(), c.restarts.Load())
 	if got > bound {
 		t.Errorf("WAL after %d back-to-back commits: %d bytes, want at most %d", rows, got, bound)
