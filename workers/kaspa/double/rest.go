@@ -143,13 +143,15 @@ func (c *Chain) restMux() *http.ServeMux {
 		var resolved []string
 		seen := map[string]bool{}
 		for _, a := range addrs {
-			if _, ok := known.get(a); !ok && !addrRe.MatchString(a) {
-				writeDetail(w, http.StatusBadRequest, "Invalid address: "+a)
-				return
-			}
-			addr, ok := decodeOr400(w, a)
+			addr, ok := known.get(a)
 			if !ok {
-				return
+				if !addrRe.MatchString(a) {
+					writeDetail(w, http.StatusBadRequest, "Invalid address: "+a)
+					return
+				}
+				if addr, ok = decodeOr400(w, a); !ok {
+					return
+				}
 			}
 			if !seen[addr] {
 				seen[addr] = true
