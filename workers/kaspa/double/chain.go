@@ -228,7 +228,20 @@ type tx struct {
 	inputs             []txIn
 	outputs            []txOut
 	indexed            bool
-	addresses          []string // addresses touched (outputs, then input), deduplicated
+	// acceptLag marks an acceptance (Accept) made while the indexer lagged:
+	// the indexer does not know of it until the lag ends, so GET
+	// /virtual-chain leaves the transaction out.
+	acceptLag bool
+	addresses []string // addresses touched (outputs, then input), deduplicated
+}
+
+// chainBlock is the chain block at one blue score as GET /virtual-chain
+// reports it: the DAA score and time recorded when the first transaction
+// was accepted there, and the transactions it accepts, in acceptance order.
+type chainBlock struct {
+	daa  uint64
+	time int64
+	txs  []*tx
 }
 
 type failRule struct {
@@ -259,6 +272,10 @@ type Chain struct {
 	txList []*tx
 	byAddr map[string][]*tx
 	last   *tx // most recent transaction (for SameBlock)
+	// chain indexes accepted transactions by accepting blue score, so a
+	// /virtual-chain window costs its blue scores and transactions, not a
+	// scan of every transaction ever submitted.
+	chain map[uint64]*chainBlock
 
 	price         string
 	coingeckoFail bool
@@ -302,6 +319,7 @@ func New(opts Options) *Chain {
 		utxos:     map[outpoint]*utxo{},
 		txs:       map[string]*tx{},
 		byAddr:    map[string][]*tx{},
+		chain:     map[uint64]*chainBlock{},
 		calls:     map[string]int{},
 		inFlight:  map[string]int{},
 		peak:      map[string]int{},
@@ -495,8 +513,11 @@ func (c *Chain) Submit(spec TxSpec) (string, error) {
 	if !(spec.SameBlock && c.last != nil) {
 		c.advanceLocked(1)
 	}
-	if t.accepted && t.acceptingTime == 0 {
-		t.acceptingTime = c.nowMs()
+	if t.accepted {
+		if t.acceptingTime == 0 {
+			t.acceptingTime = c.nowMs()
+		}
+		c.chainAddLocked(t, t.daa)
 	}
 	seen := map[string]bool{}
 	for _, o := range built {
@@ -613,7 +634,10 @@ func (c *Chain) Reject(txid string) bool {
 	if !ok {
 		return false
 	}
-	t.accepted = false
+	if t.accepted {
+		c.chainRemoveLocked(t)
+	}
+	t.accepted, t.acceptLag = false, false
 	t.acceptingHash, t.acceptingBlueScore, t.acceptingTime = "", 0, 0
 	for i := range t.outputs {
 		delete(c.utxos, outpoint{txid, uint32(i)})
@@ -632,8 +656,9 @@ func (c *Chain) Accept(txid string) bool {
 	if !ok || t.accepted {
 		return false
 	}
-	t.accepted = true
+	t.accepted, t.acceptLag = true, c.lag
 	t.acceptingHash, t.acceptingBlueScore, t.acceptingTime = c.chainHashAt(c.blueScore), c.blueScore, c.nowMs()
+	c.chainAddLocked(t, c.daa)
 	coinbase := t.subnetwork != "0000000000000000000000000000000000000000"
 	for i, o := range t.outputs {
 		c.utxoSeq++
@@ -649,8 +674,9 @@ func (c *Chain) Accept(txid string) bool {
 // unknown to the history endpoints (/transactions/{id} → 404, absent from
 // search, full-transactions*, transactions-count, acceptance) while the
 // node endpoints (utxos, balances, blockdag, blue score) see them at once;
-// /info/health reports the database falling behind. Turning it off lets the
-// indexer catch up: every transaction becomes visible.
+// /info/health reports the database falling behind. GET /virtual-chain
+// also leaves out transactions re-accepted (Accept) during the lag. Turning
+// it off lets the indexer catch up: every transaction becomes visible.
 func (c *Chain) SetIndexerLag(on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -659,10 +685,39 @@ func (c *Chain) SetIndexerLag(on bool) {
 	}
 	if !on {
 		for _, t := range c.txList {
-			t.indexed = true
+			t.indexed, t.acceptLag = true, false
 		}
 	}
 	c.lag = on
+}
+
+// chainAddLocked records accepted t in the chain block at its accepting
+// blue score; daa is the DAA score its UTXOs got. The first acceptance at a
+// blue score fixes the block's DAA score and time, and later ones share
+// them (one block has one time). Callers hold c.mu.
+func (c *Chain) chainAddLocked(t *tx, daa uint64) {
+	b := c.chain[t.acceptingBlueScore]
+	if b == nil {
+		b = &chainBlock{daa: daa, time: t.acceptingTime}
+		c.chain[t.acceptingBlueScore] = b
+	}
+	t.acceptingTime = b.time
+	b.txs = append(b.txs, t)
+}
+
+// chainRemoveLocked takes accepted t out of its chain block (Reject).
+// Callers hold c.mu.
+func (c *Chain) chainRemoveLocked(t *tx) {
+	b := c.chain[t.acceptingBlueScore]
+	if b == nil {
+		return
+	}
+	for i, x := range b.txs {
+		if x == t {
+			b.txs = append(b.txs[:i:i], b.txs[i+1:]...)
+			return
+		}
+	}
 }
 
 // SetPrice sets the KAS/USD price served by /info/price and the CoinGecko

@@ -98,6 +98,23 @@ func TestErrors(t *testing.T) {
 		{"wrong method", "GET", "/addresses/utxos", "", "", 405, `{"detail":"Method Not Allowed"}`},
 		{"GET on search hits the tx route", "GET", "/transactions/search", "", "", 422, `~"loc":["path","transaction_id"]`},
 		{"price stringOnly bad bool", "GET", "/info/price?stringOnly=sure", "", "", 422, `~"type":"type_error.bool"`},
+		{"virtual chain: blueScoreGte required", "GET", "/virtual-chain?limit=10", "", "", 422,
+			`{"detail":[{"loc":["query","blueScoreGte"],"msg":"field required","type":"value_error.missing"}]}`},
+		{"virtual chain: blueScoreGte negative", "GET", "/virtual-chain?blueScoreGte=-10", "", "", 422,
+			`{"detail":[{"loc":["query","blueScoreGte"],"msg":"ensure this value is greater than or equal to 0","type":"value_error.number.not_ge","ctx":{"limit_value":0}}]}`},
+		{"virtual chain: limit not an int", "GET", "/virtual-chain?blueScoreGte=0&limit=ten", "", "", 422,
+			`{"detail":[{"loc":["query","limit"],"msg":"value is not a valid integer","type":"type_error.integer"}]}`},
+		{"virtual chain: bad bool", "GET", "/virtual-chain?blueScoreGte=0&includeCoinbase=maybe", "", "", 422,
+			`{"detail":[{"loc":["query","includeCoinbase"],"msg":"value could not be parsed to a boolean","type":"type_error.bool"}]}`},
+		{"virtual chain: strict", "GET", "/virtual-chain?blueScoreGte=0&offset=1", "", "", 422,
+			`~"ctx":{"available_parameters":["blueScoreGte","limit","resolveInputs","includeCoinbase"]}`},
+		{"virtual chain: limit outside [10, 100] is the handler's 400", "GET", "/virtual-chain?blueScoreGte=0&limit=50", "", "", 400,
+			`{"detail":"'limit' must be in [10, 100]"}`},
+		{"virtual chain: limit 0 is a 400, not a division by zero", "GET", "/virtual-chain?blueScoreGte=0&limit=0", "", "", 400,
+			`{"detail":"'limit' must be in [10, 100]"}`},
+		{"virtual chain: blueScoreGte not divisible by limit", "GET", "/virtual-chain?blueScoreGte=1010&limit=100", "", "", 400,
+			`{"detail":"'blueScoreGte' must be divisible by limit (100)"}`},
+		{"virtual chain: divisible by the default limit", "GET", "/virtual-chain?blueScoreGte=1010", "", "", 200, `[]`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

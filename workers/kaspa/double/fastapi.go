@@ -206,6 +206,16 @@ func (p *params) queryInt(name string, def int64, ge, le *int64) int64 {
 	return n
 }
 
+// requiredInt is queryInt for a parameter declared Query(...): absent, it
+// is a "field required" error.
+func (p *params) requiredInt(name string, ge, le *int64) int64 {
+	if _, ok := p.last(name); !ok {
+		p.errs = append(p.errs, verr([]any{"query", name}, "field required", "value_error.missing", nil))
+		return 0
+	}
+	return p.queryInt(name, 0, ge, le)
+}
+
 // queryBool parses a bool query parameter the pydantic-v1 way.
 func (p *params) queryBool(name string, def bool) bool {
 	s, ok := p.last(name)

@@ -395,6 +395,8 @@ func (c *Chain) restMux() *http.ServeMux {
 		writeJSON(w, 200, out)
 	})
 
+	h("GET /virtual-chain", c.virtualChain)
+
 	h("GET /info/virtual-chain-blue-score", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, obj{{"blueScore", c.BlueScore()}})
 	})
