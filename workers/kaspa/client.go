@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -267,6 +268,40 @@ func (c *Client) SinkBlueScore(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("%w: GET /info/virtual-chain-blue-score: missing blueScore", ErrBadResponse)
 	}
 	return w.BlueScore.v, nil
+}
+
+// VirtualChain returns GET
+// /virtual-chain?blueScoreGte=gte&limit=limit&includeCoinbase=false: the
+// chain blocks with blue score in [gte, gte+limit) and the non-coinbase
+// transactions each accepted, by blue score — what a watcher following
+// the chain reads instead of polling every address. The server wants limit
+// 10 or 100 and gte divisible by it (else 400, an *HTTPError); it answers
+// [] for a window past its head. Indexer-backed (experimental upstream): a
+// lagging indexer returns fewer transactions, never wrong ones. A block
+// outside the window is ErrBadResponse.
+func (c *Client) VirtualChain(ctx context.Context, gte uint64, limit int) ([]ChainBlock, error) {
+	q := url.Values{
+		"blueScoreGte":    {strconv.FormatUint(gte, 10)},
+		"limit":           {strconv.Itoa(limit)},
+		"includeCoinbase": {"false"},
+	}
+	var wire []wireChainBlock
+	if err := c.do(ctx, http.MethodGet, "/virtual-chain", q, nil, &wire); err != nil {
+		return nil, err
+	}
+	lt := gte + uint64(max(limit, 0))
+	if lt < gte { // past the top of uint64: the window is open-ended
+		lt = math.MaxUint64
+	}
+	out := make([]ChainBlock, 0, len(wire))
+	for _, w := range wire {
+		b, err := w.convert(gte, lt)
+		if err != nil {
+			return nil, fmt.Errorf("%w: GET /virtual-chain: %w", ErrBadResponse, err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }
 
 // Price returns the KAS/USD price from GET /info/price exactly as the

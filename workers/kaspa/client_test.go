@@ -343,6 +343,7 @@ func TestErrors(t *testing.T) {
 		},
 		"SinkBlueScore": func() error { _, err := cl.SinkBlueScore(ctx); return err },
 		"Price":         func() error { _, err := cl.Price(ctx); return err },
+		"VirtualChain":  func() error { _, err := cl.VirtualChain(ctx, double.DefaultBlueScore, 10); return err },
 	}
 	tests := []struct {
 		mode  double.FailMode

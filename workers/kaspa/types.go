@@ -110,6 +110,38 @@ type TxOutput struct {
 	ScriptPublicKeyType string
 }
 
+// ChainBlock is one chain block of GET /virtual-chain with the transactions
+// it accepted (only blocks that accepted at least one are listed).
+type ChainBlock struct {
+	Hash string
+	// BlueScore is the block's blue score: the accepting blue score of its
+	// transactions (confirmations = sink blue score − BlueScore).
+	BlueScore uint64
+	// DaaScore is the block's DAA score (0 when the server omits it), the
+	// blockDaaScore the accepted outputs' UTXOs carry.
+	DaaScore uint64
+	// Timestamp is the block time in ms (0 when omitted).
+	Timestamp    int64
+	Transactions []ChainTx
+}
+
+// ChainTx is one accepted transaction of a ChainBlock.
+type ChainTx struct {
+	ID string
+	// Outputs are the outputs that pay an address, in output order.
+	Outputs []ChainOutput
+}
+
+// ChainOutput is one output of a ChainTx.
+type ChainOutput struct {
+	// Index is the output's position in the transaction (the API sends the
+	// outputs in index order without the index).
+	Index   uint32
+	Address string
+	// Amount is in sompi.
+	Amount uint64
+}
+
 // --- wire decoding ---------------------------------------------------------
 
 // uintJSON decodes an unsigned integer sent either as a JSON string of
@@ -358,6 +390,50 @@ func (w wireTx) convert() (Transaction, error) {
 		})
 	}
 	return t, nil
+}
+
+type wireChainBlock struct {
+	Hash         string        `json:"hash"`
+	BlueScore    uintJSON      `json:"blue_score"`
+	DaaScore     uintJSON      `json:"daa_score"`
+	Timestamp    intJSON       `json:"timestamp"`
+	Transactions []wireChainTx `json:"transactions"`
+}
+
+type wireChainTx struct {
+	TransactionID string `json:"transaction_id"`
+	Outputs       []struct {
+		Address *string  `json:"script_public_key_address"`
+		Amount  uintJSON `json:"amount"`
+	} `json:"outputs"`
+}
+
+// convert checks the block lies in the requested window [gte, lt) — a
+// server answering another window must not be trusted — and keeps the
+// outputs that pay an address (a non-standard script has none).
+func (w wireChainBlock) convert(gte, lt uint64) (ChainBlock, error) {
+	if !w.BlueScore.set || w.BlueScore.v < gte || w.BlueScore.v >= lt {
+		return ChainBlock{}, fmt.Errorf("chain block %.80q: blue_score %d outside the window [%d, %d)", w.Hash, w.BlueScore.v, gte, lt)
+	}
+	b := ChainBlock{Hash: w.Hash, BlueScore: w.BlueScore.v, DaaScore: w.DaaScore.v, Timestamp: w.Timestamp.v,
+		Transactions: make([]ChainTx, 0, len(w.Transactions))}
+	for _, wt := range w.Transactions {
+		if !isTxID(wt.TransactionID) {
+			return ChainBlock{}, fmt.Errorf("chain block %.80q: bad transaction_id %.80q", w.Hash, wt.TransactionID)
+		}
+		t := ChainTx{ID: wt.TransactionID}
+		for i, o := range wt.Outputs {
+			if o.Address == nil || *o.Address == "" {
+				continue
+			}
+			if !o.Amount.set || i > 0xFFFFFFFF {
+				return ChainBlock{}, fmt.Errorf("transaction %s: output %d: missing amount", wt.TransactionID, i)
+			}
+			t.Outputs = append(t.Outputs, ChainOutput{Index: uint32(i), Address: *o.Address, Amount: o.Amount.v})
+		}
+		b.Transactions = append(b.Transactions, t)
+	}
+	return b, nil
 }
 
 // isTxID reports whether s is a 64-character lowercase hex transaction id.
