@@ -424,17 +424,11 @@ func submit(t *testing.T, c *double.Chain, spec double.TxSpec) string {
 // double does not emit, and malformed ones) through a loopback server.
 func TestDecoding(t *testing.T) {
 	id := "3f73ea49000000000000000000000000000000000000000000000000000a8273"
-	var body string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, body)
-	}))
-	defer srv.Close()
-	cl := NewClient(srv.URL, nil)
+	cl, body := cannedClient(t)
 	ctx := context.Background()
 
 	t.Run("Kaspium 2026 fixture with unknown fields", func(t *testing.T) {
-		body = `{"subnetwork_id":"0000000000000000000000000000000000000000","transaction_id":"` + id + `","hash":"75bf","mass":"3154","payload":null,
+		*body = `{"subnetwork_id":"0000000000000000000000000000000000000000","transaction_id":"` + id + `","hash":"75bf","mass":"3154","payload":null,
  "block_hash":["ec7a"],"block_time":1784657631347,"version":0,"is_accepted":true,"accepting_block_hash":"8e5b","accepting_block_blue_score":490458384,
  "accepting_block_time":1784657631786,"compute_budget":null,
  "inputs":[{"transaction_id":"` + id + `","index":0,"previous_outpoint_hash":"756a","previous_outpoint_index":"1",
@@ -477,7 +471,7 @@ func TestDecoding(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			body = tc.body
+			*body = tc.body
 			got, err := cl.UTXOsByAddresses(ctx, []string{"kaspa:qq"})
 			if tc.ok {
 				if err != nil || len(got) != 1 || got[0].Amount != tc.amount {
@@ -492,16 +486,29 @@ func TestDecoding(t *testing.T) {
 	}
 	t.Run("price must be a number", func(t *testing.T) {
 		for _, b := range []string{`{"price":"abc"}`, `{}`, `{"price":-1}`} {
-			body = b
+			*body = b
 			if _, err := cl.Price(ctx); !errors.Is(err, ErrBadResponse) {
 				t.Errorf("%s: err %v", b, err)
 			}
 		}
 	})
 	t.Run("blockdag needs virtualDaaScore", func(t *testing.T) {
-		body = `{"networkName":"kaspa-mainnet"}`
+		*body = `{"networkName":"kaspa-mainnet"}`
 		if _, err := cl.BlockDAG(ctx); !errors.Is(err, ErrBadResponse) {
 			t.Errorf("err %v", err)
 		}
 	})
+}
+
+// cannedClient returns a client of a loopback server that answers every
+// request 200 application/json with the current *body.
+func cannedClient(t *testing.T) (*Client, *string) {
+	t.Helper()
+	body := new(string)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, *body)
+	}))
+	t.Cleanup(srv.Close)
+	return NewClient(srv.URL, nil), body
 }

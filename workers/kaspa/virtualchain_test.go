@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -120,13 +118,7 @@ func TestVirtualChain(t *testing.T) {
 // and ones that must be ErrBadResponse.
 func TestVirtualChainDecoding(t *testing.T) {
 	id := strings.Repeat("ab", 32)
-	var body string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, body)
-	}))
-	defer srv.Close()
-	cl := NewClient(srv.URL, nil)
+	cl, body := cannedClient(t)
 	block := func(blueScore, outputs string) string {
 		return `[{"hash":"h","blue_score":` + blueScore + `,"transactions":[{"transaction_id":"` + id + `","is_accepted":true,"outputs":[` + outputs + `]}]}]`
 	}
@@ -152,7 +144,7 @@ func TestVirtualChainDecoding(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			body = tc.body
+			*body = tc.body
 			got, err := cl.VirtualChain(context.Background(), 1000, 10)
 			if !tc.ok {
 				if !errors.Is(err, ErrBadResponse) {
