@@ -612,8 +612,9 @@ func (c *Chain) SpendAll(address string) int {
 
 // SetDaaScore changes a UTXO's blockDaaScore, as a chain reorg that moves
 // the accepting block does (the utxoindex re-adds the entry with the new
-// score). Transaction history is not touched. It reports whether the UTXO
-// exists.
+// score). Transaction history is not touched: GET /virtual-chain keeps the
+// transaction at its accepting blue score and block DAA score. It reports
+// whether the UTXO exists.
 func (c *Chain) SetDaaScore(txid string, index uint32, score uint64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestVirtualChainShape pins the exact body of GET /virtual-chain for one
@@ -173,4 +174,29 @@ func TestVirtualChainWindows(t *testing.T) {
 			t.Errorf("calls %d, want 2", n)
 		}
 	})
+}
+
+// TestVirtualChainOneTimePerBlock: with a real clock, transactions accepted
+// at one blue score (a frozen DAG) share one block, so one timestamp — the
+// one /transactions/{id} reports as accepting_block_time for each of them.
+func TestVirtualChainOneTimePerBlock(t *testing.T) {
+	now := DefaultStartTime
+	c, url := start(t, Options{Clock: func() time.Time { return now }})
+	c.Freeze(true)
+	first := c.Pay(c.AddressFor("a"), 1, "")
+	now = now.Add(3 * time.Second)
+	second := c.Pay(c.AddressFor("b"), 2, "")
+	v := call(t, "GET", url+"/virtual-chain?"+fmt.Sprintf("blueScoreGte=%d", DefaultBlueScore), "").json(t)
+	if n := len(v.([]any)); n != 1 || len(jget(t, v, 0, "transactions").([]any)) != 2 {
+		t.Fatalf("want one block with both transactions: %v", v)
+	}
+	if ts := jget(t, v, 0, "timestamp"); ts != json.Number(fmt.Sprint(DefaultStartTime.UnixMilli())) {
+		t.Errorf("block timestamp %v, want the first acceptance's", ts)
+	}
+	for _, id := range []string{first, second} {
+		tr := call(t, "GET", url+"/transactions/"+id, "").json(t)
+		if got := jget(t, tr, "accepting_block_time"); got != jget(t, v, 0, "timestamp") {
+			t.Errorf("%s: accepting_block_time %v, block timestamp %v", id[:8], got, jget(t, v, 0, "timestamp"))
+		}
+	}
 }
