@@ -158,6 +158,9 @@ func (s *Store) verifyCredits(ctx context.Context, obs KaspaObservation, now tim
 		return fmt.Errorf("models: unconfirmed credits: %w", err)
 	}
 	for _, t := range ts {
+		if obs.Polled != nil && !obs.Polled[t.Address] {
+			continue // not looked for this cycle: neither backed nor missing
+		}
 		if _, ok := obs.backing.creditDepth(t); ok {
 			up := map[string]any{}
 			if t.MissingSince != nil {

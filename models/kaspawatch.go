@@ -167,6 +167,12 @@ type KaspaObservation struct {
 	Credits []KaspaCredit
 	// Watch is the list the credits were fetched for.
 	Watch *KaspaWatch
+	// Polled, when set, are the addresses of Watch whose UTXOs were asked
+	// for this cycle: a watcher following the chain polls only those it
+	// must (KaspaHotFrom) and those the chain named. A credit on another
+	// address was not looked for, so it is neither backed nor missing this
+	// cycle. Nil: every address of Watch was polled.
+	Polled map[string]bool
 	// Lookups are the answers of GET /transactions/{id} for credits of
 	// unconfirmed payments (and reversed credits) that the UTXO answer
 	// lacks, by transaction id. A credit that is neither in the UTXO answer

@@ -298,6 +298,33 @@ func (s *Store) backfillIndexed(ctx context.Context, idx *OpenIndex, virtualDaa 
 	return nil
 }
 
+// KaspaHotFrom returns, from idx as refreshed by this cycle's
+// KaspaWatchFrom, the addresses a watcher that follows the chain must still
+// poll every cycle, whatever the chain names:
+//   - those of sessions holding a credit (confirming, underpaid, or paid),
+//     whose credits are checked against the UTXO answer every cycle
+//     (verifyCredits, advanceConfirmations);
+//   - those of pending sessions due within dueWithin (or overdue), so that
+//     the expirer, which trusts the last observation's time, decides on a
+//     direct read of their address, as when every address is polled.
+//
+// Their number follows the payments in flight and the sessions created
+// about dueWithin before their lifetime ends, not the sessions open.
+func (s *Store) KaspaHotFrom(idx *OpenIndex, dueWithin time.Duration) map[string]bool {
+	due := s.clock().Add(dueWithin).UnixMicro()
+	hot := map[string]bool{}
+	for _, e := range idx.sessions {
+		switch {
+		case e.paid, e.status == codeConfirming, e.status == codeUnderpaid, e.status == codeOther:
+		case e.status == codePending && e.expires <= due:
+		default:
+			continue
+		}
+		hot[e.addr] = true
+	}
+	return hot
+}
+
 // KaspaReconcileTargetsFrom is KaspaReconcileTargets served from idx, as
 // refreshed by this cycle's KaspaWatchFrom: the addresses of sessions still
 // waiting for money (pending, underpaid, or expired unpaid inside the late

@@ -23,17 +23,21 @@ import (
 
 // Config is Till's configuration, read once from the environment.
 type Config struct {
-	Addr                string
-	BaseURL             string
-	DatabaseURL         string
-	DataDir             string
-	Secret              []byte
-	SecretGenerated     bool
-	SecretPath          string
-	KaspaNetwork        kaspa.Network
-	KaspaAPIURL         string
-	PriceAPIURL         string
-	PollInterval        time.Duration
+	Addr            string
+	BaseURL         string
+	DatabaseURL     string
+	DataDir         string
+	Secret          []byte
+	SecretGenerated bool
+	SecretPath      string
+	KaspaNetwork    kaspa.Network
+	KaspaAPIURL     string
+	PriceAPIURL     string
+	PollInterval    time.Duration
+	// KaspaFollow is TILL_KASPA_FOLLOW: the Kaspa watcher follows the
+	// virtual chain (GET /virtual-chain) and polls only the addresses it
+	// must once they take more than one UTXO request (workers/kaspa).
+	KaspaFollow         bool
 	WebhookAllowPrivate bool
 	LatePaymentWindow   time.Duration
 	TokenTTL            time.Duration
@@ -131,6 +135,10 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 
 	if c.PollInterval, err = duration(get, "TILL_POLL_INTERVAL", "2s", 100*time.Millisecond, time.Hour); err != nil {
 		return nil, err
+	}
+	kf := get("TILL_KASPA_FOLLOW", "true")
+	if c.KaspaFollow, err = strconv.ParseBool(kf); err != nil {
+		return nil, &configError{"TILL_KASPA_FOLLOW", kf, "must be true or false"}
 	}
 	if c.LatePaymentWindow, err = duration(get, "TILL_LATE_PAYMENT_WINDOW", "24h", 0, 30*24*time.Hour); err != nil {
 		return nil, err

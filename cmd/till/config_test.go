@@ -34,12 +34,15 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if c.Addr != ":3000" || c.BaseURL != "http://localhost:3000" || c.DatabaseURL != "sqlite://data/till.db" ||
 		c.KaspaNetwork != kaspa.Mainnet || c.KaspaAPIURL != "https://api.kaspa.org" ||
-		c.PriceAPIURL != "https://api.coingecko.com/api/v3" || c.PollInterval != 2*time.Second || c.WebhookAllowPrivate {
+		c.PriceAPIURL != "https://api.coingecko.com/api/v3" || c.PollInterval != 2*time.Second || c.WebhookAllowPrivate || !c.KaspaFollow {
 		t.Fatalf("defaults: %+v", c)
 	}
 	c, err = LoadConfig(env("TILL_KASPA_NETWORK", "testnet-10"))
 	if err != nil || c.KaspaAPIURL != "https://api-tn10.kaspa.org" {
 		t.Fatalf("testnet default API: %v %v", c, err)
+	}
+	if c, err = LoadConfig(env("TILL_KASPA_FOLLOW", "false")); err != nil || c.KaspaFollow {
+		t.Fatalf("TILL_KASPA_FOLLOW=false: %v %v", c, err)
 	}
 }
 
@@ -86,6 +89,7 @@ func TestConfigErrors(t *testing.T) {
 		{"poll interval", "TILL_POLL_INTERVAL", "fast", "TILL_POLL_INTERVAL"},
 		{"poll interval too small", "TILL_POLL_INTERVAL", "1ms", "between"},
 		{"allow private", "TILL_WEBHOOK_ALLOW_PRIVATE", "maybe", "must be true or false"},
+		{"kaspa follow", "TILL_KASPA_FOLLOW", "sometimes", "TILL_KASPA_FOLLOW"},
 		{"secret short", "TILL_SECRET", "short", "at least 32 characters"},
 		{"proxies", "TILL_TRUSTED_PROXIES", "10.0.0.0/8,banana", "TILL_TRUSTED_PROXIES"},
 		{"log level", "TILL_LOG_LEVEL", "loud", "TILL_LOG_LEVEL"},

@@ -119,7 +119,8 @@ func serve(ctx context.Context, cfg *Config, db *models.DB, log *slog.Logger) er
 		DefaultEVMChain: cfg.EVMDefaultChain,
 	})
 	evmChains := &evmwatch.Chains{Configs: cfg.EVMChains, Store: store, Log: log}
-	watcher := &kaspa.Watcher{Client: chain, Store: store, Interval: cfg.PollInterval, Log: log, ReconcileEvery: 15}
+	watcher := &kaspa.Watcher{Client: chain, Store: store, Interval: cfg.PollInterval, Log: log, ReconcileEvery: 15,
+		Follow: cfg.KaspaFollow}
 	dispatcher := &webhooks.Dispatcher{Store: store, Policy: &netguard.Policy{AllowPrivate: cfg.WebhookAllowPrivate}, Log: log}
 	var m *metrics.Metrics
 	if cfg.MetricsAddr != "" {

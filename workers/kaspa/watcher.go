@@ -44,6 +44,11 @@ type Watcher struct {
 	// Observer, when set, is told of each cycle and the head it read
 	// (metrics; the Client reports its own calls).
 	Observer workers.ChainObserver
+	// Follow reads the virtual chain's accepted transactions each cycle
+	// (GET /virtual-chain) and, once the watched addresses take more than
+	// one UTXO request, polls only those it must (follow.go). Off: every
+	// watched address is polled every cycle.
+	Follow bool
 
 	// index holds the watched sessions between cycles (models.OpenIndex);
 	// rereads reads it in full now and then, after a cycle's write.
@@ -53,6 +58,8 @@ type Watcher struct {
 	reconcileOffset int
 	verifyOffset    int
 	reversedOffset  int
+	follow          follower
+	sweepOffset     int
 }
 
 // Name identifies the worker in logs.
@@ -77,6 +84,7 @@ func (w *Watcher) defaults() {
 	if w.MaxBackoff == 0 {
 		w.MaxBackoff = time.Minute
 	}
+	w.follow.client, w.follow.log = w.Client, w.Log
 }
 
 // Run polls every Interval until ctx ends. On Postgres only the process
@@ -124,13 +132,23 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 	if err != nil {
 		return models.KaspaApplyResult{}, err
 	}
-	obs := models.KaspaObservation{Network: dag.NetworkName, VirtualDaaScore: dag.VirtualDaaScore, Watch: watch}
-	seen := map[string]bool{}
+	checks, err := w.Store.KaspaCreditsToCheck(ctx, checkLimit)
+	if err != nil {
+		return models.KaspaApplyResult{}, err
+	}
 	// A payment is in the UTXO answer if it landed before its batch was
-	// read: the first batch going out is when this cycle stops seeing new
-	// ones (the loop plans the next cycle from it, workers.Loop).
+	// read: the first read going out (the follower's, or the first batch)
+	// is when this cycle stops seeing new ones (the loop plans the next
+	// cycle from it, workers.Loop).
 	workers.MarkQueried(ctx)
-	batches, err := w.utxoBatches(ctx, watch.Addresses)
+	addrs, polled, sink, err := w.toPoll(ctx, watch, checks)
+	if err != nil {
+		return models.KaspaApplyResult{}, err
+	}
+	obs := models.KaspaObservation{Network: dag.NetworkName, VirtualDaaScore: dag.VirtualDaaScore, SinkBlueScore: sink,
+		Watch: watch, Polled: polled}
+	seen := map[string]bool{}
+	batches, err := w.utxoBatches(ctx, addrs)
 	if err != nil {
 		return models.KaspaApplyResult{}, err
 	}
@@ -155,7 +173,7 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 		obs.Credits = append(obs.Credits, credits...)
 		reconciled = len(credits) > 0
 	}
-	if obs.Lookups, err = w.verify(ctx, obs.Credits); err != nil {
+	if obs.Lookups, err = w.verify(ctx, obs.Credits, checks, polled); err != nil {
 		return models.KaspaApplyResult{}, err
 	}
 	needBlue := reconciled
@@ -167,7 +185,7 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 			return models.KaspaApplyResult{}, err
 		}
 	}
-	if needBlue {
+	if needBlue && obs.SinkBlueScore == 0 {
 		if obs.SinkBlueScore, err = w.Client.SinkBlueScore(ctx); err != nil {
 			return models.KaspaApplyResult{}, err
 		}
@@ -188,6 +206,11 @@ func (w *Watcher) Cycle(ctx context.Context) (res models.KaspaApplyResult, err e
 	}
 	return res, nil
 }
+
+// checkLimit bounds the credits read for checking each cycle
+// (Store.KaspaCreditsToCheck); with as many, the follower polls every
+// address, as some credits' addresses may be among those not read.
+const checkLimit = 10_000
 
 // utxoBatchesInFlight is how many UTXO requests of one cycle may be in
 // flight at once. Sent one after another, a cycle's requests add up: at
@@ -259,10 +282,9 @@ func (w *Watcher) reconcile(ctx context.Context, seen map[string]bool) ([]models
 // are missing from this cycle's credits. The domain decides what the
 // answers mean; a credit left unchecked is unverified, so its payment waits.
 // When the indexer fails, the lookups stop for this cycle.
-func (w *Watcher) verify(ctx context.Context, credits []models.KaspaCredit) (map[string]models.KaspaTxLookup, error) {
-	checks, err := w.Store.KaspaCreditsToCheck(ctx, 10_000)
-	if err != nil || len(checks) == 0 {
-		return nil, err
+func (w *Watcher) verify(ctx context.Context, credits []models.KaspaCredit, checks []models.CreditCheck, polled map[string]bool) (map[string]models.KaspaTxLookup, error) {
+	if len(checks) == 0 {
+		return nil, nil
 	}
 	seenOut, seenTx := map[string]bool{}, map[string]bool{}
 	for _, c := range credits {
@@ -277,6 +299,9 @@ func (w *Watcher) verify(ctx context.Context, credits []models.KaspaCredit) (map
 	var active, reversed []string
 	queued := map[string]bool{}
 	for _, c := range checks {
+		if polled != nil && !polled[c.Address] {
+			continue // not asked for this cycle, so not missing
+		}
 		if seenOut[outpointKey(c.TxID, uint32(c.OutputIndex))] || seenTx[c.TxID] || queued[c.TxID] {
 			continue
 		}
