@@ -109,8 +109,24 @@ func (f *fixture) observe(credits ...models.KaspaCredit) models.KaspaApplyResult
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if !slices.Equal(fromIdx.Addresses, w.Addresses) || !maps.Equal(fromIdx.MinStartDaa, w.MinStartDaa) {
-		f.t.Fatalf("the index watches %+v, the payments table %+v", fromIdx, w)
+	starts := map[string]int64{}
+	for _, a := range fromIdx.All() {
+		starts[a], _ = fromIdx.MinStart(a)
+	}
+	if !slices.Equal(fromIdx.All(), w.Addresses) || !maps.Equal(starts, w.MinStartDaa) || fromIdx.Len() != len(w.Addresses) {
+		f.t.Fatalf("the index watches %v %v, the payments table %+v", fromIdx.All(), starts, w)
+	}
+	for _, n := range []int{1, 3} {
+		var shares []string
+		for k := range n {
+			shares = append(shares, fromIdx.Share(k, n)...)
+			if got, want := slices.Sorted(slices.Values(fromIdx.Share(k, n))), slices.Sorted(slices.Values(w.Share(k, n))); !slices.Equal(got, want) {
+				f.t.Fatalf("share %d of %d: the index's %v, the table's %v", k, n, got, want)
+			}
+		}
+		if slices.Sort(shares); !slices.Equal(shares, w.Addresses) {
+			f.t.Fatalf("the %d shares hold %v, the watch %v", n, shares, w.Addresses)
+		}
 	}
 	targets, err := f.s.KaspaReconcileTargets(f.ctx, 10_000)
 	if err != nil {

@@ -43,13 +43,90 @@ func statusIn(col string, sts ...PaymentStatus) string {
 }
 
 // KaspaWatch is the set of addresses to poll this cycle.
+//
+// KaspaWatchList fills its fields; KaspaWatchFrom answers from the
+// watcher's index instead, valid until the index's next refresh, so that a
+// cycle polling only some addresses (a watcher following the chain) does
+// not build, sort and map every watched address each cycle: at 100,000
+// open sessions that was most of a cycle's CPU. Read it through the
+// methods.
 type KaspaWatch struct {
 	// Addresses are the pay-to addresses of open sessions (and of expired
-	// sessions still inside the late window), deduplicated and sorted.
+	// sessions still inside the late window), deduplicated and sorted
+	// (index-backed: built by All).
 	Addresses []string
 	// MinStartDaa is, per address, the oldest session's start DAA score:
-	// UTXOs from blocks below it cannot pay any watched session.
+	// UTXOs from blocks below it cannot pay any watched session
+	// (index-backed: nil; see MinStart).
 	MinStartDaa map[string]int64
+
+	idx *OpenIndex
+}
+
+// Len is the number of watched addresses.
+func (w *KaspaWatch) Len() int {
+	if w.idx != nil {
+		return len(w.idx.addrs)
+	}
+	return len(w.Addresses)
+}
+
+// MinStart is addr's oldest session start (MinStartDaa); ok is false when
+// addr is not watched.
+func (w *KaspaWatch) MinStart(addr string) (start int64, ok bool) {
+	if w.idx != nil {
+		a, ok := w.idx.addrs[addr]
+		if !ok {
+			return 0, false
+		}
+		return max(a.minStart, 0), true
+	}
+	start, ok = w.MinStartDaa[addr]
+	return start, ok
+}
+
+// All returns every watched address, sorted.
+func (w *KaspaWatch) All() []string {
+	if w.idx != nil && w.Addresses == nil {
+		w.Addresses = make([]string, 0, len(w.idx.addrs))
+		for addr := range w.idx.addrs {
+			w.Addresses = append(w.Addresses, addr)
+		}
+		sort.Strings(w.Addresses)
+	}
+	return w.Addresses
+}
+
+// Share returns the watched addresses of share slot out of n: every
+// address falls in exactly one share (by a hash of it), so polling share
+// k of n in cycle k polls every address within n cycles, without sorting
+// them.
+func (w *KaspaWatch) Share(slot, n int) []string {
+	var out []string
+	if w.idx != nil {
+		for addr, a := range w.idx.addrs {
+			if int(a.hash%uint32(n)) == slot {
+				out = append(out, addr)
+			}
+		}
+		return out
+	}
+	for _, addr := range w.Addresses {
+		if int(addressHash(addr)%uint32(n)) == slot {
+			out = append(out, addr)
+		}
+	}
+	return out
+}
+
+// addressHash spreads addresses over the shares of KaspaWatch.Share.
+// It is FNV-1a, written out so that it allocates nothing.
+func addressHash(addr string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(addr); i++ {
+		h = (h ^ uint32(addr[i])) * 16777619
+	}
+	return h
 }
 
 // KaspaWatchList returns what to watch. virtualDaa is the chain's current
@@ -210,7 +287,7 @@ func (s *Store) ApplyKaspaObservation(ctx context.Context, obs KaspaObservation)
 	for _, c := range obs.Credits {
 		min, watched := int64(0), false
 		if obs.Watch != nil {
-			min, watched = obs.Watch.MinStartDaa[c.Address]
+			min, watched = obs.Watch.MinStart(c.Address)
 		}
 		if !watched {
 			continue

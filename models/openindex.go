@@ -62,6 +62,7 @@ type openAddress struct {
 	minStart int64 // -1: no member has a start
 	lapse    int64 // unix µs when the next expired member leaves the window
 	dirty    bool
+	hash     uint32 // addressHash, for KaspaWatch.Share
 }
 
 // NewOpenIndex returns an empty index of chain's watched sessions; the
@@ -201,7 +202,7 @@ func (idx *OpenIndex) put(id, addr string, e openSession, watched bool) {
 	}
 	a := idx.addrs[addr]
 	if a == nil {
-		a = &openAddress{addr: addr, ids: map[string]struct{}{}, minStart: e.start}
+		a = &openAddress{addr: addr, ids: map[string]struct{}{}, minStart: e.start, hash: addressHash(addr)}
 		idx.addrs[addr] = a
 	}
 	e.addr = a.addr // one copy of the address for all its sessions
@@ -249,7 +250,8 @@ func (idx *OpenIndex) settle(addr string, a *openAddress, lateFrom int64) {
 func (idx *OpenIndex) Len() int { return len(idx.sessions) }
 
 // KaspaWatchFrom is KaspaWatchList served from idx (refreshed first): the
-// same addresses and start scores, read without touching every open row.
+// same addresses and start scores, read without touching every open row,
+// and answered from idx itself until its next refresh (KaspaWatch).
 func (s *Store) KaspaWatchFrom(ctx context.Context, idx *OpenIndex, virtualDaa uint64) (*KaspaWatch, error) {
 	if err := s.Refresh(ctx, idx); err != nil {
 		return nil, err
@@ -257,13 +259,7 @@ func (s *Store) KaspaWatchFrom(ctx context.Context, idx *OpenIndex, virtualDaa u
 	if err := s.backfillIndexed(ctx, idx, virtualDaa); err != nil {
 		return nil, err
 	}
-	w := &KaspaWatch{Addresses: make([]string, 0, len(idx.addrs)), MinStartDaa: make(map[string]int64, len(idx.addrs))}
-	for addr, a := range idx.addrs {
-		w.Addresses = append(w.Addresses, addr)
-		w.MinStartDaa[addr] = max(a.minStart, 0)
-	}
-	sort.Strings(w.Addresses)
-	return w, nil
+	return &KaspaWatch{idx: idx}, nil
 }
 
 // backfillIndexed gives the index's sessions without a start score one, as

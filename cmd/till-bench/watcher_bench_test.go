@@ -26,6 +26,9 @@ import (
 //   - per-payment-address: every session has its own derived address, so the
 //     poll is one POST /addresses/utxos per body the server's cap allows (about
 //     2,600 addresses, kaspa.Client.UTXOBatches);
+//   - per-payment-address/follow: the same, with the chain follower on
+//     (kaspa.Watcher.Follow, TILL_KASPA_FOLLOW): past one request body
+//     only the addresses it must are polled;
 //   - single-address/confirming=1000: 1,000 of the sessions were paid and are
 //     confirming while the chain moves one block per cycle (the work of a
 //     busy shop: depth updates and sender lookups).
@@ -37,6 +40,7 @@ func BenchmarkWatcherCycle(b *testing.B) {
 		b.Run("open="+strconv.Itoa(open), func(b *testing.B) {
 			b.Run("single-address", func(b *testing.B) { benchCycle(b, open, false, 0) })
 			b.Run("per-payment-address", func(b *testing.B) { benchCycle(b, open, true, 0) })
+			b.Run("per-payment-address/follow", func(b *testing.B) { benchCycle(b, open, true, 0, true) })
 			if open == 10_000 {
 				b.Run("single-address/confirming=1000", func(b *testing.B) { benchCycle(b, open, false, 1000) })
 			}
@@ -44,7 +48,7 @@ func BenchmarkWatcherCycle(b *testing.B) {
 	}
 }
 
-func benchCycle(b *testing.B, open int, perAddress bool, paid int) {
+func benchCycle(b *testing.B, open int, perAddress bool, paid int, follow ...bool) {
 	f := newAPIFixture(b)
 	ctx := context.Background()
 	slug := f.slug
@@ -56,7 +60,7 @@ func benchCycle(b *testing.B, open int, perAddress bool, paid int) {
 		mustJSON(b, f.env.Do("PATCH", "/api/settings", map[string]any{"requiredConfirmations": models.MaxConfirmations}, f.shop.Bearer()...))
 	}
 	sessions := openSessions(b, f, slug, open)
-	w := &kaspa.Watcher{Client: f.client, Store: f.env.Store}
+	w := &kaspa.Watcher{Client: f.client, Store: f.env.Store, Follow: len(follow) > 0 && follow[0]}
 	var detectMs float64
 	if paid > 0 {
 		// All in one block after the sessions' start, as separate transactions.

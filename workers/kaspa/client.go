@@ -62,6 +62,16 @@ func (c *Client) UTXOBatches(addresses []string) [][]string {
 	return out
 }
 
+// longestAddress is the longest Kaspa address: testnet's prefix and an
+// ECDSA payload ("kaspatest:" and 63 characters).
+const longestAddress = 73
+
+// AddressesPerBody is how many addresses of n characters one POST
+// /addresses/utxos body holds under UTXOBatches' budget.
+func (c *Client) AddressesPerBody(n int) int {
+	return (c.maxRequestBytes()*95/100 - utxoBodyFrame) / (n + 3)
+}
+
 func (c *Client) maxRequestBytes() int {
 	if c.MaxRequestBytes > 0 {
 		return c.MaxRequestBytes

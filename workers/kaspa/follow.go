@@ -126,56 +126,53 @@ func (f *follower) fail(err error) {
 	f.log.Warn("kaspa watcher: GET /virtual-chain failed; polling every address this cycle", slog.Any("error", err))
 }
 
-// toPoll chooses the addresses to ask the UTXOs of: all of watched, or, when
-// they take more than one request body and the follower watched without a
-// gap, the hot ones, those the chain paid and a rolling sweep filling one
-// body. polled is nil when every address is polled. sink is the sink blue
-// score read for the follower (0 if none was read).
+// toPoll chooses the addresses to ask the UTXOs of: every watched one or,
+// when they take more than one request body and the follower watched
+// without a gap, the hot ones, those of credits to check, those the chain
+// paid, and the sweep's share: half a body's worth of the watched
+// addresses, a different share each cycle (KaspaWatch.Share), so every
+// address is polled within about twice as many cycles as it takes bodies.
+// Nothing here reads every watched address, except a full poll. polled is
+// nil when every address is polled; sink is the sink blue score read for
+// the follower (0 if none was read).
 func (w *Watcher) toPoll(ctx context.Context, watch *models.KaspaWatch, checks []models.CreditCheck) (addrs []string, polled map[string]bool, sink uint64, err error) {
-	watched, minStart := watch.Addresses, watch.MinStartDaa
-	chunks := w.Client.UTXOBatches(watched)
-	if !w.Follow || len(chunks) <= 1 || w.follow.paused() {
-		return watched, nil, 0, nil
+	per := w.Client.AddressesPerBody(longestAddress)
+	if !w.Follow || watch.Len() <= per || w.follow.paused() {
+		return watch.All(), nil, 0, nil
 	}
 	if sink, err = w.Client.SinkBlueScore(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, 0, ctx.Err()
 		}
-		return watched, nil, 0, nil // the UTXO poll will tell
+		return watch.All(), nil, 0, nil // the UTXO poll will tell
 	}
 	paid, continuous, err := w.follow.read(ctx, sink)
 	if err != nil || !continuous || len(checks) >= checkLimit {
-		return watched, nil, sink, err
+		return watch.All(), nil, sink, err
 	}
 	hot := w.Store.KaspaHotFrom(w.index, hotDue)
-	polled = make(map[string]bool, len(chunks[0])+len(hot)+len(checks))
+	polled = make(map[string]bool, per+len(hot)+len(checks))
 	for a := range hot {
 		polled[a] = true
 	}
+	watched := func(a string) bool { _, ok := watch.MinStart(a); return ok }
 	for _, c := range checks {
 		// Credits checked against the UTXO answer every cycle, reversed
 		// ones included: their addresses may have no hot session left.
-		if _, ok := minStart[c.Address]; ok {
+		if watched(c.Address) {
 			polled[c.Address] = true
 		}
 	}
 	for a := range paid {
-		if _, ok := minStart[a]; ok {
+		if watched(a) {
 			polled[a] = true
 		}
 	}
-	// The sweep fills the first body, and takes a tenth of one at least, so
-	// it moves on when the hot and paid addresses fill bodies of their own.
-	sweep := max(len(chunks[0])-len(polled), len(chunks[0])/10)
-	start := w.sweepOffset % len(watched)
-	n := 0
-	for i := 0; i < len(watched) && n < sweep; i++ {
-		a := watched[(start+i)%len(watched)]
-		if !polled[a] {
-			polled[a] = true
-			n++
-		}
-		w.sweepOffset = start + i + 1
+	share := max(per/2, 1)
+	shares := (watch.Len() + share - 1) / share
+	w.sweep++
+	for _, a := range watch.Share(w.sweep%shares, shares) {
+		polled[a] = true
 	}
 	addrs = make([]string, 0, len(polled))
 	for a := range polled {

@@ -59,7 +59,7 @@ type Watcher struct {
 	verifyOffset    int
 	reversedOffset  int
 	follow          follower
-	sweepOffset     int
+	sweep           int
 }
 
 // Name identifies the worker in logs.
