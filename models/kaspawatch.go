@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -102,6 +103,9 @@ func (w *KaspaWatch) All() []string {
 // k of n in cycle k polls every address within n cycles, without sorting
 // them.
 func (w *KaspaWatch) Share(slot, n int) []string {
+	if n < 1 || slot < 0 || slot >= n || n > math.MaxUint32 {
+		return nil
+	}
 	var out []string
 	if w.idx != nil {
 		for addr, a := range w.idx.addrs {
