@@ -26,8 +26,8 @@ import (
 //   - a window is read again until the sink is followSettle past its end,
 //     so a transaction the indexer adds a little late is still seen;
 //   - the sweep polls every watched address within a bounded number of
-//     cycles (one request body's worth each cycle), which finds what the
-//     follower missed (an indexer lagging more than followSettle, a deep
+//     cycles (a share of half a request body each cycle), which finds what
+//     the follower missed (an indexer lagging more than followSettle, a deep
 //     reorganisation);
 //   - any failure, a gap (the first read after a start, or falling more
 //     than followMaxWindows behind) or an endpoint the server does not
