@@ -48,7 +48,8 @@
 #   DURATION=5s   per workload (plus a 500 ms warm-up)
 #   RUNS=3        runs per database; the table gives median and min–max
 #   DBS="sqlite postgres"
-#   ROWS="0"      past sessions per database size (e.g. "0 1M"; k and M allowed)
+#   ROWS="0"      past sessions per database size (e.g. "0 1M"; k and M allowed;
+#                 "" skips the stage, ceilings included)
 #   OPEN="100 1000"  open sessions per watcher-stage size ("" skips the stage;
 #                 "100 100000" for issue 12's range, a few minutes more)
 #   CYCLES=3 PAY=5  watcher cycles per round; payments of each kind per round
@@ -82,7 +83,7 @@ PROFILE=${PROFILE:-0}
 PGSTAT=${PGSTAT:-0}
 WORKLOADS=${WORKLOADS:-}
 XFF=${XFF:-1}
-ROWS=${ROWS:-0}
+ROWS=${ROWS-0}
 OPEN=${OPEN-100 1000}
 CYCLES=${CYCLES:-3}
 PAY=${PAY:-5}
@@ -289,6 +290,7 @@ if [[ -s $RESULTS ]]; then
 fi
 
 if [[ $PROFILE == 1 ]]; then
+  mkdir -p "$WORK/profiles" # ROWS="" takes none
   for prof in "$WORK"/profiles/*/*.pprof; do
     [[ -e $prof ]] || continue # no workload that takes profiles ran
     case $prof in

@@ -116,7 +116,12 @@ func (f *fixture) observe(credits ...models.KaspaCredit) models.KaspaApplyResult
 	if !slices.Equal(fromIdx.All(), w.Addresses) || !maps.Equal(starts, w.MinStartDaa) || fromIdx.Len() != len(w.Addresses) {
 		f.t.Fatalf("the index watches %v %v, the payments table %+v", fromIdx.All(), starts, w)
 	}
-	for _, n := range []int{1, 3} {
+	for _, within := range []time.Duration{time.Hour, 0, time.Minute} {
+		if got, want := f.s.KaspaHotFrom(f.idx, within), f.s.KaspaHotScan(f.idx, within); !maps.Equal(got, want) {
+			f.t.Fatalf("hot within %v: the index's %v, a pass over its sessions %v", within, got, want)
+		}
+	}
+	for _, n := range []int{1, 3, 7} {
 		var shares []string
 		for k := range n {
 			shares = append(shares, fromIdx.Share(k, n)...)

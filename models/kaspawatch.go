@@ -80,7 +80,7 @@ func (w *KaspaWatch) MinStart(addr string) (start int64, ok bool) {
 		if !ok {
 			return 0, false
 		}
-		return max(a.minStart, 0), true
+		return max(w.idx.minStart(a), 0), true
 	}
 	start, ok = w.MinStartDaa[addr]
 	return start, ok
@@ -99,24 +99,31 @@ func (w *KaspaWatch) All() []string {
 }
 
 // Share returns the watched addresses of share slot out of n: every
-// address falls in exactly one share (by a hash of it), so polling share
-// k of n in cycle k polls every address within n cycles, without sorting
-// them.
+// address falls in exactly one share (share k holds the k-th of n equal
+// ranges of a hash of the address), so polling share k of n in cycle k
+// polls every address within n cycles, without sorting them; from the
+// index, it reads only the addresses of its own hash range.
 func (w *KaspaWatch) Share(slot, n int) []string {
 	if n < 1 || slot < 0 || slot >= n || n > math.MaxUint32 {
 		return nil
 	}
+	// Share slot holds the hashes in [lo, hi): a run of the index's
+	// buckets, whose addresses are read and no others.
+	lo, hi := uint64(slot)<<32/uint64(n), uint64(slot+1)<<32/uint64(n)
+	in := func(h uint32) bool { return uint64(h) >= lo && uint64(h) < hi }
 	var out []string
 	if w.idx != nil {
-		for addr, a := range w.idx.addrs {
-			if int(a.hash%uint32(n)) == slot {
-				out = append(out, addr)
+		for b := lo >> (32 - shareBits); b < uint64(len(w.idx.buckets)) && b<<(32-shareBits) < hi; b++ {
+			for _, a := range w.idx.buckets[b] {
+				if in(a.hash) {
+					out = append(out, a.addr)
+				}
 			}
 		}
 		return out
 	}
 	for _, addr := range w.Addresses {
-		if int(addressHash(addr)%uint32(n)) == slot {
+		if in(addressHash(addr)) {
 			out = append(out, addr)
 		}
 	}
@@ -130,6 +137,13 @@ func addressHash(addr string) uint32 {
 	for i := 0; i < len(addr); i++ {
 		h = (h ^ uint32(addr[i])) * 16777619
 	}
+	// MurmurHash3's finaliser: every input bit reaches the top bits,
+	// which pick a share (FNV-1a alone leaves the last bytes to few).
+	h ^= h >> 16
+	h *= 0x85ebca6b
+	h ^= h >> 13
+	h *= 0xc2b2ae35
+	h ^= h >> 16
 	return h
 }
 

@@ -1,9 +1,12 @@
 package models
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -30,6 +33,22 @@ type OpenIndex struct {
 	sessions map[string]openSession // by payment id
 	addrs    map[string]*openAddress
 	zero     map[string]struct{} // ids whose start is unknown (0)
+	// buckets holds the addresses by the top shareBits of their hash, so
+	// that a sweep share (KaspaWatch.Share) reads only its own addresses.
+	buckets [][]*openAddress
+	// lapses: expired sessions by when they leave the late window
+	// (expires + late); Refresh drops those due, reading nothing else.
+	lapses idHeap
+	// hot counts, per address, the sessions holding a credit (paid,
+	// confirming or underpaid): KaspaHotFrom reads them without a pass
+	// over every session.
+	hot map[string]int
+	// pending (pending sessions by expiry) and due (those popped from it
+	// as they came within KaspaHotFrom's horizon) are kept only once
+	// KaspaHotFrom is first asked (dueOn): the EVM watcher never asks.
+	pending idHeap
+	due     map[string]struct{}
+	dueOn   bool
 	// readAt is the clock when the last read began. The next read starts
 	// Overlap before it, not before the newest updated_at read: on a chain
 	// gone quiet after a burst the newest row stays the burst's last, and
@@ -54,21 +73,34 @@ type openSession struct {
 	paid    bool // tx_id set
 }
 
-// openAddress is one watched address: its sessions, and their aggregates,
-// recomputed when a member changes or an expired one leaves the window.
-type openAddress struct {
-	addr     string
-	ids      map[string]struct{}
-	minStart int64 // -1: no member has a start
-	lapse    int64 // unix µs when the next expired member leaves the window
-	dirty    bool
-	hash     uint32 // addressHash, for KaspaWatch.Share
+// holdsCredit is KaspaHotFrom's first rule: a session whose credits the
+// watcher checks against the UTXO answer every cycle.
+func (e openSession) holdsCredit() bool {
+	return e.paid || e.status == codeConfirming || e.status == codeUnderpaid || e.status == codeOther
 }
+
+// openAddress is one watched address and its sessions. Its oldest start is
+// the top of starts, a heap of its members' starts whose entries are
+// checked when read (a member gone or re-started leaves a stale entry), so
+// no change costs a pass over an address's sessions: one merchant on one
+// address may hold most of the open sessions.
+type openAddress struct {
+	addr   string
+	ids    map[string]struct{}
+	starts idHeap
+	hash   uint32 // addressHash, for KaspaWatch.Share
+	pos    int    // in its bucket
+}
+
+// shareBits is how many top bits of an address's hash pick its bucket.
+const shareBits = 12
 
 // NewOpenIndex returns an empty index of chain's watched sessions; the
 // first Refresh reads them all.
 func (s *Store) NewOpenIndex(chain string) *OpenIndex {
-	return &OpenIndex{chain: chain, FullEvery: 5 * time.Minute, Overlap: 5 * time.Second, late: s.lateWindow.Microseconds()}
+	idx := &OpenIndex{chain: chain, FullEvery: 5 * time.Minute, Overlap: 5 * time.Second, late: s.lateWindow.Microseconds()}
+	idx.reset()
+	return idx
 }
 
 // startColumn is the column holding a chain's session start.
@@ -98,7 +130,7 @@ func (s *Store) Refresh(ctx context.Context, idx *OpenIndex) error {
 UNION ALL
 SELECT `+cols+` FROM payments WHERE chain = ? AND `+expiredStatusSQL+` AND expires_at > ?`,
 			idx.chain, idx.chain, now.Add(-s.lateWindow))
-		idx.sessions, idx.addrs, idx.zero = map[string]openSession{}, map[string]*openAddress{}, map[string]struct{}{}
+		idx.reset()
 		idx.lastFull, idx.loaded = now, true
 	} else {
 		// A row this read must see committed after the last read began,
@@ -141,12 +173,27 @@ SELECT `+cols+` FROM payments WHERE chain = ? AND `+expiredStatusSQL+` AND expir
 		return fmt.Errorf("models: watched sessions: %w", err)
 	}
 	idx.readAt = now // only a read that succeeded moves the next one's start
-	for addr, a := range idx.addrs {
-		if a.dirty || (a.lapse > 0 && a.lapse <= now.UnixMicro()) {
-			idx.settle(addr, a, lateFrom)
+	idx.lapse(now.UnixMicro())
+	return nil
+}
+
+// reset empties the index before a full read.
+func (idx *OpenIndex) reset() {
+	idx.sessions, idx.addrs, idx.zero = map[string]openSession{}, map[string]*openAddress{}, map[string]struct{}{}
+	idx.buckets = make([][]*openAddress, 1<<shareBits)
+	idx.hot, idx.lapses = map[string]int{}, nil
+	idx.pending, idx.due = nil, map[string]struct{}{}
+}
+
+// lapse drops the expired sessions whose late window has passed by now
+// (unix µs).
+func (idx *OpenIndex) lapse(now int64) {
+	for len(idx.lapses) > 0 && idx.lapses[0].key <= now {
+		l := idx.lapses.pop()
+		if e, ok := idx.sessions[l.id]; ok && e.status == codeExpired && e.expires+idx.late == l.key {
+			idx.drop(l.id, e, "")
 		}
 	}
-	return nil
 }
 
 // statusCode packs the statuses the index tells apart into a byte.
@@ -187,63 +234,91 @@ func (e openSession) watched(lateFrom int64) bool {
 
 // put stores (or, when not watched, drops) session id.
 func (idx *OpenIndex) put(id, addr string, e openSession, watched bool) {
-	if old, ok := idx.sessions[id]; ok {
-		if a := idx.addrs[old.addr]; a != nil {
-			delete(a.ids, id)
-			// Only losing the oldest start (or the last member) changes
-			// the aggregates; an early lapse just settles sooner.
-			a.dirty = a.dirty || old.start <= a.minStart || len(a.ids) == 0
+	old, had := idx.sessions[id]
+	if had {
+		keep := ""
+		if watched {
+			keep = addr
 		}
-		delete(idx.sessions, id)
-		delete(idx.zero, id)
+		idx.drop(id, old, keep)
 	}
 	if !watched {
 		return
 	}
 	a := idx.addrs[addr]
 	if a == nil {
-		a = &openAddress{addr: addr, ids: map[string]struct{}{}, minStart: e.start, hash: addressHash(addr)}
+		a = &openAddress{addr: addr, ids: map[string]struct{}{}, hash: addressHash(addr)}
+		b := a.hash >> (32 - shareBits)
+		a.pos = len(idx.buckets[b])
+		idx.buckets[b] = append(idx.buckets[b], a)
 		idx.addrs[addr] = a
 	}
 	e.addr = a.addr // one copy of the address for all its sessions
 	a.ids[id] = struct{}{}
-	if e.start >= 0 && (a.minStart < 0 || e.start < a.minStart) {
-		a.minStart = e.start
-	}
-	if e.status == codeExpired && (a.lapse == 0 || e.expires+idx.late < a.lapse) {
-		a.lapse = e.expires + idx.late
-	}
 	idx.sessions[id] = e
+	if e.start >= 0 && (!had || old.start != e.start || old.addr != a.addr) {
+		a.starts.push(idEntry{key: e.start, id: id})
+		if len(a.starts) > 2*len(a.ids)+8 { // mostly stale: rebuild
+			a.starts = a.starts.compact(func(x idEntry) bool { return idx.startOf(a, x.id) == x.key })
+		}
+	}
+	if e.holdsCredit() {
+		idx.hot[a.addr]++
+	}
+	if e.status == codeExpired && (!had || old.status != codeExpired || old.expires != e.expires) {
+		idx.lapses.push(idEntry{key: e.expires + idx.late, id: id})
+	}
+	if idx.dueOn && e.status == codePending && (!had || old.status != codePending || old.expires != e.expires) {
+		idx.pending.push(idEntry{key: e.expires, id: id})
+	}
 	if e.start == 0 {
 		idx.zero[id] = struct{}{}
 	}
 }
 
-// settle recomputes an address's aggregates, dropping expired members whose
-// late window has passed and the address once none is left.
-func (idx *OpenIndex) settle(addr string, a *openAddress, lateFrom int64) {
-	a.minStart, a.lapse, a.dirty = -1, 0, false
-	for id := range a.ids {
-		e := idx.sessions[id]
-		if !e.watched(lateFrom) {
-			delete(a.ids, id)
-			delete(idx.sessions, id)
-			delete(idx.zero, id)
-			continue
-		}
-		if e.start >= 0 && (a.minStart < 0 || e.start < a.minStart) {
-			a.minStart = e.start
-		}
-		if e.status == codeExpired {
-			// It leaves the window when the late window has passed its expiry.
-			if at := e.expires + idx.late; a.lapse == 0 || at < a.lapse {
-				a.lapse = at
-			}
+// drop removes session id (held as old), and its address once it has no
+// other member, unless that address is keep (put is re-adding it there).
+// Heap entries naming it go stale; they are skipped when read.
+func (idx *OpenIndex) drop(id string, old openSession, keep string) {
+	delete(idx.sessions, id)
+	delete(idx.zero, id)
+	a := idx.addrs[old.addr]
+	if a == nil {
+		return
+	}
+	delete(a.ids, id)
+	if old.holdsCredit() {
+		if idx.hot[a.addr]--; idx.hot[a.addr] <= 0 {
+			delete(idx.hot, a.addr)
 		}
 	}
-	if len(a.ids) == 0 {
-		delete(idx.addrs, addr)
+	if len(a.ids) == 0 && a.addr != keep {
+		b := a.hash >> (32 - shareBits)
+		last := idx.buckets[b][len(idx.buckets[b])-1]
+		idx.buckets[b][a.pos], last.pos = last, a.pos
+		idx.buckets[b] = idx.buckets[b][:len(idx.buckets[b])-1]
+		delete(idx.addrs, a.addr)
 	}
+}
+
+// startOf is member id's start if it is still a member of a, else -1.
+func (idx *OpenIndex) startOf(a *openAddress, id string) int64 {
+	if _, ok := a.ids[id]; !ok {
+		return -1
+	}
+	return idx.sessions[id].start
+}
+
+// minStart is a's oldest member start (-1: no member has one), popping
+// the stale entries above it.
+func (idx *OpenIndex) minStart(a *openAddress) int64 {
+	for len(a.starts) > 0 {
+		if top := a.starts[0]; idx.startOf(a, top.id) == top.key {
+			return top.key
+		}
+		a.starts.pop()
+	}
+	return -1
 }
 
 // Len is the number of sessions held.
@@ -288,7 +363,7 @@ func (s *Store) backfillIndexed(ctx context.Context, idx *OpenIndex, virtualDaa 
 		idx.sessions[id] = e
 		delete(idx.zero, id)
 		if a := idx.addrs[e.addr]; a != nil {
-			idx.settle(e.addr, a, s.clock().Add(-s.lateWindow).UnixMicro())
+			a.starts.push(idEntry{key: v, id: id})
 		}
 	}
 	return nil
@@ -308,15 +383,31 @@ func (s *Store) backfillIndexed(ctx context.Context, idx *OpenIndex, virtualDaa 
 // about dueWithin before their lifetime ends, not the sessions open.
 func (s *Store) KaspaHotFrom(idx *OpenIndex, dueWithin time.Duration) map[string]bool {
 	due := s.clock().Add(dueWithin).UnixMicro()
-	hot := map[string]bool{}
-	for _, e := range idx.sessions {
-		switch {
-		case e.paid, e.status == codeConfirming, e.status == codeUnderpaid, e.status == codeOther:
-		case e.status == codePending && e.expires <= due:
-		default:
-			continue
+	if !idx.dueOn {
+		idx.dueOn = true
+		for id, e := range idx.sessions {
+			if e.status == codePending {
+				idx.pending.push(idEntry{key: e.expires, id: id})
+			}
 		}
-		hot[e.addr] = true
+	}
+	for len(idx.pending) > 0 && idx.pending[0].key <= due {
+		p := idx.pending.pop()
+		if e, ok := idx.sessions[p.id]; ok && e.status == codePending && e.expires == p.key {
+			idx.due[p.id] = struct{}{}
+		}
+	}
+	hot := make(map[string]bool, len(idx.hot)+len(idx.due))
+	for addr := range idx.hot {
+		hot[addr] = true
+	}
+	for id := range idx.due {
+		switch e, ok := idx.sessions[id]; {
+		case !ok || e.status != codePending:
+			delete(idx.due, id) // paid, expired or gone: no longer due
+		case e.expires <= due:
+			hot[e.addr] = true
+		}
 	}
 	return hot
 }
@@ -327,7 +418,7 @@ func (s *Store) KaspaHotFrom(idx *OpenIndex, dueWithin time.Duration) map[string
 // window), oldest first.
 func (s *Store) KaspaReconcileTargetsFrom(idx *OpenIndex, limit int) []ReconcileTarget {
 	lateFrom := s.clock().Add(-s.lateWindow).UnixMicro()
-	since := map[string]int64{}
+	since := make(map[string]int64, len(idx.addrs))
 	for _, e := range idx.sessions {
 		switch {
 		case e.status == codePending, e.status == codeUnderpaid:
@@ -339,18 +430,24 @@ func (s *Store) KaspaReconcileTargetsFrom(idx *OpenIndex, limit int) []Reconcile
 			since[e.addr] = e.created
 		}
 	}
-	out := make([]ReconcileTarget, 0, len(since))
-	for addr, at := range since {
-		out = append(out, ReconcileTarget{Address: addr, Since: time.UnixMicro(at).UTC()})
+	// Sorted on the µs integers; only the limit oldest become times.
+	type target struct {
+		at   int64
+		addr string
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].Since.Equal(out[j].Since) {
-			return out[i].Since.Before(out[j].Since)
+	ts := make([]target, 0, len(since))
+	for addr, at := range since {
+		ts = append(ts, target{at, addr})
+	}
+	slices.SortFunc(ts, func(x, y target) int {
+		if c := cmp.Compare(x.at, y.at); c != 0 {
+			return c
 		}
-		return out[i].Address < out[j].Address
+		return strings.Compare(x.addr, y.addr)
 	})
-	if len(out) > limit {
-		out = out[:limit]
+	out := make([]ReconcileTarget, min(len(ts), limit))
+	for i := range out {
+		out[i] = ReconcileTarget{Address: ts[i].addr, Since: time.UnixMicro(ts[i].at).UTC()}
 	}
 	return out
 }
@@ -362,11 +459,73 @@ func (idx *OpenIndex) receivers() ([]string, int64) {
 	oldest := int64(0)
 	for addr, a := range idx.addrs {
 		// As readReceivers: an address whose sessions have no start counts 0.
-		if m := max(a.minStart, 0); len(out) == 0 || m < oldest {
+		if m := max(idx.minStart(a), 0); len(out) == 0 || m < oldest {
 			oldest = m
 		}
 		out = append(out, addr)
 	}
 	sort.Strings(out)
 	return out, oldest
+}
+
+// idEntry is a session id under a key (a start, an expiry, a lapse time).
+type idEntry struct {
+	key int64
+	id  string
+}
+
+// idHeap is a binary min-heap of idEntry by key. Entries are never removed
+// from the middle: their owners check them when they reach the top.
+type idHeap []idEntry
+
+func (h *idHeap) push(x idEntry) {
+	*h = append(*h, x)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if s[p].key <= s[i].key {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *idHeap) pop() idEntry {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = idEntry{} // let the id go
+	s = s[:n]
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && s[c+1].key < s[c].key {
+			c++
+		}
+		if s[i].key <= s[c].key {
+			break
+		}
+		s[i], s[c] = s[c], s[i]
+		i = c
+	}
+	*h = s
+	return top
+}
+
+// compact keeps the entries live reports true for, one per id, in a new
+// heap.
+func (h idHeap) compact(live func(idEntry) bool) idHeap {
+	var out idHeap
+	seen := make(map[string]struct{}, len(h)/2)
+	for _, x := range h {
+		if _, dup := seen[x.id]; !dup && live(x) {
+			seen[x.id] = struct{}{}
+			out.push(x)
+		}
+	}
+	return out
 }

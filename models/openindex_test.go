@@ -61,3 +61,50 @@ func TestOpenIndexIncrementalWindow(t *testing.T) {
 		t.Errorf("the index holds %d sessions, want the 5 opened", idx.Len())
 	}
 }
+
+// TestOpenIndexLapses: expired sessions leave the index when their late
+// window passes, one by one, on a shared address (its oldest start moves
+// to the next member) and on addresses of their own (the address goes).
+// observe checks the index against the payments table every cycle.
+func TestOpenIndexLapses(t *testing.T) {
+	f := newFixture(t)
+	step := func(d time.Duration) {
+		f.clock.Add(d)
+		f.daa += uint64(d/time.Second) * 10
+	}
+	var shared []*models.Payment
+	for range 3 {
+		shared = append(shared, f.session())
+		step(10 * time.Minute)
+		f.observe() // the next session starts at a later score
+	}
+	withKpub(t, f)
+	own := []*models.Payment{f.session(), f.session()}
+	f.observe()
+	step(31 * time.Minute) // every session is past its 30 minutes
+	f.observe()            // the expirer decides on an observation made after the deadlines
+	if n, err := f.s.ExpireDue(f.ctx, 10); err != nil || n != 5 {
+		t.Fatalf("expired %d, want 5 (%v)", n, err)
+	}
+	f.observe()
+	if got := f.idx.Len(); got != 5 {
+		t.Fatalf("inside the late window the index holds %d sessions, want 5", got)
+	}
+	// The first shared session expired 31 minutes ago and the kpub ones
+	// 1 minute ago: one by one, the late window passes them.
+	step(24*time.Hour - 31*time.Minute + time.Second)
+	for i, want := range []int{4, 3, 2, 0} {
+		f.observe() // compares the index with the table
+		if got := f.idx.Len(); got != want {
+			t.Fatalf("after %d lapses the index holds %d sessions, want %d", i+1, got, want)
+		}
+		if i < 2 {
+			step(10 * time.Minute)
+		} else {
+			step(2 * time.Hour)
+		}
+	}
+	if own[0].PayAddress == shared[0].PayAddress || shared[0].StartDaaScore == shared[1].StartDaaScore {
+		t.Fatalf("want the kpub sessions on their own addresses, the shared ones at different starts: %+v %+v", own[0], shared[:2])
+	}
+}

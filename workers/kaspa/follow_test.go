@@ -88,8 +88,10 @@ func TestFollowerPollsWhatTheChainPaid(t *testing.T) {
 	if res.NewTransfers != len(paid) || res.Matched != len(paid) {
 		t.Fatalf("the cycle after %d payments: %+v (calls %v)", len(paid), res, calls)
 	}
-	if calls[utxoRoute] != 1 {
-		t.Fatalf("%v: the paid addresses and the sweep fit one body", calls)
+	// Ten paid addresses and the sweep's half body (give or take the
+	// spread of its hash range) take two bodies at most; a full poll, ten.
+	if calls[utxoRoute] > 2 {
+		t.Fatalf("%v: the paid addresses and the sweep take at most two bodies", calls)
 	}
 	// Paid, they are polled every cycle until confirmed, long after the
 	// chain follower stopped naming them: 1,000 blocks in steps the
