@@ -80,10 +80,11 @@ func (e openSession) holdsCredit() bool {
 }
 
 // openAddress is one watched address and its sessions. Its oldest start is
-// the top of starts, a heap of its members' starts whose entries are
-// checked when read (a member gone or re-started leaves a stale entry), so
-// no change costs a pass over an address's sessions: one merchant on one
-// address may hold most of the open sessions.
+// its only member's or, once it has had two, the top of starts, a heap of
+// its members' starts whose entries are checked when read (a member gone
+// or re-started leaves a stale entry), so no change costs a pass over an
+// address's sessions: one merchant on one address may hold most of the
+// open sessions.
 type openAddress struct {
 	addr   string
 	ids    map[string]struct{}
@@ -256,11 +257,18 @@ func (idx *OpenIndex) put(id, addr string, e openSession, watched bool) {
 	e.addr = a.addr // one copy of the address for all its sessions
 	a.ids[id] = struct{}{}
 	idx.sessions[id] = e
-	if e.start >= 0 && (!had || old.start != e.start || old.addr != a.addr) {
-		a.starts.push(idEntry{key: e.start, id: id})
-		if len(a.starts) > 2*len(a.ids)+8 { // mostly stale: rebuild
-			a.starts = a.starts.compact(func(x idEntry) bool { return idx.startOf(a, x.id) == x.key })
+	switch {
+	case a.starts == nil && len(a.ids) > 1:
+		// A second member: a heap from now on (most addresses, a kpub
+		// session's own, never need one).
+		a.starts = make(idHeap, 0, 2)
+		for mid := range a.ids {
+			if st := idx.sessions[mid].start; st >= 0 {
+				a.starts.push(idEntry{key: st, id: mid})
+			}
 		}
+	case a.starts != nil && e.start >= 0 && (!had || old.start != e.start):
+		idx.pushStart(a, id, e.start)
 	}
 	if e.holdsCredit() {
 		idx.hot[a.addr]++
@@ -309,9 +317,27 @@ func (idx *OpenIndex) startOf(a *openAddress, id string) int64 {
 	return idx.sessions[id].start
 }
 
+// pushStart records member id's new start in a's heap, rebuilding the heap
+// when it is mostly stale entries.
+func (idx *OpenIndex) pushStart(a *openAddress, id string, start int64) {
+	if a.starts == nil {
+		return // one member: read directly
+	}
+	a.starts.push(idEntry{key: start, id: id})
+	if len(a.starts) > 2*len(a.ids)+8 {
+		a.starts = a.starts.compact(func(x idEntry) bool { return idx.startOf(a, x.id) == x.key })
+	}
+}
+
 // minStart is a's oldest member start (-1: no member has one), popping
 // the stale entries above it.
 func (idx *OpenIndex) minStart(a *openAddress) int64 {
+	if a.starts == nil { // its only member's
+		for id := range a.ids {
+			return max(idx.sessions[id].start, -1)
+		}
+		return -1
+	}
 	for len(a.starts) > 0 {
 		if top := a.starts[0]; idx.startOf(a, top.id) == top.key {
 			return top.key
@@ -363,7 +389,7 @@ func (s *Store) backfillIndexed(ctx context.Context, idx *OpenIndex, virtualDaa 
 		idx.sessions[id] = e
 		delete(idx.zero, id)
 		if a := idx.addrs[e.addr]; a != nil {
-			a.starts.push(idEntry{key: v, id: id})
+			idx.pushStart(a, id, v)
 		}
 	}
 	return nil
@@ -519,7 +545,7 @@ func (h *idHeap) pop() idEntry {
 // compact keeps the entries live reports true for, one per id, in a new
 // heap.
 func (h idHeap) compact(live func(idEntry) bool) idHeap {
-	var out idHeap
+	out := make(idHeap, 0, len(h)/2)
 	seen := make(map[string]struct{}, len(h)/2)
 	for _, x := range h {
 		if _, dup := seen[x.id]; !dup && live(x) {

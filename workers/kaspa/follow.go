@@ -48,6 +48,11 @@ const (
 	// hotDue is how close to its deadline a pending session's address is
 	// polled directly (models.KaspaHotFrom).
 	hotDue = 60 * time.Second
+	// followMinBodies is how many UTXO request bodies the watched
+	// addresses must take before following pays: a following cycle asks
+	// for the sink's blue score, two or three windows and about one body,
+	// five or six calls, where a full poll asks for one per body.
+	followMinBodies = 4
 )
 
 // follower is the watcher's position on the virtual chain. Only the
@@ -127,7 +132,7 @@ func (f *follower) fail(err error) {
 }
 
 // toPoll chooses the addresses to ask the UTXOs of: every watched one or,
-// when they take more than one request body and the follower watched
+// when they take more than followMinBodies request bodies and the follower watched
 // without a gap, the hot ones, those of credits to check, those the chain
 // paid, and the sweep's share: half a body's worth of the watched
 // addresses, a different share each cycle (KaspaWatch.Share), so every
@@ -137,7 +142,7 @@ func (f *follower) fail(err error) {
 // the follower (0 if none was read).
 func (w *Watcher) toPoll(ctx context.Context, watch *models.KaspaWatch, checks []models.CreditCheck) (addrs []string, polled map[string]bool, sink uint64, err error) {
 	per := w.Client.AddressesPerBody(longestAddress)
-	if !w.Follow || watch.Len() <= per || w.follow.paused() {
+	if !w.Follow || watch.Len() <= followMinBodies*per || w.follow.paused() {
 		return watch.All(), nil, 0, nil
 	}
 	if sink, err = w.Client.SinkBlueScore(ctx); err != nil {

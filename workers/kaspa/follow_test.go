@@ -22,7 +22,8 @@ const (
 
 // followHarness is a harness whose watcher follows the chain, with a server
 // capped at 1,000 bytes a request (13 addresses) and n sessions on their
-// own addresses: more than one request body, so the follower is used.
+// own addresses: more than followMinBodies request bodies, so the follower
+// is used.
 func followHarness(t *testing.T, n int, storeOpts ...func(*models.StoreOptions)) (h *harness, addrs []string, amts []int64) {
 	t.Helper()
 	h = newHarness(t, storeOpts...)
@@ -109,6 +110,23 @@ func TestFollowerPollsWhatTheChainPaid(t *testing.T) {
 	}
 	if confirmed != len(paid) {
 		t.Fatalf("1,000 blocks later: %d confirmed, want %d", confirmed, len(paid))
+	}
+}
+
+// TestFollowerWaitsForFourBodies: up to four request bodies of
+// watched addresses, a following cycle's calls (the sink's blue score, two
+// or three windows, a body) would be no fewer than a full poll's, so the
+// watcher polls every address and never reads the chain.
+func TestFollowerWaitsForFourBodies(t *testing.T) {
+	h, addrs, _ := followHarness(t, 40)
+	bodies := len(h.client.UTXOBatches(addrs))
+	if bodies < 3 || bodies > 4 {
+		t.Fatalf("40 addresses in %d bodies, want 3 or 4", bodies)
+	}
+	for i := range 3 {
+		if _, calls := h.cycleCalls(); calls[utxoRoute] != bodies || calls[chainRoute] != 0 {
+			t.Fatalf("cycle %d: %v, want %d UTXO requests and no chain read", i+1, calls, bodies)
+		}
 	}
 }
 

@@ -17,8 +17,8 @@ import (
 // /info/blockdag call and one POST /addresses/utxos per body of up to
 // the server's body cap of watched addresses (Client.UTXOBatches: about
 // 2,600 addresses; up to utxoBatchesInFlight of them at once), whatever the
-// number of customer polls. Past one body, with Follow, it reads what the
-// chain accepted instead (follow.go) and polls only the addresses it must,
+// number of customer polls. Past followMinBodies bodies, with Follow, it
+// reads what the chain accepted instead (follow.go) and polls only the addresses it must,
 // so its calls stop growing with the sessions open. Then it makes a
 // bounded number of transaction lookups that check credits of unconfirmed payments missing from the UTXO answer (spent,
 // or taken back by the chain), a bounded number for sender details and,
