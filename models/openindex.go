@@ -58,17 +58,18 @@ type OpenIndex struct {
 	lastFull time.Time
 	read     int // rows the last read returned (tests)
 	loaded   bool
-	late     int64 // the store's late window, µs
+	late     int64  // the store's late window, µs
+	pass     uint32 // KaspaReconcileTargetsFrom's passes (openAddress.mark)
 }
 
 // openSession is what the index keeps per session: little, as it is held
 // for every open one.
 type openSession struct {
-	addr    string // shared with the openAddress key
-	start   int64  // start DAA score (Kaspa) or start block (EVM); -1: none
-	created int64  // unix µs
-	expires int64  // unix µs
-	updated int64  // unix µs: a row read again unchanged is skipped
+	a       *openAddress // its address, shared by its sessions
+	start   int64        // start DAA score (Kaspa) or start block (EVM); -1: none
+	created int64        // unix µs
+	expires int64        // unix µs
+	updated int64        // unix µs: a row read again unchanged is skipped
 	status  statusCode
 	paid    bool // tx_id set
 }
@@ -91,6 +92,10 @@ type openAddress struct {
 	starts idHeap
 	hash   uint32 // addressHash, for KaspaWatch.Share
 	pos    int    // in its bucket
+	// since is KaspaReconcileTargetsFrom's scratch: the oldest waiting
+	// member's creation, valid when mark is the index's current pass.
+	since int64
+	mark  uint32
 }
 
 // shareBits is how many top bits of an address's hash pick its bucket.
@@ -254,7 +259,7 @@ func (idx *OpenIndex) put(id, addr string, e openSession, watched bool) {
 		idx.buckets[b] = append(idx.buckets[b], a)
 		idx.addrs[addr] = a
 	}
-	e.addr = a.addr // one copy of the address for all its sessions
+	e.a = a
 	a.ids[id] = struct{}{}
 	idx.sessions[id] = e
 	switch {
@@ -290,7 +295,7 @@ func (idx *OpenIndex) put(id, addr string, e openSession, watched bool) {
 func (idx *OpenIndex) drop(id string, old openSession, keep string) {
 	delete(idx.sessions, id)
 	delete(idx.zero, id)
-	a := idx.addrs[old.addr]
+	a := old.a
 	if a == nil {
 		return
 	}
@@ -388,7 +393,7 @@ func (s *Store) backfillIndexed(ctx context.Context, idx *OpenIndex, virtualDaa 
 		e.start = v
 		idx.sessions[id] = e
 		delete(idx.zero, id)
-		if a := idx.addrs[e.addr]; a != nil {
+		if a := e.a; a != nil {
 			idx.pushStart(a, id, v)
 		}
 	}
@@ -432,7 +437,7 @@ func (s *Store) KaspaHotFrom(idx *OpenIndex, dueWithin time.Duration) map[string
 		case !ok || e.status != codePending:
 			delete(idx.due, id) // paid, expired or gone: no longer due
 		case e.expires <= due:
-			hot[e.addr] = true
+			hot[e.a.addr] = true
 		}
 	}
 	return hot
@@ -444,7 +449,10 @@ func (s *Store) KaspaHotFrom(idx *OpenIndex, dueWithin time.Duration) map[string
 // window), oldest first.
 func (s *Store) KaspaReconcileTargetsFrom(idx *OpenIndex, limit int) []ReconcileTarget {
 	lateFrom := s.clock().Add(-s.lateWindow).UnixMicro()
-	since := make(map[string]int64, len(idx.addrs))
+	// Each session reaches its address through its pointer: no map of
+	// every waiting address is built, and none is hashed.
+	idx.pass++
+	var ts []*openAddress
 	for _, e := range idx.sessions {
 		switch {
 		case e.status == codePending, e.status == codeUnderpaid:
@@ -452,28 +460,23 @@ func (s *Store) KaspaReconcileTargetsFrom(idx *OpenIndex, limit int) []Reconcile
 		default:
 			continue
 		}
-		if at, ok := since[e.addr]; !ok || e.created < at {
-			since[e.addr] = e.created
+		switch a := e.a; {
+		case a.mark != idx.pass:
+			a.mark, a.since = idx.pass, e.created
+			ts = append(ts, a)
+		case e.created < a.since:
+			a.since = e.created
 		}
 	}
-	// Sorted on the µs integers; only the limit oldest become times.
-	type target struct {
-		at   int64
-		addr string
-	}
-	ts := make([]target, 0, len(since))
-	for addr, at := range since {
-		ts = append(ts, target{at, addr})
-	}
-	slices.SortFunc(ts, func(x, y target) int {
-		if c := cmp.Compare(x.at, y.at); c != 0 {
+	slices.SortFunc(ts, func(x, y *openAddress) int {
+		if c := cmp.Compare(x.since, y.since); c != 0 {
 			return c
 		}
 		return strings.Compare(x.addr, y.addr)
 	})
 	out := make([]ReconcileTarget, min(len(ts), limit))
 	for i := range out {
-		out[i] = ReconcileTarget{Address: ts[i].addr, Since: time.UnixMicro(ts[i].at).UTC()}
+		out[i] = ReconcileTarget{Address: ts[i].addr, Since: time.UnixMicro(ts[i].since).UTC()}
 	}
 	return out
 }

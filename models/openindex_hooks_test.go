@@ -12,7 +12,7 @@ func (s *Store) KaspaHotScan(idx *OpenIndex, dueWithin time.Duration) map[string
 	hot := map[string]bool{}
 	for _, e := range idx.sessions {
 		if e.holdsCredit() || e.status == codePending && e.expires <= due {
-			hot[e.addr] = true
+			hot[e.a.addr] = true
 		}
 	}
 	return hot
