@@ -27,8 +27,9 @@ import (
 //     poll is one POST /addresses/utxos per body the server's cap allows (about
 //     2,600 addresses, kaspa.Client.UTXOBatches);
 //   - per-payment-address/follow: the same, with the chain follower on
-//     (kaspa.Watcher.Follow, TILL_KASPA_FOLLOW): past one request body
-//     only the addresses it must are polled;
+//     (kaspa.Watcher.Follow, TILL_KASPA_FOLLOW), at 30,000 open only: the
+//     follower waits for more than four request bodies (about 10,400
+//     addresses), then only the addresses it must are polled;
 //   - single-address/confirming=1000: 1,000 of the sessions were paid and are
 //     confirming while the chain moves one block per cycle (the work of a
 //     busy shop: depth updates and sender lookups).
@@ -36,11 +37,15 @@ import (
 // reconcile-calls is what a cycle that also reconciles spent coins makes
 // (`till serve` does so every 15th cycle, up to 10 history reads).
 func BenchmarkWatcherCycle(b *testing.B) {
-	for _, open := range []int{100, 10_000} {
+	for _, open := range []int{100, 10_000, 30_000} {
 		b.Run("open="+strconv.Itoa(open), func(b *testing.B) {
+			if open == 30_000 {
+				b.Run("per-payment-address", func(b *testing.B) { benchCycle(b, open, true, 0) })
+				b.Run("per-payment-address/follow", func(b *testing.B) { benchCycle(b, open, true, 0, true) })
+				return
+			}
 			b.Run("single-address", func(b *testing.B) { benchCycle(b, open, false, 0) })
 			b.Run("per-payment-address", func(b *testing.B) { benchCycle(b, open, true, 0) })
-			b.Run("per-payment-address/follow", func(b *testing.B) { benchCycle(b, open, true, 0, true) })
 			if open == 10_000 {
 				b.Run("single-address/confirming=1000", func(b *testing.B) { benchCycle(b, open, false, 1000) })
 			}
