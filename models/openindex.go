@@ -2,6 +2,7 @@ package models
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"fmt"
 	"slices"
@@ -503,47 +504,27 @@ type idEntry struct {
 	id  string
 }
 
-// idHeap is a binary min-heap of idEntry by key. Entries are never removed
-// from the middle: their owners check them when they reach the top.
+// idHeap is a min-heap of idEntry by key (container/heap). Entries are
+// never removed from the middle: their owners check them when they reach
+// the top.
 type idHeap []idEntry
 
-func (h *idHeap) push(x idEntry) {
-	*h = append(*h, x)
+func (h idHeap) Len() int           { return len(h) }
+func (h idHeap) Less(i, j int) bool { return h[i].key < h[j].key }
+func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+
+// Push and Pop are container/heap's; callers use push and pop.
+func (h *idHeap) Push(x any) { *h = append(*h, x.(idEntry)) }
+func (h *idHeap) Pop() any {
 	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if s[p].key <= s[i].key {
-			break
-		}
-		s[p], s[i] = s[i], s[p]
-		i = p
-	}
+	x := s[len(s)-1]
+	s[len(s)-1] = idEntry{} // let the id go
+	*h = s[:len(s)-1]
+	return x
 }
 
-func (h *idHeap) pop() idEntry {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s[n] = idEntry{} // let the id go
-	s = s[:n]
-	for i := 0; ; {
-		c := 2*i + 1
-		if c >= n {
-			break
-		}
-		if c+1 < n && s[c+1].key < s[c].key {
-			c++
-		}
-		if s[i].key <= s[c].key {
-			break
-		}
-		s[i], s[c] = s[c], s[i]
-		i = c
-	}
-	*h = s
-	return top
-}
+func (h *idHeap) push(x idEntry) { heap.Push(h, x) }
+func (h *idHeap) pop() idEntry   { return heap.Pop(h).(idEntry) }
 
 // compact keeps the entries live reports true for, one per id, in a new
 // heap.
@@ -553,8 +534,9 @@ func (h idHeap) compact(live func(idEntry) bool) idHeap {
 	for _, x := range h {
 		if _, dup := seen[x.id]; !dup && live(x) {
 			seen[x.id] = struct{}{}
-			out.push(x)
+			out = append(out, x)
 		}
 	}
+	heap.Init(&out)
 	return out
 }

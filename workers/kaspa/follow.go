@@ -132,9 +132,9 @@ func (f *follower) fail(err error) {
 }
 
 // toPoll chooses the addresses to ask the UTXOs of: every watched one or,
-// when they take more than followMinBodies request bodies and the follower watched
-// without a gap, the hot ones, those of credits to check, those the chain
-// paid, and the sweep's share: half a body's worth of the watched
+// when they take more than followMinBodies request bodies and the follower
+// watched without a gap, the hot ones, those of credits to check, those the
+// chain paid, and the sweep's share: half a body's worth of the watched
 // addresses, a different share each cycle (KaspaWatch.Share), so every
 // address is polled within about twice as many cycles as it takes bodies.
 // Nothing here reads every watched address, except a full poll. polled is
