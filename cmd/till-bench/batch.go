@@ -13,24 +13,36 @@ import (
 
 // RunBatched is Run with the rows committed in batches, as Till's writer
 // commits new sessions (models/groupcommit.go, pgbatch.go): each client
-// queues its row and waits; committers (SQLite: one, the single writer;
-// Postgres: batchesInFlight) take whatever is queued, up to maxBatch
-// rows, and commit them together (SQLite: one transaction; Postgres: one
-// pgx batch, one round trip). Plain inserts, no conditions: a failed
-// batch fails each of its rows.
+// queues its row and waits for a batcher's committer. Plain inserts, no
+// conditions: a failed batch fails each of its rows.
 func (in *inserter) RunBatched(clients int, mode insertMode, next func() bool) Result {
-	queue := make(chan batchReq, maxBatch)
+	b := in.startBatcher(mode)
+	defer b.stop()
+	return in.run(clients, next, func(n int64) error { return b.insert(in.row(n)) })
+}
+
+// batcher commits queued rows in batches: committers (SQLite: one, the
+// single writer; Postgres: batchesInFlight) take whatever is queued, up
+// to maxBatch rows, and commit them together (commitBatch). RunBatched
+// and the HTTP + session-row ceiling's batched route queue through it.
+type batcher struct {
+	queue chan batchReq
+	wg    sync.WaitGroup
+}
+
+// startBatcher starts in's committers, sending in mode.
+func (in *inserter) startBatcher(mode insertMode) *batcher {
+	b := &batcher{queue: make(chan batchReq, maxBatch)}
 	committers := 1
 	if in.postgres {
 		committers = batchesInFlight
 	}
-	var wg sync.WaitGroup
 	for range committers {
-		wg.Add(1)
+		b.wg.Add(1)
 		go func() {
-			defer wg.Done()
-			for first := range queue {
-				batch := takeQueued(queue, first)
+			defer b.wg.Done()
+			for first := range b.queue {
+				batch := takeQueued(b.queue, first)
 				err := in.commitBatch(context.Background(), mode, batch)
 				for _, r := range batch {
 					r.done <- err
@@ -38,15 +50,21 @@ func (in *inserter) RunBatched(clients int, mode insertMode, next func() bool) R
 			}
 		}()
 	}
-	defer func() {
-		close(queue)
-		wg.Wait()
-	}()
-	return in.run(clients, next, func(n int64) error {
-		r := batchReq{n: n, done: make(chan error, 1)}
-		queue <- r
-		return <-r.done
-	})
+	return b
+}
+
+// insert queues row and waits until its batch is committed.
+func (b *batcher) insert(row []any) error {
+	r := batchReq{row: row, done: make(chan error, 1)}
+	b.queue <- r
+	return <-r.done
+}
+
+// stop lets the committers finish what is queued and end; no insert may
+// follow.
+func (b *batcher) stop() {
+	close(b.queue)
+	b.wg.Wait()
 }
 
 // maxBatch and batchesInFlight are Till's bounds on a batch of session
@@ -57,9 +75,9 @@ const (
 	batchesInFlight = 8
 )
 
-// batchReq is one queued row and where its outcome goes.
+// batchReq is one queued row's values and where its outcome goes.
 type batchReq struct {
-	n    int64
+	row  []any
 	done chan error // buffered: the committer never waits on a client
 }
 
@@ -87,7 +105,7 @@ func (in *inserter) commitBatch(ctx context.Context, mode insertMode, batch []ba
 	if !in.postgres {
 		return in.inTx(ctx, mode, func(tx *sql.Tx) error {
 			for _, r := range batch {
-				if err := in.exec(ctx, tx, mode, r.n); err != nil {
+				if err := in.exec(ctx, tx, mode, r.row); err != nil {
 					return err
 				}
 			}
@@ -106,7 +124,7 @@ func (in *inserter) commitBatch(ctx context.Context, mode insertMode, batch []ba
 		}
 		var b pgx.Batch
 		for _, r := range batch {
-			b.Queue(in.insert, in.row(r.n)...)
+			b.Queue(in.insert, r.row...)
 		}
 		br := sc.Conn().SendBatch(ctx, &b)
 		for range batch {

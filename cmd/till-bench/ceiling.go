@@ -51,17 +51,33 @@ func ceilingApp() *fiber.App {
 }
 
 // runCeilingHTTP serves ceilingApp on -addr until SIGINT or SIGTERM:
-// till-bench ceiling-http -addr 127.0.0.1:PORT.
+// till-bench ceiling-http -addr 127.0.0.1:PORT [-insert-db DBURL [-rows N]].
+// With -insert-db it also serves the HTTP + session-row ceiling
+// (rowCeiling) on a fresh database beside DBURL holding N past sessions.
 func runCeilingHTTP(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ceiling-http", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:3999", "listen address")
+	insertDB := fs.String("insert-db", "", "sqlite://PATH or postgres://…: also serve POST /sessions[/batched] on a fresh database beside it")
+	rows := fs.String("rows", "0", "past sessions in that database (k and M allowed)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	past, err := parseCount(*rows)
+	if err != nil {
+		return fmt.Errorf("ceiling-http: -rows: %w", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	app := ceilingApp()
+	if *insertDB != "" {
+		rc, err := openRowCeiling(ctx, *insertDB, past)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		rc.routes(app)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listen(*addr) }()
 	select {
@@ -94,6 +110,9 @@ type inserter struct {
 	insert   string
 	// row is the values of row number n, in the order of insert's columns.
 	row func(n int64) []any
+	// payment is row number n as Till's model (session-row ceilings only:
+	// the HTTP + session-row ceiling answers with it).
+	payment func(n int64) *models.Payment
 	// rows numbers the rows over all runs, so amounts stay distinct.
 	rows atomic.Int64
 	// Indexes is how many secondary indexes the target table has.
@@ -221,17 +240,17 @@ func (in *inserter) pool(mode insertMode) *sql.DB {
 	return in.db
 }
 
-// exec inserts row n inside tx, in mode.
-func (in *inserter) exec(ctx context.Context, tx *sql.Tx, mode insertMode, n int64) error {
+// exec inserts row's values inside tx, in mode.
+func (in *inserter) exec(ctx context.Context, tx *sql.Tx, mode insertMode, row []any) error {
 	if mode == prepared && in.stmt != nil {
 		// The transaction's copy of stmt reuses the statement prepared on
 		// the connection; closing the copy leaves that one prepared.
 		st := tx.StmtContext(ctx, in.stmt)
 		defer st.Close()
-		_, err := st.ExecContext(ctx, in.row(n)...)
+		_, err := st.ExecContext(ctx, row...)
 		return err
 	}
-	_, err := tx.ExecContext(ctx, in.insert, in.row(n)...)
+	_, err := tx.ExecContext(ctx, in.insert, row...)
 	return err
 }
 
@@ -240,11 +259,16 @@ func (in *inserter) exec(ctx context.Context, tx *sql.Tx, mode insertMode, n int
 // inserts take; a BEGIN and a COMMIT around it would add two, and so
 // understate the ceiling.
 func (in *inserter) insertOne(ctx context.Context, mode insertMode, n int64) error {
+	return in.insertRow(ctx, mode, in.row(n))
+}
+
+// insertRow is insertOne with the row's values given.
+func (in *inserter) insertRow(ctx context.Context, mode insertMode, row []any) error {
 	if mode == prepared && in.stmt != nil {
-		_, err := in.stmt.ExecContext(ctx, in.row(n)...)
+		_, err := in.stmt.ExecContext(ctx, row...)
 		return err
 	}
-	_, err := in.pool(mode).ExecContext(ctx, in.insert, in.row(n)...)
+	_, err := in.pool(mode).ExecContext(ctx, in.insert, row...)
 	return err
 }
 
@@ -311,22 +335,29 @@ func (in *inserter) run(clients int, next func() bool, insert func(n int64) erro
 // writes); openSessionInserter checks the table has no other.
 var sessionColumns, _ = models.PaymentRow(&models.Payment{})
 
-// sessionRow is row n as Till writes a new Kaspa single-address session
-// opened through the API on a 10 KAS link: pending, Till's own new id, the
-// link's price plus n sompi (distinct amounts on one address), the cached
-// rate and its US cents, the chain's DAA score, expiring in 30 minutes.
-func sessionRow(merchantID, linkID string, n int64) []any {
+// sessionPayment is session n as Till makes a new Kaspa single-address
+// session opened through the API on a 10 KAS link: pending, Till's own new
+// id, the link's price plus n sompi (distinct amounts on one address), the
+// cached rate and its US cents, the chain's DAA score, expiring in 30
+// minutes.
+func sessionPayment(merchantID, linkID string, n int64) *models.Payment {
 	now := models.Now()
 	rateAt := now.Add(-20 * time.Second)
 	price := int64(10 * sompiPerKAS)
 	cents := int64(84)
-	_, values := models.PaymentRow(&models.Payment{
+	return &models.Payment{
 		ID: models.NewPaymentID(), MerchantID: merchantID, LinkID: &linkID, Chain: models.ChainKaspa, Asset: "KAS",
 		PayAddress: suiteAddress, AmountExpected: price + n, PriceCurrency: "KAS", PriceAmount: price,
 		Rate: "0.0835", RateSource: "coingecko", RateAt: &rateAt, USDCents: &cents, Status: models.StatusPending,
 		RequiredConfirmations: 100, StartDaaScore: 90_000_000 + n, Metadata: "{}",
 		ExpiresAt: now.Add(30 * time.Minute), CreatedAt: now, UpdatedAt: now,
-	})
+	}
+}
+
+// sessionRow is sessionPayment's row as Till's own insert writes it
+// (models.PaymentRow), in sessionColumns' order.
+func sessionRow(p *models.Payment) []any {
+	_, values := models.PaymentRow(p)
 	return values
 }
 
@@ -354,7 +385,8 @@ func openSessionInserter(ctx context.Context, base, sibling string, noIndexes bo
 	if err != nil {
 		return nil, fmt.Errorf("session-row ceiling: %w", err)
 	}
-	in.row = func(n int64) []any { return sessionRow(merchantID, linkID, n) }
+	in.payment = func(n int64) *models.Payment { return sessionPayment(merchantID, linkID, n) }
+	in.row = func(n int64) []any { return sessionRow(in.payment(n)) }
 	in.URL = dbURL
 	if err := in.setUpSessionDB(ctx, merchantID, linkID, noIndexes, past); err != nil {
 		in.Close()

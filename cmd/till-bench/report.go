@@ -34,6 +34,11 @@ type row struct {
 	// run; HasBatch whether the runs measured it.
 	BatchRatio [3]float64
 	HasBatch   bool
+	// HTTPRowRatio is, for Till's own figures, the rate over the HTTP +
+	// session-row ceiling's at the same concurrency in the same run;
+	// HasHTTPRow whether the runs measured it.
+	HTTPRowRatio [3]float64
+	HasHTTPRow   bool
 	ChainCalls [3]float64 // per run
 	CPU        [3]float64 // µs per request; zeros when not measured
 	// The CPU budget, µs per request: the database server's (HasDB when
@@ -82,7 +87,7 @@ func ceilingKey(run int, ceiling string, clients int) string {
 // order they were first measured, dividing each by its ceiling of the
 // same run (and what is divided by the insert ceiling also by the
 // session-row one, when the run measured it, and Till's own figures by the
-// batched session-row one). Where a run measured a ceiling more than once
+// batched session-row and the HTTP + session-row ones). Where a run measured a ceiling more than once
 // (plain and prepared) the fastest is the ceiling.
 func summarize(ms []measurement) []row {
 	ceilings := map[string]float64{}
@@ -93,8 +98,8 @@ func summarize(ms []measurement) []row {
 	}
 	type acc struct {
 		row
-		rate, p50, p99, ratio, session, batch, calls, cpu []float64
-		db, gen, machine, idle                            []float64
+		rate, p50, p99, ratio, session, batch, httpRow, calls, cpu []float64
+		db, gen, machine, idle                                     []float64
 	}
 	var order []string
 	groups := map[string]*acc{}
@@ -132,8 +137,13 @@ func summarize(ms []measurement) []row {
 		if c, ok := ceilings[ceilingKey(m.Run, ceilSession, m.Clients)]; ok && m.Ceiling == ceilInsert && m.Provides != ceilSession {
 			a.session = append(a.session, ratio(m.Rate, c))
 		}
-		if c, ok := ceilings[ceilingKey(m.Run, ceilBatched, m.Clients)]; ok && m.Ceiling == ceilInsert && m.Provides == "" {
-			a.batch = append(a.batch, ratio(m.Rate, c))
+		if m.Ceiling == ceilInsert && m.Provides == "" {
+			if c, ok := ceilings[ceilingKey(m.Run, ceilBatched, m.Clients)]; ok {
+				a.batch = append(a.batch, ratio(m.Rate, c))
+			}
+			if c, ok := ceilings[ceilingKey(m.Run, ceilHTTPRow, m.Clients)]; ok {
+				a.httpRow = append(a.httpRow, ratio(m.Rate, c))
+			}
 		}
 		a.Errors += m.Errors
 		a.Runs++
@@ -144,6 +154,7 @@ func summarize(ms []measurement) []row {
 		a.Rate, a.P50, a.P99, a.Ratio, a.ChainCalls = spread(a.rate), spread(a.p50), spread(a.p99), spread(a.ratio), spread(a.calls)
 		a.SessionRatio, a.HasSession, a.CPU = spread(a.session), len(a.session) > 0, spread(a.cpu)
 		a.BatchRatio, a.HasBatch = spread(a.batch), len(a.batch) > 0
+		a.HTTPRowRatio, a.HasHTTPRow = spread(a.httpRow), len(a.httpRow) > 0
 		a.DBCPU, a.HasDB, a.GenCPU, a.MachineCPU = spread(a.db), len(a.db) > 0, spread(a.gen), spread(a.machine)
 		a.Idle, a.HasIdle = spread(a.idle), len(a.idle) > 0
 		rows = append(rows, a.row)
@@ -153,16 +164,16 @@ func summarize(ms []measurement) []row {
 
 // writeTable prints the rows as a Markdown table: medians with the
 // min–max spread over the runs. A ceiling divided by a higher one shows
-// that ratio; the next ratio columns are the session-row ceiling's and
-// the batched session-row ceiling's; then the CPU budget per request: the
+// that ratio; the next ratio columns are the session-row ceiling's, the
+// batched session-row ceiling's and the HTTP + session-row ceiling's; then the CPU budget per request: the
 // process doing the work, the database server, the generator, the whole
 // machine, and the machine's idle share ("–" where it does not apply or
 // was not measured). A note under the table says which ceiling each ratio
 // uses; a line per session workload sums its budget (writeBudget).
 func writeTable(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| workload | conns | req/s median (min–max) | p50 ms | p99 ms median (min–max) | × ceiling median (min–max) | × session-row ceiling | × batched session-row ceiling | chain calls/run | errors | CPU µs/op median (min–max) | DB µs/op | generator µs/op | machine µs/op | idle |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-	batched := false
+	fmt.Fprintln(w, "| workload | conns | req/s median (min–max) | p50 ms | p99 ms median (min–max) | × ceiling median (min–max) | × session-row ceiling | × batched session-row ceiling | × HTTP + session-row ceiling | chain calls/run | errors | CPU µs/op median (min–max) | DB µs/op | generator µs/op | machine µs/op | idle |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	batched, httpRow := false, false
 	for _, r := range rows {
 		ratio := "(ceiling)"
 		if r.Ceiling != "" {
@@ -176,13 +187,17 @@ func writeTable(w io.Writer, rows []row) {
 		if r.HasBatch {
 			batch, batched = fmt.Sprintf("%.2f× (%.2f–%.2f)", r.BatchRatio[1], r.BatchRatio[0], r.BatchRatio[2]), true
 		}
+		hr := "–"
+		if r.HasHTTPRow {
+			hr, httpRow = fmt.Sprintf("%.2f× (%.2f–%.2f)", r.HTTPRowRatio[1], r.HTTPRowRatio[0], r.HTTPRowRatio[2]), true
+		}
 		idle := "–"
 		if r.HasIdle {
 			idle = fmt.Sprintf("%.0f %%", 100*r.Idle[1])
 		}
-		fmt.Fprintf(w, "| %s | %d | %.0f (%.0f–%.0f) | %.2f | %.2f (%.2f–%.2f) | %s | %s | %s | %.0f | %d | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %d | %.0f (%.0f–%.0f) | %.2f | %.2f (%.2f–%.2f) | %s | %s | %s | %s | %.0f | %d | %s | %s | %s | %s | %s |\n",
 			r.Workload, r.Clients, r.Rate[1], r.Rate[0], r.Rate[2], r.P50[1], r.P99[1], r.P99[0], r.P99[2],
-			ratio, session, batch, r.ChainCalls[1], r.Errors, cpuCell(r.CPU, true), cpuCell(r.DBCPU, false),
+			ratio, session, batch, hr, r.ChainCalls[1], r.Errors, cpuCell(r.CPU, true), cpuCell(r.DBCPU, false),
 			cpuCell(r.GenCPU, false), cpuCell(r.MachineCPU, false), idle)
 	}
 	fmt.Fprintln(w, "\n× ceiling divides by the ceiling the cell names (http: the bare Fiber handler at 32 connections;"+
@@ -192,8 +207,12 @@ func writeTable(w io.Writer, rows []row) {
 		fmt.Fprintln(w, "× batched session-row ceiling: the same rows committed in batches as Till's writer does (SQLite: one writer,"+
 			" up to 64 a transaction; Postgres: pgx batches, up to 8 in flight).")
 	}
+	if httpRow {
+		fmt.Fprintln(w, "× HTTP + session-row ceiling: till-bench ceiling-http -insert-db at the same concurrency, the same bodies over real"+
+			" HTTP, Till's session row inserted prepared (one per statement, or batched as above: the faster of the two).")
+	}
 	fmt.Fprintln(w, "Where an insert ceiling ran plain and prepared, the faster of the two in each run is the ceiling.")
-	fmt.Fprintln(w, "CPU µs/op: the process doing the work (till serve; the bare handler; the generator for the insert ceilings);"+
+	fmt.Fprintln(w, "CPU µs/op: the process doing the work (till serve; the bare handler or the HTTP + session-row one; the generator for the insert ceilings);"+
 		" DB: the database server's processes (Postgres; SQLite runs inside Till); generator: the load generator;"+
 		" machine: every process on every core, other loads included; idle: the machine's idle share.")
 	writeBudget(w, rows)
@@ -446,19 +465,17 @@ func writeByRows(w io.Writer, recs []record) {
 			continue
 		}
 		summaries := make([]map[string]row, len(rows))
-		cell := "req/s (× ceiling)"
+		names := []string{"ceiling"}
 		for i, size := range rows {
 			summaries[i] = map[string]row{}
 			for _, r := range summarize(byKey[key{label, size}]) {
 				summaries[i][fmt.Sprintf("%s/%d", r.Workload, r.Clients)] = r
-				switch {
-				case r.HasBatch:
-					cell = "req/s (× ceiling / × session-row / × batched)"
-				case r.HasSession && !strings.Contains(cell, "batched"):
-					cell = "req/s (× ceiling / × session-row)"
+				if _, n := ratioCell(r); len(n) > len(names) {
+					names = n
 				}
 			}
 		}
+		cell := "req/s (× " + strings.Join(names, " / × ") + ")"
 		fmt.Fprintf(w, "\n### %s: session creation by past sessions in the database\n\n", label)
 		fmt.Fprintf(w, "| workload | conns | %s | rows=%s / rows=%s |\n", "rows="+strings.Join(rows, " "+cell+" | rows=")+" "+cell,
 			rows[len(rows)-1], rows[0])
@@ -470,19 +487,35 @@ func writeByRows(w io.Writer, recs []record) {
 			k := fmt.Sprintf("%s/%d", r0.Workload, r0.Clients)
 			cells := make([]string, len(rows))
 			for i := range rows {
-				r := summaries[i][k]
-				cells[i] = fmt.Sprintf("%.0f (%.2f×)", r.Rate[1], r.Ratio[1])
-				switch {
-				case r.HasBatch:
-					cells[i] = fmt.Sprintf("%.0f (%.2f× / %.2f× / %.2f×)", r.Rate[1], r.Ratio[1], r.SessionRatio[1], r.BatchRatio[1])
-				case r.HasSession:
-					cells[i] = fmt.Sprintf("%.0f (%.2f× / %.2f×)", r.Rate[1], r.Ratio[1], r.SessionRatio[1])
-				}
+				cells[i], _ = ratioCell(summaries[i][k])
 			}
 			last := summaries[len(rows)-1][k]
 			fmt.Fprintf(w, "| %s | %d | %s | %.2f× |\n", r0.Workload, r0.Clients, strings.Join(cells, " | "), ratio(last.Rate[1], r0.Rate[1]))
 		}
 	}
+}
+
+// ratioCell is r's median rate and ratios, "rate (x× / y× …)": to its
+// ceiling, then to the session-row, batched session-row and HTTP +
+// session-row ceilings where the runs measured them; names names each
+// ratio's ceiling, in the same order.
+func ratioCell(r row) (cell string, names []string) {
+	names = []string{"ceiling"}
+	parts := []string{fmt.Sprintf("%.2f×", r.Ratio[1])}
+	for _, o := range []struct {
+		has  bool
+		name string
+		x    float64
+	}{
+		{r.HasSession, "session-row", r.SessionRatio[1]}, {r.HasBatch, "batched", r.BatchRatio[1]},
+		{r.HasHTTPRow, "HTTP + session-row", r.HTTPRowRatio[1]},
+	} {
+		if o.has {
+			names = append(names, o.name)
+			parts = append(parts, fmt.Sprintf("%.2f×", o.x))
+		}
+	}
+	return fmt.Sprintf("%.0f (%s)", r.Rate[1], strings.Join(parts, " / ")), names
 }
 
 // runReport prints the cross-configuration tables from the JSON records:

@@ -61,7 +61,12 @@ type suiteOptions struct {
 	// CeilingPID is the bare Fiber handler's process (its CPU per request
 	// on the HTTP ceiling; 0: not measured).
 	CeilingPID int
-	ProfileDir string
+	// RowCeiling is the base URL of till-bench ceiling-http -insert-db
+	// (the HTTP + session-row ceiling; empty: not measured) and
+	// RowCeilingPID its process (its CPU per request; 0: not measured).
+	RowCeiling    string
+	RowCeilingPID int
+	ProfileDir    string
 	Duration   time.Duration
 	Warmup     time.Duration
 	Runs       int
@@ -96,7 +101,7 @@ type suiteOptions struct {
 //	till-bench suite -label sqlite -till URL -kaspa URL -evm URL -ceiling URL -insert-db DBURL
 //	    [-d 5s] [-warmup 500ms] [-runs 3] [-open 1000] [-pprof URL -profile-dir DIR]
 //	    [-state FILE [-setup-only]] [-rows 1M] [-json FILE] [-pid PID] [-db-pid PID] [-ceiling-pid PID]
-//	    [-pgstat postgres://…]
+//	    [-pgstat postgres://…] [-row-ceiling URL [-row-ceiling-pid PID]]
 func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	var o suiteOptions
 	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
@@ -120,6 +125,8 @@ func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	fs.IntVar(&o.PID, "pid", 0, "till serve's process id: measure its CPU per request (/proc/PID/stat)")
 	fs.IntVar(&o.DBPID, "db-pid", 0, "the database server's main process id (the postmaster): measure its and its children's CPU per request")
 	fs.IntVar(&o.CeilingPID, "ceiling-pid", 0, "till-bench ceiling-http's process id: measure its CPU per request")
+	fs.StringVar(&o.RowCeiling, "row-ceiling", "", "base URL of till-bench ceiling-http -insert-db: measure the HTTP + session-row ceiling")
+	fs.IntVar(&o.RowCeilingPID, "row-ceiling-pid", 0, "that process's id: measure its CPU per request")
 	fs.StringVar(&o.Rows, "rows", "0", "past sessions in Till's database, for the JSON records (till-bench prefill -rows)")
 	fs.StringVar(&o.PgStat, "pgstat", "", "postgres://… on the server under test, with pg_stat_statements loaded: print each workload's top statements")
 	fs.StringVar(&o.JSON, "json", "", "append the measurements to this file, one JSON object a line (till-bench report)")
@@ -157,14 +164,19 @@ func parseSuite(args []string, stderr io.Writer) (suiteOptions, error) {
 	if !strings.HasPrefix(o.InsertDB, "sqlite://") && !strings.HasPrefix(o.InsertDB, "postgres://") {
 		return o, fmt.Errorf("suite: -insert-db %q: want sqlite://PATH or postgres://…", o.InsertDB)
 	}
+	if o.RowCeiling != "" {
+		if err := checkHTTP("row-ceiling", o.RowCeiling); err != nil {
+			return o, fmt.Errorf("suite: %w", err)
+		}
+	}
 	if o.PgStat != "" && !strings.HasPrefix(o.PgStat, "postgres://") {
 		return o, fmt.Errorf("suite: -pgstat %q: want postgres://…", o.PgStat)
 	}
 	if (o.Pprof == "") != (o.ProfileDir == "") {
 		return o, errors.New("suite: -pprof and -profile-dir go together")
 	}
-	if o.Duration <= 0 || o.Warmup < 0 || o.Runs < 1 || o.Open < 1 || o.PID < 0 || o.DBPID < 0 || o.CeilingPID < 0 {
-		return o, errors.New("suite: -d must be positive, -warmup, -pid, -db-pid and -ceiling-pid not negative, -runs and -open at least 1")
+	if o.Duration <= 0 || o.Warmup < 0 || o.Runs < 1 || o.Open < 1 || o.PID < 0 || o.DBPID < 0 || o.CeilingPID < 0 || o.RowCeilingPID < 0 {
+		return o, errors.New("suite: -d must be positive, -warmup, -pid, -db-pid, -ceiling-pid and -row-ceiling-pid not negative, -runs and -open at least 1")
 	}
 	if o.Label == "" {
 		o.Label = strings.SplitN(o.InsertDB, ":", 2)[0]
@@ -185,6 +197,10 @@ const (
 	// ceilBatched is the session-row ceiling with the rows committed in
 	// batches, as Till's writer commits sessions (inserter.RunBatched).
 	ceilBatched = "session-row-batched"
+	// ceilHTTPRow is the HTTP + session-row ceiling (rowCeiling): Till's
+	// session body parsed and its row inserted over real HTTP, at the
+	// workload's concurrency, the faster of its plain and batched routes.
+	ceilHTTPRow = "http+row"
 )
 
 // workload is one measured load.
@@ -646,25 +662,32 @@ func (f *suiteFixture) openSessions() error {
 // on new sessions applies per customer as it would live. seen, if set,
 // gets each new session's id.
 func (f *suiteFixture) sessionLoad(slugs []string, clients int, seen func(id string)) *Load {
+	return f.sessionLoadAt(f.host, "/api/payments", http.StatusOK, slugs, clients, seen)
+}
+
+// sessionLoadAt is sessionLoad's requests sent to host's path (Till's
+// or the HTTP + session-row ceiling's), whose answers must have status
+// want.
+func (f *suiteFixture) sessionLoadAt(host, p string, want int, slugs []string, clients int, seen func(id string)) *Load {
 	bodies := make([][]byte, len(slugs))
 	for i, slug := range slugs {
 		bodies[i] = []byte(fmt.Sprintf(`{"paymentLinkSlug":%q}`, slug))
 	}
 	base := int(f.customer.Add(1 << 16)) // far apart from any other load's customers
-	return &Load{Addr: f.host, Clients: clients,
+	return &Load{Addr: host, Clients: clients,
 		Request: func(i int) []byte {
 			body := bodies[i%len(bodies)]
 			if !f.o.XFF {
-				return RawRequest("POST", f.host, "/api/payments", body)
+				return RawRequest("POST", host, p, body)
 			}
-			return RawRequest("POST", f.host, "/api/payments", body, "X-Forwarded-For", FakeIP(base+i/50))
+			return RawRequest("POST", host, p, body, "X-Forwarded-For", FakeIP(base+i/50))
 		},
 		Check: func(status int, body []byte) error {
 			var s struct {
 				ID     string `json:"id"`
 				Status string `json:"status"`
 			}
-			if status != http.StatusOK || json.Unmarshal(body, &s) != nil || s.ID == "" || s.Status != "pending" {
+			if status != want || json.Unmarshal(body, &s) != nil || s.ID == "" || s.Status != "pending" {
 				return fmt.Errorf("status %d: %s", status, truncate(body, 200))
 			}
 			if seen != nil {
@@ -730,6 +753,21 @@ func (f *suiteFixture) workloads() []workload {
 				}
 				ws = append(ws, workload{name: in.name + ", " + mode.String(), clients: c, provides: in.provides,
 					ceiling: in.ceiling, inProcess: true, run: run})
+			}
+		}
+	}
+	// The HTTP + session-row ceiling is driven as Till's single-address
+	// sessions are: the same bodies, generator and concurrencies.
+	if ru, err := url.Parse(f.o.RowCeiling); err == nil && f.o.RowCeiling != "" {
+		for _, route := range []struct{ name, path string }{
+			{"ceiling: HTTP + session-row insert", "/sessions"},
+			{"ceiling: HTTP + session-row insert, batched", "/sessions/batched"},
+		} {
+			for _, c := range []int{8, 32} {
+				ws = append(ws, workload{name: route.name, clients: c, provides: ceilHTTPRow, ceiling: ceilInsert,
+					run: func(next func() bool) (Result, error) {
+						return f.sessionLoadAt(ru.Host, route.path, http.StatusCreated, f.Single, c, nil).Run(next)
+					}})
 			}
 		}
 	}
@@ -809,6 +847,8 @@ func (f *suiteFixture) measure(run int, w workload) (measurement, error) {
 		pid = os.Getpid()
 	case w.provides == ceilHTTP:
 		pid = f.o.CeilingPID
+	case w.provides == ceilHTTPRow:
+		pid = f.o.RowCeilingPID
 	case w.provides != "":
 		pid = 0
 	}

@@ -105,8 +105,8 @@ func TestSummarize(t *testing.T) {
 	for _, want := range []string{
 		"| polls | 32 | 625 (250–1000) |", "0.38× (0.25–0.50) of http | – |", "| ceiling: insert | 8 | 300 (200–400) |", "(ceiling) | – |",
 		"| ceiling: session-row | 8 | 150 (100–200) | 0.00 | 0.00 (0.00–0.00) | 0.50× (0.50–0.50) of insert | – |",
-		"| sessions | 8 | 100 (100–100) | 0.00 | 0.00 (0.00–0.00) | 0.38× (0.25–0.50) of insert | 0.75× (0.50–1.00) | – | 0 | 0 | 400 (300–500) |",
-		"| sessions | 32 | 175 (100–250) | 0.00 | 0.00 (0.00–0.00) | 0.35× (0.20–0.50) of insert | – | – | 0 | 3 | – |",
+		"| sessions | 8 | 100 (100–100) | 0.00 | 0.00 (0.00–0.00) | 0.38× (0.25–0.50) of insert | 0.75× (0.50–1.00) | – | – | 0 | 0 | 400 (300–500) |",
+		"| sessions | 32 | 175 (100–250) | 0.00 | 0.00 (0.00–0.00) | 0.35× (0.20–0.50) of insert | – | – | – | 0 | 3 | – |",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
@@ -163,7 +163,7 @@ func TestSummarizePlainPreparedBatched(t *testing.T) {
 	writeTable(&out, summarize(ms))
 	for _, want := range []string{
 		"| × ceiling median (min–max) | × session-row ceiling | × batched session-row ceiling |",
-		"| sessions | 8 | 150 (100–200) | 0.00 | 0.00 (0.00–0.00) | 0.20× (0.20–0.20) of insert | 0.40× (0.40–0.40) | 0.10× (0.10–0.10) | 0 | 0 | – |",
+		"| sessions | 8 | 150 (100–200) | 0.00 | 0.00 (0.00–0.00) | 0.20× (0.20–0.20) of insert | 0.40× (0.40–0.40) | 0.10× (0.10–0.10) | – | 0 | 0 | – |",
 		"| ceiling: session-row, batched, prepared | 32 | 6000 (4000–8000) | 0.00 | 0.00 (0.00–0.00) | 2.00× (2.00–2.00) of insert | 4.00× (4.00–4.00) | – |",
 		"× batched session-row ceiling: the same rows committed in batches",
 		"the faster of the two in each run is the ceiling",
@@ -300,24 +300,41 @@ func TestCeilings(t *testing.T) {
 func TestTakeQueued(t *testing.T) {
 	queue := make(chan batchReq, 2*maxBatch)
 	for n := range 2 * maxBatch {
-		queue <- batchReq{n: int64(n + 1)}
+		queue <- batchReq{row: []any{n + 1}}
 	}
-	if b := takeQueued(queue, batchReq{n: 0}); len(b) != maxBatch || b[0].n != 0 || b[maxBatch-1].n != maxBatch-1 {
+	if b := takeQueued(queue, batchReq{row: []any{0}}); len(b) != maxBatch || b[0].row[0] != 0 || b[maxBatch-1].row[0] != maxBatch-1 {
 		t.Fatalf("full queue: %d rows", len(b))
 	}
-	if b := takeQueued(queue, batchReq{n: -1}); len(b) != maxBatch || b[1].n != maxBatch {
+	if b := takeQueued(queue, batchReq{row: []any{-1}}); len(b) != maxBatch || b[1].row[0] != maxBatch {
 		t.Fatalf("second batch: %d rows", len(b))
 	}
-	if b := takeQueued(queue, batchReq{n: -2}); len(b) != 3 {
+	if b := takeQueued(queue, batchReq{row: []any{-2}}); len(b) != 3 {
 		t.Fatalf("the rest: %d rows", len(b))
 	}
-	if b := takeQueued(queue, batchReq{n: -3}); len(b) != 1 {
+	if b := takeQueued(queue, batchReq{row: []any{-3}}); len(b) != 1 {
 		t.Fatalf("empty queue: %d rows", len(b))
 	}
 	close(queue)
-	if b := takeQueued(queue, batchReq{n: -4}); len(b) != 1 {
+	if b := takeQueued(queue, batchReq{row: []any{-4}}); len(b) != 1 {
 		t.Fatalf("closed queue: %d rows", len(b))
 	}
+}
+
+// dropSibling drops, at the end of the test, the Postgres database
+// sessionDB made beside base (SQLite's file is in the test's temp folder).
+func dropSibling(t *testing.T, base, sibling string) {
+	if modeltest.Engine() != models.Postgres {
+		return
+	}
+	t.Cleanup(func() {
+		admin, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		u, _ := url.Parse(base)
+		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+strings.TrimPrefix(u.Path, "/")+"_"+sibling+" WITH (FORCE)")
+	})
 }
 
 // TestSessionCeiling makes the session-row ceiling's database twice beside
@@ -333,17 +350,7 @@ func TestSessionCeiling(t *testing.T) {
 	ctx := context.Background()
 	base := modeltest.URL(t)
 	postgres := modeltest.Engine() == models.Postgres
-	if postgres {
-		t.Cleanup(func() {
-			admin, err := sql.Open("pgx", base)
-			if err != nil {
-				return
-			}
-			defer admin.Close()
-			u, _ := url.Parse(base)
-			_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+strings.TrimPrefix(u.Path, "/")+"_session WITH (FORCE)")
-		})
-	}
+	dropSibling(t, base, "session")
 	const past = 1000
 	in, err := openSessionInserter(ctx, base, "session", false, past)
 	if err != nil {
@@ -399,7 +406,7 @@ func TestSessionCeiling(t *testing.T) {
 		if res := in.RunBatched(1, mode, Count(1)); res.Errors != 1 {
 			t.Errorf("%s: a second pending session of the same amount went in batched: %+v", mode, res)
 		}
-		if err := in.commitBatch(ctx, mode, []batchReq{{n: int64(total + 1)}, {n: int64(total)}}); err == nil {
+		if err := in.commitBatch(ctx, mode, []batchReq{{row: in.row(int64(total + 1))}, {row: in.row(int64(total))}}); err == nil {
 			t.Errorf("%s: a batch with a second pending session of the same amount went in", mode)
 		}
 	}
