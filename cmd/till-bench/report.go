@@ -39,8 +39,8 @@ type row struct {
 	// HasHTTPRow whether the runs measured it.
 	HTTPRowRatio [3]float64
 	HasHTTPRow   bool
-	ChainCalls [3]float64 // per run
-	CPU        [3]float64 // µs per request; zeros when not measured
+	ChainCalls   [3]float64 // per run
+	CPU          [3]float64 // µs per request; zeros when not measured
 	// The CPU budget, µs per request: the database server's (HasDB when
 	// measured: Postgres), the generator's and the whole machine's; the
 	// machine's idle share (HasIdle when measured) and its cores.
@@ -209,7 +209,7 @@ func writeTable(w io.Writer, rows []row) {
 	}
 	if httpRow {
 		fmt.Fprintln(w, "× HTTP + session-row ceiling: till-bench ceiling-http -insert-db at the same concurrency, the same bodies over real"+
-			" HTTP, Till's session row inserted prepared (one per statement, or batched as above: the faster of the two).")
+			" HTTP, Till's session row inserted prepared, one per statement or batched as Till's writer commits sessions: the faster of the two.")
 	}
 	fmt.Fprintln(w, "Where an insert ceiling ran plain and prepared, the faster of the two in each run is the ceiling.")
 	fmt.Fprintln(w, "CPU µs/op: the process doing the work (till serve; the bare handler or the HTTP + session-row one; the generator for the insert ceilings);"+

@@ -4,8 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -133,5 +139,139 @@ func TestRowCeiling(t *testing.T) {
 	}
 	if n := len(pending()); n != total {
 		t.Errorf("%d pending rows after the bad bodies, want %d", n, total)
+	}
+}
+
+// TestSummarizeHTTPRow checks the HTTP + session-row ceiling's ratio:
+// Till's session figures are divided by the faster of its plain and
+// batched routes in the same run at the same concurrency; the ceiling's
+// own rows are divided by the insert and session-row ceilings (what HTTP
+// costs over the bare insert) and get no such ratio, nor
+// does what is divided by the HTTP ceiling; the table and the report
+// across sizes show it, and say which ceiling it is.
+func TestSummarizeHTTPRow(t *testing.T) {
+	var ms []measurement
+	for _, m := range []struct {
+		run      int
+		workload string
+		provides string
+		ceiling  string
+		rate     float64
+	}{
+		{1, "ceiling: single-row insert", ceilInsert, "", 1000},
+		{1, "ceiling: HTTP + session-row insert", ceilHTTPRow, ceilInsert, 200},
+		{1, "ceiling: HTTP + session-row insert, batched", ceilHTTPRow, ceilInsert, 400},
+		{1, "ceiling: session-row insert", ceilSession, ceilInsert, 500},
+		{1, "sessions", "", ceilInsert, 100},
+		{2, "ceiling: single-row insert", ceilInsert, "", 1000},
+		{2, "ceiling: HTTP + session-row insert", ceilHTTPRow, ceilInsert, 800},
+		{2, "ceiling: HTTP + session-row insert, batched", ceilHTTPRow, ceilInsert, 100},
+		{2, "ceiling: session-row insert", ceilSession, ceilInsert, 500},
+		{2, "sessions", "", ceilInsert, 100},
+	} {
+		for _, c := range []int{8, 32} {
+			ms = append(ms, measurement{Run: m.run, Workload: m.workload, Clients: c, Provides: m.provides, Ceiling: m.ceiling, Rate: m.rate})
+		}
+	}
+	ms = append(ms, measurement{Run: 1, Workload: "ceiling: http", Clients: 32, Provides: ceilHTTP, Rate: 4000},
+		measurement{Run: 1, Workload: "polls", Clients: 32, Ceiling: ceilHTTP, Rate: 1000})
+	byName := map[string]row{}
+	for _, r := range summarize(ms) {
+		byName[r.Workload+"/"+strconv.Itoa(r.Clients)] = r
+	}
+	for _, tc := range []struct {
+		name       string
+		ratio      [3]float64
+		hasHTTPRow bool
+		httpRow    [3]float64
+	}{
+		{"sessions/8", [3]float64{0.1, 0.1, 0.1}, true, [3]float64{0.125, 0.1875, 0.25}},
+		{"sessions/32", [3]float64{0.1, 0.1, 0.1}, true, [3]float64{0.125, 0.1875, 0.25}},
+		{"ceiling: HTTP + session-row insert/8", [3]float64{0.2, 0.5, 0.8}, false, [3]float64{}},
+		{"ceiling: HTTP + session-row insert, batched/32", [3]float64{0.1, 0.25, 0.4}, false, [3]float64{}},
+		{"ceiling: session-row insert/8", [3]float64{0.5, 0.5, 0.5}, false, [3]float64{}},
+		{"polls/32", [3]float64{0.25, 0.25, 0.25}, false, [3]float64{}},
+	} {
+		r := byName[tc.name]
+		if r.Ratio != tc.ratio || r.HasHTTPRow != tc.hasHTTPRow || r.HTTPRowRatio != tc.httpRow {
+			t.Errorf("%s: ratio %v, HTTP + session-row %v %v; want %v, %v %v", tc.name, r.Ratio, r.HasHTTPRow, r.HTTPRowRatio,
+				tc.ratio, tc.hasHTTPRow, tc.httpRow)
+		}
+	}
+	var out bytes.Buffer
+	writeTable(&out, summarize(ms))
+	for _, want := range []string{
+		"| × batched session-row ceiling | × HTTP + session-row ceiling | chain calls/run |",
+		"| sessions | 8 | 100 (100–100) | 0.00 | 0.00 (0.00–0.00) | 0.10× (0.10–0.10) of insert | 0.20× (0.20–0.20) | – | 0.19× (0.12–0.25) | 0 |",
+		"| ceiling: HTTP + session-row insert | 8 | 500 (200–800) | 0.00 | 0.00 (0.00–0.00) | 0.50× (0.20–0.80) of insert | 1.00× (0.40–1.60) | – | – | 0 |",
+		"× HTTP + session-row ceiling: till-bench ceiling-http -insert-db",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	var recs bytes.Buffer
+	enc := json.NewEncoder(&recs)
+	for _, rows := range []string{"0", "1M"} {
+		for i := range ms {
+			if err := enc.Encode(record{Label: "postgres", Rows: rows, Suite: &ms[i]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	file := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(file, recs.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := runReport([]string{file}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"rows=0 req/s (× ceiling / × session-row / × HTTP + session-row) |",
+		"| sessions | 32 | 100 (0.10× / 0.20× / 0.19×) | 100 (0.10× / 0.20× / 0.19×) | 1.00× |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestRowCeilingWorkloads checks the suite measures the HTTP + session-row
+// ceiling only when given -row-ceiling, on both routes at 8 and 32
+// clients, and keeps it (a ceiling) when -only selects Till's sessions.
+func TestRowCeilingWorkloads(t *testing.T) {
+	for _, tc := range []struct {
+		rowCeiling, only string
+		want             []string
+	}{
+		{"", "", nil},
+		{"", "sessions", nil},
+		{"http://127.0.0.1:4000", "sessions", []string{"ceiling: HTTP + session-row insert/8", "ceiling: HTTP + session-row insert/32",
+			"ceiling: HTTP + session-row insert, batched/8", "ceiling: HTTP + session-row insert, batched/32"}},
+		{"http://127.0.0.1:4000", "", []string{"ceiling: HTTP + session-row insert/8", "ceiling: HTTP + session-row insert/32",
+			"ceiling: HTTP + session-row insert, batched/8", "ceiling: HTTP + session-row insert, batched/32"}},
+	} {
+		f := &suiteFixture{o: suiteOptions{Ceiling: "http://127.0.0.1:3999", RowCeiling: tc.rowCeiling}, host: "127.0.0.1:3000"}
+		if tc.only != "" {
+			f.o.Only = regexp.MustCompile(tc.only)
+		}
+		var got []string
+		sessions := 0
+		for _, w := range f.workloads() {
+			if w.provides == ceilHTTPRow {
+				if w.ceiling != ceilInsert || w.inProcess {
+					t.Errorf("%s: ceiling %q, in process %v", w.name, w.ceiling, w.inProcess)
+				}
+				got = append(got, w.name+"/"+strconv.Itoa(w.clients))
+			}
+			if strings.HasPrefix(w.name, "sessions:") {
+				sessions++
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") || sessions != 6 {
+			t.Errorf("-row-ceiling %q -only %q: %v and %d session workloads; want %v and 6", tc.rowCeiling, tc.only, got, sessions, tc.want)
+		}
 	}
 }

@@ -67,10 +67,10 @@ type suiteOptions struct {
 	RowCeiling    string
 	RowCeilingPID int
 	ProfileDir    string
-	Duration   time.Duration
-	Warmup     time.Duration
-	Runs       int
-	Open       int // open sessions the status workloads poll
+	Duration      time.Duration
+	Warmup        time.Duration
+	Runs          int
+	Open          int // open sessions the status workloads poll
 	// Only, when set, keeps the workloads whose name matches (the
 	// ceilings always run).
 	Only *regexp.Regexp

@@ -229,6 +229,13 @@ func TestParseSuite(t *testing.T) {
 	if err != nil || o.Rows != "1M" || o.Past != 1_000_000 || o.JSON != "/tmp/r.jsonl" || o.SetupOnly || o.PID != 42 {
 		t.Fatalf("%+v %v", o, err)
 	}
+	if o.RowCeiling != "" || o.RowCeilingPID != 0 {
+		t.Fatalf("no HTTP + session-row ceiling unless asked: %+v", o)
+	}
+	o, err = parseSuite(append(ok, "-row-ceiling", "http://127.0.0.1:4000", "-row-ceiling-pid", "43"), io.Discard)
+	if err != nil || o.RowCeiling != "http://127.0.0.1:4000" || o.RowCeilingPID != 43 {
+		t.Fatalf("%+v %v", o, err)
+	}
 	with := func(k, v string) []string {
 		out := append([]string(nil), ok...)
 		for i := 0; i < len(out); i += 2 {
@@ -252,6 +259,8 @@ func TestParseSuite(t *testing.T) {
 		{"negative pid", with("-pid", "-1"), "-pid"},
 		{"negative db pid", with("-db-pid", "-1"), "-db-pid"},
 		{"negative ceiling pid", with("-ceiling-pid", "-1"), "-ceiling-pid"},
+		{"row ceiling not http", with("-row-ceiling", "127.0.0.1:4000"), "-row-ceiling"},
+		{"negative row ceiling pid", with("-row-ceiling-pid", "-1"), "-row-ceiling-pid"},
 		{"pgstat not postgres", with("-pgstat", "sqlite:///x"), "-pgstat"},
 		{"rows not a count", with("-rows", "many"), "-rows"},
 		{"bad only", with("-only", "("), "-only"},
