@@ -15,12 +15,17 @@
 # secondary indexes dropped, and the same rows committed in batches as
 # Till's writer commits sessions (SQLite: one writer, up to 64 a
 # transaction; Postgres: pgx batches, 8 in flight) — each insert ceiling
-# plain and prepared, the faster being the ceiling — status polls at 32
+# plain and prepared, the faster being the ceiling — the HTTP +
+# session-row ceiling (another till-bench ceiling-http, with -insert-db:
+# Till's create body over real HTTP, its session row inserted prepared or
+# batched into a fresh database of its own beside INSERT_DB, the faster
+# being the ceiling; 8 and 32 at once), status polls at 32
 # connections and session creation at 8 and 32, and prints each figure with
 # its ratio to its ceiling of the same run (session creation also to the
-# session-row and batched session-row ceilings), the CPU per request of the
-# process doing the work (till serve, the bare handler, or the generator
-# itself for the insert ceilings) and the load average. Beside it, each
+# session-row, batched session-row and HTTP + session-row ceilings), the
+# CPU per request of the process doing the work (till serve, the bare
+# handler or the HTTP + session-row one, or the generator itself for the
+# insert ceilings) and the load average. Beside it, each
 # workload's CPU budget per request: the database server's (Postgres: the
 # postmaster and its children, from /proc; SQLite is inside Till), the
 # generator's own (getrusage), the whole machine's busy time and its idle
@@ -57,6 +62,7 @@
 #   RESULTS_OUT=FILE  also keep the JSON records (till-bench report FILE
 #                 prints the cross-size tables again, e.g. over two invocations)
 #   WORKLOADS=regexp  only the workloads whose name matches (ceilings always run)
+#   ROW_CEILING=1 the HTTP + session-row ceiling (0: not started nor measured)
 #   TILL_ENV="K=V …"  extra environment for till serve (e.g. TILL_LOG_LEVEL=warn)
 #   XFF=0         sessions without X-Forwarded-For, all from 127.0.0.1 (then
 #                 raise the limit: TILL_ENV=TILL_SESSION_RATE_LIMIT=1000000)
@@ -82,6 +88,7 @@ DBS=${DBS:-sqlite postgres}
 PROFILE=${PROFILE:-0}
 PGSTAT=${PGSTAT:-0}
 WORKLOADS=${WORKLOADS:-}
+ROW_CEILING=${ROW_CEILING:-1}
 XFF=${XFF:-1}
 ROWS=${ROWS-0}
 OPEN=${OPEN-100 1000}
@@ -118,9 +125,10 @@ free_port() {
   echo "$port"
 }
 
-# wait_http URL NAME LOG: until URL answers 2xx, or fail showing LOG.
+# wait_http URL NAME LOG [SECONDS]: until URL answers 2xx (within SECONDS,
+# 60 by default), or fail showing LOG.
 wait_http() {
-  local deadline=$(($(now_ms) + 60000))
+  local deadline=$(($(now_ms) + ${4:-60} * 1000))
   until curl -fsS -o /dev/null "$1" 2>/dev/null; do
     if (($(now_ms) > deadline)); then
       echo "$2 did not start; its log:" >&2
@@ -137,6 +145,17 @@ start() {
   shift
   "$@" >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
+}
+
+# stop_pid PID: stop a process start began, and forget it.
+stop_pid() {
+  local kept=() pid
+  kill "$1"
+  wait "$1" || true
+  for pid in "${PIDS[@]}"; do
+    [[ $pid == "$1" ]] || kept+=("$pid")
+  done
+  PIDS=("${kept[@]}")
 }
 
 echo "==> build"
@@ -208,9 +227,20 @@ start_till() {
 }
 
 stop_till() {
-  kill "$TILL_PID"
-  wait "$TILL_PID" || true
-  unset 'PIDS[-1]'
+  stop_pid "$TILL_PID"
+}
+
+# start_row_ceiling ROWS: the HTTP + session-row ceiling, till-bench
+# ceiling-http -insert-db INSERT_DB, which makes its own database beside
+# that one afresh (sqlite: ceiling-httprow.db; Postgres: ceiling_…_httprow)
+# holding ROWS past sessions as the suite's session-row ceilings do
+# (ROW_PORT, ROW_PID). It starts once till serve listens, so their ports
+# cannot meet, and may take minutes to fill at ROWS=1M.
+start_row_ceiling() {
+  ROW_PORT=$(free_port)
+  start "ceiling-httprow-$db-$1" bin/till-bench ceiling-http -addr "127.0.0.1:$ROW_PORT" -insert-db "$INSERT_DB" -rows "$1"
+  ROW_PID=${PIDS[-1]}
+  wait_http "http://127.0.0.1:$ROW_PORT/status/x" "ceiling-http -insert-db ($db)" "$WORK/ceiling-httprow-$db-$1.log" 1800
 }
 
 # prefilled ARGS…: set Till up through its API, stop it, write rows into its
@@ -256,6 +286,11 @@ for db in $DBS; do
       prefilled -rows "$rows"
       suite_extra+=(-state "$STATE")
     }
+    ROW_PID=""
+    if [[ $ROW_CEILING == 1 ]]; then
+      start_row_ceiling "$rows"
+      suite_extra+=(-row-ceiling "http://127.0.0.1:$ROW_PORT" -row-ceiling-pid "$ROW_PID")
+    fi
     if [[ $PROFILE == 1 ]]; then
       mkdir -p "$WORK/profiles/rows-$rows"
       suite_extra+=(-pprof "http://127.0.0.1:$METRICS_PORT" -profile-dir "$WORK/profiles/rows-$rows")
@@ -265,6 +300,7 @@ for db in $DBS; do
       -evm "http://127.0.0.1:$EVM_PORT" -ceiling "http://127.0.0.1:$CEIL_PORT" -insert-db "$INSERT_DB" \
       -pid "$TILL_PID" -db-pid "$DB_PID" -ceiling-pid "$CEIL_PID" -d "$DURATION" -runs "$RUNS" "${suite_extra[@]}" | tee -a "$REPORT"
     stop_till
+    [[ -z $ROW_PID ]] || stop_pid "$ROW_PID"
     echo "==> $db, $rows past sessions took $((($(now_ms) - t0) / 1000)) s"
   done
   for open in $OPEN; do
