@@ -15,15 +15,16 @@
 //
 // `make bench-http` (.ci/bench-http.sh) uses more modes:
 //
-//	till-bench ceiling-http -addr 127.0.0.1:PORT
-//	till-bench suite -label sqlite -till URL -kaspa URL -evm URL -ceiling URL -insert-db DBURL [-d 5s] [-runs 3] …
+//	till-bench ceiling-http -addr 127.0.0.1:PORT [-insert-db DBURL [-rows 1M]]
+//	till-bench suite -label sqlite -till URL -kaspa URL -evm URL -ceiling URL -insert-db DBURL [-row-ceiling URL] [-d 5s] [-runs 3] …
 //	till-bench suite -till URL -setup-only -state FILE
 //	till-bench prefill -db DBURL -state FILE [-rows 1M] [-open 100k]
 //	till-bench watch -till URL -kaspa URL -evm URL -metrics URL -pid PID -db DBURL -state FILE [-runs 3] …
 //	till-bench report [-interval 2s] FILE
 //
 // ceiling-http serves a bare Fiber JSON handler (no database): the HTTP
-// ceiling. suite sets a running till serve up through its API and measures
+// ceiling; with -insert-db also the HTTP + session-row ceiling, Till's
+// create body parsed and its session row inserted (rowceiling.go). suite sets a running till serve up through its API and measures
 // its status polls and session creation beside the ceilings, each figure
 // as a ratio to its ceiling of the same run (see suite.go); with
 // -setup-only it only sets up and keeps what it made in a state file.
@@ -70,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	dur := fs.Duration("d", 10*time.Second, "how long to run")
 	xff := fs.Bool("xff", false, "vary X-Forwarded-For every 50 requests (server must trust 127.0.0.1 as a proxy)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: till-bench [flags] sessions BASE_URL SLUG | status BASE_URL ID... | suite|prefill|watch|report FLAGS... | ceiling-http -addr ADDR")
+		fmt.Fprintln(stderr, "usage: till-bench [flags] sessions BASE_URL SLUG | status BASE_URL ID... | suite|prefill|watch|report FLAGS... | ceiling-http -addr ADDR [-insert-db DBURL]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
