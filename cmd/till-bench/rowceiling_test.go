@@ -144,11 +144,11 @@ func TestRowCeiling(t *testing.T) {
 
 // TestSummarizeHTTPRow checks the HTTP + session-row ceiling's ratio:
 // Till's session figures are divided by the faster of its plain and
-// batched routes in the same run at the same concurrency; the ceiling's
+// batched routes in the same run at the same concurrency. The ceiling's
 // own rows are divided by the insert and session-row ceilings (what HTTP
-// costs over the bare insert) and get no such ratio, nor
-// does what is divided by the HTTP ceiling; the table and the report
-// across sizes show it, and say which ceiling it is.
+// costs over the bare insert) and get no such ratio, nor does what is
+// divided by the HTTP ceiling. The table and the report across sizes
+// show it, and say which ceiling it is.
 func TestSummarizeHTTPRow(t *testing.T) {
 	var ms []measurement
 	for _, m := range []struct {
