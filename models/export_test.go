@@ -132,6 +132,10 @@ func OnGroupCommit(s *Store, f func(inserts, reservations int)) {
 	s.commits.onCommit = f
 }
 
+// MultiRowInserts is how many inserts went through a Postgres multi-row
+// statement.
+func MultiRowInserts(s *Store) int64 { return s.commits.multiRowInserts.Load() }
+
 // GroupCommitLimit is how many batches may be in flight at once.
 func GroupCommitLimit(s *Store) int { return s.commits.limit }
 
@@ -146,6 +150,12 @@ func GroupCommitIdle(s *Store) <-chan struct{} {
 // does, one try: inserted, or why not.
 func InsertUniqueAmount(ctx context.Context, s *Store, p *Payment) (bool, error) {
 	return s.insertUniqueAmount(ctx, p, s.clock().Add(-s.lateWindow))
+}
+
+// InsertOnFreeAddress runs p's free-address insert (a kpub session's), one
+// try.
+func InsertOnFreeAddress(ctx context.Context, s *Store, p *Payment) (bool, error) {
+	return s.insertOnFreeAddress(ctx, p, s.clock().Add(-s.lateWindow))
 }
 
 // IsUniqueViolation exposes isUniqueViolation.

@@ -44,6 +44,9 @@ type groupCommit struct {
 	// its own statement (Postgres: batching only pays under contention).
 	alone    int32
 	inflight atomic.Int32
+	// multiRowInserts counts the inserts written through a multi-row
+	// statement (Postgres: pgbatch.go), for tests.
+	multiRowInserts atomic.Int64
 
 	mu      sync.Mutex
 	queue   []*commitReq

@@ -80,6 +80,16 @@ func createConcurrently(t *testing.T, f *fixture, creators, each int) []*models.
 	return out
 }
 
+// wentTogether fails unless, on Postgres, at least n inserts went through a
+// multi-row statement since before (MultiRowInserts): the test then checks
+// the money rules of that form. SQLite has none.
+func wentTogether(t *testing.T, f *fixture, before int64, n int) {
+	t.Helper()
+	if got := models.MultiRowInserts(f.s) - before; f.s.DB().Dialect == models.Postgres && got < int64(n) {
+		t.Fatalf("%d inserts went through a multi-row statement, want at least %d", got, n)
+	}
+}
+
 // insertOutcome is one InsertUniqueAmount caller's result.
 type insertOutcome struct {
 	inserted bool
@@ -114,6 +124,7 @@ func TestGroupCommitConcurrentCreators(t *testing.T) {
 	const n = 12
 	f := newFixture(t, func(o *models.StoreOptions) { o.UniqueOffsetRange = 2 * n })
 	h := holdCommits(t, f.s)
+	before := models.MultiRowInserts(f.s)
 	amounts := make([]int64, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -131,6 +142,7 @@ func TestGroupCommitConcurrentCreators(t *testing.T) {
 	h.wait(n)
 	h.release()
 	wg.Wait()
+	wentTogether(t, f, before, n)
 	seen := map[int64]bool{}
 	for i := range n {
 		if errs[i] != nil {
@@ -164,7 +176,9 @@ func TestGroupCommitClashFailsOnlyItsInsert(t *testing.T) {
 		p.ID, p.AmountExpected = uuid.NewString(), amount[i]
 		ps[i], ids[i] = &p, p.ID
 	}
+	before := models.MultiRowInserts(f.s)
 	out := insertTogether(f, h, ps...)
+	wentTogether(t, f, before, 3)
 	if out[2].err != nil || !out[2].inserted {
 		t.Fatalf("the other amount: %+v", out[2])
 	}
@@ -235,6 +249,7 @@ func TestGroupCommitKeepsLateAmounts(t *testing.T) {
 	first := f.session()
 	f.expireOpen(1)
 	h := holdCommits(t, f.s)
+	before := models.MultiRowInserts(f.s)
 	got := make([]*models.Payment, 2)
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
@@ -248,6 +263,7 @@ func TestGroupCommitKeepsLateAmounts(t *testing.T) {
 	h.wait(2)
 	h.release()
 	wg.Wait()
+	wentTogether(t, f, before, 2)
 	for i := range 2 {
 		if errs[i] != nil {
 			t.Fatalf("creator %d: %v", i, errs[i])
@@ -334,5 +350,88 @@ func TestGroupCommitIDClashIsAnError(t *testing.T) {
 	got, err := f.s.Payment(f.ctx, tmpl.ID)
 	if err != nil || got.AmountExpected != tmpl.AmountExpected {
 		t.Fatalf("the session whose id was taken: %+v, %v", got, err)
+	}
+}
+
+// TestGroupCommitMixedBatch: two unique-amount inserts and a free-address
+// one (a kpub session's, on an address of its own) in one batch: all three
+// are written, and on Postgres the pair goes in as one multi-row statement
+// beside the other. A second free-address insert on the same address, in
+// the next batch, is refused.
+func TestGroupCommitMixedBatch(t *testing.T) {
+	f := newFixture(t)
+	tmpl := f.session()
+	h := holdCommits(t, f.s)
+	a, b, k, k2 := *tmpl, *tmpl, *tmpl, *tmpl
+	a.ID, a.AmountExpected = uuid.NewString(), tmpl.AmountExpected+1_000_000
+	b.ID, b.AmountExpected = uuid.NewString(), tmpl.AmountExpected+2_000_000
+	idx := int64(7)
+	k.ID, k.PayAddress, k.DerivationIndex = uuid.NewString(), tmpl.PayAddress+"k", &idx
+	k2.ID, k2.PayAddress, k2.DerivationIndex = uuid.NewString(), k.PayAddress, &idx
+	before := models.MultiRowInserts(f.s)
+	out := make([]insertOutcome, 3)
+	var wg sync.WaitGroup
+	for i, p := range []*models.Payment{&a, &b, &k} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			insert := models.InsertUniqueAmount
+			if p.DerivationIndex != nil {
+				insert = models.InsertOnFreeAddress
+			}
+			ok, err := insert(f.ctx, f.s, p)
+			out[i] = insertOutcome{ok, err}
+		}()
+	}
+	h.wait(3)
+	h.release()
+	wg.Wait()
+	for i, o := range out {
+		if !o.inserted || o.err != nil {
+			t.Fatalf("insert %d: %+v", i, o)
+		}
+	}
+	wentTogether(t, f, before, 2)
+	if got := models.MultiRowInserts(f.s) - before; got > 2 {
+		t.Fatalf("%d inserts in multi-row statements, want the free-address one alone", got)
+	}
+	for _, id := range []string{a.ID, b.ID, k.ID} {
+		if _, err := f.s.Payment(f.ctx, id); err != nil {
+			t.Fatalf("session %s: %v", id, err)
+		}
+	}
+	done := make(chan insertOutcome, 1)
+	go func() {
+		ok, err := models.InsertOnFreeAddress(f.ctx, f.s, &k2)
+		done <- insertOutcome{ok, err}
+	}()
+	h.wait(1)
+	if o := <-done; o.inserted || o.err != nil {
+		t.Fatalf("a second session on the watched address: %+v", o)
+	}
+}
+
+// TestGroupCommitLateAmountInBatch: in one batch, an insert whose amount
+// an expired session on the address can still be paid with is left out
+// (not inserted, no error: the caller takes another offset) and the other
+// is written; on Postgres both went through the multi-row statement, whose
+// late check reads each row's own address and amount.
+func TestGroupCommitLateAmountInBatch(t *testing.T) {
+	f := newFixture(t)
+	first := f.session()
+	f.expireOpen(1)
+	h := holdCommits(t, f.s)
+	late, free := *first, *first
+	late.ID, late.Status, late.ExpiresAt = uuid.NewString(), models.StatusPending, f.clock.Now().Add(30*time.Minute)
+	free.ID, free.Status, free.ExpiresAt = uuid.NewString(), models.StatusPending, late.ExpiresAt
+	free.AmountExpected = first.AmountExpected + 1_000_000
+	before := models.MultiRowInserts(f.s)
+	out := insertTogether(f, h, &late, &free)
+	wentTogether(t, f, before, 2)
+	if out[0].inserted || out[0].err != nil {
+		t.Fatalf("the late-payable amount: %+v", out[0])
+	}
+	if !out[1].inserted || out[1].err != nil {
+		t.Fatalf("the free amount: %+v", out[1])
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -94,7 +95,8 @@ func (g *groupCommit) commitPostgres(batch []*commitReq) {
 
 // sendBatch runs live as one pgx batch on a connection of the write pool,
 // reporting each statement's outcome to set; an error means nothing was
-// committed.
+// committed. Two or more inserts with a multi-row form (pgRows) go in as
+// one statement, first in the batch; the rest each as its own.
 func (g *groupCommit) sendBatch(live []*commitReq, set func(*commitReq, bool)) error {
 	ctx := context.Background()
 	conn, err := g.pool.Conn(ctx)
@@ -102,6 +104,7 @@ func (g *groupCommit) sendBatch(live []*commitReq, set func(*commitReq, bool)) e
 		return err
 	}
 	defer conn.Close()
+	multi, each := splitRows(live)
 	wrote := false
 	err = conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
@@ -109,11 +112,24 @@ func (g *groupCommit) sendBatch(live []*commitReq, set func(*commitReq, bool)) e
 			return fmt.Errorf("models: batch: driver connection %T is not pgx's", dc)
 		}
 		var b pgx.Batch
-		for _, r := range live {
+		if multi != nil {
+			b.Queue(multi.text, multi.args...)
+		}
+		for _, r := range each {
 			b.Queue(pgBatchText(r.sql), r.args...)
 		}
 		br := sc.Conn().SendBatch(ctx, &b)
-		for _, r := range live {
+		if multi != nil {
+			written, err := writtenIDs(br)
+			if err != nil {
+				return errors.Join(err, br.Close())
+			}
+			for _, r := range multi.rows {
+				set(r, written[r.args[0].(string)])
+			}
+			wrote = len(written) > 0
+		}
+		for _, r := range each {
 			tag, err := br.Exec()
 			if err != nil {
 				return errors.Join(err, br.Close())
@@ -123,10 +139,162 @@ func (g *groupCommit) sendBatch(live []*commitReq, set func(*commitReq, bool)) e
 		}
 		return br.Close()
 	})
-	if err == nil && wrote {
-		g.db.changes.bump(changePayments)
+	if err == nil {
+		if multi != nil {
+			g.multiRowInserts.Add(int64(len(multi.rows)))
+		}
+		if wrote {
+			g.db.changes.bump(changePayments)
+		}
 	}
 	return err
+}
+
+// writtenIDs reads the ids a multi-row insert returned: the rows written.
+func writtenIDs(br pgx.BatchResults) (map[string]bool, error) {
+	res, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	written := map[string]bool{}
+	var id string
+	_, err = pgx.ForEachRow(res, []any{&id}, func() error {
+		written[id] = true
+		return nil
+	})
+	return written, err
+}
+
+// pgRows maps a conditional insert to its multi-row form on Postgres: the
+// rows of a batch in one statement, their values one array per column
+// (unnest), each row's condition checked for that row, RETURNING the ids
+// written. In the one-row statement the condition's placeholders follow the
+// row's columns; here they are the arrays after the columns' (u.cN). One
+// statement for the batch's rows instead of one each halves the server's
+// CPU per row at batches of 8–32 (docs/BENCHMARKS.md, "Tenth round").
+//
+// Only the unique-amount insert has one. Its condition reads expired
+// sessions, which no row of the same statement is, and a clash between two
+// rows of the statement on an open amount is settled by the open-amount
+// index as between statements: the later row is left out (ON CONFLICT DO
+// NOTHING). The free-address insert's count must see the rows written
+// before it, which one statement's snapshot would not: it keeps a
+// statement per row.
+var pgRows = map[string]string{
+	insertUniqueAmountSQL[Postgres]: "INSERT INTO payments (" + strings.Join(paymentColumns, ", ") + ") SELECT " +
+		unnestColumns(1, len(paymentColumns)) + " FROM unnest(%s) AS u(" + unnestColumns(1, len(paymentColumns)+4) +
+		") WHERE NOT EXISTS (SELECT 1 FROM payments " +
+		strings.NewReplacer("= ?", "= u.c%d", "> ?", "> u.c%d").Replace(lateAmountTakenSQL) +
+		pgBatchConflict[insertUniqueAmountSQL[Postgres]] + " RETURNING id",
+}
+
+// unnestColumns names unnest's columns from..to: c1, c2, …
+func unnestColumns(from, to int) string {
+	names := make([]string, 0, to-from+1)
+	for i := from; i <= to; i++ {
+		names = append(names, "c"+strconv.Itoa(i))
+	}
+	return strings.Join(names, ", ")
+}
+
+// rowsInsert is a batch's multi-row insert: its rows, its text and one
+// array per column.
+type rowsInsert struct {
+	rows []*commitReq
+	text string
+	args []any
+}
+
+// splitRows sorts live's inserts into one multi-row statement (two or more
+// alike with a multi-row form, their values convertible to arrays), if
+// any, and those that each run as their own statement; both keep live's
+// order.
+func splitRows(live []*commitReq) (multi *rowsInsert, each []*commitReq) {
+	var rows []*commitReq
+	for _, r := range live {
+		if _, ok := pgRows[r.sql]; ok && (len(rows) == 0 || r.sql == rows[0].sql) {
+			rows = append(rows, r)
+			continue
+		}
+		each = append(each, r)
+	}
+	if len(rows) < 2 {
+		return nil, live
+	}
+	multi = &rowsInsert{rows: rows, args: make([]any, len(rows[0].args))}
+	casts := make([]string, len(multi.args))
+	for j := range multi.args {
+		var ok bool
+		if multi.args[j], casts[j], ok = pgArray(rows, j); !ok {
+			return nil, live
+		}
+	}
+	multi.text = pgRowsText(rows[0].sql, casts)
+	return multi, each
+}
+
+// pgRowsSQL caches pgRows' texts with their arrays' casts filled in.
+var pgRowsSQL sync.Map
+
+// pgRowsText is q's multi-row form with each array cast to casts[j].
+func pgRowsText(q string, casts []string) string {
+	key := q + strings.Join(casts, ",")
+	if s, ok := pgRowsSQL.Load(key); ok {
+		return s.(string)
+	}
+	arrays := make([]string, len(casts))
+	for j, c := range casts {
+		arrays[j] = "$" + strconv.Itoa(j+1) + "::" + c
+	}
+	n := len(paymentColumns)
+	text := fmt.Sprintf(pgRows[q], strings.Join(arrays, ", "), n+1, n+2, n+3, n+4)
+	pgRowsSQL.Store(key, text)
+	return text
+}
+
+// pgArray is column j of rows as one array for unnest and the array type
+// it takes, or ok false when a value is not of the first row's type.
+func pgArray(rows []*commitReq, j int) (arr any, cast string, ok bool) {
+	switch rows[0].args[j].(type) {
+	case string:
+		arr, ok = pgColumn[string](rows, j)
+		return arr, "text[]", ok
+	case *string:
+		arr, ok = pgColumn[*string](rows, j)
+		return arr, "text[]", ok
+	case int64:
+		arr, ok = pgColumn[int64](rows, j)
+		return arr, "int8[]", ok
+	case *int64:
+		arr, ok = pgColumn[*int64](rows, j)
+		return arr, "int8[]", ok
+	case int:
+		arr, ok = pgColumn[int](rows, j)
+		return arr, "int8[]", ok
+	case bool:
+		arr, ok = pgColumn[bool](rows, j)
+		return arr, "bool[]", ok
+	case time.Time:
+		arr, ok = pgColumn[time.Time](rows, j)
+		return arr, "timestamptz[]", ok
+	case *time.Time:
+		arr, ok = pgColumn[*time.Time](rows, j)
+		return arr, "timestamptz[]", ok
+	}
+	return nil, "", false
+}
+
+// pgColumn is column j of rows as a []T, or ok false.
+func pgColumn[T any](rows []*commitReq, j int) ([]T, bool) {
+	col := make([]T, len(rows))
+	for i, r := range rows {
+		v, ok := r.args[j].(T)
+		if !ok {
+			return nil, false
+		}
+		col[i] = v
+	}
+	return col, true
 }
 
 // dollarPlaceholders numbers q's ? placeholders $1, $2, … as Postgres

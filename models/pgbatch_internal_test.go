@@ -28,3 +28,31 @@ func TestPgBatchText(t *testing.T) {
 		}
 	}
 }
+
+// TestPgRowsText: the unique-amount insert's multi-row form reads every
+// column and the late check's four values from unnest's arrays, in the
+// order of the one-row statement's placeholders, with the same conflict
+// clause, and returns the ids written.
+func TestPgRowsText(t *testing.T) {
+	casts := make([]string, len(paymentColumns)+4)
+	for j := range casts {
+		casts[j] = "text[]"
+	}
+	got := pgRowsText(insertUniqueAmountSQL[Postgres], casts)
+	n := len(paymentColumns)
+	for _, want := range []string{
+		"SELECT c1, c2, ", ", c37 FROM unnest($1::text[], ", "$41::text[]) AS u(c1, ", "c41) WHERE NOT EXISTS",
+		"pay_address = u.c38 AND amount_expected = u.c39 AND expires_at > u.c40 AND chain = u.c41)",
+		" ON CONFLICT (chain, pay_address, amount_expected) WHERE status = 'pending' AND derivation_index IS NULL DO NOTHING RETURNING id",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("multi-row text lacks %q:\n%s", want, got)
+		}
+	}
+	if n != 37 || strings.Contains(got, "?") || strings.Contains(got, "%") {
+		t.Errorf("%d columns; text: %s", n, got)
+	}
+	if _, ok := pgRows[insertOnFreeAddressSQL[Postgres]]; ok {
+		t.Error("the free-address insert has a multi-row form: its count would not see the statement's own rows")
+	}
+}
