@@ -120,16 +120,28 @@ trap 'exit 143' TERM
 
 # free_port: a loopback port nothing listens on (pg.sh's check).
 free_port() {
-  local port=$((20000 + RANDOM % 30000))
+  # Below the kernel's ephemeral range: a port there can be taken at any
+  # moment as the local end of an outgoing connection (the pools' many
+  # connections to Postgres), and a server's bind then fails.
+  local low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  ((low > 21000)) || low=32768
+  local port=$((20000 + RANDOM % (low - 20000)))
   while _pg_port_busy "$port"; do port=$((port + 1)); done
   echo "$port"
 }
 
-# wait_http URL NAME LOG [SECONDS]: until URL answers 2xx (within SECONDS,
-# 60 by default), or fail showing LOG.
+# wait_http URL NAME LOG SECONDS PID: until URL answers 2xx (within
+# SECONDS), or fail showing LOG — at once if process PID has ended (a
+# server that could not bind, say).
 wait_http() {
-  local deadline=$(($(now_ms) + ${4:-60} * 1000))
+  local deadline=$(($(now_ms) + $4 * 1000))
   until curl -fsS -o /dev/null "$1" 2>/dev/null; do
+    if ! kill -0 "$5" 2>/dev/null; then
+      echo "$2 exited before it answered; its log:" >&2
+      tail -n 40 "$3" >&2
+      return 1
+    fi
     if (($(now_ms) > deadline)); then
       echo "$2 did not start; its log:" >&2
       tail -n 40 "$3" >&2
@@ -165,14 +177,16 @@ echo "machine: $(nproc) CPUs, $(go version | awk '{print $3}'), load average $(c
 
 KASPA_PORT=$(free_port)
 start kaspa-double bin/kaspa-double -addr "127.0.0.1:$KASPA_PORT"
+KASPA_PID=${PIDS[-1]}
 EVM_PORT=$(free_port)
 start evm-double bin/evm-double -addr "127.0.0.1:$EVM_PORT" -block-time 1s
+EVM_PID=${PIDS[-1]}
 CEIL_PORT=$(free_port)
 start ceiling-http bin/till-bench ceiling-http -addr "127.0.0.1:$CEIL_PORT"
 CEIL_PID=${PIDS[-1]}
-wait_http "http://127.0.0.1:$KASPA_PORT/_double" kaspa-double "$WORK/kaspa-double.log"
-wait_http "http://127.0.0.1:$EVM_PORT/_double" evm-double "$WORK/evm-double.log"
-wait_http "http://127.0.0.1:$CEIL_PORT/status/x" ceiling-http "$WORK/ceiling-http.log"
+wait_http "http://127.0.0.1:$KASPA_PORT/_double" kaspa-double "$WORK/kaspa-double.log" 60 "$KASPA_PID"
+wait_http "http://127.0.0.1:$EVM_PORT/_double" evm-double "$WORK/evm-double.log" 60 "$EVM_PID"
+wait_http "http://127.0.0.1:$CEIL_PORT/status/x" ceiling-http "$WORK/ceiling-http.log" 60 "$CEIL_PID"
 USDC=$(curl -fsS "http://127.0.0.1:$EVM_PORT/_double" | sed -n 's/.*"usdc":"\(0x[0-9a-fA-F]*\)".*/\1/p')
 
 REPORT=$WORK/report.md
@@ -223,7 +237,7 @@ start_till() {
     TILL_EVM_LOCAL_USDC="$USDC" TILL_EVM_LOCAL_CONFIRMATIONS=3 TILL_EVM_LOCAL_MAX_RANGE=1000 \
     TILL_EVM_LOCAL_POLL_INTERVAL="$POLL" "${env_extra[@]}" bin/till serve
   TILL_PID=${PIDS[-1]}
-  wait_http "http://127.0.0.1:$TILL_PORT/readyz" "till serve ($db)" "$WORK/till-$db.log"
+  wait_http "http://127.0.0.1:$TILL_PORT/readyz" "till serve ($db)" "$WORK/till-$db.log" 60 "$TILL_PID"
 }
 
 stop_till() {
@@ -240,7 +254,7 @@ start_row_ceiling() {
   ROW_PORT=$(free_port)
   start "ceiling-httprow-$db-$1" bin/till-bench ceiling-http -addr "127.0.0.1:$ROW_PORT" -insert-db "$INSERT_DB" -rows "$1"
   ROW_PID=${PIDS[-1]}
-  wait_http "http://127.0.0.1:$ROW_PORT/status/x" "ceiling-http -insert-db ($db)" "$WORK/ceiling-httprow-$db-$1.log" 1800
+  wait_http "http://127.0.0.1:$ROW_PORT/status/x" "ceiling-http -insert-db ($db)" "$WORK/ceiling-httprow-$db-$1.log" 1800 "$ROW_PID"
 }
 
 # prefilled ARGS…: set Till up through its API, stop it, write rows into its
