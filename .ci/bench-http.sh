@@ -14,7 +14,7 @@
 # holding as many past sessions as Till's: ROWS), the same with payments'
 # secondary indexes dropped, and the same rows committed in batches as
 # Till's writer commits sessions (SQLite: one writer, up to 64 a
-# transaction; Postgres: pgx batches, 8 in flight) — each insert ceiling
+# transaction; Postgres: pgx batches, 2 in flight) — each insert ceiling
 # plain and prepared, the faster being the ceiling — the HTTP +
 # session-row ceiling (another till-bench ceiling-http, with -insert-db:
 # Till's create body over real HTTP, its session row inserted prepared or

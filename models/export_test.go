@@ -120,7 +120,7 @@ func GroupCommitHooks(s *Store, onEnqueue, beforeBatch func()) {
 	s.commits.mu.Lock()
 	defer s.commits.mu.Unlock()
 	s.commits.onEnqueue, s.commits.beforeBatch = onEnqueue, beforeBatch
-	s.commits.limit, s.commits.alone = 1, 0
+	s.commits.limit = 1
 }
 
 // OnGroupCommit sets (nil: clears) a hook called after each SQLite group

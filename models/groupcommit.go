@@ -40,10 +40,6 @@ type groupCommit struct {
 	limit int
 	// pool is the Postgres write pool the batches take connections from.
 	pool *sql.DB
-	// alone: while at most this many inserts are in flight, each runs as
-	// its own statement (Postgres: batching only pays under contention).
-	alone    int32
-	inflight atomic.Int32
 	// multiRowInserts counts the inserts written through a multi-row
 	// statement (Postgres: pgbatch.go), for tests.
 	multiRowInserts atomic.Int64
@@ -106,7 +102,7 @@ func newGroupCommit(db *DB) *groupCommit {
 	g := &groupCommit{db: db, idle: idle, limit: 1}
 	g.commit = g.commitSQLite
 	if db.Dialect == Postgres {
-		g.commit, g.limit, g.alone = g.commitPostgres, pgBatchesInFlight, pgAloneUpTo
+		g.commit, g.limit = g.commitPostgres, pgBatchesInFlight
 		g.pool, _ = db.write.DB()
 	}
 	return g
@@ -115,13 +111,6 @@ func newGroupCommit(db *DB) *groupCommit {
 // exec runs the conditional insert sql in the next batch and reports
 // whether it inserted a row, or the statement's own error.
 func (g *groupCommit) exec(ctx context.Context, sql string, args []any) (bool, error) {
-	if g.alone > 0 {
-		defer g.inflight.Add(-1)
-		if g.inflight.Add(1) <= g.alone {
-			res := g.db.W(ctx).Exec(sql, args...)
-			return res.RowsAffected == 1, res.Error
-		}
-	}
 	r := &commitReq{ctx: ctx, sql: sql, args: args, done: make(chan commitResult, 1)}
 	g.enqueue(r)
 	select {

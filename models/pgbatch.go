@@ -16,18 +16,16 @@ import (
 )
 
 // pgBatchesInFlight is how many batches of session inserts may be in
-// flight on Postgres at once, each on its own pool connection (of 20), and
-// pgAloneUpTo how many inserts in flight still run as their own statements
-// before new ones queue for a batch: batching saves CPU per session
-// (Postgres −25–40 %, Till −10–30 %) but adds a wait in the queue, which
-// cost sessions/s at 8 connections. Measured in docs/BENCHMARKS.md
-// ("Postgres: batched session inserts"): 1 batch in flight halved
-// sessions/s at 8 connections; 2 saved the most CPU; 8 kept up at 8
-// connections and gained at 32.
-const (
-	pgBatchesInFlight = 8
-	pgAloneUpTo       = 8
-)
+// flight on Postgres at once, each on its own pool connection (of 20).
+// Every insert queues for a batch, even alone: a lone insert is a batch of
+// one, one round trip as before. With the unique-amount inserts of a batch
+// in one statement (pgRows), larger batches cost the server and Till less
+// per session, and 2 in flight formed them without the wait in the queue
+// that 1 costs at 8 connections. Measured in docs/BENCHMARKS.md ("Tenth
+// round"): against 8 in flight and 8 inserts alone before any queued,
+// Postgres's and Till's CPU per session at 32 connections fell by a third
+// and p99 by half or more.
+const pgBatchesInFlight = 2
 
 // pgBatchSQL maps a conditional insert (? placeholders, as gorm takes it)
 // to its batch form: pgx's $n placeholders, and the statement's clause from

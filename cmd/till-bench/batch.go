@@ -72,7 +72,7 @@ func (b *batcher) stop() {
 // pgBatchesInFlight in models).
 const (
 	maxBatch        = 64
-	batchesInFlight = 8
+	batchesInFlight = 2
 )
 
 // batchReq is one queued row's values and where its outcome goes.

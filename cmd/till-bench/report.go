@@ -205,7 +205,7 @@ func writeTable(w io.Writer, rows []row) {
 		" at the same concurrency.")
 	if batched {
 		fmt.Fprintln(w, "× batched session-row ceiling: the same rows committed in batches as Till's writer does (SQLite: one writer,"+
-			" up to 64 a transaction; Postgres: pgx batches, up to 8 in flight).")
+			" up to 64 a transaction; Postgres: pgx batches, up to 2 in flight).")
 	}
 	if httpRow {
 		fmt.Fprintln(w, "× HTTP + session-row ceiling: till-bench ceiling-http -insert-db at the same concurrency, the same bodies over real"+
