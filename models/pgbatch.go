@@ -255,44 +255,34 @@ func pgRowsText(q string, casts []string) string {
 func pgArray(rows []*commitReq, j int) (arr any, cast string, ok bool) {
 	switch rows[0].args[j].(type) {
 	case string:
-		arr, ok = pgColumn[string](rows, j)
-		return arr, "text[]", ok
+		return pgColumn[string](rows, j, "text[]")
 	case *string:
-		arr, ok = pgColumn[*string](rows, j)
-		return arr, "text[]", ok
+		return pgColumn[*string](rows, j, "text[]")
 	case int64:
-		arr, ok = pgColumn[int64](rows, j)
-		return arr, "int8[]", ok
+		return pgColumn[int64](rows, j, "int8[]")
 	case *int64:
-		arr, ok = pgColumn[*int64](rows, j)
-		return arr, "int8[]", ok
+		return pgColumn[*int64](rows, j, "int8[]")
 	case int:
-		arr, ok = pgColumn[int](rows, j)
-		return arr, "int8[]", ok
+		return pgColumn[int](rows, j, "int8[]")
 	case bool:
-		arr, ok = pgColumn[bool](rows, j)
-		return arr, "bool[]", ok
+		return pgColumn[bool](rows, j, "bool[]")
 	case time.Time:
-		arr, ok = pgColumn[time.Time](rows, j)
-		return arr, "timestamptz[]", ok
+		return pgColumn[time.Time](rows, j, "timestamptz[]")
 	case *time.Time:
-		arr, ok = pgColumn[*time.Time](rows, j)
-		return arr, "timestamptz[]", ok
+		return pgColumn[*time.Time](rows, j, "timestamptz[]")
 	}
 	return nil, "", false
 }
 
-// pgColumn is column j of rows as a []T, or ok false.
-func pgColumn[T any](rows []*commitReq, j int) ([]T, bool) {
+// pgColumn is column j of rows as a []T with its cast, or ok false.
+func pgColumn[T any](rows []*commitReq, j int, cast string) (arr any, _ string, ok bool) {
 	col := make([]T, len(rows))
 	for i, r := range rows {
-		v, ok := r.args[j].(T)
-		if !ok {
-			return nil, false
+		if col[i], ok = r.args[j].(T); !ok {
+			return nil, "", false
 		}
-		col[i] = v
 	}
-	return col, true
+	return col, cast, true
 }
 
 // dollarPlaceholders numbers q's ? placeholders $1, $2, … as Postgres
