@@ -14,13 +14,16 @@ import (
 // committer goroutine runs each queued batch in one transaction. On SQLite
 // that is one WAL commit instead of one per insert on the single writer (the
 // profile put the commit at about a third of the writer's time per session);
-// on Postgres one round trip for the whole batch (pgbatch.go). Every insert
-// stays its own conditional statement, so the money rules stay in the
-// statement that writes: on SQLite a unique clash or a NOT EXISTS that finds
-// a row fails that statement only (SQLite rolls back the statement, not the
-// transaction); on Postgres, where an error aborts the transaction, the
-// statement does nothing on a clash (ON CONFLICT DO NOTHING). Either way the
-// caller learns "not inserted" and retries with a new offset or index.
+// on Postgres one round trip for the whole batch (pgbatch.go). The money
+// rules stay in the statement that writes, checked for each row: on SQLite
+// every insert is its own conditional statement, and a unique clash or a
+// NOT EXISTS that finds a row fails that statement only (SQLite rolls back
+// the statement, not the transaction); on Postgres, where an error aborts
+// the transaction, a batch's unique-amount inserts go in as one multi-row
+// statement with the same per-row condition (pgRows), kpub inserts as a
+// statement each, and a clash on an amount leaves the row out (ON CONFLICT
+// DO NOTHING). Either way the caller learns "not inserted" and retries with
+// a new offset or index.
 //
 // On SQLite a kpub session's insert queues here before it has its index:
 // the committer reserves the indexes of the batch's kpub sessions in the
