@@ -506,7 +506,8 @@ func fullScan(plan string) bool {
 // and the dashboard send (captured from gorm) reads through an index by
 // address, not through the open sessions of a chain or the whole table,
 // with a busy shared address (300 open sessions; on Postgres also 20,000
-// past ones, ANALYZEd, under generic and custom plans). Migration 0022
+// past ones, ANALYZEd, under generic and custom plans; before the
+// ANALYZE, Postgres need only read through some index). Migration 0022
 // made payments_address_idx partial on derivation_index IS NULL: the
 // shared-address reads by amount state that predicate and keep it, with
 // the amount in the index condition; the derived-address match reads
@@ -612,13 +613,6 @@ func TestAddressPlans(t *testing.T) {
 	// Where a planner may choose otherwise, the same before 0022 as after
 	// (docs/BENCHMARKS.md, "Seventh round"):
 	planAllowed := map[string]func(pg bool, mode, plan string) bool{
-		// Postgres without statistics costs derivation_index IS NOT NULL
-		// as nearly every row, and reads the address by address and chain,
-		// filtering out the shared sessions; with statistics it reads
-		// payments_derived_address_idx.
-		"derived match": func(pg bool, mode, plan string) bool {
-			return pg && mode == "no statistics" && indexCond(plan, "payments_watched_address_idx", "pay_address", "chain")
-		},
 		// The owner check reads every session on the address by design;
 		// knowing it holds a quarter of the table, Postgres reads the table.
 		"unmatched owner": func(pg bool, mode, plan string) bool {
@@ -634,7 +628,7 @@ func TestAddressPlans(t *testing.T) {
 	// status (open sessions only) by status and chain.
 	for _, st := range []string{"pending", "confirming", "underpaid"} {
 		planAllowed[st+" assignment candidates"] = func(pg bool, mode, plan string) bool {
-			return pg && mode != "no statistics" && indexCond(plan, "payments_chain_open_idx", "status", "chain") && !fullScan(plan)
+			return pg && indexCond(plan, "payments_chain_open_idx", "status", "chain") && !fullScan(plan)
 		}
 	}
 	check := func(mode string, c byAddress) {
@@ -646,6 +640,22 @@ func TestAddressPlans(t *testing.T) {
 			plan = explainPrepared(t, f.s.DB().W(f.ctx), mode, c.st.sql, c.st.vars...)
 		}
 		t.Logf("%s, %s:\n%s\n%s", c.name, mode, c.st.sql, plan)
+		if pg && mode == "no statistics" {
+			// Postgres without statistics costs each equality at 0.5 % of
+			// the rows, so every index here estimates one row and they tie
+			// within a few hundredths; which wins turns on their estimated
+			// sizes and heights and changes from run to run on the same data
+			// (a CI run read "shared match" by address and chain, others
+			// "pending assignment candidates" by status and chain). A fresh
+			// table has no statistics only until autovacuum ANALYZEs it
+			// after its first 50 rows, so here the read must go through an
+			// index, not the table; the plans that matter are the ones with
+			// statistics below, and SQLite's, which never has any.
+			if fullScan(plan) || !strings.Contains(plan, "Index") {
+				t.Errorf("%s, %s: not read through an index:\n%s\n%s", c.name, mode, c.st.sql, plan)
+			}
+			return
+		}
 		if ok := planAllowed[c.name]; ok != nil && ok(pg, mode, plan) {
 			return
 		}
