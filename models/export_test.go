@@ -152,6 +152,18 @@ func InsertUniqueAmount(ctx context.Context, s *Store, p *Payment) (bool, error)
 	return s.insertUniqueAmount(ctx, p, s.clock().Add(-s.lateWindow))
 }
 
+// FreeAddressRows is the multi-row statement a Postgres batch sends for
+// ps's free-address inserts (pgRows): its text and its arrays.
+func FreeAddressRows(s *Store, ps []*Payment) (string, []any) {
+	cutoff := s.clock().Add(-s.lateWindow)
+	rows := make([]*commitReq, len(ps))
+	for i, p := range ps {
+		rows[i] = &commitReq{sql: insertOnFreeAddressSQL[Postgres], args: append(p.insertArgs(), p.PayAddress, p.Chain, cutoff)}
+	}
+	m := rowsOf(rows)
+	return m.text, m.args
+}
+
 // InsertOnFreeAddress runs p's free-address insert (a kpub session's), one
 // try.
 func InsertOnFreeAddress(ctx context.Context, s *Store, p *Payment) (bool, error) {

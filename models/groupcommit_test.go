@@ -411,6 +411,72 @@ func TestGroupCommitMixedBatch(t *testing.T) {
 	}
 }
 
+// TestGroupCommitFreeAddressRows: free-address inserts (kpub sessions')
+// in one batch: two on addresses of their own are written; one on an
+// address an earlier session still watches is refused; one repeating an
+// address of the batch is refused, as its count sees the first. On
+// Postgres the three on distinct addresses go in as one multi-row
+// statement and the repeat on its own after it.
+func TestGroupCommitFreeAddressRows(t *testing.T) {
+	f := newFixture(t)
+	tmpl := f.session()
+	at := func(addr string, idx int64) *models.Payment {
+		p := *tmpl
+		p.ID, p.PayAddress, p.DerivationIndex, p.AmountExpected = uuid.NewString(), addr, &idx, tmpl.AmountExpected
+		return &p
+	}
+	watched := at(tmpl.PayAddress+"w", 1)
+	if ok, err := models.InsertOnFreeAddress(f.ctx, f.s, watched); !ok || err != nil {
+		t.Fatalf("the watched session: %v, %v", ok, err)
+	}
+	h := holdCommits(t, f.s)
+	k1, k2 := at(tmpl.PayAddress+"a", 2), at(tmpl.PayAddress+"b", 3)
+	batch := []*models.Payment{k1, at(k1.PayAddress, 4), k2, at(watched.PayAddress, 5)}
+	before := models.MultiRowInserts(f.s)
+	out := make([]insertOutcome, len(batch))
+	var wg sync.WaitGroup
+	for i, p := range batch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := models.InsertOnFreeAddress(f.ctx, f.s, p)
+			out[i] = insertOutcome{ok, err}
+		}()
+	}
+	h.wait(len(batch))
+	h.release()
+	wg.Wait()
+	// k1 and its repeat race for the batch's order: exactly one of them
+	// is written.
+	written := 0
+	for i, want := range []bool{true, true, true, false} {
+		o := out[i]
+		if o.err != nil {
+			t.Fatalf("insert %d: %v", i, o.err)
+		}
+		if i < 2 {
+			if o.inserted {
+				written++
+			}
+			continue
+		}
+		if o.inserted != want {
+			t.Errorf("insert %d (%s): inserted %v, want %v", i, batch[i].PayAddress, o.inserted, want)
+		}
+	}
+	if written != 1 {
+		t.Errorf("%d sessions written on one address in one batch, want 1", written)
+	}
+	var n int64
+	if err := f.s.DB().W(f.ctx).Raw("SELECT count(*) FROM payments WHERE pay_address IN (?, ?, ?)",
+		k1.PayAddress, k2.PayAddress, watched.PayAddress).Scan(&n).Error; err != nil || n != 3 {
+		t.Fatalf("%d sessions on the three addresses (%v), want 3", n, err)
+	}
+	if got := models.MultiRowInserts(f.s) - before; f.s.DB().Dialect == models.Postgres && got != 3 {
+		t.Fatalf("%d inserts in a multi-row statement, want the 3 on distinct addresses", got)
+	}
+}
+
 // TestGroupCommitLateAmountInBatch: in one batch, an insert whose amount
 // an expired session on the address can still be paid with is left out
 // (not inserted, no error: the caller takes another offset) and the other

@@ -93,8 +93,9 @@ func (g *groupCommit) commitPostgres(batch []*commitReq) {
 
 // sendBatch runs live as one pgx batch on a connection of the write pool,
 // reporting each statement's outcome to set; an error means nothing was
-// committed. Two or more inserts with a multi-row form (pgRows) go in as
-// one statement, first in the batch; the rest each as its own.
+// committed. Inserts with a multi-row form (pgRows) go in as one statement
+// per form, first in the batch (the unique-amount one, then the
+// free-address one); the rest each as its own, after them.
 func (g *groupCommit) sendBatch(live []*commitReq, set func(*commitReq, bool)) error {
 	ctx := context.Background()
 	conn, err := g.pool.Conn(ctx)
@@ -102,7 +103,7 @@ func (g *groupCommit) sendBatch(live []*commitReq, set func(*commitReq, bool)) e
 		return err
 	}
 	defer conn.Close()
-	multi, each := splitRows(live)
+	multis, each := splitRows(live)
 	wrote := false
 	err = conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
@@ -110,22 +111,22 @@ func (g *groupCommit) sendBatch(live []*commitReq, set func(*commitReq, bool)) e
 			return fmt.Errorf("models: batch: driver connection %T is not pgx's", dc)
 		}
 		var b pgx.Batch
-		if multi != nil {
-			b.Queue(multi.text, multi.args...)
+		for _, m := range multis {
+			b.Queue(m.text, m.args...)
 		}
 		for _, r := range each {
 			b.Queue(pgBatchText(r.sql), r.args...)
 		}
 		br := sc.Conn().SendBatch(ctx, &b)
-		if multi != nil {
+		for _, m := range multis {
 			written, err := writtenIDs(br)
 			if err != nil {
 				return errors.Join(err, br.Close())
 			}
-			for _, r := range multi.rows {
+			for _, r := range m.rows {
 				set(r, written[r.args[0].(string)])
 			}
-			wrote = len(written) > 0
+			wrote = wrote || len(written) > 0
 		}
 		for _, r := range each {
 			tag, err := br.Exec()
@@ -138,8 +139,8 @@ func (g *groupCommit) sendBatch(live []*commitReq, set func(*commitReq, bool)) e
 		return br.Close()
 	})
 	if err == nil {
-		if multi != nil {
-			g.multiRowInserts.Add(int64(len(multi.rows)))
+		for _, m := range multis {
+			g.multiRowInserts.Add(int64(len(m.rows)))
 		}
 		if wrote {
 			g.db.changes.bump(changePayments)
@@ -171,19 +172,43 @@ func writtenIDs(br pgx.BatchResults) (map[string]bool, error) {
 // statement for the batch's rows instead of one each halves the server's
 // CPU per row at batches of 8–32 (docs/BENCHMARKS.md, "Tenth round").
 //
-// Only the unique-amount insert has one. Its condition reads expired
-// sessions, which no row of the same statement is, and a clash between two
-// rows of the statement on an open amount is settled by the open-amount
-// index as between statements: the later row is left out (ON CONFLICT DO
-// NOTHING). The free-address insert's count must see the rows written
-// before it, which one statement's snapshot would not: it keeps a
-// statement per row.
+// The unique-amount insert's condition reads expired sessions, which no
+// row of the same statement is, and a clash between two rows of the
+// statement on an open amount is settled by the open-amount index as
+// between statements: the later row is left out (ON CONFLICT DO NOTHING).
+// The free-address insert's count reads watched sessions on the row's
+// address, and one statement's snapshot does not see its own rows: so no
+// two of its rows share an address (splitRows sends a repeated address as
+// a statement of its own, after, which sees the first). Rows on distinct
+// addresses cannot refuse each other, as in one statement each.
 var pgRows = map[string]string{
-	insertUniqueAmountSQL[Postgres]: "INSERT INTO payments (" + strings.Join(paymentColumns, ", ") + ") SELECT " +
-		unnestColumns(1, len(paymentColumns)) + " FROM unnest(%s) AS u(" + unnestColumns(1, len(paymentColumns)+4) +
-		") WHERE NOT EXISTS (SELECT 1 FROM payments " +
-		strings.NewReplacer("= ?", "= u.c%d", "> ?", "> u.c%d").Replace(lateAmountTakenSQL) +
+	insertUniqueAmountSQL[Postgres]: rowsForm(lateAmountTakenSQL) +
 		pgBatchConflict[insertUniqueAmountSQL[Postgres]] + " RETURNING id",
+	insertOnFreeAddressSQL[Postgres]: strings.Replace(rowsForm(addressWatchedSQL), "WHERE NOT EXISTS (SELECT 1", "WHERE (SELECT COUNT(*)", 1) +
+		" = 0 RETURNING id",
+}
+
+// pgRowsOrder is the order of the multi-row statements in a batch: the
+// free-address rows' count sees the unique-amount rows written before.
+var pgRowsOrder = []string{insertUniqueAmountSQL[Postgres], insertOnFreeAddressSQL[Postgres]}
+
+// rowsForm is the multi-row insert whose rows must not match cond (a
+// condition's text with ? placeholders and its closing parenthesis),
+// each ? read from the row's own array: %s is where the arrays go.
+func rowsForm(cond string) string {
+	n := len(paymentColumns)
+	var b strings.Builder
+	for _, c := range cond {
+		if c != '?' {
+			b.WriteRune(c)
+			continue
+		}
+		n++
+		b.WriteString("u.c" + strconv.Itoa(n))
+	}
+	return "INSERT INTO payments (" + strings.Join(paymentColumns, ", ") + ") SELECT " +
+		unnestColumns(1, len(paymentColumns)) + " FROM unnest(%s) AS u(" + unnestColumns(1, n) +
+		") WHERE NOT EXISTS (SELECT 1 FROM payments " + b.String()
 }
 
 // unnestColumns names unnest's columns from..to: c1, c2, …
@@ -203,32 +228,74 @@ type rowsInsert struct {
 	args []any
 }
 
-// splitRows sorts live's inserts into one multi-row statement (two or more
-// alike with a multi-row form, their values convertible to arrays), if
-// any, and those that each run as their own statement; both keep live's
-// order.
-func splitRows(live []*commitReq) (multi *rowsInsert, each []*commitReq) {
-	var rows []*commitReq
+// splitRows sorts live's inserts into multi-row statements (for each
+// form in pgRowsOrder, two or more rows of it whose values convert to
+// arrays) and those that each run as their own statement, after them: both
+// keep live's order. A free-address row on an address an earlier row of
+// its statement holds runs on its own.
+func splitRows(live []*commitReq) (multis []*rowsInsert, each []*commitReq) {
+	groups := map[string][]*commitReq{}
+	seen := map[[2]string]bool{}
+	rest := make([]*commitReq, 0, len(live))
 	for _, r := range live {
-		if _, ok := pgRows[r.sql]; ok && (len(rows) == 0 || r.sql == rows[0].sql) {
-			rows = append(rows, r)
+		if _, ok := pgRows[r.sql]; !ok {
+			rest = append(rest, r)
 			continue
 		}
-		each = append(each, r)
+		if r.sql == insertOnFreeAddressSQL[Postgres] {
+			key := [2]string{r.args[argChain].(string), r.args[argAddress].(string)}
+			if seen[key] {
+				rest = append(rest, r)
+				continue
+			}
+			seen[key] = true
+		}
+		groups[r.sql] = append(groups[r.sql], r)
 	}
-	if len(rows) < 2 {
+	if len(rest) == len(live) {
 		return nil, live
 	}
-	multi = &rowsInsert{rows: rows, args: make([]any, len(rows[0].args))}
-	casts := make([]string, len(multi.args))
-	for j := range multi.args {
-		var ok bool
-		if multi.args[j], casts[j], ok = pgArray(rows, j); !ok {
-			return nil, live
+	alone := make(map[*commitReq]bool, len(rest))
+	for _, r := range rest {
+		alone[r] = true
+	}
+	for _, q := range pgRowsOrder {
+		rows := groups[q]
+		if m := rowsOf(rows); m != nil {
+			multis = append(multis, m)
+			continue
+		}
+		for _, r := range rows {
+			alone[r] = true
 		}
 	}
-	multi.text = pgRowsText(rows[0].sql, casts)
-	return multi, each
+	if len(multis) == 0 {
+		return nil, live
+	}
+	for _, r := range live {
+		if alone[r] {
+			each = append(each, r)
+		}
+	}
+	return multis, each
+}
+
+// rowsOf is rows as one multi-row statement, or nil: fewer than two, or a
+// value not of its column's type in the first row.
+func rowsOf(rows []*commitReq) *rowsInsert {
+	if len(rows) < 2 {
+		return nil
+	}
+	m := &rowsInsert{rows: rows, args: make([]any, len(rows[0].args))}
+	casts := make([]string, len(m.args))
+	for j := range m.args {
+		var ok bool
+		if m.args[j], casts[j], ok = pgArray(rows, j); !ok {
+			return nil
+		}
+	}
+	m.text = pgRowsText(rows[0].sql, casts)
+	return m
 }
 
 // pgRowsSQL caches pgRows' texts with their arrays' casts filled in.
@@ -244,8 +311,7 @@ func pgRowsText(q string, casts []string) string {
 	for j, c := range casts {
 		arrays[j] = "$" + strconv.Itoa(j+1) + "::" + c
 	}
-	n := len(paymentColumns)
-	text := fmt.Sprintf(pgRows[q], strings.Join(arrays, ", "), n+1, n+2, n+3, n+4)
+	text := fmt.Sprintf(pgRows[q], strings.Join(arrays, ", "))
 	pgRowsSQL.Store(key, text)
 	return text
 }
