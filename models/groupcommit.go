@@ -20,9 +20,9 @@ import (
 // NOT EXISTS that finds a row fails that statement only (SQLite rolls back
 // the statement, not the transaction); on Postgres, where an error aborts
 // the transaction, a batch's unique-amount inserts go in as one multi-row
-// statement with the same per-row condition (pgRows), kpub inserts as a
-// statement each, and a clash on an amount leaves the row out (ON CONFLICT
-// DO NOTHING). Either way the caller learns "not inserted" and retries with
+// statement with the same per-row condition (pgRows), its kpub inserts on
+// distinct addresses as another, and a clash on an amount leaves the row
+// out (ON CONFLICT DO NOTHING). Either way the caller learns "not inserted" and retries with
 // a new offset or index.
 //
 // On SQLite a kpub session's insert queues here before it has its index:
