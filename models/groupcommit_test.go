@@ -96,9 +96,10 @@ type insertOutcome struct {
 	err      error
 }
 
-// insertTogether queues InsertUniqueAmount for each of ps at once under the
-// held commit h, releases it once all are queued (one transaction), and
-// returns their outcomes in the order of ps.
+// insertTogether queues each of ps's conditional insert at once under the
+// held commit h (InsertOnFreeAddress for a session with a derivation
+// index, else InsertUniqueAmount), releases it once all are queued (one
+// transaction), and returns their outcomes in the order of ps.
 func insertTogether(f *fixture, h *heldCommits, ps ...*models.Payment) []insertOutcome {
 	out := make([]insertOutcome, len(ps))
 	var wg sync.WaitGroup
@@ -106,7 +107,11 @@ func insertTogether(f *fixture, h *heldCommits, ps ...*models.Payment) []insertO
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, err := models.InsertUniqueAmount(f.ctx, f.s, p)
+			insert := models.InsertUniqueAmount
+			if p.DerivationIndex != nil {
+				insert = models.InsertOnFreeAddress
+			}
+			ok, err := insert(f.ctx, f.s, p)
 			out[i] = insertOutcome{ok, err}
 		}()
 	}
@@ -369,23 +374,7 @@ func TestGroupCommitMixedBatch(t *testing.T) {
 	k.ID, k.PayAddress, k.DerivationIndex = uuid.NewString(), tmpl.PayAddress+"k", &idx
 	k2.ID, k2.PayAddress, k2.DerivationIndex = uuid.NewString(), k.PayAddress, &idx
 	before := models.MultiRowInserts(f.s)
-	out := make([]insertOutcome, 3)
-	var wg sync.WaitGroup
-	for i, p := range []*models.Payment{&a, &b, &k} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			insert := models.InsertUniqueAmount
-			if p.DerivationIndex != nil {
-				insert = models.InsertOnFreeAddress
-			}
-			ok, err := insert(f.ctx, f.s, p)
-			out[i] = insertOutcome{ok, err}
-		}()
-	}
-	h.wait(3)
-	h.release()
-	wg.Wait()
+	out := insertTogether(f, h, &a, &b, &k)
 	for i, o := range out {
 		if !o.inserted || o.err != nil {
 			t.Fatalf("insert %d: %+v", i, o)
@@ -433,19 +422,7 @@ func TestGroupCommitFreeAddressRows(t *testing.T) {
 	k1, k2 := at(tmpl.PayAddress+"a", 2), at(tmpl.PayAddress+"b", 3)
 	batch := []*models.Payment{k1, at(k1.PayAddress, 4), k2, at(watched.PayAddress, 5)}
 	before := models.MultiRowInserts(f.s)
-	out := make([]insertOutcome, len(batch))
-	var wg sync.WaitGroup
-	for i, p := range batch {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ok, err := models.InsertOnFreeAddress(f.ctx, f.s, p)
-			out[i] = insertOutcome{ok, err}
-		}()
-	}
-	h.wait(len(batch))
-	h.release()
-	wg.Wait()
+	out := insertTogether(f, h, batch...)
 	// k1 and its repeat race for the batch's order: exactly one of them
 	// is written.
 	written := 0

@@ -197,18 +197,10 @@ var pgRowsOrder = []string{insertUniqueAmountSQL[Postgres], insertOnFreeAddressS
 // each ? read from the row's own array: %s is where the arrays go.
 func rowsForm(cond string) string {
 	n := len(paymentColumns)
-	var b strings.Builder
-	for _, c := range cond {
-		if c != '?' {
-			b.WriteRune(c)
-			continue
-		}
-		n++
-		b.WriteString("u.c" + strconv.Itoa(n))
-	}
+	cond, last := numberPlaceholders(cond, "u.c", n)
 	return "INSERT INTO payments (" + strings.Join(paymentColumns, ", ") + ") SELECT " +
-		unnestColumns(1, len(paymentColumns)) + " FROM unnest(%s) AS u(" + unnestColumns(1, n) +
-		") WHERE NOT EXISTS (SELECT 1 FROM payments " + b.String()
+		unnestColumns(1, n) + " FROM unnest(%s) AS u(" + unnestColumns(1, last) +
+		") WHERE NOT EXISTS (SELECT 1 FROM payments " + cond
 }
 
 // unnestColumns names unnest's columns from..to: c1, c2, …
@@ -354,15 +346,22 @@ func pgColumn[T any](rows []*commitReq, j int, cast string) (arr any, _ string, 
 // dollarPlaceholders numbers q's ? placeholders $1, $2, … as Postgres
 // takes them (pgx batches, PREPARE).
 func dollarPlaceholders(q string) string {
+	q, _ = numberPlaceholders(q, "$", 0)
+	return q
+}
+
+// numberPlaceholders replaces q's ? placeholders with prefix and the
+// numbers after from, in order, and returns the last number used.
+func numberPlaceholders(q, prefix string, from int) (string, int) {
 	var b strings.Builder
-	n := 0
+	n := from
 	for _, c := range q {
 		if c != '?' {
 			b.WriteRune(c)
 			continue
 		}
 		n++
-		b.WriteString("$" + strconv.Itoa(n))
+		b.WriteString(prefix + strconv.Itoa(n))
 	}
-	return b.String()
+	return b.String(), n
 }
